@@ -1,0 +1,1 @@
+//! The interface: ties a device to a socket set (Ethernet, ARP, IPv4, ICMPv4, TCP demux).

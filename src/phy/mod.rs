@@ -1,0 +1,1 @@
+//! Physical layer: the `Device` trait, its backends and middlewares.

@@ -1,0 +1,1 @@
+//! Sockets: sans-IO protocol state machines driven by the interface.

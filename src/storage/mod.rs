@@ -1,0 +1,2 @@
+//! Caller-chosen storage: ring buffers for socket data and the out-of-order
+//! assembler (DESIGN.md rule 5).

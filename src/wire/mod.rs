@@ -1,0 +1,129 @@
+//! Packet views and representations.
+//!
+//! Each protocol has a zero-copy view `FooPacket<T: AsRef<[u8]>>` (with
+//! `new_unchecked`, `new_checked`, getters, and setters when `T: AsMut<[u8]>`)
+//! and a `FooRepr` with `parse`, `emit` and `buffer_len`. After `new_checked`
+//! succeeds no accessor panics, and `parse` never panics on any bytes
+//! (DESIGN.md rule 3). Nothing here allocates or knows about layers above.
+
+pub mod arp;
+pub mod checksum;
+pub mod ethernet;
+pub mod icmpv4;
+pub mod ip;
+pub mod ipv4;
+pub mod tcp;
+
+pub use self::ethernet::EthernetAddress;
+pub use self::ip::{IpAddress, IpEndpoint, IpListenEndpoint, IpProtocol, IpRepr, IpVersion};
+pub use self::ipv4::{Ipv4Address, Ipv4Cidr};
+pub use self::tcp::{SeqNumber, TcpFlags, TcpRepr, TcpSackRange, TcpTimestamp};
+
+use core::fmt;
+
+/// Why a packet could not be parsed or emitted. Each variant names one
+/// specific defect so the interface can count drops by reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Error {
+    /// The buffer is shorter than the fixed header.
+    Truncated,
+    /// A length field points past the end of the buffer.
+    LengthPastBuffer,
+    /// A length field is smaller than the header it must contain.
+    LengthTooSmall,
+    /// IPv4 IHL is below 5 words.
+    BadIhl,
+    /// The IP version field is not the expected one.
+    BadVersion,
+    /// TCP data offset is below 5 words.
+    BadDataOffset,
+    /// A TCP option's length is 0 or 1, or is wrong for its kind.
+    BadOptionLength,
+    /// A TCP option runs past the end of the header.
+    OptionOverrun,
+    /// The checksum did not verify.
+    BadChecksum,
+    /// A field holds a value this implementation does not handle
+    /// (e.g. an ARP hardware type other than Ethernet).
+    Unrecognized,
+    /// The packet is an IPv4 fragment (offset non-zero or MF set); upper
+    /// layers refuse fragments until reassembly exists.
+    Fragmented,
+    /// The buffer given to `emit` is too small for the representation.
+    BufferTooSmall,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let text = match self {
+            Error::Truncated => "truncated header",
+            Error::LengthPastBuffer => "length field past the end of the buffer",
+            Error::LengthTooSmall => "length field smaller than the header",
+            Error::BadIhl => "IPv4 IHL below 5",
+            Error::BadVersion => "bad IP version",
+            Error::BadDataOffset => "TCP data offset below 5 or past the buffer",
+            Error::BadOptionLength => "bad TCP option length",
+            Error::OptionOverrun => "TCP option overruns the header",
+            Error::BadChecksum => "bad checksum",
+            Error::Unrecognized => "unrecognized field value",
+            Error::Fragmented => "IPv4 fragment",
+            Error::BufferTooSmall => "buffer too small",
+        };
+        f.write_str(text)
+    }
+}
+
+/// Result type of the wire layer.
+pub type Result<T> = core::result::Result<T, Error>;
+
+/// Where a checksum is computed: by software (here) or by the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Checksum {
+    /// Verify on receive and compute on transmit (the device does neither).
+    #[default]
+    Both,
+    /// Verify on receive only (the device fills it on transmit).
+    Rx,
+    /// Compute on transmit only (the device verified it on receive).
+    Tx,
+    /// Neither: the device does both.
+    None,
+}
+
+impl Checksum {
+    /// Whether software must verify received checksums.
+    pub fn rx(&self) -> bool {
+        matches!(self, Checksum::Both | Checksum::Rx)
+    }
+
+    /// Whether software must fill transmitted checksums.
+    pub fn tx(&self) -> bool {
+        matches!(self, Checksum::Both | Checksum::Tx)
+    }
+}
+
+/// Which checksums software handles, per protocol. A device reports this
+/// through its capabilities; `parse`/`emit` honour it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ChecksumCapabilities {
+    /// IPv4 header checksum.
+    pub ipv4: Checksum,
+    /// TCP checksum (with the pseudo-header).
+    pub tcp: Checksum,
+    /// ICMPv4 checksum.
+    pub icmpv4: Checksum,
+}
+
+impl ChecksumCapabilities {
+    /// Software verifies and fills nothing: for fuzzing and for devices
+    /// that offload every checksum.
+    pub const fn ignored() -> Self {
+        ChecksumCapabilities {
+            ipv4: Checksum::None,
+            tcp: Checksum::None,
+            icmpv4: Checksum::None,
+        }
+    }
+}
