@@ -694,10 +694,9 @@ impl<'a> TcpSocket<'a> {
         if self.rcv_fin == Some(self.rcv_nxt) {
             self.rcv_fin = None;
             self.fin_received = true;
+            // The FIN takes no buffer space: the window's edge moves with it.
             self.rcv_nxt += 1;
-            if self.rcv_adv < self.rcv_nxt {
-                self.rcv_adv = self.rcv_nxt;
-            }
+            self.rcv_adv += 1;
             self.ack_now = true;
             return true;
         }

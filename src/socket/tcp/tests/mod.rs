@@ -64,6 +64,12 @@ pub(super) fn seg(flags: TcpFlags, seq: u32, ack: Option<u32>, payload: &'static
     repr
 }
 
+/// `repr` with an MSS option.
+pub(super) fn with_mss(mut repr: TcpRepr<'static>, mss: u16) -> TcpRepr<'static> {
+    repr.max_seg_size = Some(mss);
+    repr
+}
+
 /// A config with the options off, so sequence and window numbers stay
 /// simple; option tests turn them on.
 pub(super) fn plain_config() -> TcpConfig {
@@ -262,7 +268,7 @@ impl Harness {
     #[track_caller]
     pub fn establish_active(&mut self, iss: u32, irs: u32) {
         self.connect(iss);
-        let reply = self.recv(seg(SYN | ACK, irs, Some(iss.wrapping_add(1)), b"")).expect("ACK");
+        let reply = self.recv(with_mss(seg(SYN | ACK, irs, Some(iss.wrapping_add(1)), b""), 1460)).expect("ACK");
         reply.is(ACK, iss.wrapping_add(1), Some(irs.wrapping_add(1)), 0);
         assert_eq!(self.state(), State::Established);
         self.transitions();
@@ -273,7 +279,7 @@ impl Harness {
     pub fn establish_passive(&mut self, iss: u32, irs: u32) {
         self.socket.listen(LOCAL.port).expect("listen");
         self.socket.set_next_isn(SeqNumber(iss));
-        assert_eq!(self.recv(seg(SYN, irs, None, b"")), None);
+        assert_eq!(self.recv(with_mss(seg(SYN, irs, None, b""), 1460)), None);
         let syn_ack = self.dispatch().expect("SYN-ACK");
         syn_ack.is(SYN | ACK, iss, Some(irs.wrapping_add(1)), 0);
         assert_eq!(self.recv(seg(ACK, irs.wrapping_add(1), Some(iss.wrapping_add(1)), b"")), None);
@@ -294,4 +300,52 @@ pub(super) fn established() -> Harness {
 pub(super) fn bytes(n: usize) -> &'static [u8] {
     let data: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
     data.leak()
+}
+
+/// A socket driven into `state` from `established()`, trace drained. Our
+/// sequence numbers: SYN at ISS, FIN (if sent) at ISS+1; the peer's: SYN
+/// at IRS, FIN (if sent) at IRS+1. `close` closes fully; otherwise the
+/// send side is shut down (half-close).
+pub(super) fn in_state(state: State, full_close: bool) -> Harness {
+    let mut h = established();
+    let close = |h: &mut Harness| {
+        if full_close {
+            h.socket.close()
+        } else {
+            h.socket.shutdown()
+        }
+    };
+    match state {
+        State::Established => {}
+        State::FinWait1 | State::FinWait2 | State::Closing | State::TimeWait => {
+            close(&mut h);
+            h.dispatch().unwrap().is(FIN | ACK, ISS + 1, Some(IRS + 1), 0);
+            match state {
+                State::FinWait2 => {
+                    assert_eq!(h.recv(seg(ACK, IRS + 1, Some(ISS + 2), b"")), None);
+                }
+                State::TimeWait => {
+                    let ack = h.recv(seg(FIN | ACK, IRS + 1, Some(ISS + 2), b"")).unwrap();
+                    ack.is(ACK, ISS + 2, Some(IRS + 2), 0);
+                }
+                State::Closing => {
+                    let ack = h.recv(seg(FIN | ACK, IRS + 1, Some(ISS + 1), b"")).unwrap();
+                    ack.is(ACK, ISS + 2, Some(IRS + 2), 0);
+                }
+                _ => {}
+            }
+        }
+        State::CloseWait | State::LastAck => {
+            let ack = h.recv(seg(FIN | ACK, IRS + 1, Some(ISS + 1), b"")).unwrap();
+            ack.is(ACK, ISS + 1, Some(IRS + 2), 0);
+            if state == State::LastAck {
+                close(&mut h);
+                h.dispatch().unwrap().is(FIN | ACK, ISS + 1, Some(IRS + 2), 0);
+            }
+        }
+        other => panic!("in_state({other}) is not a synchronized state"),
+    }
+    assert_eq!(h.state(), state);
+    h.transitions();
+    h
 }
