@@ -495,8 +495,10 @@ impl<'a> TcpSocket<'a> {
             && !repr.syn()
             && !repr.fin()
             && seg_wnd == self.snd_wnd
+            && seg_wnd != 0
         {
-            // RFC 5681 section 2's duplicate ACK.
+            // RFC 5681 section 2's duplicate ACK (answers to zero-window
+            // probes are not: nothing was lost).
             self.on_duplicate_ack();
         }
         // Window update (RFC 9293 3.10.7.4, ESTABLISHED): only from a
