@@ -28,11 +28,19 @@ use crate::time::Instant;
 pub use crate::wire::{Checksum, ChecksumCapabilities};
 
 #[cfg(feature = "alloc")]
+mod fault_injector;
+#[cfg(feature = "alloc")]
 mod loopback;
 
 #[cfg(feature = "alloc")]
+pub use self::fault_injector::{
+    FaultConfig, FaultInjector, FaultInjectorRxToken, FaultInjectorTxToken, FaultStats,
+    Probability, RateLimit, Reorder, SplitMix64, TX_SEED_XOR,
+};
+#[cfg(feature = "alloc")]
 pub use self::loopback::{
-    LinkEnd, LinkRxToken, LinkStats, LinkTxToken, Loopback, LoopbackRxToken, LoopbackTxToken,
+    DEFAULT_QUEUE_LIMIT, LinkEnd, LinkRxToken, LinkStats, LinkTxToken, Loopback, LoopbackRxToken,
+    LoopbackTxToken,
 };
 
 /// Length of an Ethernet II header: destination, source, EtherType.
