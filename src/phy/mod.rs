@@ -31,6 +31,8 @@ pub use crate::wire::{Checksum, ChecksumCapabilities};
 mod fault_injector;
 #[cfg(feature = "alloc")]
 mod loopback;
+#[cfg(feature = "phy-pcap")]
+mod pcap;
 
 #[cfg(feature = "alloc")]
 pub use self::fault_injector::{
@@ -41,6 +43,11 @@ pub use self::fault_injector::{
 pub use self::loopback::{
     DEFAULT_QUEUE_LIMIT, LinkEnd, LinkRxToken, LinkStats, LinkTxToken, Loopback, LoopbackRxToken,
     LoopbackTxToken,
+};
+#[cfg(feature = "phy-pcap")]
+pub use self::pcap::{
+    PCAP_SNAPLEN, PcapDirection, PcapReplay, PcapReplayError, PcapReplayRxToken, PcapReplayTxToken,
+    PcapWriter, PcapWriterRxToken, PcapWriterTxToken, RecordedFrame,
 };
 
 /// Length of an Ethernet II header: destination, source, EtherType.
