@@ -209,7 +209,16 @@ mod tests {
     }
 
     fn cache(n: usize) -> NeighborCache<'static> {
-        NeighborCache::new(vec![Neighbor::default(); n])
+        // Leaked borrowed storage: the tests run with and without `alloc`.
+        NeighborCache::new(vec![Neighbor::default(); n].leak())
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn owned_storage() {
+        let mut c = NeighborCache::new(vec![Neighbor::default(); 1]);
+        c.fill(ip(1), MAC_A, Instant::ZERO);
+        assert_eq!(c.lookup(ip(1), Instant::ZERO), NeighborAnswer::Found(MAC_A));
     }
 
     #[test]

@@ -393,7 +393,19 @@ mod tests {
     }
 
     fn queue(n: usize) -> TimerQueue<'static> {
-        TimerQueue::new(vec![TimerSlot::default(); n])
+        // Leaked borrowed storage: the tests run with and without `alloc`.
+        TimerQueue::new(vec![TimerSlot::default(); n].leak())
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn owned_storage() {
+        let mut q = TimerQueue::new(vec![TimerSlot::default(); 2]);
+        let mut r = ReadySet::new(vec![ReadySlot::default(); 2]);
+        q.set(1, Some(t(5)));
+        r.insert(1);
+        assert_eq!(q.pop_due(t(5)), Some(1));
+        assert_eq!(r.pop(), Some(1));
     }
 
     /// Checks the heap order and that positions and entries agree.
@@ -507,7 +519,7 @@ mod tests {
         assert_eq!(q.deadline(2), None);
         assert_eq!(q.deadline(usize::MAX), None);
         assert!(q.is_empty());
-        let mut empty = TimerQueue::new(vec![]);
+        let mut empty = TimerQueue::new(&mut [][..]);
         empty.set(0, Some(t(1)));
         assert_eq!(empty.peek(), None);
         assert_eq!(empty.pop_due(t(100)), None);
@@ -587,7 +599,7 @@ mod tests {
     }
 
     fn ready(n: usize) -> ReadySet<'static> {
-        ReadySet::new(vec![ReadySlot::default(); n])
+        ReadySet::new(vec![ReadySlot::default(); n].leak())
     }
 
     #[test]
@@ -650,7 +662,7 @@ mod tests {
         assert!(!r.contains(1));
         r.insert(0);
         assert_eq!(r.pop(), Some(0));
-        let mut none = ReadySet::new(vec![]);
+        let mut none = ReadySet::new(&mut [][..]);
         none.insert(0);
         assert_eq!(none.pop(), None);
     }
