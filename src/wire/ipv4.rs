@@ -121,7 +121,9 @@ impl Ipv4Cidr {
         if self.prefix_len >= 31 {
             None
         } else {
-            Some(Ipv4Address::from_bits(self.address.to_bits() | !self.mask_bits()))
+            Some(Ipv4Address::from_bits(
+                self.address.to_bits() | !self.mask_bits(),
+            ))
         }
     }
 }
