@@ -1,2 +1,10 @@
-//! Caller-chosen storage: ring buffers for socket data and the out-of-order
-//! assembler (DESIGN.md rule 5).
+//! Caller-chosen storage: ring buffers for socket data, the out-of-order
+//! assembler, and the keyed hash used for ISNs and demultiplexing
+//! (DESIGN.md rules 2, 5 and 6). Nothing here allocates.
+
+mod assembler;
+mod ring_buffer;
+pub mod siphash;
+
+pub use self::assembler::{Assembler, MAX_HOLES, TooManyHoles};
+pub use self::ring_buffer::RingBuffer;
