@@ -242,7 +242,7 @@ const MAX_WINDOW_SHIFT: u8 = 14;
 const HOP_LIMIT: u8 = 64;
 
 /// Bytes the timestamps option takes in a non-SYN segment, padding
-/// included (RFC 7323 appendix A layout).
+/// included (RFC 7323 appendix A layout, as the wire layer emits it).
 const TIMESTAMP_OPTION_LEN: usize = 12;
 
 /// A bounded queue of state transitions (DESIGN.md rule 7): never blocks the
@@ -1109,17 +1109,10 @@ fn window_shift_for(capacity: usize) -> u8 {
     shift
 }
 
-/// The TCP header length of `repr` as the wire layer lays out its options
-/// (each option NOP-padded to 4-byte alignment, SACK-permitted sharing the
-/// timestamps' padding), so `IpRepr::payload_len` matches what is emitted.
+/// The TCP header length `repr` is emitted with (the wire layer's option
+/// layout), so `IpRepr::payload_len` matches what goes out.
 fn tcp_header_len(repr: &TcpRepr) -> usize {
-    let sack_blocks = repr.sack_ranges.iter().flatten().count();
-    let sack_perm_alone = repr.sack_permitted && repr.timestamp.is_none();
-    20 + 4 * usize::from(repr.max_seg_size.is_some())
-        + TIMESTAMP_OPTION_LEN * usize::from(repr.timestamp.is_some())
-        + 4 * usize::from(sack_perm_alone)
-        + 4 * usize::from(repr.window_scale.is_some())
-        + if sack_blocks > 0 { 4 + 8 * sack_blocks } else { 0 }
+    repr.header_len()
 }
 
 /// The RST for a segment that matches no connection (RFC 9293 section
