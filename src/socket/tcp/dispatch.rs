@@ -296,7 +296,12 @@ impl<'a> TcpSocket<'a> {
             return None;
         }
         let offset = self.snd_una - self.tx_seq;
-        let mut plan = Plan::control(SegmentKind::Probe, self.snd_una, self.rcv_nxt, TcpFlags::ACK);
+        let mut plan = Plan::control(
+            SegmentKind::Probe,
+            self.snd_una,
+            self.rcv_nxt,
+            TcpFlags::ACK,
+        );
         plan.payload_offset = offset;
         plan.payload_len = 1;
         plan.retransmission = self.snd_max > self.snd_una;
@@ -354,7 +359,12 @@ impl<'a> TcpSocket<'a> {
     /// The header every segment of this connection shares: ports, SEQ,
     /// ACK (RCV.NXT) when `flags` has ACK, the advertised window and the
     /// timestamps option.
-    pub(super) fn segment_header(&self, now: Instant, flags: TcpFlags, seq: SeqNumber) -> TcpRepr<'static> {
+    pub(super) fn segment_header(
+        &self,
+        now: Instant,
+        flags: TcpFlags,
+        seq: SeqNumber,
+    ) -> TcpRepr<'static> {
         let (src_port, dst_port) = match (self.local_endpoint, self.remote_endpoint) {
             (Some(local), Some(remote)) => (local.port, remote.port),
             _ => (0, 0),
@@ -400,7 +410,9 @@ impl<'a> TcpSocket<'a> {
                 repr
             }
         };
-        repr.payload = self.tx_buffer.get_allocated(plan.payload_offset, plan.payload_len);
+        repr.payload = self
+            .tx_buffer
+            .get_allocated(plan.payload_offset, plan.payload_len);
         let ip = self.ip_repr(tcp_header_len(&repr) + repr.payload.len())?;
         debug_assert_eq!(ip.hop_limit, HOP_LIMIT);
         Some((ip, repr))

@@ -557,7 +557,11 @@ impl<'a> TcpSocket<'a> {
     /// changing nothing). Lets a caller size the buffers before `listen` or
     /// `connect` (the advertised window and window scale derive from the rx
     /// buffer's capacity).
-    pub fn set_buffers(&mut self, rx_buffer: SocketBuffer<'a>, tx_buffer: SocketBuffer<'a>) -> bool {
+    pub fn set_buffers(
+        &mut self,
+        rx_buffer: SocketBuffer<'a>,
+        tx_buffer: SocketBuffer<'a>,
+    ) -> bool {
         if self.state != State::Closed || self.pending_rst.is_some() {
             return false;
         }
@@ -1096,7 +1100,9 @@ impl fmt::Display for SocketName<'_, '_> {
 /// The MSS to offer for an IP MTU (RFC 9293 section 3.7.1: MTU minus the
 /// fixed IP and TCP headers), within `[MIN_MSS, 65535]`.
 fn mss_for_mtu(ip_mtu: usize) -> usize {
-    ip_mtu.saturating_sub(IP_TCP_HEADER_LEN).clamp(MIN_MSS, 65535)
+    ip_mtu
+        .saturating_sub(IP_TCP_HEADER_LEN)
+        .clamp(MIN_MSS, 65535)
 }
 
 /// The smallest window shift that lets a 16-bit field describe a buffer of

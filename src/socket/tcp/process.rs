@@ -210,7 +210,8 @@ impl<'a> TcpSocket<'a> {
                 self.on_syn_acked(cx.now);
                 // "If there are other controls or text in the segment,
                 // continue processing at the sixth step" (data and FIN).
-                let fin_taken = self.process_text(cx.now, repr.seq_number + 1, repr.payload, repr.fin());
+                let fin_taken =
+                    self.process_text(cx.now, repr.seq_number + 1, repr.payload, repr.fin());
                 if fin_taken {
                     self.set_state(State::CloseWait, Cause::RcvFin);
                 }
@@ -346,7 +347,11 @@ impl<'a> TcpSocket<'a> {
                 // connection stays as it is.
                 return rst_for_unmatched(ip_repr, repr);
             }
-            let cause = if peer_syn_ack { Cause::RcvSynAck } else { Cause::RcvAck };
+            let cause = if peer_syn_ack {
+                Cause::RcvSynAck
+            } else {
+                Cause::RcvAck
+            };
             self.set_state(State::Established, cause);
             self.timers.state = None;
             self.snd_wnd = usize::from(repr.window_len) << self.snd_wscale;
@@ -783,7 +788,9 @@ impl<'a> TcpSocket<'a> {
             },
             IcmpError::SoftUnreachable => self.soft_error = Some(TcpError::Unreachable),
             IcmpError::FragmentationNeeded { mtu } => {
-                let mss = usize::from(mtu).saturating_sub(super::IP_TCP_HEADER_LEN).max(MIN_MSS);
+                let mss = usize::from(mtu)
+                    .saturating_sub(super::IP_TCP_HEADER_LEN)
+                    .max(MIN_MSS);
                 if mss >= self.snd_mss {
                     return;
                 }

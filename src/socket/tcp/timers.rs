@@ -88,7 +88,10 @@ impl<'a> TcpSocket<'a> {
 
     /// Data waits and the peer's window is zero: persist's condition.
     pub(super) fn window_blocked(&self) -> bool {
-        self.snd_wnd == 0 && self.snd_una != self.iss && self.sends_data() && self.data_end() > self.snd_una
+        self.snd_wnd == 0
+            && self.snd_una != self.iss
+            && self.sends_data()
+            && self.data_end() > self.snd_una
     }
 
     /// Whether the persist timer (or its due probe) is running.
@@ -145,7 +148,10 @@ impl<'a> TcpSocket<'a> {
         if self.snd_una != self.snd_max || self.window_blocked() {
             return None;
         }
-        let probes = self.config.keepalive_interval.saturating_mul(self.keepalive_probes);
+        let probes = self
+            .config
+            .keepalive_interval
+            .saturating_mul(self.keepalive_probes);
         self.last_rx.checked_add(idle.saturating_add(probes))
     }
 

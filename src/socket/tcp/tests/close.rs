@@ -12,7 +12,9 @@ fn active_close() {
     assert_eq!(h.state(), FinWait1);
     assert!(!h.socket.may_send());
     assert_eq!(h.socket.send_slice(b"x"), Err(SendError::InvalidState));
-    h.dispatch().unwrap().is(FIN | ACK, ISS + 1, Some(IRS + 1), 0);
+    h.dispatch()
+        .unwrap()
+        .is(FIN | ACK, ISS + 1, Some(IRS + 1), 0);
     h.expect_silence();
     h.set_time(Instant::from_secs(5));
     assert_eq!(h.recv(seg(ACK, IRS + 1, Some(ISS + 2), b"")), None);
@@ -55,7 +57,9 @@ fn passive_close() {
     h.socket.close();
     assert_eq!(h.state(), LastAck);
     // The FIN rides on the last data.
-    h.dispatch().unwrap().is(FIN | ACK | PSH, ISS + 1, Some(IRS + 2), 3);
+    h.dispatch()
+        .unwrap()
+        .is(FIN | ACK | PSH, ISS + 1, Some(IRS + 2), 3);
     h.expect_silence();
     assert_eq!(h.recv(seg(ACK, IRS + 2, Some(ISS + 4), b"")), None);
     assert_eq!(h.state(), LastAck);
@@ -102,7 +106,9 @@ fn closing_retransmits_its_fin_until_acknowledged() {
     // The FIN went out at t=0 with RTO 1 s.
     assert_eq!(h.poll_at(), PollAt::Time(Instant::ZERO + secs(1)));
     h.set_time(Instant::ZERO + secs(1));
-    h.dispatch().unwrap().is(FIN | ACK, ISS + 1, Some(IRS + 2), 0);
+    h.dispatch()
+        .unwrap()
+        .is(FIN | ACK, ISS + 1, Some(IRS + 2), 0);
     assert_eq!(h.recv(seg(ACK, IRS + 2, Some(ISS + 2), b"")), None);
     assert_eq!(h.state(), TimeWait);
 }
@@ -134,11 +140,15 @@ fn time_wait_answers_segments_like_freebsd_state_event_scripts() {
     // Old (left of the window), right of RCV.NXT inside the window, and
     // beyond it: an ACK each.
     for seq in [IRS + 1, IRS + 3, IRS + 2 + 65535, IRS + 2 + 70000] {
-        h.recv(seg(ACK, seq, Some(ISS + 2), b"")).unwrap().is(ACK, ISS + 2, Some(IRS + 2), 0);
+        h.recv(seg(ACK, seq, Some(ISS + 2), b""))
+            .unwrap()
+            .is(ACK, ISS + 2, Some(IRS + 2), 0);
     }
     // A FIN at RCV.NXT (in the window) is ACKed and restarts 2*MSL.
     h.set_time(Instant::from_secs(50));
-    h.recv(seg(FIN | ACK, IRS + 2, Some(ISS + 2), b"")).unwrap().is(ACK, ISS + 2, Some(IRS + 2), 0);
+    h.recv(seg(FIN | ACK, IRS + 2, Some(ISS + 2), b""))
+        .unwrap()
+        .is(ACK, ISS + 2, Some(IRS + 2), 0);
     assert_eq!(h.poll_at(), PollAt::Time(Instant::from_secs(170)));
     // Segments without ACK are dropped before the sequence check.
     assert_eq!(h.recv(seg(FIN, IRS + 1, None, b"")), None);
@@ -170,7 +180,10 @@ fn fin_wait_2_after_shutdown_keeps_waiting_and_receiving() {
     h.expect_silence();
     assert_eq!(h.state(), FinWait2);
     // The half-closed peer still sends data.
-    assert_eq!(h.recv(seg(ACK | PSH, IRS + 1, Some(ISS + 2), b"late")), None);
+    assert_eq!(
+        h.recv(seg(ACK | PSH, IRS + 1, Some(ISS + 2), b"late")),
+        None
+    );
     h.set_time(Instant::from_secs(3600) + ms(100));
     h.dispatch().unwrap().is(ACK, ISS + 2, Some(IRS + 5), 0);
     assert_eq!(h.socket.recv_slice(&mut [0; 8]), Ok(4));
@@ -215,7 +228,9 @@ fn close_in_syn_rcvd_sends_fin_after_the_syn_ack() {
     h.dispatch().unwrap().is(SYN | ACK, ISS, Some(IRS + 1), 0);
     h.socket.close();
     assert_eq!(h.state(), FinWait1);
-    h.dispatch().unwrap().is(FIN | ACK, ISS + 1, Some(IRS + 1), 0);
+    h.dispatch()
+        .unwrap()
+        .is(FIN | ACK, ISS + 1, Some(IRS + 1), 0);
     // One ACK covers SYN and FIN.
     assert_eq!(h.recv(seg(ACK, IRS + 1, Some(ISS + 2), b"")), None);
     assert_eq!(h.state(), FinWait2);
@@ -230,7 +245,7 @@ fn close_in_syn_rcvd_sends_fin_after_the_syn_ack() {
 #[test]
 fn shutdown_sends_fin_after_queued_data() {
     let mut h = established();
-    h.socket.send_slice(&bytes(3000)[..]).unwrap();
+    h.socket.send_slice(bytes(3000)).unwrap();
     h.socket.shutdown();
     assert_eq!(h.state(), FinWait1);
     let sent = h.dispatch_all();
@@ -248,7 +263,9 @@ fn shutdown_sends_fin_after_queued_data() {
     let mut h = established();
     h.socket.send_slice(b"abc").unwrap();
     h.socket.close();
-    h.dispatch().unwrap().is(FIN | ACK | PSH, ISS + 1, Some(IRS + 1), 3);
+    h.dispatch()
+        .unwrap()
+        .is(FIN | ACK | PSH, ISS + 1, Some(IRS + 1), 3);
     assert_eq!(h.recv(seg(ACK, IRS + 1, Some(ISS + 4), b"")), None);
     assert_eq!(h.state(), FinWait1);
     assert_eq!(h.recv(seg(ACK, IRS + 1, Some(ISS + 5), b"")), None);
@@ -277,7 +294,9 @@ fn abort_sends_a_rst_in_synchronized_states() {
         assert_eq!(h.stats().rsts_sent, 1);
         assert_eq!(h.poll_at(), PollAt::Ingress);
         // A closed socket answers what still arrives with RSTs.
-        h.recv(seg(ACK, ack, Some(seq), b"")).unwrap().is(RST, seq, None, 0);
+        h.recv(seg(ACK, ack, Some(seq), b""))
+            .unwrap()
+            .is(RST, seq, None, 0);
     }
 }
 
@@ -305,7 +324,9 @@ fn abort_in_syn_rcvd_sends_a_rst() {
     h.recv(seg(SYN, IRS, None, b""));
     h.dispatch().unwrap();
     h.socket.abort();
-    h.dispatch().unwrap().is(RST | ACK, ISS + 1, Some(IRS + 1), 0);
+    h.dispatch()
+        .unwrap()
+        .is(RST | ACK, ISS + 1, Some(IRS + 1), 0);
     assert_eq!(h.state(), Closed);
 }
 

@@ -23,7 +23,10 @@ fn read_all(h: &mut Harness) -> Vec<u8> {
 #[test]
 fn in_sequence_data_gets_a_delayed_ack() {
     let mut h = established();
-    assert_eq!(h.recv(seg(ACK | PSH, IRS + 1, Some(ISS + 1), stream(0, 100))), None);
+    assert_eq!(
+        h.recv(seg(ACK | PSH, IRS + 1, Some(ISS + 1), stream(0, 100))),
+        None
+    );
     assert_eq!(h.socket.recv_queue(), 100);
     assert_eq!(h.poll_at(), PollAt::Time(Instant::ZERO + ms(100)));
     h.set_time(Instant::ZERO + ms(99));
@@ -40,8 +43,13 @@ fn in_sequence_data_gets_a_delayed_ack() {
 #[test]
 fn every_second_full_sized_segment_is_acked_at_once() {
     let mut h = established();
-    assert_eq!(h.recv(seg(ACK, IRS + 1, Some(ISS + 1), stream(0, 1460))), None);
-    let ack = h.recv(seg(ACK, IRS + 1461, Some(ISS + 1), stream(1460, 2920))).unwrap();
+    assert_eq!(
+        h.recv(seg(ACK, IRS + 1, Some(ISS + 1), stream(0, 1460))),
+        None
+    );
+    let ack = h
+        .recv(seg(ACK, IRS + 1461, Some(ISS + 1), stream(1460, 2920)))
+        .unwrap();
     ack.is(ACK, ISS + 1, Some(IRS + 2921), 0);
     // Nothing is left owed.
     h.set_time(Instant::from_secs(1));
@@ -52,7 +60,9 @@ fn every_second_full_sized_segment_is_acked_at_once() {
 fn without_ack_delay_every_segment_is_acked_at_once() {
     let mut h = established();
     h.socket.set_ack_delay(None);
-    h.recv(seg(ACK, IRS + 1, Some(ISS + 1), b"a")).unwrap().is(ACK, ISS + 1, Some(IRS + 2), 0);
+    h.recv(seg(ACK, IRS + 1, Some(ISS + 1), b"a"))
+        .unwrap()
+        .is(ACK, ISS + 1, Some(IRS + 2), 0);
     // Delays of 500 ms or more are clamped below 500 ms.
     h.socket.set_ack_delay(Some(secs(2)));
     assert_eq!(h.socket.config().ack_delay, Some(ms(499)));
@@ -61,11 +71,15 @@ fn without_ack_delay_every_segment_is_acked_at_once() {
 #[test]
 fn out_of_order_data_is_acked_at_once_and_delivered_in_order() {
     let mut h = established();
-    let ack = h.recv(seg(ACK, IRS + 101, Some(ISS + 1), stream(100, 200))).unwrap();
+    let ack = h
+        .recv(seg(ACK, IRS + 101, Some(ISS + 1), stream(100, 200)))
+        .unwrap();
     ack.is(ACK, ISS + 1, Some(IRS + 1), 0);
     assert_eq!(h.socket.recv_queue(), 0);
     // Filling the gap is acknowledged at once too (RFC 5681 4.2).
-    let ack = h.recv(seg(ACK, IRS + 1, Some(ISS + 1), stream(0, 100))).unwrap();
+    let ack = h
+        .recv(seg(ACK, IRS + 1, Some(ISS + 1), stream(0, 100)))
+        .unwrap();
     ack.is(ACK, ISS + 1, Some(IRS + 201), 0);
     assert_eq!(read_all(&mut h), stream(0, 200));
 }
@@ -74,7 +88,10 @@ fn out_of_order_data_is_acked_at_once_and_delivered_in_order() {
 fn a_segment_overlapping_rcv_nxt_is_trimmed() {
     let mut h = established();
     h.recv(seg(ACK, IRS + 1, Some(ISS + 1), stream(0, 100)));
-    assert_eq!(h.recv(seg(ACK, IRS + 51, Some(ISS + 1), stream(50, 150))), None);
+    assert_eq!(
+        h.recv(seg(ACK, IRS + 51, Some(ISS + 1), stream(50, 150))),
+        None
+    );
     assert_eq!(read_all(&mut h), stream(0, 150));
     // Entirely old data: an ACK, nothing delivered.
     h.recv(seg(ACK, IRS + 1, Some(ISS + 1), stream(0, 100)))
@@ -93,7 +110,10 @@ fn small_window() -> Harness {
 #[test]
 fn data_exactly_filling_the_window_is_accepted() {
     let mut h = small_window();
-    assert_eq!(h.recv(seg(ACK, IRS + 1, Some(ISS + 1), stream(0, 1000))), None);
+    assert_eq!(
+        h.recv(seg(ACK, IRS + 1, Some(ISS + 1), stream(0, 1000))),
+        None
+    );
     assert_eq!(h.socket.recv_queue(), 1000);
     h.set_time(Instant::ZERO + ms(100));
     let ack = h.dispatch().unwrap();
@@ -104,7 +124,9 @@ fn data_exactly_filling_the_window_is_accepted() {
 #[test]
 fn data_overrunning_the_window_is_trimmed_and_acked() {
     let mut h = small_window();
-    let ack = h.recv(seg(ACK, IRS + 1, Some(ISS + 1), stream(0, 1010))).unwrap();
+    let ack = h
+        .recv(seg(ACK, IRS + 1, Some(ISS + 1), stream(0, 1010)))
+        .unwrap();
     ack.is(ACK, ISS + 1, Some(IRS + 1001), 0);
     assert_eq!(ack.window, 0);
     assert_eq!(read_all(&mut h), stream(0, 1000));
@@ -218,8 +240,11 @@ fn fin_before_with_and_after_out_of_order_data_in_every_order() {
 #[test]
 fn an_out_of_order_fin_waits_for_every_hole() {
     let mut h = established();
-    h.recv(seg(ACK | FIN, IRS + 301, Some(ISS + 1), b"")).unwrap().is(ACK, ISS + 1, Some(IRS + 1), 0);
-    h.recv(seg(ACK, IRS + 201, Some(ISS + 1), stream(200, 300))).unwrap();
+    h.recv(seg(ACK | FIN, IRS + 301, Some(ISS + 1), b""))
+        .unwrap()
+        .is(ACK, ISS + 1, Some(IRS + 1), 0);
+    h.recv(seg(ACK, IRS + 201, Some(ISS + 1), stream(200, 300)))
+        .unwrap();
     h.recv(seg(ACK, IRS + 1, Some(ISS + 1), stream(0, 100)))
         .unwrap()
         .is(ACK, ISS + 1, Some(IRS + 101), 0);
@@ -233,10 +258,14 @@ fn an_out_of_order_fin_waits_for_every_hole() {
 
 #[test]
 fn the_assembler_keeps_a_bounded_number_of_holes() {
-    let mut h = Harness::new(65536, 65536, TcpConfig {
-        max_ooo_holes: 2,
-        ..plain_config()
-    });
+    let mut h = Harness::new(
+        65536,
+        65536,
+        TcpConfig {
+            max_ooo_holes: 2,
+            ..plain_config()
+        },
+    );
     h.establish_active(ISS, IRS);
     for offset in [100u32, 300, 500] {
         let o = offset as usize;
@@ -252,7 +281,10 @@ fn the_assembler_keeps_a_bounded_number_of_holes() {
         .unwrap()
         .is(ACK, ISS + 1, Some(IRS + 351), 0);
     // No hole is left, so this in-order data waits for the delayed ACK.
-    assert_eq!(h.recv(seg(ACK, IRS + 351, Some(ISS + 1), stream(350, 550))), None);
+    assert_eq!(
+        h.recv(seg(ACK, IRS + 351, Some(ISS + 1), stream(350, 550))),
+        None
+    );
     h.advance(ms(100));
     h.dispatch().unwrap().is(ACK, ISS + 1, Some(IRS + 551), 0);
     assert_eq!(read_all(&mut h), stream(0, 550));
@@ -264,15 +296,19 @@ fn out_of_order_assembly_across_the_sequence_wrap() {
     let irs = u32::MAX - 50;
     h.establish_active(ISS, irs);
     // Offsets 100..200 start past the wrap (irs + 1 + 100 = 50).
-    h.recv(seg(ACK, 50, Some(ISS + 1), stream(100, 200))).unwrap().is(ACK, ISS + 1, Some(u32::MAX - 49), 0);
-    h.recv(seg(ACK, u32::MAX - 49, Some(ISS + 1), stream(0, 100))).unwrap().is(ACK, ISS + 1, Some(150), 0);
+    h.recv(seg(ACK, 50, Some(ISS + 1), stream(100, 200)))
+        .unwrap()
+        .is(ACK, ISS + 1, Some(u32::MAX - 49), 0);
+    h.recv(seg(ACK, u32::MAX - 49, Some(ISS + 1), stream(0, 100)))
+        .unwrap()
+        .is(ACK, ISS + 1, Some(150), 0);
     assert_eq!(read_all(&mut h), stream(0, 200));
 }
 
 #[test]
 fn sending_segments_data_with_nagle() {
     let mut h = established();
-    assert_eq!(h.socket.send_slice(&bytes(3000)[..]), Ok(3000));
+    assert_eq!(h.socket.send_slice(bytes(3000)), Ok(3000));
     let sent = h.dispatch_all();
     assert_eq!(sent.len(), 2);
     sent[0].is(ACK, ISS + 1, Some(IRS + 1), 1460);
@@ -290,7 +326,7 @@ fn sending_segments_data_with_nagle() {
     // Without Nagle the small tail goes at once.
     let mut h = established();
     h.socket.set_nagle_enabled(false);
-    h.socket.send_slice(&bytes(3000)[..]).unwrap();
+    h.socket.send_slice(bytes(3000)).unwrap();
     assert_eq!(h.dispatch_all().len(), 3);
 }
 
@@ -300,21 +336,26 @@ fn sending_respects_the_peers_window() {
     let mut small = seg(ACK, IRS + 1, Some(ISS + 1), b"");
     small.window_len = 1000;
     h.recv(small);
-    h.socket.send_slice(&bytes(3000)[..]).unwrap();
+    h.socket.send_slice(bytes(3000)).unwrap();
     let sent = h.dispatch_all();
     assert_eq!(sent.len(), 1);
     sent[0].is(ACK, ISS + 1, Some(IRS + 1), 1000);
     let mut more = seg(ACK, IRS + 1, Some(ISS + 1001), b"");
     more.window_len = 1000;
     h.recv(more);
-    h.dispatch().unwrap().is(ACK, ISS + 1001, Some(IRS + 1), 1000);
+    h.dispatch()
+        .unwrap()
+        .is(ACK, ISS + 1001, Some(IRS + 1), 1000);
 }
 
 #[test]
 fn the_user_api_reports_state() {
     let mut h = Harness::new(100, 100, plain_config());
     assert_eq!(h.socket.send_slice(b"x"), Err(SendError::InvalidState));
-    assert_eq!(h.socket.recv_slice(&mut [0; 1]), Err(RecvError::InvalidState));
+    assert_eq!(
+        h.socket.recv_slice(&mut [0; 1]),
+        Err(RecvError::InvalidState)
+    );
     assert!(!h.socket.is_open() && !h.socket.may_send() && !h.socket.may_recv());
     h.connect(ISS);
     // Data queued in SYN_SENT goes once established (RFC 9293 3.10.2).
@@ -322,8 +363,11 @@ fn the_user_api_reports_state() {
     assert_eq!(h.socket.send_slice(b"early"), Ok(5));
     h.expect_silence();
     assert_eq!(h.socket.recv_slice(&mut [0; 4]), Ok(0));
-    h.recv(with_mss(seg(SYN | ACK, IRS, Some(ISS + 1), b""), 1460)).unwrap();
-    h.dispatch().unwrap().is(ACK | PSH, ISS + 1, Some(IRS + 1), 5);
+    h.recv(with_mss(seg(SYN | ACK, IRS, Some(ISS + 1), b""), 1460))
+        .unwrap();
+    h.dispatch()
+        .unwrap()
+        .is(ACK | PSH, ISS + 1, Some(IRS + 1), 5);
     assert_eq!(h.socket.send_slice(&[1; 200]), Ok(95));
     assert!(!h.socket.can_send());
     assert_eq!(h.socket.send_queue(), 100);
@@ -333,7 +377,10 @@ fn the_user_api_reports_state() {
     assert_eq!(h.socket.peek(3), Ok(&b"hel"[..]));
     let mut two = [0; 2];
     assert_eq!(h.socket.peek_slice(&mut two), Ok(2));
-    assert_eq!(h.socket.recv(|data| (data.len(), data.to_vec())), Ok(b"hello".to_vec()));
+    assert_eq!(
+        h.socket.recv(|data| (data.len(), data.to_vec())),
+        Ok(b"hello".to_vec())
+    );
     assert_eq!(h.socket.recv_queue(), 0);
     assert_eq!(h.socket.send(|buf| (0, buf.len())), Ok(0));
 }

@@ -12,7 +12,10 @@ fn active_open() {
     let syn = h.connect(ISS);
     assert_eq!(syn.window, 65535);
     assert_eq!(syn.mss, Some(1460));
-    assert_eq!((syn.window_scale, syn.timestamp, syn.sack_permitted), (None, None, false));
+    assert_eq!(
+        (syn.window_scale, syn.timestamp, syn.sack_permitted),
+        (None, None, false)
+    );
     h.expect_trace(&[(Closed, SynSent, Cause::Connect)]);
     h.expect_silence();
 
@@ -57,9 +60,10 @@ fn forked_child_opens_and_the_listener_keeps_listening() {
     let mut listener = Harness::new(1024, 1024, plain_config());
     listener.socket.listen(LOCAL.port).unwrap();
     listener.transitions();
-    let child = listener
-        .socket
-        .fork_listener_child(SocketBuffer::new(vec![0; 4096]), SocketBuffer::new(vec![0; 4096]));
+    let child = listener.socket.fork_listener_child(
+        SocketBuffer::new(vec![0; 4096]),
+        SocketBuffer::new(vec![0; 4096]),
+    );
     let mut h = Harness {
         socket: child,
         cx: Context::new(Instant::ZERO, IsnGenerator::new([7; 16])),
@@ -68,7 +72,10 @@ fn forked_child_opens_and_the_listener_keeps_listening() {
     assert!(!listener.socket.is_listener_child());
     assert_eq!(h.state(), Listen);
     assert_eq!(h.socket.config(), listener.socket.config());
-    assert_eq!(h.socket.listen_endpoint(), listener.socket.listen_endpoint());
+    assert_eq!(
+        h.socket.listen_endpoint(),
+        listener.socket.listen_endpoint()
+    );
     h.expect_trace(&[]);
 
     h.socket.set_next_isn(SeqNumber(ISS));
@@ -165,10 +172,14 @@ fn rst_in_syn_rcvd_returns_a_standalone_listener_to_listen() {
 #[test]
 fn rst_in_syn_rcvd_inside_the_window_gets_a_challenge_ack() {
     for insecure in [false, true] {
-        let mut h = Harness::new(65536, 65536, TcpConfig {
-            insecure_rst: insecure,
-            ..plain_config()
-        });
+        let mut h = Harness::new(
+            65536,
+            65536,
+            TcpConfig {
+                insecure_rst: insecure,
+                ..plain_config()
+            },
+        );
         h.socket.listen(LOCAL.port).unwrap();
         h.socket.set_next_isn(SeqNumber(ISS));
         h.recv(seg(SYN, IRS, None, b""));
@@ -184,10 +195,14 @@ fn rst_in_syn_rcvd_inside_the_window_gets_a_challenge_ack() {
             assert_eq!(h.stats().challenge_acks, 1);
         }
         // Outside the window: dropped silently in both modes.
-        let mut h = Harness::new(65536, 65536, TcpConfig {
-            insecure_rst: insecure,
-            ..plain_config()
-        });
+        let mut h = Harness::new(
+            65536,
+            65536,
+            TcpConfig {
+                insecure_rst: insecure,
+                ..plain_config()
+            },
+        );
         h.socket.listen(LOCAL.port).unwrap();
         h.socket.set_next_isn(SeqNumber(ISS));
         h.recv(seg(SYN, IRS, None, b""));
@@ -283,7 +298,10 @@ fn syn_sent_refused_by_rst_with_acceptable_ack() {
     assert_eq!(h.recv(seg(RST | ACK, 0, Some(ISS + 1), b"")), None);
     assert_eq!(h.state(), Closed);
     assert_eq!(h.socket.error(), Some(TcpError::Refused));
-    h.expect_trace(&[(Closed, SynSent, Cause::Connect), (SynSent, Closed, Cause::RcvRst)]);
+    h.expect_trace(&[
+        (Closed, SynSent, Cause::Connect),
+        (SynSent, Closed, Cause::RcvRst),
+    ]);
     h.expect_silence();
     assert_eq!(h.poll_at(), PollAt::Ingress);
 }
@@ -304,7 +322,9 @@ fn syn_ack_with_data_is_delivered_and_acknowledged() {
 fn syn_ack_with_data_and_fin_goes_to_close_wait() {
     let mut h = Harness::new(65536, 65536, plain_config());
     h.connect(ISS);
-    let ack = h.recv(seg(SYN | ACK | FIN, IRS, Some(ISS + 1), b"abc")).unwrap();
+    let ack = h
+        .recv(seg(SYN | ACK | FIN, IRS, Some(ISS + 1), b"abc"))
+        .unwrap();
     ack.is(ACK, ISS + 1, Some(IRS + 5), 0);
     assert_eq!(h.state(), CloseWait);
     h.expect_trace(&[
@@ -350,9 +370,15 @@ fn data_in_a_syn_waits_for_established() {
 fn listen_answers_an_ack_with_a_rst_and_ignores_rst_and_fin() {
     let mut h = Harness::new(65536, 65536, plain_config());
     h.socket.listen(LOCAL.port).unwrap();
-    h.recv(seg(ACK, 17, Some(34), b"abc")).unwrap().is(RST, 34, None, 0);
-    h.recv(seg(SYN | ACK, 17, Some(34), b"")).unwrap().is(RST, 34, None, 0);
-    h.recv(seg(FIN | ACK, 17, Some(34), b"")).unwrap().is(RST, 34, None, 0);
+    h.recv(seg(ACK, 17, Some(34), b"abc"))
+        .unwrap()
+        .is(RST, 34, None, 0);
+    h.recv(seg(SYN | ACK, 17, Some(34), b""))
+        .unwrap()
+        .is(RST, 34, None, 0);
+    h.recv(seg(FIN | ACK, 17, Some(34), b""))
+        .unwrap()
+        .is(RST, 34, None, 0);
     assert_eq!(h.recv(seg(RST, 17, None, b"")), None);
     assert_eq!(h.recv(seg(RST | ACK, 17, Some(34), b"")), None);
     assert_eq!(h.recv(seg(FIN, 17, None, b"abc")), None);
@@ -365,11 +391,19 @@ fn listen_answers_an_ack_with_a_rst_and_ignores_rst_and_fin() {
 fn closed_socket_answers_with_rst_per_3_10_7_1() {
     let mut h = Harness::new(1024, 1024, plain_config());
     // No ACK: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
-    h.recv(seg(SYN, 100, None, b"")).unwrap().is(RST | ACK, 0, Some(101), 0);
-    h.recv(seg(FIN, 100, None, b"abc")).unwrap().is(RST | ACK, 0, Some(104), 0);
-    h.recv(seg(TcpFlags::empty(), 100, None, b"abc")).unwrap().is(RST | ACK, 0, Some(103), 0);
+    h.recv(seg(SYN, 100, None, b""))
+        .unwrap()
+        .is(RST | ACK, 0, Some(101), 0);
+    h.recv(seg(FIN, 100, None, b"abc"))
+        .unwrap()
+        .is(RST | ACK, 0, Some(104), 0);
+    h.recv(seg(TcpFlags::empty(), 100, None, b"abc"))
+        .unwrap()
+        .is(RST | ACK, 0, Some(103), 0);
     // ACK: <SEQ=SEG.ACK><CTL=RST>.
-    h.recv(seg(ACK, 100, Some(555), b"abc")).unwrap().is(RST, 555, None, 0);
+    h.recv(seg(ACK, 100, Some(555), b"abc"))
+        .unwrap()
+        .is(RST, 555, None, 0);
     // Never a RST for a RST.
     assert_eq!(h.recv(seg(RST, 100, None, b"")), None);
     assert_eq!(h.recv(seg(RST | ACK, 100, Some(5), b"")), None);
@@ -386,7 +420,8 @@ fn rst_for_unmatched_builds_the_reply_header() {
         payload_len: 23,
         hop_limit: 30,
     };
-    let (reply_ip, reply) = rst_for_unmatched(&ip, &seg(SYN | FIN, u32::MAX, None, b"abc")).unwrap();
+    let (reply_ip, reply) =
+        rst_for_unmatched(&ip, &seg(SYN | FIN, u32::MAX, None, b"abc")).unwrap();
     assert_eq!(
         reply_ip,
         IpRepr {
@@ -410,14 +445,26 @@ fn rst_for_unmatched_builds_the_reply_header() {
 fn connect_and_listen_check_their_arguments_and_state() {
     let mut h = Harness::new(1024, 1024, plain_config());
     let no_port = IpEndpoint::new(REMOTE.addr, 0);
-    assert_eq!(h.socket.connect(&mut h.cx, no_port, LOCAL), Err(ConnectError::Unaddressable));
+    assert_eq!(
+        h.socket.connect(&mut h.cx, no_port, LOCAL),
+        Err(ConnectError::Unaddressable)
+    );
     let unspecified = IpEndpoint::new(IpAddress::v4(0, 0, 0, 0), 80);
-    assert_eq!(h.socket.connect(&mut h.cx, REMOTE, unspecified), Err(ConnectError::Unaddressable));
-    assert_eq!(h.socket.connect(&mut h.cx, unspecified, LOCAL), Err(ConnectError::Unaddressable));
+    assert_eq!(
+        h.socket.connect(&mut h.cx, REMOTE, unspecified),
+        Err(ConnectError::Unaddressable)
+    );
+    assert_eq!(
+        h.socket.connect(&mut h.cx, unspecified, LOCAL),
+        Err(ConnectError::Unaddressable)
+    );
     assert_eq!(h.socket.listen(0), Err(ListenError::Unaddressable));
     h.socket.listen(80).unwrap();
     assert_eq!(h.socket.listen(81), Err(ListenError::InvalidState));
-    assert_eq!(h.socket.connect(&mut h.cx, REMOTE, LOCAL), Err(ConnectError::InvalidState));
+    assert_eq!(
+        h.socket.connect(&mut h.cx, REMOTE, LOCAL),
+        Err(ConnectError::InvalidState)
+    );
 }
 
 #[test]
@@ -451,10 +498,14 @@ fn syn_retransmissions_back_off_then_connect_times_out() {
 
 #[test]
 fn syn_ack_retransmissions_give_up_back_to_listen() {
-    let mut h = Harness::new(65536, 65536, TcpConfig {
-        syn_rcvd_timeout: secs(1000),
-        ..plain_config()
-    });
+    let mut h = Harness::new(
+        65536,
+        65536,
+        TcpConfig {
+            syn_rcvd_timeout: secs(1000),
+            ..plain_config()
+        },
+    );
     h.socket.listen(LOCAL.port).unwrap();
     h.socket.set_next_isn(SeqNumber(ISS));
     h.recv(seg(SYN, IRS, None, b""));

@@ -6,9 +6,7 @@ extern crate std;
 use std::vec;
 use std::vec::Vec;
 
-use super::{
-    Cause, IsnGenerator, SocketBuffer, State, TcpConfig, TcpSocket, TcpStats, Transition,
-};
+use super::{Cause, IsnGenerator, SocketBuffer, State, TcpConfig, TcpSocket, TcpStats, Transition};
 use crate::socket::{Context, PollAt};
 use crate::time::{Duration, Instant};
 use crate::wire::{
@@ -48,7 +46,12 @@ pub(super) fn secs(n: u64) -> Duration {
 
 /// A segment from the peer: `flags`, SEQ, ACK (if `Some`, the ACK flag is
 /// set too) and payload.
-pub(super) fn seg(flags: TcpFlags, seq: u32, ack: Option<u32>, payload: &'static [u8]) -> TcpRepr<'static> {
+pub(super) fn seg(
+    flags: TcpFlags,
+    seq: u32,
+    ack: Option<u32>,
+    payload: &'static [u8],
+) -> TcpRepr<'static> {
     let mut repr = TcpRepr {
         src_port: REMOTE.port,
         dst_port: LOCAL.port,
@@ -102,7 +105,10 @@ impl Sent {
         assert_eq!(ip.dst_addr, REMOTE.addr);
         assert_eq!(ip.next_header, IpProtocol::Tcp);
         assert_eq!(ip.hop_limit, 64);
-        assert_eq!(ip.payload_len, super::tcp_header_len(repr) + repr.payload.len());
+        assert_eq!(
+            ip.payload_len,
+            super::tcp_header_len(repr) + repr.payload.len()
+        );
         assert_eq!(repr.src_port, LOCAL.port);
         assert_eq!(repr.dst_port, REMOTE.port);
         Sent {
@@ -178,7 +184,10 @@ impl Harness {
         let reply = self.socket.process(&mut self.cx, &ip, &repr);
         self.check();
         reply.map(|(ip, repr)| {
-            assert!(repr.payload.is_empty(), "an immediate reply carries no data");
+            assert!(
+                repr.payload.is_empty(),
+                "an immediate reply carries no data"
+            );
             Sent::from_repr(&ip, &repr)
         })
     }
@@ -226,7 +235,10 @@ impl Harness {
     pub fn transitions(&mut self) -> Vec<Transition> {
         let mut all = Vec::new();
         while let Some(t) = self.socket.pop_transition() {
-            assert!(super::transition_allowed(&t), "transition {t} not in the diagram");
+            assert!(
+                super::transition_allowed(&t),
+                "transition {t} not in the diagram"
+            );
             all.push(t);
         }
         all
@@ -235,7 +247,11 @@ impl Harness {
     /// Asserts the trace holds exactly these transitions (and drains it).
     #[track_caller]
     pub fn expect_trace(&mut self, expected: &[(State, State, Cause)]) {
-        let got: Vec<_> = self.transitions().iter().map(|t| (t.from, t.to, t.cause)).collect();
+        let got: Vec<_> = self
+            .transitions()
+            .iter()
+            .map(|t| (t.from, t.to, t.cause))
+            .collect();
         assert_eq!(got, expected);
     }
 
@@ -268,7 +284,12 @@ impl Harness {
     #[track_caller]
     pub fn establish_active(&mut self, iss: u32, irs: u32) {
         self.connect(iss);
-        let reply = self.recv(with_mss(seg(SYN | ACK, irs, Some(iss.wrapping_add(1)), b""), 1460)).expect("ACK");
+        let reply = self
+            .recv(with_mss(
+                seg(SYN | ACK, irs, Some(iss.wrapping_add(1)), b""),
+                1460,
+            ))
+            .expect("ACK");
         reply.is(ACK, iss.wrapping_add(1), Some(irs.wrapping_add(1)), 0);
         assert_eq!(self.state(), State::Established);
         self.transitions();
@@ -282,7 +303,15 @@ impl Harness {
         assert_eq!(self.recv(with_mss(seg(SYN, irs, None, b""), 1460)), None);
         let syn_ack = self.dispatch().expect("SYN-ACK");
         syn_ack.is(SYN | ACK, iss, Some(irs.wrapping_add(1)), 0);
-        assert_eq!(self.recv(seg(ACK, irs.wrapping_add(1), Some(iss.wrapping_add(1)), b"")), None);
+        assert_eq!(
+            self.recv(seg(
+                ACK,
+                irs.wrapping_add(1),
+                Some(iss.wrapping_add(1)),
+                b""
+            )),
+            None
+        );
         assert_eq!(self.state(), State::Established);
         self.transitions();
     }
@@ -319,7 +348,9 @@ pub(super) fn in_state(state: State, full_close: bool) -> Harness {
         State::Established => {}
         State::FinWait1 | State::FinWait2 | State::Closing | State::TimeWait => {
             close(&mut h);
-            h.dispatch().unwrap().is(FIN | ACK, ISS + 1, Some(IRS + 1), 0);
+            h.dispatch()
+                .unwrap()
+                .is(FIN | ACK, ISS + 1, Some(IRS + 1), 0);
             match state {
                 State::FinWait2 => {
                     assert_eq!(h.recv(seg(ACK, IRS + 1, Some(ISS + 2), b"")), None);
@@ -340,7 +371,9 @@ pub(super) fn in_state(state: State, full_close: bool) -> Harness {
             ack.is(ACK, ISS + 1, Some(IRS + 2), 0);
             if state == State::LastAck {
                 close(&mut h);
-                h.dispatch().unwrap().is(FIN | ACK, ISS + 1, Some(IRS + 2), 0);
+                h.dispatch()
+                    .unwrap()
+                    .is(FIN | ACK, ISS + 1, Some(IRS + 2), 0);
             }
         }
         other => panic!("in_state({other}) is not a synchronized state"),

@@ -17,7 +17,15 @@ fn next_numbers(state: State) -> (u32, u32) {
     }
 }
 
-const SYNCHRONIZED: [State; 7] = [Established, FinWait1, FinWait2, CloseWait, Closing, LastAck, TimeWait];
+const SYNCHRONIZED: [State; 7] = [
+    Established,
+    FinWait1,
+    FinWait2,
+    CloseWait,
+    Closing,
+    LastAck,
+    TimeWait,
+];
 
 #[test]
 fn rst_at_rcv_nxt_resets_every_synchronized_state_but_time_wait() {
@@ -35,7 +43,10 @@ fn rst_at_rcv_nxt_resets_every_synchronized_state_but_time_wait() {
                 assert_eq!(h.state(), Closed, "{state}");
                 assert_eq!(h.socket.error(), Some(TcpError::Reset));
                 h.expect_trace(&[(state, Closed, Cause::RcvRst)]);
-                assert_eq!(h.socket.recv_slice(&mut [0; 4]), Err(crate::socket::tcp::RecvError::InvalidState));
+                assert_eq!(
+                    h.socket.recv_slice(&mut [0; 4]),
+                    Err(crate::socket::tcp::RecvError::InvalidState)
+                );
             }
             h.expect_silence();
         }
@@ -94,8 +105,15 @@ fn syn_in_a_synchronized_state_gets_a_challenge_ack_wherever_it_lands() {
         let mut h = in_state(state, false);
         let (rcv_nxt, snd_nxt) = next_numbers(state);
         for seq in [rcv_nxt - 1, rcv_nxt, rcv_nxt + 65534, rcv_nxt + 70000] {
-            h.recv(seg(SYN, seq, None, b"")).unwrap().is(ACK, snd_nxt, Some(rcv_nxt), 0);
-            h.recv(seg(SYN | ACK, seq, Some(snd_nxt), b"")).unwrap().is(ACK, snd_nxt, Some(rcv_nxt), 0);
+            h.recv(seg(SYN, seq, None, b""))
+                .unwrap()
+                .is(ACK, snd_nxt, Some(rcv_nxt), 0);
+            h.recv(seg(SYN | ACK, seq, Some(snd_nxt), b"")).unwrap().is(
+                ACK,
+                snd_nxt,
+                Some(rcv_nxt),
+                0,
+            );
         }
         assert_eq!(h.state(), state);
         assert_eq!(h.socket.error(), None);
@@ -114,7 +132,9 @@ fn insecure_syn_in_the_window_resets_the_connection() {
         });
         let (rcv_nxt, snd_nxt) = next_numbers(state);
         // Outside the window: the sequence check's ACK.
-        h.recv(seg(SYN, rcv_nxt + 65535, None, b"")).unwrap().is(ACK, snd_nxt, Some(rcv_nxt), 0);
+        h.recv(seg(SYN, rcv_nxt + 65535, None, b""))
+            .unwrap()
+            .is(ACK, snd_nxt, Some(rcv_nxt), 0);
         assert_eq!(h.state(), state);
         // Inside: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>, CLOSED.
         let rst = h.recv(seg(SYN, rcv_nxt + 65534, None, b"")).unwrap();
@@ -135,14 +155,18 @@ fn challenge_acks_are_rate_limited_per_second() {
         ..plain_config()
     });
     for _ in 0..2 {
-        h.recv(seg(RST, IRS + 10, None, b"")).unwrap().is(ACK, ISS + 1, Some(IRS + 1), 0);
+        h.recv(seg(RST, IRS + 10, None, b""))
+            .unwrap()
+            .is(ACK, ISS + 1, Some(IRS + 1), 0);
     }
     assert_eq!(h.recv(seg(SYN, IRS + 1, None, b"")), None);
     assert_eq!(h.recv(seg(ACK, IRS + 1, Some(ISS + 50), b"")), None);
     h.advance(ms(999));
     assert_eq!(h.recv(seg(RST, IRS + 10, None, b"")), None);
     h.advance(ms(1));
-    h.recv(seg(RST, IRS + 10, None, b"")).unwrap().is(ACK, ISS + 1, Some(IRS + 1), 0);
+    h.recv(seg(RST, IRS + 10, None, b""))
+        .unwrap()
+        .is(ACK, ISS + 1, Some(IRS + 1), 0);
     assert_eq!(h.stats().challenge_acks, 3);
     assert_eq!(h.state(), Established);
 }
@@ -150,19 +174,36 @@ fn challenge_acks_are_rate_limited_per_second() {
 #[test]
 fn ack_acceptability_follows_rfc_5961_section_5_2() {
     let mut h = established();
-    h.socket.send_slice(&bytes(100)[..]).unwrap();
-    h.dispatch().unwrap().is(ACK | PSH, ISS + 1, Some(IRS + 1), 100);
+    h.socket.send_slice(bytes(100)).unwrap();
+    h.dispatch()
+        .unwrap()
+        .is(ACK | PSH, ISS + 1, Some(IRS + 1), 100);
     // SEG.ACK > SND.NXT: an ACK, data ignored.
-    h.recv(seg(ACK, IRS + 1, Some(ISS + 102), b"abc")).unwrap().is(ACK, ISS + 101, Some(IRS + 1), 0);
-    assert_eq!(h.socket.recv_queue(), 0);
-    assert_eq!(h.socket.send_queue(), 100);
-    // SEG.ACK < SND.UNA - MAX.SND.WND (32767): also an ACK, data ignored.
-    h.recv(seg(ACK, IRS + 1, Some((ISS + 1).wrapping_sub(32768)), b"abc"))
+    h.recv(seg(ACK, IRS + 1, Some(ISS + 102), b"abc"))
         .unwrap()
         .is(ACK, ISS + 101, Some(IRS + 1), 0);
     assert_eq!(h.socket.recv_queue(), 0);
+    assert_eq!(h.socket.send_queue(), 100);
+    // SEG.ACK < SND.UNA - MAX.SND.WND (32767): also an ACK, data ignored.
+    h.recv(seg(
+        ACK,
+        IRS + 1,
+        Some((ISS + 1).wrapping_sub(32768)),
+        b"abc",
+    ))
+    .unwrap()
+    .is(ACK, ISS + 101, Some(IRS + 1), 0);
+    assert_eq!(h.socket.recv_queue(), 0);
     // An old ACK within MAX.SND.WND is fine: its data is taken.
-    assert_eq!(h.recv(seg(ACK, IRS + 1, Some((ISS + 1).wrapping_sub(32767)), b"abc")), None);
+    assert_eq!(
+        h.recv(seg(
+            ACK,
+            IRS + 1,
+            Some((ISS + 1).wrapping_sub(32767)),
+            b"abc"
+        )),
+        None
+    );
     assert_eq!(h.socket.recv_queue(), 3);
     assert_eq!(h.socket.send_queue(), 100);
     assert_eq!(h.recv(seg(ACK, IRS + 4, Some(ISS + 101), b"")), None);

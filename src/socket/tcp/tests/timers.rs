@@ -8,7 +8,7 @@ use State::*;
 
 /// Sends `len` bytes and returns the segments dispatched at once.
 fn send(h: &mut Harness, len: usize) -> Vec<Sent> {
-    assert_eq!(h.socket.send_slice(&bytes(len)[..]), Ok(len));
+    assert_eq!(h.socket.send_slice(bytes(len)), Ok(len));
     h.dispatch_all()
 }
 
@@ -23,13 +23,17 @@ fn retransmission_backs_off_and_gives_up_after_max_retransmissions() {
         h.set_time(Instant::from_secs(at) - Duration::from_micros(1));
         h.expect_silence();
         h.set_time(Instant::from_secs(at));
-        h.dispatch().unwrap().is(ACK | PSH, ISS + 1, Some(IRS + 1), 100);
+        h.dispatch()
+            .unwrap()
+            .is(ACK | PSH, ISS + 1, Some(IRS + 1), 100);
         h.expect_silence();
     }
     assert_eq!(h.stats().retransmissions, 12);
     assert_eq!(h.poll_at(), PollAt::Time(Instant::from_secs(483)));
     h.set_time(Instant::from_secs(483));
-    h.dispatch().unwrap().is(RST | ACK, ISS + 101, Some(IRS + 1), 0);
+    h.dispatch()
+        .unwrap()
+        .is(RST | ACK, ISS + 101, Some(IRS + 1), 0);
     assert_eq!(h.state(), Closed);
     assert_eq!(h.socket.error(), Some(TcpError::TimedOut));
     h.expect_trace(&[(Established, Closed, Cause::RetransmissionTimeout)]);
@@ -66,13 +70,16 @@ fn rtt_samples_set_the_rto() {
     let mut h = Harness::new(65536, 65536, config);
     h.connect(ISS);
     h.set_time(Instant::ZERO + ms(100));
-    h.recv(with_mss(seg(SYN | ACK, IRS, Some(ISS + 1), b""), 1460)).unwrap();
+    h.recv(with_mss(seg(SYN | ACK, IRS, Some(ISS + 1), b""), 1460))
+        .unwrap();
     // First sample 100 ms: SRTT 100, RTTVAR 50, RTO = 100 + 4 * 50.
     assert_eq!(h.socket.rto(), ms(300));
     send(&mut h, 10);
     assert_eq!(h.poll_at(), PollAt::Time(Instant::ZERO + ms(400)));
     h.set_time(Instant::ZERO + ms(400));
-    h.dispatch().unwrap().is(ACK | PSH, ISS + 1, Some(IRS + 1), 10);
+    h.dispatch()
+        .unwrap()
+        .is(ACK | PSH, ISS + 1, Some(IRS + 1), 10);
     assert_eq!(h.socket.rto(), ms(600));
     assert_eq!(h.poll_at(), PollAt::Time(Instant::ZERO + ms(1000)));
 }
@@ -84,13 +91,17 @@ fn rto_retransmission_across_the_sequence_wrap() {
     h.establish_active(iss, u32::MAX - 10);
     send(&mut h, 100)[0].is(ACK | PSH, u32::MAX - 49, Some(u32::MAX - 9), 100);
     h.set_time(Instant::from_secs(1));
-    h.dispatch().unwrap().is(ACK | PSH, u32::MAX - 49, Some(u32::MAX - 9), 100);
+    h.dispatch()
+        .unwrap()
+        .is(ACK | PSH, u32::MAX - 49, Some(u32::MAX - 9), 100);
     // Half is acknowledged, across the wrap; the rest is resent.
     assert_eq!(h.recv(seg(ACK, u32::MAX - 9, Some(10), b"")), None);
     assert_eq!(h.socket.send_queue(), 40);
     assert_eq!(h.poll_at(), PollAt::Time(Instant::from_secs(3)));
     h.set_time(Instant::from_secs(3));
-    h.dispatch().unwrap().is(ACK | PSH, 10, Some(u32::MAX - 9), 40);
+    h.dispatch()
+        .unwrap()
+        .is(ACK | PSH, 10, Some(u32::MAX - 9), 40);
     assert_eq!(h.recv(seg(ACK, u32::MAX - 9, Some(50), b"")), None);
     assert_eq!(h.socket.send_queue(), 0);
     assert_eq!(h.poll_at(), PollAt::Ingress);
@@ -169,7 +180,7 @@ fn persist_probes_a_zero_window_while_the_peer_answers() {
     let mut closed = seg(ACK, IRS + 1, Some(ISS + 1), b"");
     closed.window_len = 0;
     assert_eq!(h.recv(closed), None);
-    assert_eq!(h.socket.send_slice(&bytes(100)[..]), Ok(100));
+    assert_eq!(h.socket.send_slice(bytes(100)), Ok(100));
     // Nothing fits; the persist timer starts at the RTO (1 s).
     assert_eq!(h.poll_at(), PollAt::Now);
     h.expect_silence();
@@ -195,7 +206,9 @@ fn persist_probes_a_zero_window_while_the_peer_answers() {
     let mut open = closed;
     open.window_len = 1000;
     assert_eq!(h.recv(open), None);
-    h.dispatch().unwrap().is(ACK | PSH, ISS + 1, Some(IRS + 1), 100);
+    h.dispatch()
+        .unwrap()
+        .is(ACK | PSH, ISS + 1, Some(IRS + 1), 100);
 }
 
 #[test]
@@ -204,7 +217,7 @@ fn persist_gives_up_when_probes_go_unanswered() {
     let mut closed = seg(ACK, IRS + 1, Some(ISS + 1), b"");
     closed.window_len = 0;
     h.recv(closed);
-    h.socket.send_slice(&bytes(100)[..]).unwrap();
+    h.socket.send_slice(bytes(100)).unwrap();
     h.expect_silence();
     for at in [1, 3, 7, 15, 31, 63, 123, 183, 243, 303, 363, 423] {
         h.set_time(Instant::from_secs(at));
@@ -212,7 +225,9 @@ fn persist_gives_up_when_probes_go_unanswered() {
     }
     assert_eq!(h.poll_at(), PollAt::Time(Instant::from_secs(483)));
     h.set_time(Instant::from_secs(483));
-    h.dispatch().unwrap().is(RST | ACK, ISS + 2, Some(IRS + 1), 0);
+    h.dispatch()
+        .unwrap()
+        .is(RST | ACK, ISS + 2, Some(IRS + 1), 0);
     assert_eq!(h.state(), Closed);
     assert_eq!(h.socket.error(), Some(TcpError::TimedOut));
     h.expect_trace(&[(Established, Closed, Cause::RetransmissionTimeout)]);
@@ -245,12 +260,16 @@ fn persist_when_the_window_fills_with_unacknowledged_data() {
 
 #[test]
 fn keepalive_probes_and_give_up() {
-    let mut h = Harness::new(65536, 65536, TcpConfig {
-        keepalive_idle: Some(secs(10)),
-        keepalive_interval: secs(5),
-        keepalive_count: 3,
-        ..plain_config()
-    });
+    let mut h = Harness::new(
+        65536,
+        65536,
+        TcpConfig {
+            keepalive_idle: Some(secs(10)),
+            keepalive_interval: secs(5),
+            keepalive_count: 3,
+            ..plain_config()
+        },
+    );
     h.establish_active(ISS, IRS);
     assert_eq!(h.poll_at(), PollAt::Time(Instant::from_secs(10)));
     h.set_time(Instant::from_secs(10));
@@ -268,7 +287,9 @@ fn keepalive_probes_and_give_up() {
     }
     assert_eq!(h.poll_at(), PollAt::Time(Instant::from_secs(37)));
     h.set_time(Instant::from_secs(37));
-    h.dispatch().unwrap().is(RST | ACK, ISS + 1, Some(IRS + 1), 0);
+    h.dispatch()
+        .unwrap()
+        .is(RST | ACK, ISS + 1, Some(IRS + 1), 0);
     assert_eq!(h.state(), Closed);
     assert_eq!(h.socket.error(), Some(TcpError::TimedOut));
     h.expect_trace(&[(Established, Closed, Cause::KeepaliveTimeout)]);
@@ -285,29 +306,41 @@ fn keepalive_is_off_by_default() {
 
 #[test]
 fn user_timeout_ends_a_connection_before_the_retransmissions_run_out() {
-    let mut h = Harness::new(65536, 65536, TcpConfig {
-        user_timeout: Some(secs(5)),
-        ..plain_config()
-    });
+    let mut h = Harness::new(
+        65536,
+        65536,
+        TcpConfig {
+            user_timeout: Some(secs(5)),
+            ..plain_config()
+        },
+    );
     h.establish_active(ISS, IRS);
     send(&mut h, 10);
     for at in [1, 3] {
         h.set_time(Instant::from_secs(at));
-        h.dispatch().unwrap().is(ACK | PSH, ISS + 1, Some(IRS + 1), 10);
+        h.dispatch()
+            .unwrap()
+            .is(ACK | PSH, ISS + 1, Some(IRS + 1), 10);
     }
     assert_eq!(h.poll_at(), PollAt::Time(Instant::from_secs(5)));
     h.set_time(Instant::from_secs(5));
-    h.dispatch().unwrap().is(RST | ACK, ISS + 11, Some(IRS + 1), 0);
+    h.dispatch()
+        .unwrap()
+        .is(RST | ACK, ISS + 11, Some(IRS + 1), 0);
     assert_eq!(h.socket.error(), Some(TcpError::TimedOut));
     h.expect_trace(&[(Established, Closed, Cause::RetransmissionTimeout)]);
 }
 
 #[test]
 fn user_timeout_also_ends_zero_window_persist() {
-    let mut h = Harness::new(65536, 65536, TcpConfig {
-        user_timeout: Some(secs(30)),
-        ..plain_config()
-    });
+    let mut h = Harness::new(
+        65536,
+        65536,
+        TcpConfig {
+            user_timeout: Some(secs(30)),
+            ..plain_config()
+        },
+    );
     h.establish_active(ISS, IRS);
     let mut closed = seg(ACK, IRS + 1, Some(ISS + 1), b"");
     closed.window_len = 0;
@@ -321,16 +354,22 @@ fn user_timeout_also_ends_zero_window_persist() {
     }
     assert_eq!(h.poll_at(), PollAt::Time(Instant::from_secs(30)));
     h.set_time(Instant::from_secs(30));
-    h.dispatch().unwrap().is(RST | ACK, ISS + 2, Some(IRS + 1), 0);
+    h.dispatch()
+        .unwrap()
+        .is(RST | ACK, ISS + 2, Some(IRS + 1), 0);
     assert_eq!(h.state(), Closed);
 }
 
 #[test]
 fn poll_at_is_the_earliest_timer() {
-    let mut h = Harness::new(65536, 65536, TcpConfig {
-        keepalive_idle: Some(secs(7200)),
-        ..plain_config()
-    });
+    let mut h = Harness::new(
+        65536,
+        65536,
+        TcpConfig {
+            keepalive_idle: Some(secs(7200)),
+            ..plain_config()
+        },
+    );
     h.establish_active(ISS, IRS);
     assert_eq!(h.poll_at(), PollAt::Time(Instant::from_secs(7200)));
     // Data received: the delayed ACK (100 ms) comes first.
@@ -340,6 +379,8 @@ fn poll_at_is_the_earliest_timer() {
     // Data sent: it carries the ACK; the retransmission timer is next.
     h.socket.send_slice(b"xyz").unwrap();
     assert_eq!(h.poll_at(), PollAt::Now);
-    h.dispatch().unwrap().is(ACK | PSH, ISS + 1, Some(IRS + 4), 3);
+    h.dispatch()
+        .unwrap()
+        .is(ACK | PSH, ISS + 1, Some(IRS + 4), 3);
     assert_eq!(h.poll_at(), PollAt::Time(Instant::from_secs(2)));
 }
