@@ -293,6 +293,14 @@ impl<'a> TcpSocket<'a> {
 
         // First: the sequence number.
         if !self.segment_acceptable(repr) {
+            net_trace!(
+                "{}: unacceptable segment seq={} len={} (RCV.NXT={}, RCV.WND={})",
+                super::SocketName(self),
+                repr.seq_number,
+                repr.segment_len(),
+                self.rcv_nxt,
+                self.rcv_window()
+            );
             if repr.rst() {
                 return None;
             }
