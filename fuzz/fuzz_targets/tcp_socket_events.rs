@@ -85,7 +85,10 @@ fn check(socket: &mut TcpSocket, checker: &mut Checker) {
     }
     while let Some(t) = socket.pop_transition() {
         assert!(transition_allowed(&t), "transition {t} not in the diagram");
-        assert_eq!(t.from, checker.state, "transition {t} does not start where the last ended");
+        assert_eq!(
+            t.from, checker.state,
+            "transition {t} does not start where the last ended"
+        );
         checker.state = t.to;
         if matches!(t.to, State::SynSent | State::SynRcvd) && t.from != State::SynSent {
             // A new connection: a new stream (LISTEN and CONNECT start
@@ -198,12 +201,17 @@ fn run(data: &[u8]) {
                 check(&mut socket, &mut checker);
                 // Note how far the peer's stream goes for the current IRS.
                 if checker.irs.is_none()
-                    && !matches!(socket.state(), State::Closed | State::Listen | State::SynSent)
+                    && !matches!(
+                        socket.state(),
+                        State::Closed | State::Listen | State::SynSent
+                    )
                 {
                     checker.irs = Some(socket.debug_sequence().irs);
                 }
                 if let Some(irs) = checker.irs {
-                    let end = first.wrapping_add(len as u32).wrapping_sub(irs.0.wrapping_add(1));
+                    let end = first
+                        .wrapping_add(len as u32)
+                        .wrapping_sub(irs.0.wrapping_add(1));
                     if end < 1 << 30 && end > checker.peer_sent_end {
                         checker.peer_sent_end = end;
                     }
@@ -235,7 +243,10 @@ fn run(data: &[u8]) {
                         assert_eq!(byte, expected, "byte {} of the stream", checker.read);
                         checker.read += 1;
                     }
-                    assert!(checker.read <= checker.peer_sent_end, "read past what was sent");
+                    assert!(
+                        checker.read <= checker.peer_sent_end,
+                        "read past what was sent"
+                    );
                 }
             }
             5 => socket.close(),
@@ -259,7 +270,13 @@ fn run(data: &[u8]) {
                 cx.now += step;
             }
             10 => {
-                let quoted = SeqNumber(socket.debug_sequence().snd_una.0.wrapping_add(u32::from(input.byte() % 4)));
+                let quoted = SeqNumber(
+                    socket
+                        .debug_sequence()
+                        .snd_una
+                        .0
+                        .wrapping_add(u32::from(input.byte() % 4)),
+                );
                 let error = match input.byte() % 3 {
                     0 => IcmpError::HardUnreachable,
                     1 => IcmpError::SoftUnreachable,

@@ -591,6 +591,7 @@ impl<'a> TcpSocket<'a> {
         if self.snd_una == self.snd_max {
             self.timers.retransmit = None;
             self.stalled_since = None;
+            self.fast_retransmit = false;
         } else {
             self.timers.retransmit = now.checked_add(self.rtt.rto());
             self.stalled_since = Some(now);
