@@ -1,5 +1,5 @@
-//! Out-of-order segment tracking (CONTRACT STUB: the storage helper
-//! implements every body).
+//! Out-of-order segment tracking: which byte ranges past the receive point
+//! have arrived, with a bounded number of holes and no allocation.
 
 /// The most holes any assembler can track; `Assembler::new` clamps to it.
 pub const MAX_HOLES: usize = 32;
@@ -10,29 +10,435 @@ pub struct TooManyHoles;
 
 /// Tracks which byte ranges past a moving front have arrived, with a
 /// bounded, configurable number of holes (no allocation).
+///
+/// Offsets are relative to the front (for TCP, RCV.NXT). Held ranges are
+/// kept sorted, disjoint and never adjacent (touching ranges merge), so
+/// each held range is preceded by one hole (or starts at the front). The
+/// limit counts held ranges: at most `max_holes` of them at any time.
 #[derive(Debug, Clone)]
 pub struct Assembler {
-    _private: (),
+    /// `ranges[..count]` are the held `(start, end)` ranges, end exclusive,
+    /// sorted by start; the rest of the array is unused.
+    ranges: [(usize, usize); MAX_HOLES],
+    count: usize,
+    max_holes: usize,
 }
 
 impl Assembler {
     /// An empty assembler keeping at most `max_holes` (clamped to
     /// `1..=MAX_HOLES`) separate ranges.
-    pub fn new(max_holes: usize) -> Assembler { let _ = max_holes; todo!() }
+    pub fn new(max_holes: usize) -> Assembler {
+        Assembler {
+            ranges: [(0, 0); MAX_HOLES],
+            count: 0,
+            max_holes: max_holes.clamp(1, MAX_HOLES),
+        }
+    }
+
+    /// The limit on separate ranges this assembler was built with (after
+    /// clamping).
+    pub fn max_holes(&self) -> usize {
+        self.max_holes
+    }
+
+    /// How many separate ranges are held now.
+    pub fn range_count(&self) -> usize {
+        self.count
+    }
+
     /// Whether no data past the front is held.
-    pub fn is_empty(&self) -> bool { todo!() }
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
     /// Forgets everything.
-    pub fn clear(&mut self) { todo!() }
+    pub fn clear(&mut self) {
+        self.count = 0;
+    }
+
+    /// The held ranges as a slice.
+    fn held(&self) -> &[(usize, usize)] {
+        // count <= max_holes <= MAX_HOLES is kept by every mutation.
+        &self.ranges[..self.count]
+    }
+
     /// Records that `[offset, offset + size)` (relative to the front) has
-    /// arrived, merging with neighbours. Fails, changing nothing, if it
-    /// would exceed the hole limit.
-    pub fn add(&mut self, offset: usize, size: usize) -> Result<(), TooManyHoles> { let _ = (offset, size); todo!() }
+    /// arrived, merging with neighbours (overlapping or touching ranges
+    /// become one). A zero `size` adds nothing. Fails, changing nothing, if
+    /// the result would hold more than `max_holes` separate ranges. An end
+    /// past `usize::MAX` is clamped to it.
+    pub fn add(&mut self, offset: usize, size: usize) -> Result<(), TooManyHoles> {
+        if size == 0 {
+            return Ok(());
+        }
+        let start = offset;
+        let end = offset.saturating_add(size);
+        let held = self.held();
+        // Ranges entirely before the new one, not even touching it.
+        let first = held.iter().take_while(|&&(_, e)| e < start).count();
+        // Ranges from `first` that overlap or touch the new one.
+        let merged = held[first..].iter().take_while(|&&(s, _)| s <= end).count();
+
+        if merged == 0 {
+            if self.count >= self.max_holes {
+                return Err(TooManyHoles);
+            }
+            // Shift the tail right by one to make room at `first`.
+            self.ranges.copy_within(first..self.count, first + 1);
+            self.ranges[first] = (start, end);
+            self.count += 1;
+        } else {
+            let last = first + merged - 1;
+            let new_start = start.min(self.ranges[first].0);
+            let new_end = end.max(self.ranges[last].1);
+            self.ranges[first] = (new_start, new_end);
+            // Close the gap left by the ranges absorbed into `first`.
+            self.ranges.copy_within(last + 1..self.count, first + 1);
+            self.count -= merged - 1;
+        }
+        Ok(())
+    }
+
     /// If data starts at the front, removes it and returns its length (the
-    /// front moves by that much); otherwise 0.
-    pub fn remove_front(&mut self) -> usize { todo!() }
+    /// front moves by that much, and every other range's offsets drop by
+    /// it); otherwise 0.
+    pub fn remove_front(&mut self) -> usize {
+        match self.held().first() {
+            Some(&(0, len)) => {
+                self.ranges.copy_within(1..self.count, 0);
+                self.count -= 1;
+                self.shift_down(len);
+                len
+            }
+            _ => 0,
+        }
+    }
+
+    /// Subtracts `by` from every held range (all of which start at or after
+    /// `by`).
+    fn shift_down(&mut self, by: usize) {
+        for range in &mut self.ranges[..self.count] {
+            range.0 -= by;
+            range.1 -= by;
+        }
+    }
+
     /// `add` then `remove_front`.
-    pub fn add_then_remove_front(&mut self, offset: usize, size: usize) -> Result<usize, TooManyHoles> { let _ = (offset, size); todo!() }
+    ///
+    /// Data at offset 0 never fails: it is delivered at once, so it needs
+    /// no slot even when `max_holes` ranges are held (for TCP: in-order
+    /// data is always accepted, or the connection could stall when the
+    /// peer keeps retransmitting it). Other offsets fail as `add` does.
+    pub fn add_then_remove_front(
+        &mut self,
+        offset: usize,
+        size: usize,
+    ) -> Result<usize, TooManyHoles> {
+        if offset == 0 && size > 0 {
+            // The new range plus every held range it overlaps or touches
+            // leaves at once; what remains shifts down by its end.
+            let end = size;
+            let held = self.held();
+            let absorbed = held.iter().take_while(|&&(s, _)| s <= end).count();
+            let front_end = match absorbed {
+                0 => end,
+                n => end.max(held[n - 1].1),
+            };
+            self.ranges.copy_within(absorbed..self.count, 0);
+            self.count -= absorbed;
+            self.shift_down(front_end);
+            return Ok(front_end);
+        }
+        self.add(offset, size)?;
+        Ok(self.remove_front())
+    }
+
     /// The held ranges as `(start, end)` offsets relative to the front, in
     /// order (for SACK blocks later).
-    pub fn ranges(&self) -> impl Iterator<Item = (usize, usize)> + '_ { core::iter::empty() }
+    pub fn ranges(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.held().iter().copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    fn ranges(asm: &Assembler) -> Vec<(usize, usize)> {
+        asm.ranges().collect()
+    }
+
+    fn with(ranges_in: &[(usize, usize)]) -> Assembler {
+        let mut asm = Assembler::new(MAX_HOLES);
+        for &(s, e) in ranges_in {
+            asm.add(s, e - s).unwrap();
+        }
+        assert_eq!(ranges(&asm), ranges_in);
+        asm
+    }
+
+    #[test]
+    fn new_is_empty_and_clamps_limit() {
+        let asm = Assembler::new(4);
+        assert!(asm.is_empty());
+        assert_eq!(asm.ranges().count(), 0);
+        assert_eq!(asm.max_holes(), 4);
+        assert_eq!(Assembler::new(0).max_holes(), 1);
+        assert_eq!(Assembler::new(1000).max_holes(), MAX_HOLES);
+    }
+
+    #[test]
+    fn zero_size_adds_nothing() {
+        let mut asm = Assembler::new(1);
+        asm.add(10, 0).unwrap();
+        assert!(asm.is_empty());
+        asm.add(5, 5).unwrap();
+        // Even when full, a zero-size add is not an error.
+        asm.add(100, 0).unwrap();
+        assert_eq!(ranges(&asm), [(5, 10)]);
+        assert_eq!(asm.add_then_remove_front(0, 0), Ok(0));
+        assert_eq!(ranges(&asm), [(5, 10)]);
+    }
+
+    #[test]
+    fn disjoint_ranges_stay_sorted() {
+        let mut asm = Assembler::new(8);
+        asm.add(20, 5).unwrap();
+        asm.add(4, 2).unwrap();
+        asm.add(40, 1).unwrap();
+        asm.add(10, 3).unwrap();
+        assert_eq!(ranges(&asm), [(4, 6), (10, 13), (20, 25), (40, 41)]);
+        assert_eq!(asm.range_count(), 4);
+    }
+
+    #[test]
+    fn overlaps_on_every_side() {
+        // Overlapping the start of a range.
+        let mut asm = with(&[(10, 20)]);
+        asm.add(5, 10).unwrap();
+        assert_eq!(ranges(&asm), [(5, 20)]);
+        // Overlapping its end.
+        let mut asm = with(&[(10, 20)]);
+        asm.add(15, 10).unwrap();
+        assert_eq!(ranges(&asm), [(10, 25)]);
+        // Inside it.
+        let mut asm = with(&[(10, 20)]);
+        asm.add(12, 3).unwrap();
+        assert_eq!(ranges(&asm), [(10, 20)]);
+        // Exactly it.
+        let mut asm = with(&[(10, 20)]);
+        asm.add(10, 10).unwrap();
+        assert_eq!(ranges(&asm), [(10, 20)]);
+        // Covering it.
+        let mut asm = with(&[(10, 20)]);
+        asm.add(0, 30).unwrap();
+        assert_eq!(ranges(&asm), [(0, 30)]);
+        // Covering several and part of the neighbours.
+        let mut asm = with(&[(0, 2), (10, 20), (30, 40), (50, 60), (70, 80)]);
+        asm.add(15, 40).unwrap();
+        assert_eq!(ranges(&asm), [(0, 2), (10, 60), (70, 80)]);
+    }
+
+    #[test]
+    fn adjacent_ranges_merge() {
+        let mut asm = with(&[(10, 20)]);
+        asm.add(20, 5).unwrap();
+        assert_eq!(ranges(&asm), [(10, 25)]);
+        asm.add(5, 5).unwrap();
+        assert_eq!(ranges(&asm), [(5, 25)]);
+        // One byte short of touching stays separate.
+        asm.add(26, 4).unwrap();
+        assert_eq!(ranges(&asm), [(5, 25), (26, 30)]);
+    }
+
+    #[test]
+    fn filling_a_hole_exactly_joins_both_sides() {
+        let mut asm = with(&[(0, 10), (20, 30), (40, 50)]);
+        asm.add(10, 10).unwrap();
+        assert_eq!(ranges(&asm), [(0, 30), (40, 50)]);
+        asm.add(30, 10).unwrap();
+        assert_eq!(ranges(&asm), [(0, 50)]);
+    }
+
+    #[test]
+    fn limit_reached_changes_nothing() {
+        let mut asm = Assembler::new(3);
+        asm.add(10, 1).unwrap();
+        asm.add(20, 1).unwrap();
+        asm.add(30, 1).unwrap();
+        let before = ranges(&asm);
+        assert_eq!(asm.add(40, 1), Err(TooManyHoles));
+        assert_eq!(asm.add(1, 1), Err(TooManyHoles));
+        assert_eq!(asm.add(15, 2), Err(TooManyHoles));
+        assert_eq!(asm.add_then_remove_front(5, 1), Err(TooManyHoles));
+        assert_eq!(ranges(&asm), before);
+        // Merging needs no new slot, so it still works at the limit.
+        asm.add(11, 9).unwrap();
+        assert_eq!(ranges(&asm), [(10, 21), (30, 31)]);
+        asm.add(40, 1).unwrap();
+        assert_eq!(ranges(&asm), [(10, 21), (30, 31), (40, 41)]);
+        // The full MAX_HOLES limit.
+        let mut asm = Assembler::new(MAX_HOLES);
+        for i in 0..MAX_HOLES {
+            asm.add(2 * i + 1, 1).unwrap();
+        }
+        assert_eq!(asm.add(1000, 1), Err(TooManyHoles));
+        assert_eq!(asm.range_count(), MAX_HOLES);
+    }
+
+    #[test]
+    fn remove_front_shifts_the_rest() {
+        let mut asm = with(&[(5, 10), (20, 30)]);
+        assert_eq!(asm.remove_front(), 0);
+        asm.add(0, 5).unwrap();
+        assert_eq!(ranges(&asm), [(0, 10), (20, 30)]);
+        assert_eq!(asm.remove_front(), 10);
+        assert_eq!(ranges(&asm), [(10, 20)]);
+        assert_eq!(asm.remove_front(), 0);
+        asm.add(0, 10).unwrap();
+        assert_eq!(asm.remove_front(), 20);
+        assert!(asm.is_empty());
+        assert_eq!(asm.remove_front(), 0);
+    }
+
+    #[test]
+    fn add_then_remove_front_delivers_in_order_data() {
+        let mut asm = Assembler::new(4);
+        assert_eq!(asm.add_then_remove_front(0, 10), Ok(10));
+        assert!(asm.is_empty());
+        assert_eq!(asm.add_then_remove_front(5, 5), Ok(0));
+        assert_eq!(asm.add_then_remove_front(15, 5), Ok(0));
+        assert_eq!(ranges(&asm), [(5, 10), (15, 20)]);
+        // Filling the first hole releases the first range only.
+        assert_eq!(asm.add_then_remove_front(0, 5), Ok(10));
+        assert_eq!(ranges(&asm), [(5, 10)]);
+        // Overlapping past the held range releases both.
+        assert_eq!(asm.add_then_remove_front(0, 7), Ok(10));
+        assert!(asm.is_empty());
+    }
+
+    #[test]
+    fn in_order_data_never_fails_when_full() {
+        let mut asm = Assembler::new(2);
+        asm.add(10, 5).unwrap();
+        asm.add(20, 5).unwrap();
+        assert_eq!(asm.add(0, 5), Err(TooManyHoles));
+        assert_eq!(asm.add_then_remove_front(0, 5), Ok(5));
+        assert_eq!(ranges(&asm), [(5, 10), (15, 20)]);
+        assert_eq!(asm.add_then_remove_front(0, 5), Ok(10));
+        assert_eq!(ranges(&asm), [(5, 10)]);
+    }
+
+    #[test]
+    fn ends_past_usize_max_are_clamped() {
+        let mut asm = Assembler::new(2);
+        asm.add(usize::MAX - 1, 10).unwrap();
+        assert_eq!(ranges(&asm), [(usize::MAX - 1, usize::MAX)]);
+    }
+
+    /// A tiny deterministic PRNG (xorshift64*) for the model test.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: u64) -> usize {
+            (self.next() % n) as usize
+        }
+    }
+
+    /// The ranges of set bits in a bitmap.
+    fn model_ranges(bits: &[bool]) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < bits.len() {
+            if bits[i] {
+                let start = i;
+                while i < bits.len() && bits[i] {
+                    i += 1;
+                }
+                out.push((start, i));
+            } else {
+                i += 1;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn matches_a_bitmap_model() {
+        const SPACE: usize = 160;
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for max_holes in [1, 3, 8, MAX_HOLES] {
+            let mut asm = Assembler::new(max_holes);
+            // Twice the space, so shifted-down bits never fall off the end.
+            let mut bits = vec![false; 2 * SPACE];
+            let (mut failures, mut delivered) = (0, 0);
+            for _ in 0..10_000 / 4 {
+                match rng.below(10) {
+                    0..=6 => {
+                        let offset = rng.below(SPACE as u64);
+                        let size = rng.below(12);
+                        let mut next = bits.clone();
+                        for b in &mut next[offset..offset + size] {
+                            *b = true;
+                        }
+                        let allowed = model_ranges(&next).len() <= max_holes;
+                        let result = asm.add(offset, size);
+                        assert_eq!(result.is_ok(), allowed, "add({offset}, {size})");
+                        if allowed {
+                            bits = next;
+                        } else {
+                            failures += 1;
+                        }
+                    }
+                    7 | 8 => {
+                        let size = 1 + rng.below(8);
+                        let offset = if rng.below(2) == 0 { 0 } else { rng.below(8) };
+                        let mut next = bits.clone();
+                        for b in &mut next[offset..offset + size] {
+                            *b = true;
+                        }
+                        let front = next.iter().take_while(|&&b| b).count();
+                        let mut after = next[front..].to_vec();
+                        after.resize(2 * SPACE, false);
+                        let allowed = offset == 0 || model_ranges(&next).len() <= max_holes;
+                        let result = asm.add_then_remove_front(offset, size);
+                        if allowed {
+                            assert_eq!(
+                                result,
+                                Ok(front),
+                                "add_then_remove_front({offset}, {size})"
+                            );
+                            bits = after;
+                            delivered += front;
+                        } else {
+                            assert_eq!(result, Err(TooManyHoles));
+                        }
+                    }
+                    _ => {
+                        let front = bits.iter().take_while(|&&b| b).count();
+                        assert_eq!(asm.remove_front(), front);
+                        bits.drain(..front);
+                        bits.resize(2 * SPACE, false);
+                    }
+                }
+                assert_eq!(ranges(&asm), model_ranges(&bits));
+                assert_eq!(asm.is_empty(), !bits.contains(&true));
+            }
+            // The walk must exercise both the limit and delivery.
+            assert!(delivered > 0);
+            if max_holes < 8 {
+                assert!(failures > 0, "max_holes {max_holes} never hit the limit");
+            }
+        }
+    }
 }
