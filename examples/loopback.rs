@@ -19,7 +19,7 @@ use std::rc::Rc;
 
 use pollnet::iface::{Config, Interface};
 use pollnet::phy::{Device, DeviceCapabilities, FaultInjector, LinkEnd, Loopback, RxToken, TxToken};
-use pollnet::phy::fault_injector::Probability;
+use pollnet::phy::{PcapDirection, PcapWriter, Probability};
 use pollnet::socket::tcp::{State, TcpConfig, TcpSocket};
 use pollnet::socket::{ChildBuffers, SocketHandle, SocketSet};
 use pollnet::storage::RingBuffer;
@@ -544,7 +544,7 @@ fn main() -> ExitCode {
     let result = match &options.pcap {
         Some(path) => match std::fs::File::create(path)
             .map_err(|e| e.to_string())
-            .and_then(|file| PcapWriter::new(client_device, std::io::BufWriter::new(file)).map_err(|e| e.to_string()))
+            .and_then(|file| PcapWriter::new(client_device, std::io::BufWriter::new(file), PcapDirection::Both).map_err(|e| e.to_string()))
         {
             Ok(device) => run(device, server_link, &options),
             Err(e) => Err(format!("{path}: {e}")),

@@ -4,7 +4,7 @@ use managed::ManagedSlice;
 
 use super::demux::{DemuxSlot, DemuxTable};
 use super::neighbor::{Neighbor, NeighborAnswer, NeighborCache};
-use super::timer::{ReadySet, TimerQueue};
+use super::timer::{ReadySet, ReadySlot, TimerQueue, TimerSlot};
 use super::{Config, MAX_IP_ADDRS, Stats, TraceEvent};
 use crate::phy::{Device, DeviceCapabilities, RxToken, TxToken};
 use crate::socket::tcp::{self, ConnectError, IcmpError, IsnGenerator, State, TcpConfig, TcpStats};
@@ -135,8 +135,8 @@ impl Interface<'static> {
         let storage = InterfaceStorage {
             neighbors: vec![Neighbor::default(); 64].into(),
             demux: vec![DemuxSlot::default(); super::demux::slots_for(socket_capacity)].into(),
-            timers: TimerQueue::with_capacity(socket_capacity),
-            ready: ReadySet::with_capacity(socket_capacity),
+            timers: TimerQueue::new(vec![TimerSlot::default(); socket_capacity]),
+            ready: ReadySet::new(vec![ReadySlot::default(); socket_capacity]),
             registrations: vec![Registration::default(); socket_capacity].into(),
             held: vec![0u8; 2 * (65535 + HELD_RECORD_HEADER)].into(),
             trace: vec![None; 1024].into(),
