@@ -83,7 +83,8 @@ impl Instant {
 
     /// The time from `earlier` to `self`, zero if `earlier` is later.
     pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
-        self.checked_duration_since(earlier).unwrap_or(Duration::ZERO)
+        self.checked_duration_since(earlier)
+            .unwrap_or(Duration::ZERO)
     }
 
     /// The current wall-clock time as an instant since the Unix epoch.
@@ -109,10 +110,18 @@ impl fmt::Display for Instant {
 /// pads it, so formatting needs no allocator.
 fn pad_seconds(f: &mut fmt::Formatter, sign: &str, micros: u64) -> fmt::Result {
     let mut buf = [0u8; 32];
-    let mut w = SliceWriter { buf: &mut buf, len: 0 };
+    let mut w = SliceWriter {
+        buf: &mut buf,
+        len: 0,
+    };
     fmt::write(
         &mut w,
-        format_args!("{}{}.{:03}s", sign, micros / 1_000_000, (micros % 1_000_000) / 1000),
+        format_args!(
+            "{}{}.{:03}s",
+            sign,
+            micros / 1_000_000,
+            (micros % 1_000_000) / 1000
+        ),
     )?;
     let len = w.len;
     let text = core::str::from_utf8(&buf[..len]).map_err(|_| fmt::Error)?;
@@ -336,11 +345,23 @@ mod tests {
         assert_eq!(Instant::from_secs(3) - t, Duration::from_secs(2));
         assert_eq!(t - Instant::from_secs(3), Duration::ZERO);
         assert_eq!(t.checked_duration_since(Instant::from_secs(3)), None);
-        assert_eq!(Instant::from_micros(i64::MAX).checked_add(Duration::from_micros(1)), None);
-        assert_eq!(Instant::from_micros(i64::MAX) + Duration::MAX, Instant::from_micros(i64::MAX));
+        assert_eq!(
+            Instant::from_micros(i64::MAX).checked_add(Duration::from_micros(1)),
+            None
+        );
+        assert_eq!(
+            Instant::from_micros(i64::MAX) + Duration::MAX,
+            Instant::from_micros(i64::MAX)
+        );
         assert_eq!(Duration::MAX.checked_add(Duration::from_micros(1)), None);
-        assert_eq!(Duration::from_secs(1).checked_sub(Duration::from_secs(2)), None);
-        assert_eq!(Duration::from_secs(1).checked_mul(3), Some(Duration::from_secs(3)));
+        assert_eq!(
+            Duration::from_secs(1).checked_sub(Duration::from_secs(2)),
+            None
+        );
+        assert_eq!(
+            Duration::from_secs(1).checked_mul(3),
+            Some(Duration::from_secs(3))
+        );
         assert_eq!(Duration::MAX.saturating_mul(2), Duration::MAX);
         assert_eq!(Instant::from_micros(-1).total_millis(), -1);
         assert_eq!(Instant::from_micros(1_234_567).millis(), 234);

@@ -6,5 +6,5 @@ mod assembler;
 mod ring_buffer;
 pub mod siphash;
 
-pub use self::assembler::{Assembler, TooManyHoles, MAX_HOLES};
+pub use self::assembler::{Assembler, MAX_HOLES, TooManyHoles};
 pub use self::ring_buffer::RingBuffer;

@@ -2,6 +2,10 @@
 
 use core::fmt;
 
+use super::checksum;
+use super::ip::{IpAddress, IpProtocol, IpRepr};
+use super::{ChecksumCapabilities, Error, Result};
+
 /// A four-octet IPv4 address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Ipv4Address(pub [u8; 4]);
@@ -121,7 +125,9 @@ impl Ipv4Cidr {
         if self.prefix_len >= 31 {
             None
         } else {
-            Some(Ipv4Address::from_bits(self.address.to_bits() | !self.mask_bits()))
+            Some(Ipv4Address::from_bits(
+                self.address.to_bits() | !self.mask_bits(),
+            ))
         }
     }
 }
@@ -129,5 +135,519 @@ impl Ipv4Cidr {
 impl fmt::Display for Ipv4Cidr {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         write!(f, "{}/{}", self.address, self.prefix_len)
+    }
+}
+
+/// Byte offsets of the IPv4 header fields (RFC 791 section 3.1).
+mod field {
+    use core::ops::Range;
+    pub const VER_IHL: usize = 0;
+    pub const DSCP_ECN: usize = 1;
+    pub const LENGTH: Range<usize> = 2..4;
+    pub const IDENT: Range<usize> = 4..6;
+    pub const FLG_OFF: Range<usize> = 6..8;
+    pub const TTL: usize = 8;
+    pub const PROTOCOL: usize = 9;
+    pub const CHECKSUM: Range<usize> = 10..12;
+    pub const SRC_ADDR: Range<usize> = 12..16;
+    pub const DST_ADDR: Range<usize> = 16..20;
+}
+
+/// The length of an IPv4 header without options.
+pub const HEADER_LEN: usize = 20;
+
+/// The "don't fragment" bit of the flags/offset word.
+const FLAG_DF: u16 = 0x4000;
+/// The "more fragments" bit of the flags/offset word.
+const FLAG_MF: u16 = 0x2000;
+/// The reserved (evil) bit of the flags/offset word.
+const FLAG_RESERVED: u16 = 0x8000;
+/// The fragment offset bits (in units of 8 bytes).
+const OFFSET_MASK: u16 = 0x1fff;
+
+/// A zero-copy view of an IPv4 packet, options included.
+///
+/// After [`new_checked`](Self::new_checked) the buffer holds the whole
+/// header (IHL words) and the total length; [`payload`](Self::payload) is
+/// the bytes between the header and the total length, so Ethernet padding
+/// beyond the total length is ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ipv4Packet<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> Ipv4Packet<T> {
+    /// A view of `buffer` without checking lengths; accessors may panic on
+    /// a short or inconsistent buffer until [`check_len`](Self::check_len)
+    /// has passed.
+    pub const fn new_unchecked(buffer: T) -> Ipv4Packet<T> {
+        Ipv4Packet { buffer }
+    }
+
+    /// A view of `buffer` whose length fields are consistent with it.
+    pub fn new_checked(buffer: T) -> Result<Ipv4Packet<T>> {
+        let packet = Self::new_unchecked(buffer);
+        packet.check_len()?;
+        Ok(packet)
+    }
+
+    /// Checks the length fields against the buffer:
+    /// `Truncated` if the buffer is shorter than 20 bytes or than the header
+    /// IHL announces, `BadIhl` if IHL is below 5, `LengthTooSmall` if the
+    /// total length is smaller than the header, `LengthPastBuffer` if it is
+    /// larger than the buffer.
+    pub fn check_len(&self) -> Result<()> {
+        let len = self.buffer.as_ref().len();
+        if len < HEADER_LEN {
+            return Err(Error::Truncated);
+        }
+        let header_len = usize::from(self.header_len());
+        if header_len < HEADER_LEN {
+            return Err(Error::BadIhl);
+        }
+        if len < header_len {
+            return Err(Error::Truncated);
+        }
+        let total_len = usize::from(self.total_len());
+        if total_len < header_len {
+            return Err(Error::LengthTooSmall);
+        }
+        if total_len > len {
+            return Err(Error::LengthPastBuffer);
+        }
+        Ok(())
+    }
+
+    /// The underlying buffer.
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    /// The version field (4 for IPv4).
+    pub fn version(&self) -> u8 {
+        self.buffer.as_ref()[field::VER_IHL] >> 4
+    }
+
+    /// The header length in bytes (IHL * 4), options included.
+    pub fn header_len(&self) -> u8 {
+        (self.buffer.as_ref()[field::VER_IHL] & 0x0f) * 4
+    }
+
+    /// The Differentiated Services code point (RFC 2474).
+    pub fn dscp(&self) -> u8 {
+        self.buffer.as_ref()[field::DSCP_ECN] >> 2
+    }
+
+    /// The ECN field (RFC 3168 section 5).
+    pub fn ecn(&self) -> u8 {
+        self.buffer.as_ref()[field::DSCP_ECN] & 0x03
+    }
+
+    /// The total length of the datagram in bytes.
+    pub fn total_len(&self) -> u16 {
+        let b = &self.buffer.as_ref()[field::LENGTH];
+        u16::from_be_bytes([b[0], b[1]])
+    }
+
+    /// The identification field.
+    pub fn ident(&self) -> u16 {
+        let b = &self.buffer.as_ref()[field::IDENT];
+        u16::from_be_bytes([b[0], b[1]])
+    }
+
+    fn flags_offset(&self) -> u16 {
+        let b = &self.buffer.as_ref()[field::FLG_OFF];
+        u16::from_be_bytes([b[0], b[1]])
+    }
+
+    /// The reserved flag bit (must be zero, RFC 791).
+    pub fn reserved_flag(&self) -> bool {
+        self.flags_offset() & FLAG_RESERVED != 0
+    }
+
+    /// The "don't fragment" flag.
+    pub fn dont_frag(&self) -> bool {
+        self.flags_offset() & FLAG_DF != 0
+    }
+
+    /// The "more fragments" flag.
+    pub fn more_frags(&self) -> bool {
+        self.flags_offset() & FLAG_MF != 0
+    }
+
+    /// The fragment offset in bytes (the field counts 8-byte units).
+    pub fn frag_offset(&self) -> u16 {
+        (self.flags_offset() & OFFSET_MASK) << 3
+    }
+
+    /// Whether this datagram is a fragment: MF set or a non-zero offset.
+    /// pollnet does not reassemble, so upper layers refuse these.
+    pub fn is_fragment(&self) -> bool {
+        self.flags_offset() & (FLAG_MF | OFFSET_MASK) != 0
+    }
+
+    /// The time-to-live field.
+    pub fn hop_limit(&self) -> u8 {
+        self.buffer.as_ref()[field::TTL]
+    }
+
+    /// The protocol of the payload.
+    pub fn next_header(&self) -> IpProtocol {
+        IpProtocol::from(self.buffer.as_ref()[field::PROTOCOL])
+    }
+
+    /// The header checksum field.
+    pub fn checksum(&self) -> u16 {
+        let b = &self.buffer.as_ref()[field::CHECKSUM];
+        u16::from_be_bytes([b[0], b[1]])
+    }
+
+    /// The source address.
+    pub fn src_addr(&self) -> Ipv4Address {
+        let mut bytes = [0u8; 4];
+        bytes.copy_from_slice(&self.buffer.as_ref()[field::SRC_ADDR]);
+        Ipv4Address(bytes)
+    }
+
+    /// The destination address.
+    pub fn dst_addr(&self) -> Ipv4Address {
+        let mut bytes = [0u8; 4];
+        bytes.copy_from_slice(&self.buffer.as_ref()[field::DST_ADDR]);
+        Ipv4Address(bytes)
+    }
+
+    /// The options: the header bytes after the fixed 20.
+    pub fn options(&self) -> &[u8] {
+        &self.buffer.as_ref()[HEADER_LEN..usize::from(self.header_len())]
+    }
+
+    /// Whether the header checksum verifies (RFC 791 section 3.1).
+    pub fn verify_checksum(&self) -> bool {
+        let header = &self.buffer.as_ref()[..usize::from(self.header_len())];
+        checksum::data(header) == 0xffff
+    }
+}
+
+impl<'a, T: AsRef<[u8]> + ?Sized> Ipv4Packet<&'a T> {
+    /// The payload: from the end of the header to the total length.
+    pub fn payload(&self) -> &'a [u8] {
+        let data = self.buffer.as_ref();
+        &data[usize::from(self.header_len())..usize::from(self.total_len())]
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
+    /// Sets the version field.
+    pub fn set_version(&mut self, version: u8) {
+        let b = &mut self.buffer.as_mut()[field::VER_IHL];
+        *b = (*b & 0x0f) | (version << 4);
+    }
+
+    /// Sets the header length in bytes; it is stored in 4-byte words.
+    pub fn set_header_len(&mut self, len: u8) {
+        let b = &mut self.buffer.as_mut()[field::VER_IHL];
+        *b = (*b & 0xf0) | ((len / 4) & 0x0f);
+    }
+
+    /// Sets the DSCP.
+    pub fn set_dscp(&mut self, dscp: u8) {
+        let b = &mut self.buffer.as_mut()[field::DSCP_ECN];
+        *b = (*b & 0x03) | (dscp << 2);
+    }
+
+    /// Sets the ECN field.
+    pub fn set_ecn(&mut self, ecn: u8) {
+        let b = &mut self.buffer.as_mut()[field::DSCP_ECN];
+        *b = (*b & 0xfc) | (ecn & 0x03);
+    }
+
+    /// Sets the total length.
+    pub fn set_total_len(&mut self, len: u16) {
+        self.buffer.as_mut()[field::LENGTH].copy_from_slice(&len.to_be_bytes());
+    }
+
+    /// Sets the identification field.
+    pub fn set_ident(&mut self, ident: u16) {
+        self.buffer.as_mut()[field::IDENT].copy_from_slice(&ident.to_be_bytes());
+    }
+
+    fn set_flags_offset(&mut self, value: u16) {
+        self.buffer.as_mut()[field::FLG_OFF].copy_from_slice(&value.to_be_bytes());
+    }
+
+    fn set_flag(&mut self, flag: u16, on: bool) {
+        let value = self.flags_offset();
+        self.set_flags_offset(if on { value | flag } else { value & !flag });
+    }
+
+    /// Sets the reserved flag bit.
+    pub fn set_reserved_flag(&mut self, on: bool) {
+        self.set_flag(FLAG_RESERVED, on);
+    }
+
+    /// Sets the "don't fragment" flag.
+    pub fn set_dont_frag(&mut self, on: bool) {
+        self.set_flag(FLAG_DF, on);
+    }
+
+    /// Sets the "more fragments" flag.
+    pub fn set_more_frags(&mut self, on: bool) {
+        self.set_flag(FLAG_MF, on);
+    }
+
+    /// Sets the fragment offset in bytes (a multiple of 8; lower bits are
+    /// dropped).
+    pub fn set_frag_offset(&mut self, offset: u16) {
+        let value = self.flags_offset() & !OFFSET_MASK;
+        self.set_flags_offset(value | ((offset >> 3) & OFFSET_MASK));
+    }
+
+    /// Sets the time-to-live field.
+    pub fn set_hop_limit(&mut self, ttl: u8) {
+        self.buffer.as_mut()[field::TTL] = ttl;
+    }
+
+    /// Sets the protocol field.
+    pub fn set_next_header(&mut self, protocol: IpProtocol) {
+        self.buffer.as_mut()[field::PROTOCOL] = u8::from(protocol);
+    }
+
+    /// Sets the header checksum field.
+    pub fn set_checksum(&mut self, value: u16) {
+        self.buffer.as_mut()[field::CHECKSUM].copy_from_slice(&value.to_be_bytes());
+    }
+
+    /// Sets the source address.
+    pub fn set_src_addr(&mut self, addr: Ipv4Address) {
+        self.buffer.as_mut()[field::SRC_ADDR].copy_from_slice(&addr.0);
+    }
+
+    /// Sets the destination address.
+    pub fn set_dst_addr(&mut self, addr: Ipv4Address) {
+        self.buffer.as_mut()[field::DST_ADDR].copy_from_slice(&addr.0);
+    }
+
+    /// The options, mutable.
+    pub fn options_mut(&mut self) -> &mut [u8] {
+        let end = usize::from(self.header_len());
+        &mut self.buffer.as_mut()[HEADER_LEN..end]
+    }
+
+    /// The payload (header end to total length), mutable.
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        let start = usize::from(self.header_len());
+        let end = usize::from(self.total_len());
+        &mut self.buffer.as_mut()[start..end]
+    }
+
+    /// Computes the header checksum and writes it into the header.
+    pub fn fill_checksum(&mut self) {
+        self.set_checksum(0);
+        let end = usize::from(self.header_len());
+        let sum = checksum::data(&self.buffer.as_ref()[..end]);
+        self.set_checksum(!sum);
+    }
+}
+
+impl<T: AsRef<[u8]>> fmt::Display for Ipv4Packet<T> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        if let Err(err) = self.check_len() {
+            return write!(f, "IPv4 ({err})");
+        }
+        write!(
+            f,
+            "IPv4 src={} dst={} proto={} len={} ttl={} id={}",
+            self.src_addr(),
+            self.dst_addr(),
+            self.next_header(),
+            self.total_len(),
+            self.hop_limit(),
+            self.ident()
+        )?;
+        if self.dont_frag() {
+            f.write_str(" DF")?;
+        }
+        if self.more_frags() {
+            f.write_str(" MF")?;
+        }
+        if self.frag_offset() != 0 {
+            write!(f, " off={}", self.frag_offset())?;
+        }
+        if self.header_len() > HEADER_LEN as u8 {
+            write!(f, " opts={}", self.header_len() - HEADER_LEN as u8)?;
+        }
+        Ok(())
+    }
+}
+
+/// A high-level representation of an IPv4 header.
+///
+/// Options are skipped when parsing and never emitted; the identification
+/// field is emitted as zero and DSCP/ECN as zero (the interface sets them on
+/// the packet view when it needs other values). RFC 6864 section 4.1 allows
+/// any identification on atomic datagrams (DF set, not a fragment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ipv4Repr {
+    /// Source address.
+    pub src_addr: Ipv4Address,
+    /// Destination address.
+    pub dst_addr: Ipv4Address,
+    /// Protocol of the payload.
+    pub next_header: IpProtocol,
+    /// Payload length in bytes (total length minus header length).
+    pub payload_len: usize,
+    /// Time to live.
+    pub hop_limit: u8,
+    /// The "don't fragment" flag (set for path MTU discovery, RFC 1191).
+    pub dont_frag: bool,
+}
+
+impl Ipv4Repr {
+    /// Parses an IPv4 header.
+    ///
+    /// Fails with the [`Ipv4Packet::check_len`] errors, `BadVersion` if the
+    /// version is not 4, `BadChecksum` if `caps.ipv4` asks for verification
+    /// and the header checksum fails, and `Fragmented` for a fragment
+    /// (MF set or a non-zero offset): pollnet has no reassembly, so a
+    /// fragment is refused here rather than handed up as if it were whole.
+    /// [`Ipv4Packet::is_fragment`] tells the same without parsing.
+    pub fn parse<T: AsRef<[u8]> + ?Sized>(
+        packet: &Ipv4Packet<&T>,
+        caps: &ChecksumCapabilities,
+    ) -> Result<Ipv4Repr> {
+        packet.check_len()?;
+        if packet.version() != 4 {
+            return Err(Error::BadVersion);
+        }
+        if caps.ipv4.rx() && !packet.verify_checksum() {
+            return Err(Error::BadChecksum);
+        }
+        if packet.is_fragment() {
+            return Err(Error::Fragmented);
+        }
+        Ok(Ipv4Repr {
+            src_addr: packet.src_addr(),
+            dst_addr: packet.dst_addr(),
+            next_header: packet.next_header(),
+            payload_len: usize::from(packet.total_len()) - usize::from(packet.header_len()),
+            hop_limit: packet.hop_limit(),
+            dont_frag: packet.dont_frag(),
+        })
+    }
+
+    /// Parses the header quoted in an ICMP error (RFC 792): the quoted
+    /// datagram is cut after a few payload bytes, so its total length
+    /// describes the original and is not checked against the buffer, and its
+    /// checksum is not verified (a router quotes what it received). Returns
+    /// the header and the quoted payload bytes after it.
+    pub(crate) fn parse_quoted(data: &[u8]) -> Result<(Ipv4Repr, &[u8])> {
+        let packet = Ipv4Packet::new_unchecked(data);
+        if data.len() < HEADER_LEN {
+            return Err(Error::Truncated);
+        }
+        let header_len = usize::from(packet.header_len());
+        if header_len < HEADER_LEN {
+            return Err(Error::BadIhl);
+        }
+        if packet.version() != 4 {
+            return Err(Error::BadVersion);
+        }
+        let rest = data.get(header_len..).ok_or(Error::Truncated)?;
+        let total_len = usize::from(packet.total_len());
+        if total_len < header_len {
+            return Err(Error::LengthTooSmall);
+        }
+        let repr = Ipv4Repr {
+            src_addr: packet.src_addr(),
+            dst_addr: packet.dst_addr(),
+            next_header: packet.next_header(),
+            payload_len: total_len - header_len,
+            hop_limit: packet.hop_limit(),
+            dont_frag: packet.dont_frag(),
+        };
+        Ok((repr, rest))
+    }
+
+    /// The header length [`emit`](Self::emit) writes (20, no options).
+    pub const fn header_len(&self) -> usize {
+        HEADER_LEN
+    }
+
+    /// The number of bytes [`emit`](Self::emit) writes: the 20-byte header
+    /// (the payload follows it in the buffer, written by the caller).
+    pub const fn buffer_len(&self) -> usize {
+        HEADER_LEN
+    }
+
+    /// Writes the header into `packet`, whose buffer must hold at least the
+    /// 20-byte header (the caller sizes it; a shorter buffer is a caller bug
+    /// and panics). The checksum is filled when `caps.ipv4` says software
+    /// transmits it, else left zero for the device.
+    ///
+    /// `payload_len` must not exceed 65515 (the total length is 16 bits);
+    /// larger values are a caller bug, and the field saturates.
+    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(
+        &self,
+        packet: &mut Ipv4Packet<T>,
+        caps: &ChecksumCapabilities,
+    ) {
+        let total_len = u16::try_from(HEADER_LEN + self.payload_len).unwrap_or(u16::MAX);
+        let flags = if self.dont_frag { FLAG_DF } else { 0 };
+        let header = &mut packet.buffer.as_mut()[..HEADER_LEN];
+        header[field::VER_IHL] = 0x45;
+        header[field::DSCP_ECN] = 0;
+        header[field::LENGTH].copy_from_slice(&total_len.to_be_bytes());
+        header[field::IDENT].copy_from_slice(&[0, 0]);
+        header[field::FLG_OFF].copy_from_slice(&flags.to_be_bytes());
+        header[field::TTL] = self.hop_limit;
+        header[field::PROTOCOL] = u8::from(self.next_header);
+        header[field::CHECKSUM].copy_from_slice(&[0, 0]);
+        header[field::SRC_ADDR].copy_from_slice(&self.src_addr.0);
+        header[field::DST_ADDR].copy_from_slice(&self.dst_addr.0);
+        if caps.ipv4.tx() {
+            let sum = checksum::data(header);
+            header[field::CHECKSUM].copy_from_slice(&(!sum).to_be_bytes());
+        }
+    }
+
+    /// The IPv4 header for a version-neutral one; `None` once `IpRepr` can
+    /// hold a non-IPv4 address.
+    pub fn from_ip_repr(repr: &IpRepr, dont_frag: bool) -> Option<Ipv4Repr> {
+        let (IpAddress::Ipv4(src_addr), IpAddress::Ipv4(dst_addr)) = (repr.src_addr, repr.dst_addr);
+        Some(Ipv4Repr {
+            src_addr,
+            dst_addr,
+            next_header: repr.next_header,
+            payload_len: repr.payload_len,
+            hop_limit: repr.hop_limit,
+            dont_frag,
+        })
+    }
+}
+
+impl From<Ipv4Repr> for IpRepr {
+    fn from(repr: Ipv4Repr) -> IpRepr {
+        IpRepr {
+            src_addr: IpAddress::Ipv4(repr.src_addr),
+            dst_addr: IpAddress::Ipv4(repr.dst_addr),
+            next_header: repr.next_header,
+            payload_len: repr.payload_len,
+            hop_limit: repr.hop_limit,
+        }
+    }
+}
+
+impl fmt::Display for Ipv4Repr {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "IPv4 src={} dst={} proto={} payload={} ttl={}{}",
+            self.src_addr,
+            self.dst_addr,
+            self.next_header,
+            self.payload_len,
+            self.hop_limit,
+            if self.dont_frag { " DF" } else { "" }
+        )
     }
 }

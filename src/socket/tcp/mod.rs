@@ -158,32 +158,86 @@ pub struct TcpSocket<'a> {
 
 impl<'a> TcpSocket<'a> {
     /// A CLOSED socket with the given receive and transmit buffers.
-    pub fn new(rx_buffer: SocketBuffer<'a>, tx_buffer: SocketBuffer<'a>) -> Self { TcpSocket { rx_buffer, tx_buffer } }
+    pub fn new(rx_buffer: SocketBuffer<'a>, tx_buffer: SocketBuffer<'a>) -> Self {
+        TcpSocket {
+            rx_buffer,
+            tx_buffer,
+        }
+    }
     /// The socket's settings.
-    pub fn config(&self) -> &TcpConfig { todo!() }
+    pub fn config(&self) -> &TcpConfig {
+        todo!()
+    }
     /// Replaces the settings (takes effect for later events).
-    pub fn set_config(&mut self, config: TcpConfig) { let _ = config; todo!() }
+    pub fn set_config(&mut self, config: TcpConfig) {
+        let _ = config;
+        todo!()
+    }
     /// CLOSED -> LISTEN (passive open).
-    pub fn listen<T: Into<IpListenEndpoint>>(&mut self, local: T) -> Result<(), ListenError> { let _ = local; todo!() }
+    pub fn listen<T: Into<IpListenEndpoint>>(&mut self, local: T) -> Result<(), ListenError> {
+        let _ = local;
+        todo!()
+    }
     /// CLOSED -> SYN_SENT (active open); the SYN goes out on the next dispatch.
-    pub fn connect(&mut self, cx: &mut Context, remote: IpEndpoint, local: IpEndpoint) -> Result<(), ConnectError> { let _ = (cx, remote, local); todo!() }
+    pub fn connect(
+        &mut self,
+        cx: &mut Context,
+        remote: IpEndpoint,
+        local: IpEndpoint,
+    ) -> Result<(), ConnectError> {
+        let _ = (cx, remote, local);
+        todo!()
+    }
     /// A new socket in LISTEN with this listener's settings and endpoint,
     /// marked as a listener's child: the interface processes the SYN on it.
-    pub fn fork_listener_child<'b>(&self, rx_buffer: SocketBuffer<'b>, tx_buffer: SocketBuffer<'b>) -> TcpSocket<'b> { let _ = (rx_buffer, tx_buffer); todo!() }
+    pub fn fork_listener_child<'b>(
+        &self,
+        rx_buffer: SocketBuffer<'b>,
+        tx_buffer: SocketBuffer<'b>,
+    ) -> TcpSocket<'b> {
+        let _ = (rx_buffer, tx_buffer);
+        todo!()
+    }
     /// Whether this socket was forked from a listener for one connection.
-    pub fn is_listener_child(&self) -> bool { todo!() }
+    pub fn is_listener_child(&self) -> bool {
+        todo!()
+    }
     /// Processes one segment addressed to this socket; may return an
     /// immediate reply (ACK, RST, challenge ACK), which carries no data.
-    pub fn process(&mut self, cx: &mut Context, ip_repr: &IpRepr, repr: &TcpRepr) -> Option<(IpRepr, TcpRepr<'static>)> { let _ = (cx, ip_repr, repr); todo!() }
+    pub fn process(
+        &mut self,
+        cx: &mut Context,
+        ip_repr: &IpRepr,
+        repr: &TcpRepr,
+    ) -> Option<(IpRepr, TcpRepr<'static>)> {
+        let _ = (cx, ip_repr, repr);
+        todo!()
+    }
     /// Emits at most one segment through `emit`; `Ok(true)` if one was
     /// emitted (call again for more), `Ok(false)` if nothing is due.
-    pub fn dispatch<F, E>(&mut self, cx: &mut Context, emit: F) -> Result<bool, E> where F: FnOnce(&mut Context, (IpRepr, TcpRepr)) -> Result<(), E> { let _ = (cx, emit); todo!() }
+    pub fn dispatch<F, E>(&mut self, cx: &mut Context, emit: F) -> Result<bool, E>
+    where
+        F: FnOnce(&mut Context, (IpRepr, TcpRepr)) -> Result<(), E>,
+    {
+        let _ = (cx, emit);
+        todo!()
+    }
     /// When the socket next needs a poll.
-    pub fn poll_at(&self, cx: &Context) -> PollAt { let _ = cx; todo!() }
+    pub fn poll_at(&self, cx: &Context) -> PollAt {
+        let _ = cx;
+        todo!()
+    }
     /// An ICMP error whose quoted TCP header carried `quoted_seq`.
-    pub fn on_icmp_error(&mut self, cx: &mut Context, quoted_seq: SeqNumber, error: IcmpError) { let _ = (cx, quoted_seq, error); todo!() }
+    pub fn on_icmp_error(&mut self, cx: &mut Context, quoted_seq: SeqNumber, error: IcmpError) {
+        let _ = (cx, quoted_seq, error);
+        todo!()
+    }
     /// The oldest unread state transition.
-    pub fn pop_transition(&mut self) -> Option<Transition> { todo!() }
+    pub fn pop_transition(&mut self) -> Option<Transition> {
+        todo!()
+    }
     /// The current state.
-    pub fn state(&self) -> State { todo!() }
+    pub fn state(&self) -> State {
+        todo!()
+    }
 }

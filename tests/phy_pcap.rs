@@ -1,0 +1,103 @@
+//! A pcap written through `PcapWriter` opens in tshark with the frames and
+//! timestamps that passed (skipped with a message when tshark is missing).
+#![cfg(feature = "phy-pcap")]
+
+use std::process::Command;
+
+use pollnet::phy::{Device, Loopback, PcapDirection, PcapWriter, RxToken, TxToken};
+use pollnet::time::Instant;
+
+/// An ARP request or reply between 192.0.2.1 (02:00:00:00:00:01) and
+/// 192.0.2.2 (02:00:00:00:00:02), RFC 826 layout.
+fn arp(opcode: u8) -> Vec<u8> {
+    let (sha, spa, tha, tpa, dst) = if opcode == 1 {
+        (
+            [2, 0, 0, 0, 0, 1],
+            [192, 0, 2, 1],
+            [0; 6],
+            [192, 0, 2, 2],
+            [0xff; 6],
+        )
+    } else {
+        (
+            [2, 0, 0, 0, 0, 2],
+            [192, 0, 2, 2],
+            [2, 0, 0, 0, 0, 1],
+            [192, 0, 2, 1],
+            [2, 0, 0, 0, 0, 1],
+        )
+    };
+    let mut f = Vec::new();
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&sha);
+    f.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0x00, 6, 4, 0, opcode]);
+    f.extend_from_slice(&sha);
+    f.extend_from_slice(&spa);
+    f.extend_from_slice(&tha);
+    f.extend_from_slice(&tpa);
+    f
+}
+
+#[test]
+fn tshark_opens_a_recorded_capture() {
+    let path = std::env::temp_dir().join(format!("pollnet-phy-pcap-{}.pcap", std::process::id()));
+    let file = std::fs::File::create(&path).unwrap();
+    let mut dev = PcapWriter::new(Loopback::new(1500), file, PcapDirection::Both).unwrap();
+    let request = arp(1);
+    let reply = arp(2);
+    dev.transmit(Instant::from_micros(1_500_000))
+        .unwrap()
+        .consume(request.len(), |b| b.copy_from_slice(&request));
+    let (rx, tx) = dev.receive(Instant::from_micros(2_000_250)).unwrap();
+    assert_eq!(rx.consume(|f| f.to_vec()), request);
+    tx.consume(reply.len(), |b| b.copy_from_slice(&reply));
+    // Flushed after each frame: readable while the writer is still alive.
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(bytes.len(), 24 + 3 * (16 + 42));
+
+    let tshark = Command::new("tshark")
+        .args(["-r"])
+        .arg(&path)
+        .args([
+            "-T",
+            "fields",
+            "-e",
+            "frame.time_epoch",
+            "-e",
+            "frame.len",
+            "-e",
+            "arp.opcode",
+        ])
+        .args(["-e", "arp.src.proto_ipv4", "-e", "arp.dst.proto_ipv4"])
+        .output();
+    drop(dev);
+    std::fs::remove_file(&path).unwrap();
+    let output = match tshark {
+        Ok(o) => o,
+        Err(e) => {
+            println!("skipped: tshark not runnable ({e})");
+            return;
+        }
+    };
+    assert!(
+        output.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).unwrap();
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    let times: Vec<f64> = rows.iter().map(|r| r[0].parse().unwrap()).collect();
+    for (got, want) in times.iter().zip([1.5, 2.000250, 2.000250]) {
+        assert!((got - want).abs() < 1e-7, "time {got} != {want}");
+    }
+    let rest: Vec<Vec<&str>> = rows.iter().map(|r| r[1..].to_vec()).collect();
+    assert_eq!(
+        rest,
+        vec![
+            vec!["42", "1", "192.0.2.1", "192.0.2.2"],
+            vec!["42", "1", "192.0.2.1", "192.0.2.2"],
+            vec!["42", "2", "192.0.2.2", "192.0.2.1"],
+        ]
+    );
+}
