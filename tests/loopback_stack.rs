@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashMap;
 
 use common::*;
-use pollnet::phy::{Device, FaultInjector, Loopback, Probability, Reorder};
+use pollnet::phy::{Device, FaultConfig, FaultInjector, Loopback, Probability, Reorder};
 use pollnet::socket::tcp::State;
 use pollnet::socket::{ChildBuffers, SocketHandle};
 use pollnet::time::{Duration, Instant};
@@ -180,15 +180,16 @@ fn many_connections_both_directions_every_close_order() {
 fn soak_under_drop_duplicate_reorder_corrupt() {
     let (a, b) = Loopback::pair(1500, Duration::from_millis(2));
     let mut faults = FaultInjector::new(a, 0x5eed);
-    for config in [faults.rx_config_mut(), faults.tx_config_mut()] {
-        config.drop = Probability::from_fraction(0.10);
-        config.duplicate = Probability::from_fraction(0.05);
-        config.corrupt = Probability::from_fraction(0.01);
-        config.reorder = Reorder::Frames {
-            probability: Probability::from_fraction(0.05),
-            frames: 3,
-        };
-    }
+    let mut config = FaultConfig::default();
+    config.drop = Probability::from_fraction(0.10);
+    config.duplicate = Probability::from_fraction(0.05);
+    config.corrupt = Probability::from_fraction(0.01);
+    config.reorder = Reorder::Frames {
+        probability: Probability::from_fraction(0.05),
+        frames: 3,
+    };
+    *faults.rx_config_mut() = config;
+    *faults.tx_config_mut() = config;
     let tcp = tcp_config();
     let mut net = Net {
         client: Host::new(faults, 1, CLIENT_IP, 33, tcp, 32),

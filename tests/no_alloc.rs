@@ -157,7 +157,7 @@ fn poll_allocates_nothing_during_bulk_transfer() {
     let chunk = vec![0x5au8; 8192];
     let mut sink = vec![0u8; 8192];
     let mut server = None;
-    let mut transfer = |bytes: usize, now: &mut Instant, server: &mut Option<_>| -> usize {
+    let mut transfer = |bytes: usize, now: &mut Instant, server: &mut Option<_>| -> (usize, State) {
         let (mut sent, mut received) = (0, 0);
         while received < bytes {
             if sent < bytes {
@@ -181,18 +181,17 @@ fn poll_allocates_nothing_during_bulk_transfer() {
             }
             *now += Duration::from_millis(1);
         }
-        received
+        (received, sockets_a.get(client).unwrap().state())
     };
 
     // Handshake and warm-up: the listener allocates the new connection's
     // buffers here, which is allowed.
-    assert_eq!(transfer(1 << 20, &mut now, &mut server), 1 << 20);
-    assert_eq!(sockets_a.get(client).unwrap().state(), State::Established);
+    assert_eq!(transfer(1 << 20, &mut now, &mut server), (1 << 20, State::Established));
 
     COUNTING.with(|c| c.set(true));
-    let moved = transfer(4 << 20, &mut now, &mut server);
+    let (moved, state) = transfer(4 << 20, &mut now, &mut server);
     COUNTING.with(|c| c.set(false));
 
-    assert_eq!(moved, 4 << 20);
+    assert_eq!((moved, state), (4 << 20, State::Established));
     assert_eq!(ALLOCATIONS.load(Ordering::Relaxed), 0, "poll allocated during the transfer");
 }

@@ -377,11 +377,11 @@ impl<'a> Interface<'a> {
         sockets: &mut SocketSet<'a>,
         bytes: &'f [u8],
     ) -> Option<Reply<'f>> {
-        let stats = &mut self.link.stats;
         let Ok(packet) = Ipv4Packet::new_checked(bytes) else {
-            stats.rx_drop_ipv4_malformed += 1;
+            self.link.stats.rx_drop_ipv4_malformed += 1;
             return None;
         };
+        let stats = &mut self.link.stats;
         if packet.is_fragment() {
             stats.rx_drop_ipv4_fragment += 1;
             return None;
@@ -404,7 +404,7 @@ impl<'a> Interface<'a> {
         let to_us = self.link.has_ip(ipv4.dst_addr);
         let broadcast = self.link.is_broadcast(ipv4.dst_addr);
         if !to_us && !broadcast {
-            stats.rx_drop_ipv4_not_for_us += 1;
+            self.link.stats.rx_drop_ipv4_not_for_us += 1;
             return None;
         }
         let ip = IpRepr {
