@@ -10,6 +10,9 @@ mod interface;
 pub mod neighbor;
 pub mod timer;
 
+#[cfg(all(test, feature = "std"))]
+mod tests;
+
 pub use self::interface::{Interface, InterfaceStorage};
 
 use crate::socket::SocketHandle;
