@@ -1158,30 +1158,21 @@ fn poll_at_deadline(deadline: Option<Instant>) -> PollAt {
     }
 }
 
-// TEMPORARY iface-branch stubs: replaced by the tcp branch at merge.
-#[allow(missing_docs, clippy::missing_panics_doc)]
+/// Access the interface and benches need.
 impl<'a> TcpSocket<'a> {
-    pub fn local_endpoint(&self) -> Option<IpEndpoint> { todo!() }
-    pub fn remote_endpoint(&self) -> Option<IpEndpoint> { todo!() }
-    pub fn listen_endpoint(&self) -> IpListenEndpoint { todo!() }
-    pub fn abort(&mut self) { todo!() }
-    pub fn close(&mut self) { todo!() }
-    pub fn into_buffers(self) -> (SocketBuffer<'a>, SocketBuffer<'a>) { (self.rx_buffer, self.tx_buffer) }
-    pub fn send_slice(&mut self, data: &[u8]) -> Result<usize, SendError> { let _ = data; todo!() }
-    pub fn recv_slice(&mut self, data: &mut [u8]) -> Result<usize, RecvError> { let _ = data; todo!() }
-    pub fn may_recv(&self) -> bool { todo!() }
-    pub fn can_send(&self) -> bool { todo!() }
-    pub fn send_queue(&self) -> usize { todo!() }
-}
+    /// Takes the socket apart and returns its `(rx, tx)` buffers, so a
+    /// listener's buffer pool can hand them to the next connection.
+    pub fn into_buffers(self) -> (SocketBuffer<'a>, SocketBuffer<'a>) {
+        (self.rx_buffer, self.tx_buffer)
+    }
 
-impl Default for TcpConfig {
-    fn default() -> Self { todo!() }
-}
+    /// RCV.NXT (RFC 9293 section 3.3.1): the next sequence number expected.
+    pub fn rcv_nxt(&self) -> SeqNumber {
+        self.rcv_nxt
+    }
 
-#[allow(missing_docs)]
-pub fn rst_for_unmatched(ip_repr: &IpRepr, repr: &TcpRepr) -> Option<(IpRepr, TcpRepr<'static>)> { let _ = (ip_repr, repr); todo!() }
-#[allow(missing_docs)]
-impl TcpSocket<'_> {
-    pub fn debug_rcv_nxt(&self) -> SeqNumber { todo!() }
-    pub fn debug_snd_nxt(&self) -> SeqNumber { todo!() }
+    /// SND.NXT (RFC 9293 section 3.3.1): the next sequence number to send.
+    pub fn snd_nxt(&self) -> SeqNumber {
+        self.snd_nxt
+    }
 }
