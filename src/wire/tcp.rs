@@ -655,28 +655,8 @@ impl<'a> TcpRepr<'a> {
             timestamp: None,
             payload: packet.payload(),
         };
-        for option in packet.option_iter() {
-            match option? {
-                TcpOption::EndOfList | TcpOption::NoOperation | TcpOption::Unknown { .. } => {}
-                TcpOption::MaxSegmentSize(mss) => repr.max_seg_size = Some(mss),
-                TcpOption::WindowScale(shift) => repr.window_scale = Some(shift),
-                TcpOption::SackPermitted => repr.sack_permitted = true,
-                TcpOption::SackRange(ranges) => repr.sack_ranges = ranges,
-                TcpOption::Timestamp(ts) => repr.timestamp = Some(ts),
-            }
-        }
+        option::parse_into(packet.options(), &mut repr)?;
         Ok(repr)
-    }
-
-    /// The SACK blocks in use, packed at the front, and their count.
-    fn sack_blocks(&self) -> ([TcpSackRange; 4], usize) {
-        let mut blocks = [TcpSackRange::default(); 4];
-        let mut count = 0;
-        for range in self.sack_ranges.iter().flatten() {
-            blocks[count] = *range;
-            count += 1;
-        }
-        (blocks, count)
     }
 
     /// The options length of each layout with `sack_count` SACK blocks.
@@ -713,8 +693,12 @@ impl<'a> TcpRepr<'a> {
     /// SACK blocks as fit (the first ones, which RFC 2018 section 4 says
     /// report the most recent data).
     fn options_plan(&self) -> (OptionLayout, usize) {
-        let (_, count) = self.sack_blocks();
-        let mut sack_count = count;
+        let mut sack_count = self.sack_ranges.iter().flatten().count();
+        if sack_count == 0 {
+            // MSS, timestamps, SACK-permitted and window scale take at most
+            // 4 + 12 + 4 bytes aligned: the common case needs no search.
+            return (OptionLayout::Aligned, 0);
+        }
         loop {
             for layout in [OptionLayout::Aligned, OptionLayout::Packed] {
                 if self.options_len(layout, sack_count) <= MAX_OPTIONS_LEN {
@@ -738,13 +722,20 @@ impl<'a> TcpRepr<'a> {
         self.header_len() + self.payload.len()
     }
 
-    /// Writes the options into `out` and returns their length.
-    fn emit_options(&self, out: &mut [u8; MAX_OPTIONS_LEN]) -> usize {
-        let (layout, sack_count) = self.options_plan();
-        let (blocks, _) = self.sack_blocks();
+    /// Writes the options into `out` following `plan` (from
+    /// [`options_plan`](Self::options_plan)) and returns their length.
+    fn emit_options(
+        &self,
+        (layout, sack_count): (OptionLayout, usize),
+        out: &mut [u8; MAX_OPTIONS_LEN],
+    ) -> usize {
+        // The first `sack_count` blocks in use, packed at the front.
         let mut sack = [None; 4];
-        for (slot, block) in sack.iter_mut().zip(&blocks[..sack_count]) {
-            *slot = Some(*block);
+        for (slot, range) in sack.iter_mut().zip(self.sack_ranges.iter().flatten()) {
+            *slot = Some(*range);
+        }
+        for slot in sack.iter_mut().skip(sack_count) {
+            *slot = None;
         }
         let len = self.options_len(layout, sack_count);
         let mut rest: &mut [u8] = &mut out[..];
@@ -820,7 +811,7 @@ impl<'a> TcpRepr<'a> {
         caps: &ChecksumCapabilities,
     ) {
         let mut options = [0u8; MAX_OPTIONS_LEN];
-        let options_len = self.emit_options(&mut options);
+        let options_len = self.emit_options(self.options_plan(), &mut options);
         let header_len = HEADER_LEN + options_len;
         let total_len = header_len + self.payload.len();
 
