@@ -124,6 +124,7 @@ impl<'a> TcpOption<'a> {
     }
 
     /// The number of bytes [`emit`](Self::emit) writes.
+    #[inline]
     pub fn buffer_len(&self) -> usize {
         match self {
             TcpOption::EndOfList | TcpOption::NoOperation => 1,
@@ -142,6 +143,7 @@ impl<'a> TcpOption<'a> {
     /// after it. `buffer` must hold [`buffer_len`](Self::buffer_len) bytes
     /// (a caller bug otherwise, which panics); an `Unknown` option's data
     /// must be at most 253 bytes so its length fits the length byte.
+    #[inline]
     pub fn emit<'b>(&self, buffer: &'b mut [u8]) -> &'b mut [u8] {
         let length = self.buffer_len();
         let (out, rest) = buffer.split_at_mut(length);
