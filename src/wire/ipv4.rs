@@ -591,7 +591,8 @@ impl Ipv4Repr {
         packet: &mut Ipv4Packet<T>,
         caps: &ChecksumCapabilities,
     ) {
-        let total_len = u16::try_from(HEADER_LEN.saturating_add(self.payload_len)).unwrap_or(u16::MAX);
+        let total_len =
+            u16::try_from(HEADER_LEN.saturating_add(self.payload_len)).unwrap_or(u16::MAX);
         let flags = if self.dont_frag { FLAG_DF } else { 0 };
         let header = &mut packet.buffer.as_mut()[..HEADER_LEN];
         header[field::VER_IHL] = 0x45;
