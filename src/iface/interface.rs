@@ -338,6 +338,12 @@ impl<'a> Interface<'a> {
         cx.ip_mtu = caps.max_transmission_unit;
         let mut changed = false;
 
+        // Sockets the application touched since the last poll first, so a
+        // socket put in LISTEN just now is found by a SYN in this poll.
+        while let Some(slot) = sockets.pop_dirty() {
+            self.sync_socket(&cx, sockets, slot);
+        }
+
         let burst = caps.max_burst_size.unwrap_or(DEFAULT_INGRESS_BURST).max(1);
         for _ in 0..burst {
             let Some((rx, tx)) = device.receive(now) else {
@@ -733,10 +739,6 @@ impl<'a> Interface<'a> {
         caps: &DeviceCapabilities,
         sockets: &mut SocketSet<'a>,
     ) -> bool {
-        // Sockets the application touched since the last poll.
-        while let Some(slot) = sockets.pop_dirty() {
-            self.sync_socket(cx, sockets, slot);
-        }
         while let Some(slot) = self.timers.pop_due(cx.now) {
             self.ready.insert(slot);
         }

@@ -501,3 +501,18 @@ fn outgoing_syn_waits_for_arp_then_goes_out() {
         Some(Instant::ZERO + Duration::from_secs(1))
     );
 }
+
+#[test]
+fn a_socket_listening_since_the_last_poll_answers_a_syn_in_the_next_one() {
+    let (mut iface, mut dev, mut sockets) = setup();
+    let l = listener(&mut sockets, 1);
+    // No poll between listen() and the SYN.
+    dev.rx.push_back(tcp_frame(&syn(6000, 80, 41)));
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    assert_eq!(dev.tx.len(), 1);
+    let (_, reply) = parse_tcp(&dev.tx[0]);
+    assert_eq!(reply.flags, TcpFlags::SYN | TcpFlags::ACK);
+    assert_eq!(reply.ack_number, SeqNumber(42));
+    assert_eq!(sockets.pending(l), 1);
+    assert_eq!(iface.stats().tcp_no_socket, 0);
+}
