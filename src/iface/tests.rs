@@ -516,3 +516,69 @@ fn a_socket_listening_since_the_last_poll_answers_a_syn_in_the_next_one() {
     assert_eq!(sockets.pending(l), 1);
     assert_eq!(iface.stats().tcp_no_socket, 0);
 }
+
+#[test]
+fn without_alloc_children_take_pooled_buffers_and_give_them_back() {
+    use crate::socket::SocketStorage;
+    use managed::ManagedSlice;
+
+    let (mut iface, mut dev, _) = setup();
+    // Everything borrowed: the socket set, the listener's buffers and a
+    // pool holding one buffer pair.
+    let mut slots = [
+        SocketStorage::EMPTY,
+        SocketStorage::EMPTY,
+        SocketStorage::EMPTY,
+    ];
+    let mut dirty = [0usize; 3];
+    let mut sockets = SocketSet::new(&mut slots[..], &mut dirty[..]);
+    let (mut l_rx, mut l_tx) = ([0u8; 64], [0u8; 64]);
+    let l = sockets
+        .add(TcpSocket::new(
+            RingBuffer::new(&mut l_rx[..]),
+            RingBuffer::new(&mut l_tx[..]),
+        ))
+        .unwrap();
+    let (mut rx, mut tx) = ([0u8; 1024], [0u8; 1024]);
+    let mut pool = [Some((
+        RingBuffer::new(&mut rx[..]),
+        RingBuffer::new(&mut tx[..]),
+    ))];
+    sockets
+        .listen(
+            l,
+            80,
+            4,
+            ChildBuffers::Pool(ManagedSlice::Borrowed(&mut pool[..])),
+        )
+        .unwrap();
+
+    // The first SYN takes the pooled pair; the second finds the pool empty
+    // and is dropped like a SYN beyond the backlog.
+    dev.rx.push_back(tcp_frame(&syn(7001, 80, 10)));
+    dev.rx.push_back(tcp_frame(&syn(7002, 80, 20)));
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    assert_eq!(dev.tx.len(), 1);
+    let (_, synack) = parse_tcp(&dev.tx[0]);
+    assert_eq!((synack.dst_port, synack.ack_number), (7001, SeqNumber(11)));
+    // The window offered is the pooled receive buffer's size.
+    assert_eq!(synack.window_len, 1024);
+    assert_eq!(iface.stats().rx_drop_syn_backlog_full, 1);
+
+    // A RST frees the child and its buffers go back to the pool.
+    let mut rst = syn(7001, 80, 11);
+    rst.flags = TcpFlags::RST;
+    rst.max_seg_size = None;
+    dev.rx.push_back(tcp_frame(&rst));
+    iface.poll(Instant::from_millis(1), &mut dev, &mut sockets);
+    assert_eq!(sockets.pending(l), 0);
+
+    // So the next SYN is answered again.
+    dev.tx.clear();
+    dev.rx.push_back(tcp_frame(&syn(7003, 80, 30)));
+    iface.poll(Instant::from_millis(2), &mut dev, &mut sockets);
+    assert_eq!(dev.tx.len(), 1);
+    let (_, synack) = parse_tcp(&dev.tx[0]);
+    assert_eq!((synack.dst_port, synack.ack_number), (7003, SeqNumber(31)));
+    assert_eq!(sockets.pending(l), 1);
+}
