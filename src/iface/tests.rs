@@ -582,3 +582,90 @@ fn without_alloc_children_take_pooled_buffers_and_give_them_back() {
     assert_eq!((synack.dst_port, synack.ack_number), (7003, SeqNumber(31)));
     assert_eq!(sockets.pending(l), 1);
 }
+
+/// An ICMP destination-unreachable from the peer quoting `quoted`, the
+/// frame the stack sent.
+fn icmp_unreachable(reason: Icmpv4DstUnreachable, quoted: &[u8]) -> Vec<u8> {
+    let eth = EthernetFrame::new_checked(quoted).unwrap();
+    let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
+    let header = Ipv4Repr::parse(&ip, &ChecksumCapabilities::default()).unwrap();
+    let repr = Icmpv4Repr::DstUnreachable {
+        reason,
+        next_hop_mtu: 0,
+        header,
+        data: &ip.payload()[..8],
+    };
+    ipv4(IpProtocol::Icmp, repr.buffer_len(), |b| {
+        repr.emit(
+            &mut Icmpv4Packet::new_unchecked(b),
+            &ChecksumCapabilities::default(),
+        )
+    })
+}
+
+#[test]
+fn icmp_port_unreachable_aborts_a_connection_in_syn_sent() {
+    use crate::socket::tcp::TcpError;
+
+    let (mut iface, mut dev, mut sockets) = setup();
+    let socket = TcpSocket::new(
+        RingBuffer::new(vec![0u8; 1024]),
+        RingBuffer::new(vec![0u8; 1024]),
+    );
+    let h = sockets.add(socket).unwrap();
+    let remote = IpEndpoint::new(IpAddress::Ipv4(PEER_IP), 80);
+    iface
+        .connect(&mut sockets, h, remote, Instant::ZERO)
+        .unwrap();
+    // The peer's ARP request teaches the stack its address first.
+    let request = ArpRepr::EthernetIpv4 {
+        operation: ArpOperation::Request,
+        source_hardware_addr: PEER_MAC,
+        source_protocol_addr: PEER_IP,
+        target_hardware_addr: EthernetAddress([0; 6]),
+        target_protocol_addr: OUR_IP,
+    };
+    dev.rx.push_back(ethernet(
+        EthernetAddress::BROADCAST,
+        EthernetProtocol::Arp,
+        request.buffer_len(),
+        |b| request.emit(&mut ArpPacket::new_unchecked(b)),
+    ));
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    let syn_frame = dev
+        .tx
+        .iter()
+        .find(|f| f[12..14] == [0x08, 0x00])
+        .unwrap()
+        .clone();
+    assert_eq!(parse_tcp(&syn_frame).1.flags, TcpFlags::SYN);
+    while iface.pop_trace().is_some() {}
+
+    // A quoted sequence number outside SND.UNA..SND.NXT is ignored
+    // (RFC 5927 section 4.1).
+    let mut stale = syn_frame.clone();
+    stale[14 + 20 + 4] ^= 0x80;
+    dev.rx.push_back(icmp_unreachable(
+        Icmpv4DstUnreachable::PortUnreachable,
+        &stale,
+    ));
+    iface.poll(Instant::from_millis(1), &mut dev, &mut sockets);
+    assert_eq!(sockets.get(h).unwrap().state(), State::SynSent);
+
+    // Port unreachable for our SYN is a hard error in SYN_SENT (RFC 1122
+    // section 4.2.3.9).
+    dev.rx.push_back(icmp_unreachable(
+        Icmpv4DstUnreachable::PortUnreachable,
+        &syn_frame,
+    ));
+    iface.poll(Instant::from_millis(2), &mut dev, &mut sockets);
+    let socket = sockets.get(h).unwrap();
+    assert_eq!(socket.state(), State::Closed);
+    assert_eq!(socket.error(), Some(TcpError::Unreachable));
+    let event = iface.pop_trace().unwrap();
+    assert_eq!(
+        std::format!("{}", event.transition),
+        "SYN_SENT -> CLOSED (ICMP error)"
+    );
+    assert_eq!(iface.stats().icmp_errors_to_tcp, 2);
+}
