@@ -558,7 +558,7 @@ impl<'a> Interface<'a> {
         let seq = crate::wire::SeqNumber(u32::from_be_bytes([head[4], head[5], head[6], head[7]]));
         let local = IpEndpoint::new(IpAddress::Ipv4(quoted.src_addr), src_port);
         let remote = IpEndpoint::new(IpAddress::Ipv4(quoted.dst_addr), dst_port);
-        let Some(slot) = self.demux.lookup_connection(local, remote) else {
+        let Some(slot) = self.connection(sockets, local, remote) else {
             return;
         };
         if let Some(socket) = sockets.socket_mut(slot) {
@@ -596,7 +596,7 @@ impl<'a> Interface<'a> {
         let local = IpEndpoint::new(ip.dst_addr, repr.dst_port);
         let remote = IpEndpoint::new(ip.src_addr, repr.src_port);
 
-        if let Some(slot) = self.demux.lookup_connection(local, remote) {
+        if let Some(slot) = self.connection(sockets, local, remote) {
             let reply = sockets
                 .socket_mut(slot)
                 .and_then(|socket| socket.process(cx, ip, &repr));
@@ -604,7 +604,7 @@ impl<'a> Interface<'a> {
             return self.count_reply(reply);
         }
 
-        if let Some(listener) = self.demux.lookup_listener(ip.dst_addr, repr.dst_port) {
+        if let Some(listener) = self.listener(sockets, ip.dst_addr, repr.dst_port) {
             // A bare SYN to a listener with a backlog forks a connection
             // socket; anything else is the listener's own business (it
             // answers an ACK with a RST and ignores a RST, RFC 9293 3.10.7.2).
@@ -632,6 +632,78 @@ impl<'a> Interface<'a> {
 
         self.link.stats.tcp_no_socket += 1;
         self.count_reply(tcp::rst_for_unmatched(ip, &repr))
+    }
+
+    /// The slot of the connection `local`/`remote`, checked against the
+    /// socket now in that slot: the application may have removed or
+    /// replaced it since the table was last brought in step, and a stale
+    /// entry must not swallow a segment that deserves a RST.
+    fn connection(
+        &mut self,
+        sockets: &SocketSet<'_>,
+        local: IpEndpoint,
+        remote: IpEndpoint,
+    ) -> Option<usize> {
+        let slot = self.demux.lookup_connection(local, remote)?;
+        let live = sockets.socket(slot).is_some_and(|socket| {
+            socket.state() != State::Closed
+                && socket.local_endpoint() == Some(local)
+                && socket.remote_endpoint() == Some(remote)
+        });
+        if live {
+            return Some(slot);
+        }
+        self.demux.remove_connection(local, remote);
+        self.forget_registration(slot, Key::Connection { local, remote });
+        None
+    }
+
+    /// The slot of the listener for `addr`:`port`, checked like
+    /// [`connection`](Self::connection).
+    fn listener(&mut self, sockets: &SocketSet<'_>, addr: IpAddress, port: u16) -> Option<usize> {
+        let slot = self.demux.lookup_listener(addr, port)?;
+        let live = sockets.socket(slot).and_then(|socket| {
+            let ep = socket.listen_endpoint();
+            let matches = socket.state() == State::Listen
+                && ep.port == port
+                && ep.addr.is_none_or(|a| a == addr);
+            matches.then_some(ep)
+        });
+        if live.is_some() {
+            return Some(slot);
+        }
+        // Drop the stale entry that led here: the exact-address one if it
+        // points at this slot, else the wildcard one.
+        for ep in [
+            IpListenEndpoint {
+                addr: Some(addr),
+                port,
+            },
+            IpListenEndpoint { addr: None, port },
+        ] {
+            match self.demux.remove_listener(ep) {
+                Some(stale) if stale == slot => {
+                    self.forget_registration(slot, Key::Listener(ep));
+                    break;
+                }
+                // Another socket's entry: put it back untouched.
+                Some(other) => {
+                    let _ = self.demux.insert_listener(ep, other);
+                }
+                None => {}
+            }
+        }
+        None
+    }
+
+    /// Clears `slot`'s registration if it is `key` (already removed from
+    /// the table by the caller).
+    fn forget_registration(&mut self, slot: usize, key: Key) {
+        if let Some(r) = self.registrations.get_mut(slot) {
+            if r.0 == key {
+                *r = Registration(Key::None);
+            }
+        }
     }
 
     fn count_reply(

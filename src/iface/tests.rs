@@ -669,3 +669,54 @@ fn icmp_port_unreachable_aborts_a_connection_in_syn_sent() {
     );
     assert_eq!(iface.stats().icmp_errors_to_tcp, 2);
 }
+
+#[test]
+fn a_removed_socket_leaves_no_stale_demux_entry() {
+    let (mut iface, mut dev, mut sockets) = setup();
+    // A connection in SYN_SENT that the application closes and removes
+    // before the next poll.
+    let socket = TcpSocket::new(
+        RingBuffer::new(vec![0u8; 1024]),
+        RingBuffer::new(vec![0u8; 1024]),
+    );
+    let h = sockets.add(socket).unwrap();
+    let remote = IpEndpoint::new(IpAddress::Ipv4(PEER_IP), 80);
+    let local = iface
+        .connect(&mut sockets, h, remote, Instant::ZERO)
+        .unwrap();
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    sockets.get_mut(h).unwrap().close();
+    sockets.remove(h);
+    // The peer's SYN-ACK now meets no connection: RST with SEQ = SEG.ACK
+    // (RFC 9293 3.10.7.1).
+    dev.tx.clear();
+    let mut synack = syn(80, local.port, 5000);
+    synack.flags = TcpFlags::SYN | TcpFlags::ACK;
+    synack.ack_number = SeqNumber(1234);
+    dev.rx.push_back(tcp_frame(&synack));
+    iface.poll(Instant::from_millis(1), &mut dev, &mut sockets);
+    let rst = dev
+        .tx
+        .iter()
+        .map(|f| parse_tcp(f).1)
+        .find(|r| r.rst())
+        .expect("a RST");
+    assert_eq!(
+        (rst.flags, rst.seq_number),
+        (TcpFlags::RST, SeqNumber(1234))
+    );
+
+    // A listener removed without a poll in between: a SYN gets RST+ACK.
+    let l = listener(&mut sockets, 1);
+    iface.poll(Instant::from_millis(2), &mut dev, &mut sockets);
+    sockets.remove(l);
+    dev.tx.clear();
+    dev.rx.push_back(tcp_frame(&syn(6001, 80, 99)));
+    iface.poll(Instant::from_millis(3), &mut dev, &mut sockets);
+    assert_eq!(dev.tx.len(), 1);
+    let (_, rst) = parse_tcp(&dev.tx[0]);
+    assert_eq!(
+        (rst.flags, rst.ack_number),
+        (TcpFlags::RST | TcpFlags::ACK, SeqNumber(100))
+    );
+}
