@@ -1,6 +1,71 @@
 //! drill: runs packetdrill-style scripts against pollnet.
+//!
+//! ```text
+//! cargo run --release --example drill -- PATH...
+//! ```
+//!
+//! Runs every `.pkt` file under the given files or folders and prints one
+//! line per script: `PASS <path>`, `FAIL <path>: <line>: expected <...>, got
+//! <...>`, or `XFAIL <path>: ...` for a script in
+//! `tests/conformance/expected-failures.txt` (with the RFC section that
+//! justifies pollnet's behaviour). The last line is `<N> passed, <M> failed`,
+//! where failed includes the expected failures. The exit status is 0 only if
+//! every failure is an expected one. The semantics are in `engine.rs`.
 
+// The conformance test uses parts of the engine this command does not.
 #[allow(dead_code)]
 mod engine;
 
-fn main() {}
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use engine::{ExpectedFailures, Verdict};
+
+fn main() -> ExitCode {
+    let paths: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
+    if paths.is_empty() {
+        eprintln!("usage: drill PATH...  (.pkt files or folders holding them)");
+        return ExitCode::from(2);
+    }
+    let expected = match ExpectedFailures::parse(engine::EXPECTED_FAILURES) {
+        Ok(expected) => expected,
+        Err(err) => {
+            eprintln!("drill: expected-failures.txt: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let scripts = match engine::collect_scripts(&paths) {
+        Ok(scripts) => scripts,
+        Err(err) => {
+            eprintln!("drill: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let (mut passed, mut failed, mut unexpected) = (0usize, 0usize, 0usize);
+    for script in &scripts {
+        let verdict = engine::judge(script, &expected);
+        println!("{}", verdict.line(script));
+        if verdict.passed() {
+            passed += 1;
+        } else {
+            failed += 1;
+        }
+        match verdict {
+            Verdict::Pass => {}
+            Verdict::UnexpectedPass(_) => {
+                eprintln!(
+                    "drill: {} passes: remove it from expected-failures.txt",
+                    script.display()
+                );
+            }
+            Verdict::ExpectedFailure(..) => {}
+            Verdict::Fail(_) => unexpected += 1,
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if unexpected == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
