@@ -1038,3 +1038,185 @@ pub const EXPECTED_FAILURES: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/conformance/expected-failures.txt"
 ));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A passive open and close; `{ack}` and `{extra}` vary per test.
+    fn passive(ack: &str, extra: &str) -> String {
+        format!(
+            "--tolerance_usecs=10000\n\
+             0.000 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+             +0 bind(3, ..., ...) = 0\n\
+             +0 listen(3, 1) = 0\n\
+             +0.1 < S 0:0(0) win 32768 <mss 1460>\n\
+             +0 > S. 0:0(0) ack {ack} win 65535 <mss 1460>\n\
+             {extra}\
+             +0.1 < . 1:1(0) ack 1 win 32768\n\
+             +0 accept(3, ..., ...) = 4\n"
+        )
+    }
+
+    #[test]
+    fn a_correct_script_passes() {
+        assert_eq!(run_text(&passive("1", ""), 1), Ok(()));
+    }
+
+    #[test]
+    fn sequence_numbers_wrap_around_the_script_isn() {
+        // The script side's ISN is the seed's high half: 2^32 - 3 makes the
+        // handshake and window straddle zero.
+        let seed = u64::from(u32::MAX - 2) << 32;
+        // The data's ACK is delayed by pollnet's 100 ms; its window keeps
+        // the right edge of the SYN+ACK's (65532 = 65535 - 3).
+        let script =
+            passive("1", "") + "+0.1 < . 1:4(3) ack 1 win 32768\n+0.1 > . 1:1(0) ack 4 win 65535\n";
+        assert_eq!(run_text(&script, seed), Ok(()));
+        let wrong = script.replace("ack 4 win", "ack 5 win");
+        assert_eq!(run_text(&wrong, seed).unwrap_err().line, 10);
+    }
+
+    #[test]
+    fn a_wrong_ack_number_fails_on_its_line() {
+        let failure = run_text(&passive("2", ""), 1).unwrap_err();
+        assert_eq!(failure.line, 6);
+        assert_eq!(failure.expected, "> S. 0:0(0) ack 2 win 65535 <mss 1460>");
+        assert_eq!(
+            failure.got,
+            "> S. 0:0(0) ack 1 win 65535 <mss 1460> (ACK number differs)"
+        );
+    }
+
+    #[test]
+    fn a_segment_no_line_expects_fails() {
+        // Ten bytes of data: pollnet's delayed ACK goes out at 0.4 s, before
+        // the close, and no line expects it.
+        let script = passive("1", "") + "+0.1 < . 1:11(10) ack 1 win 32768\n+0.1 close(4) = 0\n";
+        let failure = run_text(&script, 1).unwrap_err();
+        assert_eq!(failure.line, 10);
+        assert!(
+            failure.got.starts_with("unexpected > . 1:1(0) ack 11"),
+            "{failure}"
+        );
+    }
+
+    #[test]
+    fn a_missing_segment_fails_after_the_tolerance() {
+        let script = passive("1", "") + "+0.1 > . 1:1(0) ack 1 win 65535\n";
+        let failure = run_text(&script, 1).unwrap_err();
+        assert_eq!(failure.line, 9);
+        assert_eq!(
+            failure.expected,
+            "> . 1:1(0) ack 1 win 65535 at 0.300000s (±10ms)"
+        );
+        assert_eq!(failure.got, "nothing by 0.310000s");
+    }
+
+    #[test]
+    fn retransmissions_are_checked_at_their_time() {
+        // Without the handshake's ACK the SYN+ACK is retransmitted after the
+        // initial RTO (1 s): accepted at 1.1 s, refused at 1.3 s.
+        let base = "--tolerance_usecs=10000\n\
+             0.000 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+             +0 bind(3, ..., ...) = 0\n\
+             +0 listen(3, 1) = 0\n\
+             +0.1 < S 0:0(0) win 32768 <mss 1460>\n\
+             +0 > S. 0:0(0) ack 1 win 65535 <mss 1460>\n";
+        assert_eq!(
+            run_text(
+                &format!("{base}1.1 > S. 0:0(0) ack 1 win 65535 <mss 1460>\n"),
+                1
+            ),
+            Ok(())
+        );
+        let failure = run_text(
+            &format!("{base}1.3 > S. 0:0(0) ack 1 win 65535 <mss 1460>\n"),
+            1,
+        )
+        .unwrap_err();
+        assert_eq!(failure.line, 7);
+        assert_eq!(
+            failure.got,
+            "> S. 0:0(0) ack 1 win 65535 <mss 1460> at 1.100000s"
+        );
+    }
+
+    #[test]
+    fn syscall_results_and_errors_are_checked() {
+        let script = passive("1", "") + "+0 accept(3, ..., ...) = 5\n";
+        let failure = run_text(&script, 1).unwrap_err();
+        assert_eq!(failure.line, 9);
+        assert_eq!(failure.expected, "accept = 5");
+        assert_eq!(failure.got, "accept = -1 EWOULDBLOCK");
+        let script =
+            passive("1", "") + "+0 getsockopt(4, SOL_SOCKET, SO_ERROR, [ECONNRESET], [4]) = 0\n";
+        let failure = run_text(&script, 1).unwrap_err();
+        assert_eq!(failure.expected, "SO_ERROR ECONNRESET");
+        assert_eq!(failure.got, "0");
+    }
+
+    #[test]
+    fn state_checks_are_checked() {
+        let script = passive("1", "") + "+0 `sockstat -4 | grep -c ESTABLISHED | grep 2`\n";
+        let failure = run_text(&script, 1).unwrap_err();
+        assert_eq!(failure.expected, "2 socket(s) in ESTABLISHED");
+        assert_eq!(failure.got, "1 (LISTEN, ESTABLISHED)");
+        let script = passive("1", "") + "+0 %{ assert tcpi_state == TCPI_LISTEN }%\n";
+        let failure = run_text(&script, 1).unwrap_err();
+        assert_eq!(failure.got, "ESTABLISHED");
+    }
+
+    #[test]
+    fn unmodelled_commands_fail_rather_than_pass() {
+        let failure = run_text("0 `tcpdrop -s TIME_WAIT`\n", 1).unwrap_err();
+        assert_eq!(failure.line, 1);
+        assert_eq!(failure.got, "tcpdrop -s TIME_WAIT");
+        assert!(run_text("0 ioctl(3, FIONREAD, [0]) = 0\n", 1).is_err());
+        assert!(run_text("--ip_version=ipv6\n0 close(3) = -1 EBADF (Bad file)\n", 1).is_err());
+    }
+
+    #[test]
+    fn the_receive_buffer_follows_so_rcvbuf() {
+        // A 1000-byte buffer advertises a 1000-byte window.
+        let script = "--tolerance_usecs=10000\n\
+             0.000 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+             +0 setsockopt(3, SOL_SOCKET, SO_RCVBUF, [1000], 4) = 0\n\
+             +0 bind(3, ..., ...) = 0\n\
+             +0 listen(3, 1) = 0\n\
+             +0.1 < S 0:0(0) win 32768 <mss 1460>\n\
+             +0 > S. 0:0(0) ack 1 win 1000 <mss 1460>\n\
+             +0.1 < . 1:1(0) ack 1 win 32768\n\
+             +0 accept(3, ..., ...) = 4\n\
+             +0 getsockopt(4, SOL_SOCKET, SO_RCVBUF, [1000], [4]) = 0\n\
+             +0 getsockopt(4, SOL_SOCKET, SO_RCVBUF, [1460], [4]) = 0\n\
+             +0 getsockopt(4, SOL_SOCKET, SO_RCVBUF, [2000], [4]) = 0\n";
+        let failure = run_text(script, 1).unwrap_err();
+        assert_eq!(failure.line, 12);
+        assert_eq!(failure.got, "1000");
+    }
+
+    #[test]
+    fn expected_failures_need_an_rfc_and_match_by_suffix() {
+        let list = ExpectedFailures::parse("# c\na/b.pkt  RFC 9293 3.10.7.4 (why)\n").unwrap();
+        assert_eq!(
+            list.lookup(Path::new("/x/a/b.pkt")),
+            Some("RFC 9293 3.10.7.4 (why)")
+        );
+        assert_eq!(list.lookup(Path::new("/x/a/c.pkt")), None);
+        assert!(ExpectedFailures::parse("a/b.pkt because\n").is_err());
+        assert!(ExpectedFailures::parse("a/b.pkt\n").is_err());
+        assert!(ExpectedFailures::parse(EXPECTED_FAILURES).is_ok());
+    }
+
+    #[test]
+    fn flags_render_in_script_syntax() {
+        assert_eq!(flags_text(TcpFlags::SYN | TcpFlags::ACK), "S.");
+        assert_eq!(flags_text(TcpFlags::RST), "R");
+        assert_eq!(flags_text(TcpFlags::ACK), ".");
+        assert_eq!(
+            flags_text(TcpFlags::FIN | TcpFlags::PSH | TcpFlags::ACK),
+            "FP."
+        );
+    }
+}

@@ -100,7 +100,7 @@ fn errno_of(error: TcpError) -> &'static str {
     }
 }
 
-fn arg<'c>(call: &'c Syscall, index: usize) -> Result<&'c Arg, Mismatch> {
+fn arg(call: &Syscall, index: usize) -> Result<&Arg, Mismatch> {
     call.args.get(index).map_or_else(
         || {
             mismatch(
