@@ -254,6 +254,9 @@ struct Runner {
     syn_window: Option<u16>,
     captured: VecDeque<Captured>,
     ip_ident: u16,
+    /// Print every event, segment and state change to stderr
+    /// (`DRILL_TRACE` set in the environment).
+    trace: bool,
 }
 
 impl Runner {
@@ -292,6 +295,7 @@ impl Runner {
             syn_window: None,
             captured: VecDeque::new(),
             ip_ident: 0,
+            trace: std::env::var_os("DRILL_TRACE").is_some(),
         }
     }
 
@@ -303,6 +307,11 @@ impl Runner {
                 EventTime::Relative(us) => Some(script_time.saturating_add(us)),
                 EventTime::Any => None,
             };
+            if self.trace {
+                let when =
+                    at.map_or_else(|| "*".to_string(), |us| self.show_time(self.instant(us)));
+                eprintln!("drill: {when} line {}: {}", event.line, event.text);
+            }
             let result = match &event.action {
                 Action::Expect(segment) => self.expect(at, &event.text, segment),
                 action => self.perform_at(at, &event.text, action),
@@ -339,6 +348,16 @@ impl Runner {
             self.iface
                 .poll(self.now, &mut self.device, &mut self.sockets);
             self.collect_sent();
+            while let Some(event) = self.iface.pop_trace() {
+                if self.trace {
+                    eprintln!(
+                        "drill: {}   socket {}: {}",
+                        self.show_time(event.at),
+                        event.handle,
+                        event.transition
+                    );
+                }
+            }
             self.reap_orphans();
             let due = self
                 .iface
@@ -386,7 +405,16 @@ impl Runner {
                         .push_back(device::arp_reply(sender_mac, sender_ip));
                 }
                 SentFrame::ArpRequest { .. } | SentFrame::OtherArp => {}
-                frame => self.captured.push_back(Captured { at: sent.at, frame }),
+                frame => {
+                    if self.trace {
+                        eprintln!(
+                            "drill: {}   pollnet sent {}",
+                            self.show_time(sent.at),
+                            self.describe(&frame)
+                        );
+                    }
+                    self.captured.push_back(Captured { at: sent.at, frame });
+                }
             }
         }
     }
@@ -442,7 +470,7 @@ impl Runner {
                 Ok(w) => w,
                 Err(_) => return mismatch("a window below 65536", w.to_string()),
             },
-            None => 0,
+            None => return mismatch("an inbound segment with win N", "no window"),
         };
         if segment.flags.contains(TcpFlags::SYN) {
             // pollnet's SYN window counts from the peer's ISN + 1.

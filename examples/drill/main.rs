@@ -11,6 +11,10 @@
 //! justifies pollnet's behaviour). The last line is `<N> passed, <M> failed`,
 //! where failed includes the expected failures. The exit status is 0 only if
 //! every failure is an expected one. The semantics are in `engine.rs`.
+//!
+//! With `DRILL_TRACE` set in the environment, every event, every segment
+//! pollnet sends and every state transition is printed to stderr with its
+//! script time.
 
 // The conformance test uses parts of the engine this command does not.
 #[allow(dead_code)]
