@@ -56,16 +56,17 @@
 //! - RFC 9293 gives no meaning to a RST's window (FreeBSD sends 0; pollnet
 //!   may send its window), so a RST's window is not checked;
 //! - receiver silly-window avoidance (RFC 9293 section 3.8.6.2.2, RFC 1122
-//!   section 4.2.3.3) keeps RCV.NXT + RCV.WND where it was until the window
-//!   can open by min(RCV.BUFF / 2, MSS); FreeBSD instead moves the right
-//!   edge with every segment it sends (a FIN taking one sequence number
-//!   turns 65535 into FreeBSD's 65535 and pollnet's 65534). So a smaller
-//!   window than the script's is accepted when, and only when, its right
-//!   edge (ACK + window, scaled as negotiated) is exactly the right edge
-//!   pollnet advertised in its previous segment of the connection (for an
-//!   active open's SYN, whose window counts from the peer's ISN + 1, once
-//!   the peer's SYN tells that ISN).
-//!
+//!   section 4.2.3.3) lets pollnet hold its right edge (RCV.NXT + RCV.WND)
+//!   back until the window can open by min(RCV.BUFF / 2, MSS), where
+//!   FreeBSD moves it with every segment it sends (after a FIN, say, or
+//!   after the application reads a few bytes). So a window smaller than the
+//!   script's is accepted when, and only when, its right edge (ACK +
+//!   window, scaled as negotiated) is not left of the right edge pollnet
+//!   advertised before in the connection: the window never shrinks (RFC
+//!   9293 section 3.8.6.2.2), and it stays below FreeBSD's. For an active
+//!   open, the SYN's window counts from the peer's ISN + 1, once the peer's
+//!   SYN tells that ISN.
+
 //! Options: which of MSS, window scale, SACK-permitted and timestamps are
 //! present must match exactly (a missing list means none). For a SYN that is
 //! pollnet's own choice from its settings (which the script's sysctls set),
@@ -726,7 +727,14 @@ impl Runner {
         self.compare_window(expected, actual)?;
         self.compare_options(expected.options.as_deref().unwrap_or(&[]), &actual.options)?;
         if actual.flags.contains(TcpFlags::ACK) && !actual.flags.contains(TcpFlags::RST) {
-            self.right_edge = Some(self.edge_of(actual));
+            // The furthest edge advertised so far (wrapping comparison).
+            let edge = self.edge_of(actual);
+            let further = self
+                .right_edge
+                .is_none_or(|old| edge.wrapping_sub(old) as i32 > 0);
+            if further {
+                self.right_edge = Some(edge);
+            }
         }
         Ok(())
     }
@@ -742,8 +750,8 @@ impl Runner {
         segment.ack.wrapping_add(u32::from(segment.window) << shift)
     }
 
-    /// The window must match, except on a RST, or where pollnet keeps the
-    /// right edge it last advertised (see the module docs).
+    /// The window must match, except on a RST, or where it is smaller but
+    /// pollnet's right edge has not moved left (see the module docs).
     fn compare_window(&self, expected: &Segment, actual: &SentSegment) -> Result<(), String> {
         let Some(wanted) = expected.window else {
             return Ok(());
@@ -752,9 +760,12 @@ impl Runner {
         if expected.flags.contains(TcpFlags::RST) || window == wanted {
             return Ok(());
         }
+        // Wrapping comparison: the edge is no further left than before.
         let keeps_edge = !actual.flags.contains(TcpFlags::SYN)
             && window < wanted
-            && self.right_edge == Some(self.edge_of(actual));
+            && self
+                .right_edge
+                .is_some_and(|edge| self.edge_of(actual).wrapping_sub(edge) as i32 >= 0);
         if keeps_edge {
             return Ok(());
         }
