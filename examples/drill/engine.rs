@@ -66,7 +66,7 @@
 //!   9293 section 3.8.6.2.2), and it stays below FreeBSD's. For an active
 //!   open, the SYN's window counts from the peer's ISN + 1, once the peer's
 //!   SYN tells that ISN.
-
+//!
 //! Options: which of MSS, window scale, SACK-permitted and timestamps are
 //! present must match exactly (a missing list means none). For a SYN that is
 //! pollnet's own choice from its settings (which the script's sysctls set),

@@ -52,6 +52,17 @@ const O_RDWR: i64 = 0x2;
 const O_NONBLOCK: i64 = 0x4;
 /// The MSS FreeBSD rounds socket buffers to once connected.
 const FREEBSD_MSS: usize = 1460;
+/// The largest buffer or transfer a script may ask for (FreeBSD's default
+/// `kern.ipc.maxsockbuf` is 2 MiB; this leaves room and bounds allocation).
+const MAX_BYTES: usize = 16 << 20;
+
+/// A byte count from a script, bounded by [`MAX_BYTES`].
+fn byte_count(what: &str, value: i64) -> Result<usize, Mismatch> {
+    match usize::try_from(value) {
+        Ok(n) if n <= MAX_BYTES => Ok(n),
+        _ => mismatch(format!("{what} from 0 to {MAX_BYTES}"), value.to_string()),
+    }
+}
 
 /// One open descriptor.
 #[derive(Debug, Clone)]
@@ -480,7 +491,7 @@ impl Runner {
         let Some(fd) = self.fd_arg(call)? else {
             return Ok(Err("EBADF"));
         };
-        let len = usize::try_from(int_arg(call, 2)?).unwrap_or(0);
+        let len = byte_count("a length", int_arg(call, 2)?)?;
         let Some(entry) = self.fds.get(&fd).cloned() else {
             return Ok(Err("EBADF"));
         };
@@ -508,7 +519,7 @@ impl Runner {
         let Some(fd) = self.fd_arg(call)? else {
             return Ok(Err("EBADF"));
         };
-        let len = usize::try_from(int_arg(call, 2)?).unwrap_or(0);
+        let len = byte_count("a length", int_arg(call, 2)?)?;
         let Some(entry) = self.fds.get(&fd).cloned() else {
             return Ok(Err("EBADF"));
         };
@@ -606,9 +617,7 @@ impl Runner {
                     None => {
                         // No connection yet: the script's value sizes the
                         // buffers the socket (or a listener's children) get.
-                        let Ok(wanted) = usize::try_from(wanted) else {
-                            return mismatch("a buffer size", wanted.to_string());
-                        };
+                        let wanted = byte_count("a buffer size", wanted)?;
                         if entry.listener {
                             let current = if receive { entry.rcvbuf } else { entry.sndbuf };
                             if current != wanted {
@@ -679,9 +688,7 @@ impl Runner {
                         "a socket that has its buffers",
                     );
                 }
-                let Ok(size) = usize::try_from(value) else {
-                    return Ok(Err("EINVAL"));
-                };
+                let size = byte_count("a buffer size", value)?;
                 if name == "SO_RCVBUF" {
                     entry.rcvbuf = size;
                 } else {

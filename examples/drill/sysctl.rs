@@ -106,6 +106,16 @@ fn switch(name: &str, value: &str) -> Result<bool, String> {
     }
 }
 
+/// A buffer size, at most 16 MiB (it is allocated for each socket).
+fn buffer_size(name: &str, value: &str) -> Result<usize, String> {
+    match usize::try_from(number(name, value)?) {
+        Ok(n) if n <= 16 << 20 => Ok(n),
+        _ => Err(format!(
+            "a buffer size up to 16 MiB for {name}, got {value}"
+        )),
+    }
+}
+
 fn count(name: &str, value: &str) -> Result<u32, String> {
     let n = number(name, value)?;
     u32::try_from(n).map_err(|_| format!("a 32-bit count for {name}, got {value}"))
@@ -151,13 +161,11 @@ pub fn apply(
         "msl" => config.msl = millis(name, value)?,
         "finwait2_timeout" => config.fin_wait_2_timeout = millis(name, value)?,
         "recvspace" => {
-            knobs.recvspace = usize::try_from(number(name, value)?)
-                .map_err(|_| format!("a buffer size for {name}, got {value}"))?;
+            knobs.recvspace = buffer_size(name, value)?;
             return Ok(Applied::Knob);
         }
         "sendspace" => {
-            knobs.sendspace = usize::try_from(number(name, value)?)
-                .map_err(|_| format!("a buffer size for {name}, got {value}"))?;
+            knobs.sendspace = buffer_size(name, value)?;
             return Ok(Applied::Knob);
         }
         "keepidle" => {
@@ -256,6 +264,7 @@ mod tests {
         assert!(run("net.inet.tcp.rexmit_initial", "soon").0.is_err());
         assert!(run("pollnet.frobnicate", "1").0.is_err());
         assert!(run("pollnet.nagle", "2").0.is_err());
+        assert!(run("net.inet.tcp.recvspace", "4294967296").0.is_err());
     }
 
     #[test]
