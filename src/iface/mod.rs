@@ -1,5 +1,161 @@
-//! The interface: ties a device to a socket set (Ethernet, ARP, IPv4, ICMPv4, TCP demux).
+//! The interface: ties a [`Device`](crate::phy::Device) to a
+//! [`SocketSet`](crate::socket::SocketSet).
+//!
+//! Ingress: Ethernet -> ARP / IPv4 -> ICMPv4 / TCP demultiplexed in O(1) by
+//! 4-tuple, then by listening port. Egress: only sockets that have something
+//! to do are visited (a ready set and a timer queue, DESIGN.md rule 6).
 
 pub mod demux;
+mod interface;
 pub mod neighbor;
 pub mod timer;
+
+#[cfg(all(test, feature = "std"))]
+mod tests;
+
+pub use self::interface::{Interface, InterfaceStorage};
+
+use crate::socket::SocketHandle;
+use crate::socket::tcp::{TcpConfig, Transition};
+use crate::time::Instant;
+use crate::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
+
+/// How many IPv4 addresses an interface can have.
+pub const MAX_IP_ADDRS: usize = 4;
+
+/// An interface's configuration.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct Config {
+    /// The interface's Ethernet address.
+    pub hardware_addr: EthernetAddress,
+    /// Its IPv4 addresses with their prefixes.
+    pub ip_addrs: [Option<Ipv4Cidr>; MAX_IP_ADDRS],
+    /// The default gateway for destinations off every prefix.
+    pub gateway: Option<Ipv4Address>,
+    /// Seed for the ISN secret and the demultiplexing hash key: fixed in
+    /// tests and replay (deterministic), random in production so peers
+    /// cannot predict either (RFC 6528).
+    pub random_seed: u64,
+    /// Settings given to connection sockets spawned by listeners that have
+    /// none of their own, and defaults for `connect`.
+    pub tcp: TcpConfig,
+}
+
+impl Config {
+    /// A configuration with a hardware address, no IP address, seed 0.
+    pub fn new(hardware_addr: EthernetAddress) -> Config {
+        Config {
+            hardware_addr,
+            ip_addrs: [None; MAX_IP_ADDRS],
+            gateway: None,
+            random_seed: 0,
+            tcp: TcpConfig::default(),
+        }
+    }
+
+    /// Adds an IPv4 address (ignored when all slots are taken).
+    pub fn with_ip(mut self, cidr: Ipv4Cidr) -> Config {
+        if let Some(slot) = self.ip_addrs.iter_mut().find(|a| a.is_none()) {
+            *slot = Some(cidr);
+        }
+        self
+    }
+
+    /// Sets the default gateway.
+    pub fn with_gateway(mut self, gateway: Ipv4Address) -> Config {
+        self.gateway = Some(gateway);
+        self
+    }
+
+    /// Sets the random seed.
+    pub fn with_seed(mut self, seed: u64) -> Config {
+        self.random_seed = seed;
+        self
+    }
+
+    /// Sets the TCP settings.
+    pub fn with_tcp(mut self, tcp: TcpConfig) -> Config {
+        self.tcp = tcp;
+        self
+    }
+}
+
+/// A state change of one socket, stamped with the poll time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceEvent {
+    /// When (the `now` of the poll that saw it).
+    pub at: Instant,
+    /// Which socket.
+    pub handle: SocketHandle,
+    /// The transition.
+    pub transition: Transition,
+}
+
+/// Counters: every reason a frame is dropped, and what was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Frames received from the device.
+    pub rx_frames: u64,
+    /// Frames too short for an Ethernet header.
+    pub rx_drop_ethernet_malformed: u64,
+    /// Frames for another hardware address.
+    pub rx_drop_not_for_us: u64,
+    /// Frames of an EtherType we do not handle (IPv6, VLAN, ...).
+    pub rx_drop_unknown_ethertype: u64,
+    /// Malformed ARP packets, or ARP for other hardware/protocol types.
+    pub rx_drop_arp_malformed: u64,
+    /// Malformed IPv4 headers.
+    pub rx_drop_ipv4_malformed: u64,
+    /// IPv4 header checksum failures.
+    pub rx_drop_ipv4_checksum: u64,
+    /// IPv4 fragments (no reassembly yet).
+    pub rx_drop_ipv4_fragment: u64,
+    /// IPv4 packets for another address.
+    pub rx_drop_ipv4_not_for_us: u64,
+    /// IPv4 packets of a protocol we do not handle (UDP, ...).
+    pub rx_drop_unknown_protocol: u64,
+    /// Malformed ICMPv4 messages or ICMP checksum failures.
+    pub rx_drop_icmp_malformed: u64,
+    /// Malformed TCP headers.
+    pub rx_drop_tcp_malformed: u64,
+    /// TCP checksum failures.
+    pub rx_drop_tcp_checksum: u64,
+    /// TCP segments to or from a broadcast/multicast address.
+    pub rx_drop_tcp_bad_address: u64,
+    /// SYNs dropped because the listener's backlog (or buffer pool) is full.
+    pub rx_drop_syn_backlog_full: u64,
+    /// TCP segments received and handed to a socket.
+    pub tcp_segments_received: u64,
+    /// TCP segments for no connection (answered with a RST unless they were
+    /// RSTs themselves).
+    pub tcp_no_socket: u64,
+    /// ICMP echo requests answered.
+    pub icmp_echo_replies: u64,
+    /// ICMP errors delivered to a TCP socket.
+    pub icmp_errors_to_tcp: u64,
+    /// Frames transmitted.
+    pub tx_frames: u64,
+    /// Times the device had no transmit token.
+    pub tx_device_busy: u64,
+    /// ARP requests sent.
+    pub arp_requests_sent: u64,
+    /// ARP replies sent.
+    pub arp_replies_sent: u64,
+    /// Packets held waiting for ARP and then dropped (queue full or expired).
+    pub arp_held_dropped: u64,
+    /// Packets with no route (off-link and no gateway).
+    pub tx_drop_no_route: u64,
+    /// TCP segments sent.
+    pub tcp_segments_sent: u64,
+    /// TCP retransmissions.
+    pub tcp_retransmissions: u64,
+    /// TCP RSTs sent (by sockets and for segments with no connection).
+    pub tcp_rsts_sent: u64,
+    /// RFC 5961 challenge ACKs sent.
+    pub tcp_challenge_acks: u64,
+    /// Sockets that could not be entered in the demultiplexing table (full,
+    /// or a duplicate 4-tuple).
+    pub demux_insert_failed: u64,
+}

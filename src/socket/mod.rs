@@ -3,7 +3,10 @@
 //! A socket never sees a device, Ethernet or ARP. The interface hands it
 //! `(now, segment)` through a [`Context`] and asks it for segments to send.
 
+mod set;
 pub mod tcp;
+
+pub use self::set::{ChildBuffers, SetFull, SocketHandle, SocketSet, SocketStorage};
 
 use crate::time::Instant;
 

@@ -1192,3 +1192,22 @@ fn poll_at_deadline(deadline: Option<Instant>) -> PollAt {
         None => PollAt::Ingress,
     }
 }
+
+/// Access the interface and benches need.
+impl<'a> TcpSocket<'a> {
+    /// Takes the socket apart and returns its `(rx, tx)` buffers, so a
+    /// listener's buffer pool can hand them to the next connection.
+    pub fn into_buffers(self) -> (SocketBuffer<'a>, SocketBuffer<'a>) {
+        (self.rx_buffer, self.tx_buffer)
+    }
+
+    /// RCV.NXT (RFC 9293 section 3.3.1): the next sequence number expected.
+    pub fn rcv_nxt(&self) -> SeqNumber {
+        self.rcv_nxt
+    }
+
+    /// SND.NXT (RFC 9293 section 3.3.1): the next sequence number to send.
+    pub fn snd_nxt(&self) -> SeqNumber {
+        self.snd_nxt
+    }
+}

@@ -315,6 +315,12 @@ impl<'a> TcpSocket<'a> {
             return self.ack_reply(now);
         }
         self.last_rx = now;
+        // The FIN_WAIT_2 timeout is an idle timeout, as in lwIP: a peer
+        // that is still sending is not half-dead, so each acceptable
+        // segment restarts it.
+        if self.state == State::FinWait2 && self.rx_closed_by_user && self.timers.state.is_some() {
+            self.timers.state = now.checked_add(self.config.fin_wait_2_timeout);
+        }
         self.keepalive_probes = 0;
         self.keepalive_due = false;
         if self.timestamps.enabled {

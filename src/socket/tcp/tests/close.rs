@@ -173,6 +173,29 @@ fn fin_wait_2_times_out_after_a_full_close() {
 }
 
 #[test]
+fn fin_wait_2_timeout_restarts_while_the_peer_still_sends() {
+    let mut h = in_state(FinWait2, true);
+    assert_eq!(h.poll_at(), PollAt::Time(Instant::ZERO + secs(60)));
+    // Data at 50 s: the peer is alive, so the idle timeout starts again.
+    h.set_time(Instant::from_secs(50));
+    assert_eq!(
+        h.recv(seg(ACK | PSH, IRS + 1, Some(ISS + 2), b"still here")),
+        None
+    );
+    assert_eq!(h.socket.recv_slice(&mut [0; 16]), Ok(10));
+    h.set_time(Instant::from_secs(50) + ms(100));
+    h.dispatch().unwrap().is(ACK, ISS + 2, Some(IRS + 11), 0);
+    assert_eq!(h.poll_at(), PollAt::Time(Instant::from_secs(110)));
+    h.set_time(Instant::from_secs(110) - ms(1));
+    h.expect_silence();
+    assert_eq!(h.state(), FinWait2);
+    h.set_time(Instant::from_secs(110));
+    h.expect_silence();
+    assert_eq!(h.state(), Closed);
+    h.expect_trace(&[(FinWait2, Closed, Cause::FinWait2Timeout)]);
+}
+
+#[test]
 fn fin_wait_2_after_shutdown_keeps_waiting_and_receiving() {
     let mut h = in_state(FinWait2, false);
     assert_eq!(h.poll_at(), PollAt::Ingress);

@@ -1,0 +1,661 @@
+//! The default demo: two pollnet stacks (client and server) joined by an
+//! in-memory link with a fixed one-way delay, on a virtual clock.
+//!
+//! One connection goes through its whole life: handshake, a transfer with a
+//! content check, a close, TIME_WAIT and its expiry. Every state transition
+//! of both ends is printed as it happens. `--scenario` shows other paths of
+//! the RFC 9293 state diagram.
+//!
+//! ```text
+//! cargo run --release --example loopback -- [--bytes N] [--delay-ms D]
+//!     [--loss P] [--seed S] [--pcap FILE] [--msl SECONDS]
+//!     [--scenario default|simultaneous-close|rst-in-syn-rcvd|
+//!                 fin-wait-2-timeout|lost-last-ack|passive-close]
+//! ```
+
+use std::cell::Cell;
+use std::process::ExitCode;
+use std::rc::Rc;
+
+use pollnet::iface::{Config, Interface};
+use pollnet::phy::{
+    Device, DeviceCapabilities, FaultInjector, LinkEnd, Loopback, RxToken, TxToken,
+};
+use pollnet::phy::{PcapDirection, PcapWriter, Probability};
+use pollnet::socket::tcp::{State, TcpConfig, TcpSocket};
+use pollnet::socket::{ChildBuffers, SocketHandle, SocketSet};
+use pollnet::storage::RingBuffer;
+use pollnet::time::{Duration, Instant};
+use pollnet::wire::{
+    EthernetAddress, EthernetFrame, EthernetProtocol, IpAddress, IpEndpoint, Ipv4Address, Ipv4Cidr,
+    Ipv4Packet, TcpFlags, TcpPacket,
+};
+
+const CLIENT_IP: Ipv4Address = Ipv4Address::new(192, 0, 2, 1);
+const SERVER_IP: Ipv4Address = Ipv4Address::new(192, 0, 2, 2);
+const SERVER_PORT: u16 = 8080;
+const BUFFER_SIZE: usize = 64 * 1024;
+/// A scenario that has not finished after this much virtual time is stuck.
+const VIRTUAL_TIME_LIMIT: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scenario {
+    Default,
+    SimultaneousClose,
+    RstInSynRcvd,
+    FinWait2Timeout,
+    LostLastAck,
+    PassiveClose,
+}
+
+impl Scenario {
+    fn parse(name: &str) -> Option<Scenario> {
+        Some(match name {
+            "default" => Scenario::Default,
+            "simultaneous-close" => Scenario::SimultaneousClose,
+            "rst-in-syn-rcvd" => Scenario::RstInSynRcvd,
+            "fin-wait-2-timeout" => Scenario::FinWait2Timeout,
+            "lost-last-ack" => Scenario::LostLastAck,
+            "passive-close" => Scenario::PassiveClose,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Options {
+    bytes: usize,
+    delay: Duration,
+    loss: f64,
+    seed: u64,
+    pcap: Option<String>,
+    msl: Duration,
+    scenario: Scenario,
+}
+
+fn usage() -> &'static str {
+    "usage: loopback [--bytes N] [--delay-ms D] [--loss P] [--seed S] [--pcap FILE] \
+     [--msl SECONDS] [--scenario default|simultaneous-close|rst-in-syn-rcvd|\
+     fin-wait-2-timeout|lost-last-ack|passive-close]"
+}
+
+fn parse_options() -> Result<Options, String> {
+    let mut options = Options {
+        bytes: 4_000_000,
+        delay: Duration::from_millis(1),
+        loss: 0.0,
+        seed: 1,
+        pcap: None,
+        msl: Duration::from_secs(60),
+        scenario: Scenario::Default,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| format!("{flag} needs a value\n{}", usage()))
+        };
+        match flag.as_str() {
+            "--bytes" => options.bytes = value()?.parse().map_err(|e| format!("--bytes: {e}"))?,
+            "--delay-ms" => {
+                let ms: f64 = value()?.parse().map_err(|e| format!("--delay-ms: {e}"))?;
+                options.delay = Duration::from_micros((ms * 1000.0).max(0.0) as u64);
+            }
+            "--loss" => {
+                options.loss = value()?.parse().map_err(|e| format!("--loss: {e}"))?;
+                if !(0.0..1.0).contains(&options.loss) {
+                    return Err("--loss takes a fraction in [0, 1)".into());
+                }
+            }
+            "--seed" => options.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
+            "--pcap" => options.pcap = Some(value()?),
+            "--msl" => {
+                let secs: f64 = value()?.parse().map_err(|e| format!("--msl: {e}"))?;
+                options.msl = Duration::from_micros((secs * 1e6).max(0.0) as u64);
+            }
+            "--scenario" => {
+                let name = value()?;
+                options.scenario = Scenario::parse(&name)
+                    .ok_or_else(|| format!("unknown scenario {name}\n{}", usage()))?;
+            }
+            "-h" | "--help" => return Err(usage().into()),
+            other => return Err(format!("unknown option {other}\n{}", usage())),
+        }
+    }
+    Ok(options)
+}
+
+/// The byte at `offset` of the transfer: a seeded pseudo-random stream, so
+/// the receiver can check every byte without keeping a copy.
+fn stream_byte(seed: u64, offset: usize) -> u8 {
+    let mut z = seed ^ (offset as u64 / 8).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    z.to_le_bytes()[offset % 8]
+}
+
+/// Drops the client's first pure ACK sent after the server's FIN arrived:
+/// the "lost last ACK" of the close handshake. Inactive unless `enabled`.
+struct DropLastAck<D: Device> {
+    inner: D,
+    enabled: bool,
+    /// The time of the current receive/transmit, for the narration.
+    clock: Rc<Cell<Instant>>,
+    /// Set once a FIN has been received.
+    armed: Rc<Cell<bool>>,
+    /// Set once the ACK has been dropped (only one is).
+    dropped: Rc<Cell<bool>>,
+}
+
+impl<D: Device> DropLastAck<D> {
+    fn new(inner: D, enabled: bool) -> Self {
+        DropLastAck {
+            inner,
+            enabled,
+            clock: Rc::new(Cell::new(Instant::ZERO)),
+            armed: Rc::new(Cell::new(false)),
+            dropped: Rc::new(Cell::new(false)),
+        }
+    }
+}
+
+/// The TCP flags and payload length of an Ethernet/IPv4/TCP frame.
+fn tcp_flags(frame: &[u8]) -> Option<(TcpFlags, usize)> {
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    if eth.ethertype() != EthernetProtocol::Ipv4 {
+        return None;
+    }
+    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+    let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
+    Some((tcp.flags(), tcp.payload().len()))
+}
+
+struct DropRx<T> {
+    inner: T,
+    /// `(armed, dropped, clock)` when the wrapper is enabled.
+    watch: Option<(Flag, Flag, Rc<Cell<Instant>>)>,
+}
+
+/// A shared on/off flag between the wrapper and its tokens.
+type Flag = Rc<Cell<bool>>;
+
+struct DropTx<T> {
+    inner: T,
+    /// `(armed, dropped, clock)` when the wrapper is enabled.
+    watch: Option<(Flag, Flag, Rc<Cell<Instant>>)>,
+}
+
+impl<T: RxToken> RxToken for DropRx<T> {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        let watch = self.watch;
+        self.inner.consume(|frame| {
+            if let (Some((armed, dropped, clock)), Some((flags, _))) = (watch, tcp_flags(frame)) {
+                if flags.contains(TcpFlags::FIN) {
+                    armed.set(true);
+                    if dropped.get() {
+                        println!(
+                            "[{:>8}] client TIME_WAIT gets the server's retransmitted FIN: \
+                             ACKs it again and restarts 2*MSL",
+                            clock.get()
+                        );
+                    }
+                }
+            }
+            f(frame)
+        })
+    }
+}
+
+impl<T: TxToken> TxToken for DropTx<T> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let Some((armed, dropped, clock)) = self.watch else {
+            return self.inner.consume(len, f);
+        };
+        let mut frame = vec![0u8; len];
+        let result = f(&mut frame);
+        let pure_ack = matches!(tcp_flags(&frame), Some((flags, 0)) if flags == TcpFlags::ACK);
+        if armed.get() && !dropped.get() && pure_ack {
+            dropped.set(true);
+            println!("[{:>8}] link drops the client's last ACK", clock.get());
+        } else {
+            self.inner.consume(len, |out| out.copy_from_slice(&frame));
+        }
+        result
+    }
+}
+
+impl<D: Device> Device for DropLastAck<D> {
+    type RxToken<'a>
+        = DropRx<D::RxToken<'a>>
+    where
+        Self: 'a;
+    type TxToken<'a>
+        = DropTx<D::TxToken<'a>>
+    where
+        Self: 'a;
+
+    fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
+        self.clock.set(now);
+        let watch = self
+            .enabled
+            .then(|| (self.armed.clone(), self.dropped.clone(), self.clock.clone()));
+        let (rx, tx) = self.inner.receive(now)?;
+        Some((
+            DropRx {
+                inner: rx,
+                watch: watch.clone(),
+            },
+            DropTx { inner: tx, watch },
+        ))
+    }
+
+    fn transmit(&mut self, now: Instant) -> Option<Self::TxToken<'_>> {
+        self.clock.set(now);
+        let watch = self
+            .enabled
+            .then(|| (self.armed.clone(), self.dropped.clone(), self.clock.clone()));
+        let tx = self.inner.transmit(now)?;
+        Some(DropTx { inner: tx, watch })
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        self.inner.capabilities()
+    }
+}
+
+/// When a device next has something to deliver, so the virtual clock can
+/// jump straight to it.
+trait NextEvent {
+    fn next_event(&self) -> Option<Instant>;
+}
+
+impl NextEvent for LinkEnd {
+    fn next_event(&self) -> Option<Instant> {
+        self.next_arrival()
+    }
+}
+
+impl<D: Device + NextEvent> NextEvent for FaultInjector<D> {
+    fn next_event(&self) -> Option<Instant> {
+        earliest(self.inner().next_event(), self.next_release_at())
+    }
+}
+
+impl<D: Device + NextEvent> NextEvent for DropLastAck<D> {
+    fn next_event(&self) -> Option<Instant> {
+        self.inner.next_event()
+    }
+}
+
+impl<D: Device + NextEvent, W: std::io::Write> NextEvent for PcapWriter<D, W> {
+    fn next_event(&self) -> Option<Instant> {
+        self.inner().next_event()
+    }
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// One stack: its interface, device and sockets.
+struct Host<D: Device> {
+    name: &'static str,
+    iface: Interface<'static>,
+    device: D,
+    sockets: SocketSet<'static>,
+}
+
+impl<D: Device + NextEvent> Host<D> {
+    fn new(
+        name: &'static str,
+        device: D,
+        mac: [u8; 6],
+        ip: Ipv4Address,
+        seed: u64,
+        tcp: TcpConfig,
+    ) -> Self {
+        let config = Config::new(EthernetAddress(mac))
+            .with_ip(Ipv4Cidr::new(ip, 24).expect("24 is a valid prefix length"))
+            .with_seed(seed)
+            .with_tcp(tcp);
+        let sockets = SocketSet::with_capacity(8);
+        Host {
+            name,
+            iface: Interface::new(config, sockets.capacity()),
+            device,
+            sockets,
+        }
+    }
+
+    fn poll(&mut self, now: Instant) -> bool {
+        self.iface.poll(now, &mut self.device, &mut self.sockets)
+    }
+
+    fn print_trace(&mut self) {
+        while let Some(event) = self.iface.pop_trace() {
+            println!("[{:>8}] {} {}", event.at, self.name, event.transition);
+        }
+    }
+
+    fn next_event(&self) -> Option<Instant> {
+        earliest(self.iface.poll_at(&self.sockets), self.device.next_event())
+    }
+
+    fn state(&self, handle: Option<SocketHandle>) -> State {
+        handle
+            .and_then(|h| self.sockets.get(h))
+            .map_or(State::Closed, |s| s.state())
+    }
+}
+
+fn new_socket(tcp: TcpConfig) -> TcpSocket<'static> {
+    let mut socket = TcpSocket::new(
+        RingBuffer::new(vec![0u8; BUFFER_SIZE]),
+        RingBuffer::new(vec![0u8; BUFFER_SIZE]),
+    );
+    socket.set_config(tcp);
+    socket
+}
+
+/// What the two applications have done so far.
+#[derive(Debug, Default)]
+struct Progress {
+    client: Option<SocketHandle>,
+    server: Option<SocketHandle>,
+    sent: usize,
+    received: usize,
+    client_closed: bool,
+    server_closed: bool,
+    /// rst-in-syn-rcvd: the first connection attempt was abandoned.
+    first_attempt_aborted: bool,
+    /// rst-in-syn-rcvd: the second, real attempt has started.
+    reconnected: bool,
+    /// Whether the server connection has been accepted and then freed.
+    server_done: bool,
+}
+
+fn run<C, S>(client_device: C, server_device: S, o: &Options) -> Result<(usize, Instant), String>
+where
+    C: Device + NextEvent,
+    S: Device + NextEvent,
+{
+    let mut tcp = TcpConfig::default();
+    tcp.msl = o.msl;
+    // A lossy link recovers faster with Linux's minimum RTO.
+    tcp.min_rto = Duration::from_millis(200);
+    let mut client = Host::new(
+        "client",
+        client_device,
+        [2, 0, 0, 0, 0, 1],
+        CLIENT_IP,
+        o.seed,
+        tcp,
+    );
+    let mut server = Host::new(
+        "server",
+        server_device,
+        [2, 0, 0, 0, 0, 2],
+        SERVER_IP,
+        o.seed ^ 0x5eed,
+        tcp,
+    );
+
+    let listener = server
+        .sockets
+        .add(new_socket(tcp))
+        .map_err(|_| "server socket set full")?;
+    server
+        .sockets
+        .listen(
+            listener,
+            SERVER_PORT,
+            4,
+            ChildBuffers::Alloc {
+                rx: BUFFER_SIZE,
+                tx: BUFFER_SIZE,
+            },
+        )
+        .map_err(|e| format!("listen: {e:?}"))?;
+
+    let remote = IpEndpoint::new(IpAddress::Ipv4(SERVER_IP), SERVER_PORT);
+    let mut p = Progress::default();
+    let mut now = Instant::ZERO;
+    let mut chunk = vec![0u8; 16 * 1024];
+    let mut same_instant_rounds = 0u32;
+
+    let connect = |client: &mut Host<C>, now: Instant| -> Result<SocketHandle, String> {
+        let handle = client
+            .sockets
+            .add(new_socket(tcp))
+            .map_err(|_| "client socket set full")?;
+        client
+            .iface
+            .connect(&mut client.sockets, handle, remote, now)
+            .map_err(|e| format!("connect: {e:?}"))?;
+        Ok(handle)
+    };
+    p.client = Some(connect(&mut client, now)?);
+
+    loop {
+        let mut progress = client.poll(now);
+        progress |= server.poll(now);
+        client.print_trace();
+        server.print_trace();
+
+        // rst-in-syn-rcvd: the client gives up on its first SYN at once, so
+        // the server's SYN-ACK meets no connection and draws a RST.
+        if o.scenario == Scenario::RstInSynRcvd && !p.first_attempt_aborted {
+            if let Some(socket) = p.client.and_then(|h| client.sockets.get_mut(h)) {
+                if socket.state() == State::SynSent {
+                    socket.abort();
+                    p.first_attempt_aborted = true;
+                    progress = true;
+                }
+            }
+        }
+        if o.scenario == Scenario::RstInSynRcvd
+            && p.first_attempt_aborted
+            && !p.reconnected
+            && client.state(p.client) == State::Closed
+            && server.sockets.pending(listener) == 0
+            && server.iface.stats().tcp_segments_received >= 2
+        {
+            // The server saw the SYN and the RST, and its listener is still
+            // listening: connect again, for real this time.
+            if let Some(old) = p.client.take() {
+                client.sockets.remove(old);
+            }
+            p.client = Some(connect(&mut client, now)?);
+            p.reconnected = true;
+            progress = true;
+        }
+
+        // Server application: accept, read and check every byte.
+        if p.server.is_none() && !p.server_done {
+            if let Some(conn) = server.sockets.accept(listener) {
+                p.server = Some(conn);
+                progress = true;
+            }
+        }
+        if let Some(conn) = p.server {
+            if let Some(socket) = server.sockets.get_mut(conn) {
+                loop {
+                    match socket.recv_slice(&mut chunk) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            for (i, byte) in chunk[..n].iter().enumerate() {
+                                if *byte != stream_byte(o.seed, p.received + i) {
+                                    return Err(format!("byte {} differs", p.received + i));
+                                }
+                            }
+                            p.received += n;
+                            progress = true;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let all_in = p.received == o.bytes;
+                let eof = !socket.may_recv() && socket.state() != State::SynRcvd;
+                let close_now = match o.scenario {
+                    Scenario::Default | Scenario::LostLastAck | Scenario::RstInSynRcvd => eof,
+                    Scenario::PassiveClose => all_in,
+                    Scenario::SimultaneousClose => {
+                        all_in
+                            && client
+                                .sockets
+                                .get(p.client.expect("connected"))
+                                .is_some_and(|c| c.send_queue() == 0)
+                    }
+                    Scenario::FinWait2Timeout => false,
+                };
+                if close_now && !p.server_closed {
+                    socket.close();
+                    p.server_closed = true;
+                    progress = true;
+                    if o.scenario == Scenario::SimultaneousClose {
+                        // Close the client in the same instant, so the two
+                        // FINs cross on the wire.
+                        if let Some(c) = p.client.and_then(|h| client.sockets.get_mut(h)) {
+                            c.close();
+                            p.client_closed = true;
+                        }
+                    }
+                }
+            }
+            if server
+                .sockets
+                .get(conn)
+                .is_none_or(|s| s.state() == State::Closed)
+            {
+                if let Some(done) = p.server.take() {
+                    server.sockets.remove(done);
+                }
+                p.server_done = true;
+            }
+        }
+
+        // Client application: send the stream, then close.
+        let attempt_live = o.scenario != Scenario::RstInSynRcvd || p.reconnected;
+        if let Some(socket) = p
+            .client
+            .and_then(|h| client.sockets.get_mut(h))
+            .filter(|_| attempt_live)
+        {
+            let mut sent_now = p.sent;
+            while sent_now < o.bytes && socket.can_send() {
+                let n = chunk.len().min(o.bytes - sent_now);
+                for (i, byte) in chunk[..n].iter_mut().enumerate() {
+                    *byte = stream_byte(o.seed, sent_now + i);
+                }
+                match socket.send_slice(&chunk[..n]) {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => {
+                        sent_now += k;
+                        progress = true;
+                    }
+                }
+            }
+            p.sent = sent_now;
+            let close_now = match o.scenario {
+                Scenario::PassiveClose => !socket.may_recv() && socket.state() == State::CloseWait,
+                Scenario::SimultaneousClose => false,
+                // CLOSE in SYN_SENT deletes the connection (RFC 9293
+                // 3.10.4): close only once it is synchronized.
+                _ => sent_now == o.bytes && socket.state().is_synchronized(),
+            };
+            if close_now && !p.client_closed {
+                socket.close();
+                p.client_closed = true;
+                progress = true;
+            }
+        }
+
+        let client_state = client.state(p.client);
+        let finished = match o.scenario {
+            Scenario::FinWait2Timeout => p.client_closed && client_state == State::Closed,
+            _ => p.client_closed && client_state == State::Closed && p.server_done,
+        };
+        if finished {
+            if p.received != o.bytes {
+                return Err(format!("received {} of {} bytes", p.received, o.bytes));
+            }
+            return Ok((p.received, now));
+        }
+
+        if progress {
+            same_instant_rounds += 1;
+            if same_instant_rounds < 100_000 {
+                continue;
+            }
+        }
+        same_instant_rounds = 0;
+        let next = earliest(client.next_event(), server.next_event())
+            .ok_or_else(|| format!("stuck at {now}: nothing left to happen"))?;
+        now = if next > now {
+            next
+        } else {
+            now + Duration::from_micros(1)
+        };
+        if now > Instant::ZERO + VIRTUAL_TIME_LIMIT {
+            return Err(format!(
+                "stuck: no end after {VIRTUAL_TIME_LIMIT} of virtual time"
+            ));
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let options = match parse_options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (client_link, server_link) = Loopback::pair(1500, options.delay);
+    let mut faults = FaultInjector::new(client_link, options.seed);
+    faults.rx_config_mut().drop = Probability::from_fraction(options.loss);
+    faults.tx_config_mut().drop = Probability::from_fraction(options.loss);
+    let client_device = DropLastAck::new(faults, options.scenario == Scenario::LostLastAck);
+
+    let wall = std::time::Instant::now();
+    let result = match &options.pcap {
+        Some(path) => match std::fs::File::create(path)
+            .map_err(|e| e.to_string())
+            .and_then(|file| {
+                PcapWriter::new(
+                    client_device,
+                    std::io::BufWriter::new(file),
+                    PcapDirection::Both,
+                )
+                .map_err(|e| e.to_string())
+            }) {
+            Ok(device) => run(device, server_link, &options),
+            Err(e) => Err(format!("{path}: {e}")),
+        },
+        None => run(client_device, server_link, &options),
+    };
+    let wall = wall.elapsed().as_secs_f64();
+    match result {
+        Ok((bytes, at)) => {
+            let virtual_secs = at.total_micros() as f64 / 1e6;
+            let rate = if wall > 0.0 {
+                bytes as f64 / wall / 1e6
+            } else {
+                0.0
+            };
+            println!(
+                "done: {bytes} bytes verified, {virtual_secs:.3}s virtual, {wall:.3}s wall, {rate:.1} MB/s"
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,671 @@
+//! Interface tests: exact frames in, exact frames out, exact counters.
+
+extern crate std;
+
+use std::collections::VecDeque;
+use std::vec;
+use std::vec::Vec;
+
+use super::{Config, Interface};
+use crate::phy::{Device, DeviceCapabilities, RxToken, TxToken};
+use crate::socket::tcp::{State, TcpSocket};
+use crate::socket::{ChildBuffers, SocketSet};
+use crate::storage::RingBuffer;
+use crate::time::{Duration, Instant};
+use crate::wire::*;
+
+const OUR_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 1]);
+const PEER_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 9]);
+const OUR_IP: Ipv4Address = Ipv4Address::new(192, 0, 2, 1);
+const PEER_IP: Ipv4Address = Ipv4Address::new(192, 0, 2, 9);
+
+/// A device fed by the test, recording what the stack sends.
+#[derive(Default)]
+struct ScriptDevice {
+    rx: VecDeque<Vec<u8>>,
+    tx: Vec<Vec<u8>>,
+}
+
+struct Rx(Vec<u8>);
+struct Tx<'a>(&'a mut Vec<Vec<u8>>);
+
+impl RxToken for Rx {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(&self.0)
+    }
+}
+
+impl TxToken for Tx<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut frame = vec![0u8; len];
+        let r = f(&mut frame);
+        self.0.push(frame);
+        r
+    }
+}
+
+impl Device for ScriptDevice {
+    type RxToken<'a> = Rx;
+    type TxToken<'a> = Tx<'a>;
+
+    fn receive(&mut self, _now: Instant) -> Option<(Rx, Tx<'_>)> {
+        let frame = self.rx.pop_front()?;
+        Some((Rx(frame), Tx(&mut self.tx)))
+    }
+
+    fn transmit(&mut self, _now: Instant) -> Option<Tx<'_>> {
+        Some(Tx(&mut self.tx))
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        // The default is an Ethernet device with an MTU of 1500.
+        DeviceCapabilities::default()
+    }
+}
+
+fn setup() -> (Interface<'static>, ScriptDevice, SocketSet<'static>) {
+    let config = Config::new(OUR_MAC)
+        .with_ip(Ipv4Cidr::new(OUR_IP, 24).unwrap())
+        .with_seed(7);
+    let sockets = SocketSet::with_capacity(8);
+    (Interface::new(config, 8), ScriptDevice::default(), sockets)
+}
+
+fn ethernet(
+    dst: EthernetAddress,
+    ethertype: EthernetProtocol,
+    payload_len: usize,
+    fill: impl FnOnce(&mut [u8]),
+) -> Vec<u8> {
+    let mut frame = vec![0u8; 14 + payload_len];
+    let mut eth = EthernetFrame::new_unchecked(&mut frame[..]);
+    EthernetRepr {
+        src_addr: PEER_MAC,
+        dst_addr: dst,
+        ethertype,
+    }
+    .emit(&mut eth);
+    fill(&mut frame[14..]);
+    frame
+}
+
+fn ipv4(protocol: IpProtocol, payload_len: usize, fill: impl FnOnce(&mut [u8])) -> Vec<u8> {
+    ethernet(OUR_MAC, EthernetProtocol::Ipv4, 20 + payload_len, |bytes| {
+        let repr = Ipv4Repr {
+            src_addr: PEER_IP,
+            dst_addr: OUR_IP,
+            next_header: protocol,
+            payload_len,
+            hop_limit: 64,
+            dont_frag: true,
+        };
+        let mut packet = Ipv4Packet::new_unchecked(&mut *bytes);
+        repr.emit(&mut packet, &ChecksumCapabilities::default());
+        fill(packet.payload_mut());
+    })
+}
+
+fn tcp_frame(repr: &TcpRepr) -> Vec<u8> {
+    ipv4(IpProtocol::Tcp, repr.buffer_len(), |bytes| {
+        repr.emit(
+            &mut TcpPacket::new_unchecked(bytes),
+            &IpAddress::Ipv4(PEER_IP),
+            &IpAddress::Ipv4(OUR_IP),
+            &ChecksumCapabilities::default(),
+        );
+    })
+}
+
+fn syn(src_port: u16, dst_port: u16, seq: u32) -> TcpRepr<'static> {
+    TcpRepr {
+        src_port,
+        dst_port,
+        seq_number: SeqNumber(seq),
+        flags: TcpFlags::SYN,
+        window_len: 65535,
+        max_seg_size: Some(1460),
+        ..TcpRepr::default()
+    }
+}
+
+/// Parses a frame the stack sent as Ethernet/IPv4/TCP, checking every
+/// checksum.
+fn parse_tcp(frame: &[u8]) -> (EthernetAddress, TcpRepr<'_>) {
+    let eth = EthernetFrame::new_checked(frame).unwrap();
+    assert_eq!(eth.ethertype(), EthernetProtocol::Ipv4);
+    let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
+    let ip_repr = Ipv4Repr::parse(&ip, &ChecksumCapabilities::default()).unwrap();
+    assert_eq!((ip_repr.src_addr, ip_repr.dst_addr), (OUR_IP, PEER_IP));
+    let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
+    let repr = TcpRepr::parse(
+        &tcp,
+        &IpAddress::Ipv4(OUR_IP),
+        &IpAddress::Ipv4(PEER_IP),
+        &ChecksumCapabilities::default(),
+    )
+    .unwrap();
+    (eth.dst_addr(), repr)
+}
+
+#[test]
+fn arp_request_for_our_address_gets_exact_reply() {
+    let (mut iface, mut dev, mut sockets) = setup();
+    let request = ArpRepr::EthernetIpv4 {
+        operation: ArpOperation::Request,
+        source_hardware_addr: PEER_MAC,
+        source_protocol_addr: PEER_IP,
+        target_hardware_addr: EthernetAddress([0; 6]),
+        target_protocol_addr: OUR_IP,
+    };
+    dev.rx.push_back(ethernet(
+        EthernetAddress::BROADCAST,
+        EthernetProtocol::Arp,
+        request.buffer_len(),
+        |b| request.emit(&mut ArpPacket::new_unchecked(b)),
+    ));
+    assert!(iface.poll(Instant::ZERO, &mut dev, &mut sockets));
+    assert_eq!(dev.tx.len(), 1);
+    let eth = EthernetFrame::new_checked(&dev.tx[0][..]).unwrap();
+    assert_eq!(
+        (eth.dst_addr(), eth.src_addr(), eth.ethertype()),
+        (PEER_MAC, OUR_MAC, EthernetProtocol::Arp)
+    );
+    let reply = ArpRepr::parse(&ArpPacket::new_checked(eth.payload()).unwrap()).unwrap();
+    assert_eq!(
+        reply,
+        ArpRepr::EthernetIpv4 {
+            operation: ArpOperation::Reply,
+            source_hardware_addr: OUR_MAC,
+            source_protocol_addr: OUR_IP,
+            target_hardware_addr: PEER_MAC,
+            target_protocol_addr: PEER_IP,
+        }
+    );
+    assert_eq!(iface.neighbor(PEER_IP, Instant::ZERO), Some(PEER_MAC));
+    assert_eq!(iface.stats().arp_replies_sent, 1);
+}
+
+#[test]
+fn arp_request_for_another_host_is_ignored() {
+    let (mut iface, mut dev, mut sockets) = setup();
+    let request = ArpRepr::EthernetIpv4 {
+        operation: ArpOperation::Request,
+        source_hardware_addr: PEER_MAC,
+        source_protocol_addr: PEER_IP,
+        target_hardware_addr: EthernetAddress([0; 6]),
+        target_protocol_addr: Ipv4Address::new(192, 0, 2, 77),
+    };
+    dev.rx.push_back(ethernet(
+        EthernetAddress::BROADCAST,
+        EthernetProtocol::Arp,
+        request.buffer_len(),
+        |b| request.emit(&mut ArpPacket::new_unchecked(b)),
+    ));
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    assert!(dev.tx.is_empty());
+    assert_eq!(iface.neighbor(PEER_IP, Instant::ZERO), None);
+}
+
+#[test]
+fn ping_gets_echo_reply_with_same_data() {
+    let (mut iface, mut dev, mut sockets) = setup();
+    let data = b"pollnet ping payload 0123456789";
+    let request = Icmpv4Repr::EchoRequest {
+        ident: 0x1234,
+        seq_no: 7,
+        data,
+    };
+    dev.rx
+        .push_back(ipv4(IpProtocol::Icmp, request.buffer_len(), |b| {
+            request.emit(
+                &mut Icmpv4Packet::new_unchecked(b),
+                &ChecksumCapabilities::default(),
+            )
+        }));
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    assert_eq!(dev.tx.len(), 1);
+    let eth = EthernetFrame::new_checked(&dev.tx[0][..]).unwrap();
+    assert_eq!(eth.dst_addr(), PEER_MAC);
+    let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
+    let ip_repr = Ipv4Repr::parse(&ip, &ChecksumCapabilities::default()).unwrap();
+    assert_eq!(
+        (ip_repr.src_addr, ip_repr.dst_addr, ip_repr.next_header),
+        (OUR_IP, PEER_IP, IpProtocol::Icmp)
+    );
+    let icmp = Icmpv4Packet::new_checked(ip.payload()).unwrap();
+    let reply = Icmpv4Repr::parse(&icmp, &ChecksumCapabilities::default()).unwrap();
+    assert_eq!(
+        reply,
+        Icmpv4Repr::EchoReply {
+            ident: 0x1234,
+            seq_no: 7,
+            data
+        }
+    );
+    assert_eq!(iface.stats().icmp_echo_replies, 1);
+}
+
+#[test]
+fn every_drop_reason_is_counted() {
+    let (mut iface, mut dev, mut sockets) = setup();
+    // Too short for Ethernet.
+    dev.rx.push_back(vec![0u8; 10]);
+    // For another hardware address.
+    dev.rx.push_back(ethernet(
+        EthernetAddress([2, 0, 0, 0, 0, 0x42]),
+        EthernetProtocol::Ipv4,
+        20,
+        |_| {},
+    ));
+    // IPv6.
+    dev.rx
+        .push_back(ethernet(OUR_MAC, EthernetProtocol::Ipv6, 40, |_| {}));
+    // IPv4 with a broken header checksum.
+    let mut bad_ip = ipv4(IpProtocol::Udp, 8, |_| {});
+    bad_ip[14 + 10] ^= 0xff;
+    dev.rx.push_back(bad_ip);
+    // A fragment (MF set).
+    let mut fragment = ipv4(IpProtocol::Udp, 8, |_| {});
+    {
+        let mut ip = Ipv4Packet::new_unchecked(&mut fragment[14..]);
+        ip.set_more_frags(true);
+        ip.fill_checksum();
+    }
+    dev.rx.push_back(fragment);
+    // UDP.
+    dev.rx.push_back(ipv4(IpProtocol::Udp, 8, |_| {}));
+    // TCP with a broken checksum.
+    let mut bad_tcp = tcp_frame(&syn(1000, 80, 1));
+    let last = bad_tcp.len() - 1;
+    bad_tcp[last] ^= 0x01;
+    dev.rx.push_back(bad_tcp);
+    // TCP with data offset 4.
+    let mut short_offset = tcp_frame(&syn(1000, 80, 1));
+    short_offset[14 + 20 + 12] = 0x40;
+    dev.rx.push_back(short_offset);
+
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    let s = iface.stats();
+    assert_eq!(s.rx_frames, 8);
+    assert_eq!(s.rx_drop_ethernet_malformed, 1);
+    assert_eq!(s.rx_drop_not_for_us, 1);
+    assert_eq!(s.rx_drop_unknown_ethertype, 1);
+    assert_eq!(s.rx_drop_ipv4_checksum, 1);
+    assert_eq!(s.rx_drop_ipv4_fragment, 1);
+    assert_eq!(s.rx_drop_unknown_protocol, 1);
+    assert_eq!(s.rx_drop_tcp_checksum, 1);
+    assert_eq!(s.rx_drop_tcp_malformed, 1);
+    assert!(dev.tx.is_empty(), "nothing malformed may be answered");
+}
+
+#[test]
+fn segment_for_no_connection_gets_rst_and_rst_gets_nothing() {
+    let (mut iface, mut dev, mut sockets) = setup();
+    // A SYN: RST+ACK, seq 0, ack SEG.SEQ + SEG.LEN (RFC 9293 3.10.7.1).
+    dev.rx.push_back(tcp_frame(&syn(40000, 81, 1000)));
+    // An ACK: RST with seq = SEG.ACK.
+    let mut ack = syn(40001, 81, 5000);
+    ack.flags = TcpFlags::ACK;
+    ack.ack_number = SeqNumber(777);
+    ack.max_seg_size = None;
+    dev.rx.push_back(tcp_frame(&ack));
+    // A RST: never answered.
+    let mut rst = ack;
+    rst.flags = TcpFlags::RST;
+    dev.rx.push_back(tcp_frame(&rst));
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+
+    assert_eq!(dev.tx.len(), 2);
+    let (mac, r) = parse_tcp(&dev.tx[0]);
+    assert_eq!(mac, PEER_MAC);
+    assert_eq!((r.src_port, r.dst_port), (81, 40000));
+    assert_eq!(r.flags, TcpFlags::RST | TcpFlags::ACK);
+    assert_eq!(
+        (r.seq_number, r.ack_number),
+        (SeqNumber(0), SeqNumber(1001))
+    );
+    let (_, r) = parse_tcp(&dev.tx[1]);
+    assert_eq!(r.flags, TcpFlags::RST);
+    assert_eq!(r.seq_number, SeqNumber(777));
+    assert_eq!(iface.stats().tcp_no_socket, 3);
+    assert_eq!(iface.stats().tcp_rsts_sent, 2);
+}
+
+fn listener(sockets: &mut SocketSet<'static>, backlog: usize) -> crate::socket::SocketHandle {
+    let socket = TcpSocket::new(
+        RingBuffer::new(vec![0u8; 64]),
+        RingBuffer::new(vec![0u8; 64]),
+    );
+    let handle = sockets.add(socket).unwrap();
+    sockets
+        .listen(
+            handle,
+            80,
+            backlog,
+            ChildBuffers::Alloc { rx: 4096, tx: 4096 },
+        )
+        .unwrap();
+    handle
+}
+
+#[test]
+fn listener_spawns_children_up_to_backlog_and_rst_returns_to_listen() {
+    let (mut iface, mut dev, mut sockets) = setup();
+    let l = listener(&mut sockets, 2);
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    let first = iface.pop_trace().unwrap();
+    assert_eq!(
+        (first.handle, first.transition.from, first.transition.to),
+        (l, State::Closed, State::Listen)
+    );
+
+    for port in [5001, 5002, 5003] {
+        dev.rx.push_back(tcp_frame(&syn(port, 80, 100)));
+    }
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    // Two SYN-ACKs; the third SYN is beyond the backlog and dropped.
+    assert_eq!(dev.tx.len(), 2, "{:?}", dev.tx.len());
+    let (_, synack) = parse_tcp(&dev.tx[0]);
+    assert_eq!(synack.flags, TcpFlags::SYN | TcpFlags::ACK);
+    assert_eq!(synack.ack_number, SeqNumber(101));
+    assert_eq!(synack.dst_port, 5001);
+    let (_, synack_5002) = parse_tcp(&dev.tx[1]);
+    assert_eq!(synack_5002.dst_port, 5002);
+    let iss_5002 = synack_5002.seq_number;
+    assert_eq!(iface.stats().rx_drop_syn_backlog_full, 1);
+    assert_eq!(sockets.pending(l), 2);
+    let mut children = Vec::new();
+    while let Some(event) = iface.pop_trace() {
+        assert_eq!(
+            std::format!("{}", event.transition),
+            "LISTEN -> SYN_RCVD (rcv SYN)"
+        );
+        assert_ne!(event.handle, l);
+        children.push(event.handle);
+    }
+    assert_eq!(children.len(), 2);
+
+    // A RST at RCV.NXT for the first child: SYN_RCVD -> LISTEN, freed.
+    let mut rst = syn(5001, 80, 101);
+    rst.flags = TcpFlags::RST;
+    rst.max_seg_size = None;
+    dev.rx.push_back(tcp_frame(&rst));
+    iface.poll(Instant::from_millis(10), &mut dev, &mut sockets);
+    let event = iface.pop_trace().unwrap();
+    assert_eq!(event.handle, children[0]);
+    assert_eq!(
+        std::format!("{}", event.transition),
+        "SYN_RCVD -> LISTEN (rcv RST)"
+    );
+    assert!(sockets.get(children[0]).is_none(), "the child is freed");
+    assert_eq!(sockets.pending(l), 1);
+    assert_eq!(sockets.get(l).unwrap().state(), State::Listen);
+
+    // The backlog has room again.
+    dev.tx.clear();
+    dev.rx.push_back(tcp_frame(&syn(5004, 80, 900)));
+    iface.poll(Instant::from_millis(20), &mut dev, &mut sockets);
+    assert_eq!(dev.tx.len(), 1);
+    assert_eq!(parse_tcp(&dev.tx[0]).1.ack_number, SeqNumber(901));
+    // The freed slot is reused for the new connection.
+    let event = iface.pop_trace().unwrap();
+    assert_eq!(event.handle, children[0]);
+    assert_eq!(
+        std::format!("{}", event.transition),
+        "LISTEN -> SYN_RCVD (rcv SYN)"
+    );
+
+    // Nothing is established yet, so nothing can be accepted.
+    assert_eq!(sockets.accept(l), None);
+    // Completing the handshake of 5002 makes it acceptable.
+    let mut ack = syn(5002, 80, 101);
+    ack.flags = TcpFlags::ACK;
+    ack.ack_number = iss_5002 + 1;
+    ack.max_seg_size = None;
+    dev.rx.push_back(tcp_frame(&ack));
+    iface.poll(Instant::from_millis(30), &mut dev, &mut sockets);
+    let event = iface.pop_trace().unwrap();
+    assert_eq!(event.handle, children[1]);
+    assert_eq!(
+        std::format!("{}", event.transition),
+        "SYN_RCVD -> ESTABLISHED (rcv ACK)"
+    );
+    assert_eq!(sockets.accept(l), Some(children[1]));
+    assert_eq!(
+        sockets.get(children[1]).unwrap().state(),
+        State::Established
+    );
+    assert_eq!(sockets.pending(l), 1, "only 5004 is still half-open");
+    assert_eq!(sockets.accept(l), None);
+}
+
+#[test]
+fn outgoing_syn_waits_for_arp_then_goes_out() {
+    let (mut iface, mut dev, mut sockets) = setup();
+    let socket = TcpSocket::new(
+        RingBuffer::new(vec![0u8; 1024]),
+        RingBuffer::new(vec![0u8; 1024]),
+    );
+    let h = sockets.add(socket).unwrap();
+    let remote = IpEndpoint::new(IpAddress::Ipv4(PEER_IP), 80);
+    let local = iface
+        .connect(&mut sockets, h, remote, Instant::ZERO)
+        .unwrap();
+    assert_eq!(local.addr, IpAddress::Ipv4(OUR_IP));
+    assert!(local.port >= 49152);
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    // Only the ARP request went out; the SYN is held.
+    assert_eq!(dev.tx.len(), 1);
+    let eth = EthernetFrame::new_checked(&dev.tx[0][..]).unwrap();
+    assert_eq!(
+        (eth.dst_addr(), eth.ethertype()),
+        (EthernetAddress::BROADCAST, EthernetProtocol::Arp)
+    );
+    let arp = ArpRepr::parse(&ArpPacket::new_checked(eth.payload()).unwrap()).unwrap();
+    assert_eq!(
+        arp,
+        ArpRepr::EthernetIpv4 {
+            operation: ArpOperation::Request,
+            source_hardware_addr: OUR_MAC,
+            source_protocol_addr: OUR_IP,
+            target_hardware_addr: EthernetAddress([0; 6]),
+            target_protocol_addr: PEER_IP,
+        }
+    );
+    assert_eq!(sockets.get(h).unwrap().state(), State::SynSent);
+
+    let reply = ArpRepr::EthernetIpv4 {
+        operation: ArpOperation::Reply,
+        source_hardware_addr: PEER_MAC,
+        source_protocol_addr: PEER_IP,
+        target_hardware_addr: OUR_MAC,
+        target_protocol_addr: OUR_IP,
+    };
+    dev.rx.push_back(ethernet(
+        OUR_MAC,
+        EthernetProtocol::Arp,
+        reply.buffer_len(),
+        |b| reply.emit(&mut ArpPacket::new_unchecked(b)),
+    ));
+    iface.poll(Instant::from_millis(1), &mut dev, &mut sockets);
+    assert_eq!(dev.tx.len(), 2);
+    let (mac, syn) = parse_tcp(&dev.tx[1]);
+    assert_eq!(mac, PEER_MAC);
+    assert_eq!(syn.flags, TcpFlags::SYN);
+    assert_eq!((syn.src_port, syn.dst_port), (local.port, 80));
+    assert_eq!(iface.stats().arp_requests_sent, 1);
+    // Nothing is due until the SYN's retransmission timer: 1 s (the initial
+    // RTO) after the SYN left the socket at 0, when it was held for ARP.
+    assert_eq!(
+        iface.poll_at(&sockets),
+        Some(Instant::ZERO + Duration::from_secs(1))
+    );
+}
+
+#[test]
+fn a_socket_listening_since_the_last_poll_answers_a_syn_in_the_next_one() {
+    let (mut iface, mut dev, mut sockets) = setup();
+    let l = listener(&mut sockets, 1);
+    // No poll between listen() and the SYN.
+    dev.rx.push_back(tcp_frame(&syn(6000, 80, 41)));
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    assert_eq!(dev.tx.len(), 1);
+    let (_, reply) = parse_tcp(&dev.tx[0]);
+    assert_eq!(reply.flags, TcpFlags::SYN | TcpFlags::ACK);
+    assert_eq!(reply.ack_number, SeqNumber(42));
+    assert_eq!(sockets.pending(l), 1);
+    assert_eq!(iface.stats().tcp_no_socket, 0);
+}
+
+#[test]
+fn without_alloc_children_take_pooled_buffers_and_give_them_back() {
+    use crate::socket::SocketStorage;
+    use managed::ManagedSlice;
+
+    let (mut iface, mut dev, _) = setup();
+    // Everything borrowed: the socket set, the listener's buffers and a
+    // pool holding one buffer pair.
+    let mut slots = [
+        SocketStorage::EMPTY,
+        SocketStorage::EMPTY,
+        SocketStorage::EMPTY,
+    ];
+    let mut dirty = [0usize; 3];
+    let mut sockets = SocketSet::new(&mut slots[..], &mut dirty[..]);
+    let (mut l_rx, mut l_tx) = ([0u8; 64], [0u8; 64]);
+    let l = sockets
+        .add(TcpSocket::new(
+            RingBuffer::new(&mut l_rx[..]),
+            RingBuffer::new(&mut l_tx[..]),
+        ))
+        .unwrap();
+    let (mut rx, mut tx) = ([0u8; 1024], [0u8; 1024]);
+    let mut pool = [Some((
+        RingBuffer::new(&mut rx[..]),
+        RingBuffer::new(&mut tx[..]),
+    ))];
+    sockets
+        .listen(
+            l,
+            80,
+            4,
+            ChildBuffers::Pool(ManagedSlice::Borrowed(&mut pool[..])),
+        )
+        .unwrap();
+
+    // The first SYN takes the pooled pair; the second finds the pool empty
+    // and is dropped like a SYN beyond the backlog.
+    dev.rx.push_back(tcp_frame(&syn(7001, 80, 10)));
+    dev.rx.push_back(tcp_frame(&syn(7002, 80, 20)));
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    assert_eq!(dev.tx.len(), 1);
+    let (_, synack) = parse_tcp(&dev.tx[0]);
+    assert_eq!((synack.dst_port, synack.ack_number), (7001, SeqNumber(11)));
+    // The window offered is the pooled receive buffer's size.
+    assert_eq!(synack.window_len, 1024);
+    assert_eq!(iface.stats().rx_drop_syn_backlog_full, 1);
+
+    // A RST frees the child and its buffers go back to the pool.
+    let mut rst = syn(7001, 80, 11);
+    rst.flags = TcpFlags::RST;
+    rst.max_seg_size = None;
+    dev.rx.push_back(tcp_frame(&rst));
+    iface.poll(Instant::from_millis(1), &mut dev, &mut sockets);
+    assert_eq!(sockets.pending(l), 0);
+
+    // So the next SYN is answered again.
+    dev.tx.clear();
+    dev.rx.push_back(tcp_frame(&syn(7003, 80, 30)));
+    iface.poll(Instant::from_millis(2), &mut dev, &mut sockets);
+    assert_eq!(dev.tx.len(), 1);
+    let (_, synack) = parse_tcp(&dev.tx[0]);
+    assert_eq!((synack.dst_port, synack.ack_number), (7003, SeqNumber(31)));
+    assert_eq!(sockets.pending(l), 1);
+}
+
+/// An ICMP destination-unreachable from the peer quoting `quoted`, the
+/// frame the stack sent.
+fn icmp_unreachable(reason: Icmpv4DstUnreachable, quoted: &[u8]) -> Vec<u8> {
+    let eth = EthernetFrame::new_checked(quoted).unwrap();
+    let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
+    let header = Ipv4Repr::parse(&ip, &ChecksumCapabilities::default()).unwrap();
+    let repr = Icmpv4Repr::DstUnreachable {
+        reason,
+        next_hop_mtu: 0,
+        header,
+        data: &ip.payload()[..8],
+    };
+    ipv4(IpProtocol::Icmp, repr.buffer_len(), |b| {
+        repr.emit(
+            &mut Icmpv4Packet::new_unchecked(b),
+            &ChecksumCapabilities::default(),
+        )
+    })
+}
+
+#[test]
+fn icmp_port_unreachable_aborts_a_connection_in_syn_sent() {
+    use crate::socket::tcp::TcpError;
+
+    let (mut iface, mut dev, mut sockets) = setup();
+    let socket = TcpSocket::new(
+        RingBuffer::new(vec![0u8; 1024]),
+        RingBuffer::new(vec![0u8; 1024]),
+    );
+    let h = sockets.add(socket).unwrap();
+    let remote = IpEndpoint::new(IpAddress::Ipv4(PEER_IP), 80);
+    iface
+        .connect(&mut sockets, h, remote, Instant::ZERO)
+        .unwrap();
+    // The peer's ARP request teaches the stack its address first.
+    let request = ArpRepr::EthernetIpv4 {
+        operation: ArpOperation::Request,
+        source_hardware_addr: PEER_MAC,
+        source_protocol_addr: PEER_IP,
+        target_hardware_addr: EthernetAddress([0; 6]),
+        target_protocol_addr: OUR_IP,
+    };
+    dev.rx.push_back(ethernet(
+        EthernetAddress::BROADCAST,
+        EthernetProtocol::Arp,
+        request.buffer_len(),
+        |b| request.emit(&mut ArpPacket::new_unchecked(b)),
+    ));
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    let syn_frame = dev
+        .tx
+        .iter()
+        .find(|f| f[12..14] == [0x08, 0x00])
+        .unwrap()
+        .clone();
+    assert_eq!(parse_tcp(&syn_frame).1.flags, TcpFlags::SYN);
+    while iface.pop_trace().is_some() {}
+
+    // A quoted sequence number outside SND.UNA..SND.NXT is ignored
+    // (RFC 5927 section 4.1).
+    let mut stale = syn_frame.clone();
+    stale[14 + 20 + 4] ^= 0x80;
+    dev.rx.push_back(icmp_unreachable(
+        Icmpv4DstUnreachable::PortUnreachable,
+        &stale,
+    ));
+    iface.poll(Instant::from_millis(1), &mut dev, &mut sockets);
+    assert_eq!(sockets.get(h).unwrap().state(), State::SynSent);
+
+    // Port unreachable for our SYN is a hard error in SYN_SENT (RFC 1122
+    // section 4.2.3.9).
+    dev.rx.push_back(icmp_unreachable(
+        Icmpv4DstUnreachable::PortUnreachable,
+        &syn_frame,
+    ));
+    iface.poll(Instant::from_millis(2), &mut dev, &mut sockets);
+    let socket = sockets.get(h).unwrap();
+    assert_eq!(socket.state(), State::Closed);
+    assert_eq!(socket.error(), Some(TcpError::Unreachable));
+    let event = iface.pop_trace().unwrap();
+    assert_eq!(
+        std::format!("{}", event.transition),
+        "SYN_SENT -> CLOSED (ICMP error)"
+    );
+    assert_eq!(iface.stats().icmp_errors_to_tcp, 2);
+}
