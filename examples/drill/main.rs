@@ -20,6 +20,7 @@
 #[allow(dead_code)]
 mod engine;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -45,10 +46,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Write errors (a closed pipe, say) end the run quietly, not in a panic.
+    let mut out = std::io::stdout().lock();
     let (mut passed, mut failed, mut unexpected) = (0usize, 0usize, 0usize);
     for script in &scripts {
         let verdict = engine::judge(script, &expected);
-        println!("{}", verdict.line(script));
+        if writeln!(out, "{}", verdict.line(script)).is_err() {
+            return ExitCode::FAILURE;
+        }
         if verdict.passed() {
             passed += 1;
         } else {
@@ -66,7 +71,9 @@ fn main() -> ExitCode {
             Verdict::Fail(_) => unexpected += 1,
         }
     }
-    println!("{passed} passed, {failed} failed");
+    if writeln!(out, "{passed} passed, {failed} failed").is_err() {
+        return ExitCode::FAILURE;
+    }
     if unexpected == 0 {
         ExitCode::SUCCESS
     } else {
