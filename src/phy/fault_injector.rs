@@ -353,12 +353,14 @@ impl Lane {
         let duplicate_roll = self.rng.next_u32();
         let reorder_roll = self.rng.next_u32();
         if self.config.drop.hits(drop_roll) {
+            net_trace!("fault injector: dropped a {}-byte frame", frame.len());
             self.stats.dropped += 1;
             self.recycle(frame);
             return;
         }
         if self.config.corrupt.hits(corrupt_roll) && !frame.is_empty() {
             self.corrupt(&mut frame);
+            net_trace!("fault injector: corrupted a {}-byte frame", frame.len());
             self.stats.corrupted += 1;
         }
         if self.config.duplicate.hits(duplicate_roll) {

@@ -31,8 +31,19 @@ pub use crate::wire::{Checksum, ChecksumCapabilities};
 mod fault_injector;
 #[cfg(feature = "alloc")]
 mod loopback;
+#[cfg(all(target_os = "linux", feature = "phy-raw-socket"))]
+mod partial_checksum;
 #[cfg(feature = "phy-pcap")]
 mod pcap;
+#[cfg(all(target_os = "linux", feature = "phy-raw-socket"))]
+mod raw_socket;
+#[cfg(all(
+    target_os = "linux",
+    any(feature = "phy-raw-socket", feature = "phy-tuntap")
+))]
+mod sys;
+#[cfg(all(target_os = "linux", feature = "phy-tuntap"))]
+mod tuntap;
 
 #[cfg(feature = "alloc")]
 pub use self::fault_injector::{
@@ -49,6 +60,15 @@ pub use self::pcap::{
     PCAP_SNAPLEN, PcapDirection, PcapReplay, PcapReplayError, PcapReplayRxToken, PcapReplayTxToken,
     PcapWriter, PcapWriterRxToken, PcapWriterTxToken, RecordedFrame,
 };
+#[cfg(all(target_os = "linux", feature = "phy-raw-socket"))]
+pub use self::raw_socket::{RawSocket, RawSocketRxToken, RawSocketStats, RawSocketTxToken};
+#[cfg(all(
+    target_os = "linux",
+    any(feature = "phy-raw-socket", feature = "phy-tuntap")
+))]
+pub use self::sys::wait;
+#[cfg(all(target_os = "linux", feature = "phy-tuntap"))]
+pub use self::tuntap::{TunTap, TunTapRxToken, TunTapStats, TunTapTxToken};
 
 /// Length of an Ethernet II header: destination, source, EtherType.
 pub const ETHERNET_HEADER_LEN: usize = 14;
