@@ -1,0 +1,86 @@
+//! The Linux interop harness: test networks in namespaces, pollnet on a real
+//! clock, kernel-side programs, SHA-256 and tshark checks.
+#![allow(dead_code)]
+
+pub mod cases;
+pub mod kernel;
+pub mod netenv;
+pub mod sha256;
+pub mod stack;
+pub mod stream;
+pub mod tshark;
+
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant as WallClock;
+
+/// Transfers in the big cases: 100 MB (10^6) unless `POLLNET_INTEROP_MB`
+/// says otherwise (for quick local runs).
+pub fn megabytes(default: u64) -> u64 {
+    let mb = std::env::var("POLLNET_INTEROP_MB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(default, |mb| mb.min(default));
+    mb * 1_000_000
+}
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// The interop cases of one test binary run one at a time: the machine has
+/// few cores, and the throughput figures mean more without a neighbour.
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A file in the temporary directory unique to this process and call.
+pub fn temp_path(what: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "pollnet-interop-{}-{}-{what}",
+        std::process::id(),
+        netenv::next_id()
+    ))
+}
+
+/// Prints the wall time of a case when it ends (also on failure).
+pub struct CaseTimer {
+    name: &'static str,
+    start: WallClock,
+}
+
+impl CaseTimer {
+    pub fn start(name: &'static str) -> CaseTimer {
+        CaseTimer {
+            name,
+            start: WallClock::now(),
+        }
+    }
+}
+
+impl Drop for CaseTimer {
+    fn drop(&mut self) {
+        let outcome = if std::thread::panicking() {
+            "failed"
+        } else {
+            "passed"
+        };
+        println!(
+            "timing: {} {outcome} in {:.2} s wall",
+            self.name,
+            self.start.elapsed().as_secs_f64()
+        );
+    }
+}
+
+/// `Some(reason)` (printed as the one "skipped:" line) when the case cannot
+/// run here.
+pub fn skip(case: &str, programs: &[&str]) -> bool {
+    match netenv::skip_reason(programs) {
+        Some(reason) => {
+            println!("skipped: {case}: {reason}");
+            true
+        }
+        None => false,
+    }
+}
