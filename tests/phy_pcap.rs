@@ -4,8 +4,8 @@
 
 use std::process::Command;
 
-use pollnet::phy::{Device, Loopback, PcapDirection, PcapWriter, RxToken, TxToken};
-use pollnet::time::Instant;
+use pollnet::phy::{Device, Loopback, PcapDirection, PcapReplay, PcapWriter, RxToken, TxToken};
+use pollnet::time::{Duration, Instant};
 
 /// An ARP request or reply between 192.0.2.1 (02:00:00:00:00:01) and
 /// 192.0.2.2 (02:00:00:00:00:02), RFC 826 layout.
@@ -100,4 +100,87 @@ fn tshark_opens_a_recorded_capture() {
             vec!["42", "2", "192.0.2.2", "192.0.2.1"],
         ]
     );
+}
+
+fn capture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+/// Plays `replay` to the end on a virtual clock that jumps to each frame's
+/// due time; checks nothing comes a microsecond early; returns each frame's
+/// offset from `start` and its length.
+fn play(mut replay: PcapReplay, start: Instant) -> Vec<(u64, usize)> {
+    let mut out = Vec::new();
+    let mut last = start;
+    while let Some(at) = replay.next_frame_at() {
+        if at > last {
+            assert!(replay.receive(at - Duration::from_micros(1)).is_none());
+        }
+        let (rx, _tx) = replay.receive(at).expect("due frame");
+        out.push(((at - start).total_micros(), rx.consume(|f| f.len())));
+        last = at;
+    }
+    out
+}
+
+#[test]
+fn replays_a_real_pcapng_capture_at_its_times() {
+    // Offsets and lengths as tshark reports them for this capture.
+    let expected: Vec<(u64, usize)> = vec![
+        (0, 42),
+        (14, 42),
+        (21, 74),
+        (49, 74),
+        (68, 66),
+        (313, 81),
+        (323, 66),
+        (356, 81),
+        (364, 66),
+        (447, 66),
+        (475, 66),
+        (488, 66),
+        (320_162, 98),
+        (320_255, 98),
+        (326_614, 45),
+        (326_801, 73),
+    ];
+    let start = Instant::from_secs(100);
+    let replay = PcapReplay::from_path(capture("linux-small.pcapng"), start).unwrap();
+    assert_eq!(replay.len(), 16);
+    assert_eq!(play(replay, start), expected);
+}
+
+#[test]
+fn replays_real_pcap_captures_frame_for_frame() {
+    for (name, count, second, last) in [
+        ("linux-transfer.pcap", 134, 595_052, 603_788),
+        ("linux-no-timestamps.pcap", 30, 39, 4_246),
+        ("linux-no-sack.pcap", 10, 39, 408),
+    ] {
+        let bytes = std::fs::read(capture(name)).unwrap();
+        // The frames as pcap-file reads them.
+        let mut reader = pcap_file::pcap::PcapReader::new(&bytes[..]).unwrap();
+        let mut frames = Vec::new();
+        while let Some(p) = reader.next_packet() {
+            frames.push(p.unwrap().data.into_owned());
+        }
+        let start = Instant::ZERO;
+        let mut replay = PcapReplay::from_bytes(&bytes, start).unwrap();
+        let mut got = Vec::new();
+        let mut times = Vec::new();
+        while let Some(at) = replay.next_frame_at() {
+            let (rx, _tx) = replay.receive(at).unwrap();
+            got.push(rx.consume(|f| f.to_vec()));
+            times.push(at.total_micros());
+        }
+        assert_eq!(got.len(), count, "{name}");
+        assert_eq!(got, frames, "{name}");
+        assert_eq!(
+            (times[0], times[1], times[count - 1]),
+            (0, second, last),
+            "{name}"
+        );
+    }
 }

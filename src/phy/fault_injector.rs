@@ -221,6 +221,9 @@ const READY_LIMIT: usize = 1024;
 /// dropped or held, so a flood under 100% loss cannot spin forever.
 const RECEIVE_ATTEMPTS: usize = 256;
 
+/// Largest buffer allocated up front for one frame (64 KiB and headers).
+const MAX_PREALLOCATED_FRAME: usize = 65_536 + 18;
+
 /// XORed into the seed for the tx direction's PRNG.
 pub const TX_SEED_XOR: u64 = 0xa5a5_a5a5_a5a5_a5a5;
 
@@ -242,6 +245,9 @@ struct Lane {
     held: VecDeque<Held>,
     ready: VecDeque<Vec<u8>>,
     spare: Vec<Vec<u8>>,
+    /// Capacity of a new buffer: the inner device's largest frame, so a
+    /// recycled buffer never has to grow.
+    frame_capacity: usize,
     /// Token-bucket credit in frame-microseconds (one frame costs
     /// `interval` of them), and when it was last refilled.
     bucket_credit: u128,
@@ -249,8 +255,9 @@ struct Lane {
 }
 
 impl Lane {
-    fn new(seed: u64) -> Lane {
+    fn new(seed: u64, frame_capacity: usize) -> Lane {
         Lane {
+            frame_capacity,
             config: FaultConfig::default(),
             rng: SplitMix64::new(seed),
             stats: FaultStats::default(),
@@ -263,7 +270,11 @@ impl Lane {
     }
 
     fn take_buffer(&mut self) -> Vec<u8> {
-        let mut buf = self.spare.pop().unwrap_or_default();
+        let capacity = self.frame_capacity;
+        let mut buf = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(capacity));
         buf.clear();
         buf
     }
@@ -464,10 +475,15 @@ impl<D: Device> FaultInjector<D> {
     /// draws from `SplitMix64::new(seed)`, the tx direction from
     /// `SplitMix64::new(seed ^ TX_SEED_XOR)`.
     pub fn new(inner: D, seed: u64) -> FaultInjector<D> {
+        // Bounded so an absurd MTU does not make every buffer huge.
+        let frame_capacity = inner
+            .capabilities()
+            .max_frame_len()
+            .min(MAX_PREALLOCATED_FRAME);
         FaultInjector {
             inner,
-            rx: Lane::new(seed),
-            tx: Lane::new(seed ^ TX_SEED_XOR),
+            rx: Lane::new(seed, frame_capacity),
+            tx: Lane::new(seed ^ TX_SEED_XOR, frame_capacity),
             rx_slot: Vec::new(),
         }
     }

@@ -9,8 +9,10 @@
 //! field held, and the frame verifies like any other.
 //!
 //! Only the few IPv4 header fields needed are read, by offset and with bounds
-//! checks, so this does not depend on the wire layer.
-// TODO: switch to `wire::checksum` once the wire layer has it.
+//! checks; the sums are the wire layer's (RFC 1071).
+
+use crate::wire::checksum;
+use crate::wire::{IpAddress, IpProtocol, Ipv4Address};
 
 /// EtherType of IPv4.
 const ETHERTYPE_IPV4: u16 = 0x0800;
@@ -22,28 +24,6 @@ const PROTO_UDP: u8 = 17;
 fn read_u16(bytes: &[u8], at: usize) -> Option<u16> {
     let pair = bytes.get(at..at.checked_add(2)?)?;
     Some(u16::from_be_bytes([pair[0], pair[1]]))
-}
-
-/// The 32-bit one's-complement running sum of `data` as big-endian 16-bit
-/// words, an odd last byte padded with zero (RFC 1071 section 4.1), added to
-/// `sum`; fold it before use.
-fn add_words(mut sum: u64, data: &[u8]) -> u64 {
-    let mut words = data.chunks_exact(2);
-    for word in &mut words {
-        sum += u64::from(u16::from_be_bytes([word[0], word[1]]));
-    }
-    if let [last] = words.remainder() {
-        sum += u64::from(*last) << 8;
-    }
-    sum
-}
-
-/// Folds the carries of a running sum into 16 bits (RFC 1071 section 2).
-fn fold(mut sum: u64) -> u16 {
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    sum as u16
 }
 
 /// Computes the TCP or UDP checksum of the IPv4 packet in an Ethernet
@@ -89,21 +69,18 @@ pub(super) fn complete_transport_checksum(frame: &mut [u8]) -> bool {
         PROTO_UDP => 6,
         _ => return false,
     };
-    let mut pseudo = [0u8; 12];
-    pseudo[..8].copy_from_slice(&ip[12..20]);
-    pseudo[9] = protocol;
-    let segment_len = total_len - header_len;
-    let Ok(segment_len16) = u16::try_from(segment_len) else {
-        return false;
-    };
-    pseudo[10..12].copy_from_slice(&segment_len16.to_be_bytes());
+    let address =
+        |at: usize| IpAddress::Ipv4(Ipv4Address([ip[at], ip[at + 1], ip[at + 2], ip[at + 3]]));
+    let (src, dst) = (address(12), address(16));
+    // At most 65,535 - 20 by the checks above.
+    let segment_len = (total_len - header_len) as u32;
     let segment = &mut ip[header_len..total_len];
     let Some(field) = segment.get_mut(checksum_at..checksum_at + 2) else {
         return false;
     };
     field.copy_from_slice(&[0, 0]);
-    let sum = add_words(add_words(0, &pseudo), segment);
-    let mut checksum = !fold(sum);
+    let pseudo = checksum::pseudo_header(&src, &dst, IpProtocol::from(protocol), segment_len);
+    let mut checksum = !checksum::combine(&[pseudo, checksum::data(segment)]);
     // RFC 768: a computed UDP checksum of zero is sent as all ones (zero
     // means "no checksum").
     if protocol == PROTO_UDP && checksum == 0 {

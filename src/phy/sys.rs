@@ -1,11 +1,8 @@
 //! Linux system calls shared by the raw socket and TAP backends: waiting for
 //! readiness and asking the kernel about an interface.
 
-use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::string::String;
-use std::vec::Vec;
 
 use crate::time::Duration;
 use crate::wire::EthernetAddress;
@@ -68,14 +65,15 @@ pub(super) fn ifreq_for(name: &str) -> io::Result<libc::ifreq> {
 }
 
 /// The name the kernel wrote back into an `ifreq`.
-pub(super) fn ifreq_name(ifr: &libc::ifreq) -> String {
-    let bytes: Vec<u8> = ifr
+#[cfg(any(test, feature = "phy-tuntap"))]
+pub(super) fn ifreq_name(ifr: &libc::ifreq) -> std::string::String {
+    let bytes: std::vec::Vec<u8> = ifr
         .ifr_name
         .iter()
         .take_while(|&&c| c != 0)
         .map(|&c| c as u8)
         .collect();
-    String::from_utf8_lossy(&bytes).into_owned()
+    std::string::String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// A throwaway datagram socket for interface ioctls, which work on any
@@ -116,8 +114,9 @@ pub(super) fn interface_hardware_address(name: &str) -> io::Result<EthernetAddre
 }
 
 /// The index of interface `name`.
+#[cfg(feature = "phy-raw-socket")]
 pub(super) fn interface_index(name: &str) -> io::Result<libc::c_int> {
-    let cname = CString::new(name)
+    let cname = std::ffi::CString::new(name)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in interface name"))?;
     // SAFETY: `cname` is a valid NUL-terminated string for the call.
     let index = unsafe { libc::if_nametoindex(cname.as_ptr()) };
@@ -157,8 +156,11 @@ mod tests {
             interface_hardware_address("lo").unwrap(),
             EthernetAddress([0; 6])
         );
-        assert!(interface_index("lo").unwrap() > 0);
-        assert!(interface_index("pollnet-none").is_err());
+        #[cfg(feature = "phy-raw-socket")]
+        {
+            assert!(interface_index("lo").unwrap() > 0);
+            assert!(interface_index("pollnet-none").is_err());
+        }
         assert!(interface_mtu("pollnet-none").is_err());
     }
 
