@@ -264,3 +264,8 @@ impl Default for TcpConfig {
 
 #[allow(missing_docs)]
 pub fn rst_for_unmatched(ip_repr: &IpRepr, repr: &TcpRepr) -> Option<(IpRepr, TcpRepr<'static>)> { let _ = (ip_repr, repr); todo!() }
+#[allow(missing_docs)]
+impl TcpSocket<'_> {
+    pub fn debug_rcv_nxt(&self) -> SeqNumber { todo!() }
+    pub fn debug_snd_nxt(&self) -> SeqNumber { todo!() }
+}
