@@ -30,11 +30,17 @@ fn host(mac: u8, ip: Ipv4Address, capacity: usize) -> (Interface<'static>, Socke
         .with_ip(Ipv4Cidr::new(ip, 24).unwrap())
         .with_seed(u64::from(mac))
         .with_tcp(tcp);
-    (Interface::new(config, capacity), SocketSet::with_capacity(capacity))
+    (
+        Interface::new(config, capacity),
+        SocketSet::with_capacity(capacity),
+    )
 }
 
 fn socket(rx: usize, tx: usize) -> TcpSocket<'static> {
-    TcpSocket::new(RingBuffer::new(vec![0u8; rx]), RingBuffer::new(vec![0u8; tx]))
+    TcpSocket::new(
+        RingBuffer::new(vec![0u8; rx]),
+        RingBuffer::new(vec![0u8; tx]),
+    )
 }
 
 /// One stack with its device.
@@ -54,8 +60,12 @@ struct Pair {
 
 impl Pair {
     fn poll(&mut self) {
-        self.a.iface.poll(self.now, &mut self.a.device, &mut self.a.sockets);
-        self.b.iface.poll(self.now, &mut self.b.device, &mut self.b.sockets);
+        self.a
+            .iface
+            .poll(self.now, &mut self.a.device, &mut self.a.sockets);
+        self.b
+            .iface
+            .poll(self.now, &mut self.b.device, &mut self.b.sockets);
         self.now += Duration::from_micros(10);
     }
 }
@@ -67,12 +77,28 @@ fn connected_pair(mtu: usize, buffer: usize) -> Pair {
     let (ia, mut sa) = host(1, A_IP, 4);
     let (ib, mut sb) = host(2, B_IP, 4);
     let listener = sb.add(socket(64, 64)).unwrap();
-    sb.listen(listener, 80, 1, ChildBuffers::Alloc { rx: buffer, tx: buffer })
-        .unwrap();
+    sb.listen(
+        listener,
+        80,
+        1,
+        ChildBuffers::Alloc {
+            rx: buffer,
+            tx: buffer,
+        },
+    )
+    .unwrap();
     let client = sa.add(socket(buffer, buffer)).unwrap();
     let mut pair = Pair {
-        a: Stack { iface: ia, sockets: sa, device: la },
-        b: Stack { iface: ib, sockets: sb, device: lb },
+        a: Stack {
+            iface: ia,
+            sockets: sa,
+            device: la,
+        },
+        b: Stack {
+            iface: ib,
+            sockets: sb,
+            device: lb,
+        },
         client,
         server: listener,
         now: Instant::ZERO,
@@ -221,8 +247,13 @@ fn ingress_scaling(c: &mut Criterion) {
         let (mut ia, mut sa) = host(1, A_IP, connections);
         let (mut ib, mut sb) = host(2, B_IP, connections + 1);
         let listener = sb.add(socket(64, 64)).unwrap();
-        sb.listen(listener, 80, connections, ChildBuffers::Alloc { rx: 2048, tx: 2048 })
-            .unwrap();
+        sb.listen(
+            listener,
+            80,
+            connections,
+            ChildBuffers::Alloc { rx: 2048, tx: 2048 },
+        )
+        .unwrap();
         let server_ep = IpEndpoint::new(IpAddress::Ipv4(B_IP), 80);
         let mut now = Instant::ZERO;
         let mut last_local = None;
@@ -251,7 +282,7 @@ fn ingress_scaling(c: &mut Criterion) {
             .unwrap();
         let s = sb.get(server_conn).unwrap();
         assert_eq!(s.state(), State::Established);
-        let frame = ack_frame(local, server_ep, s.debug_rcv_nxt(), s.debug_snd_nxt());
+        let frame = ack_frame(local, server_ep, s.rcv_nxt(), s.snd_nxt());
         let mut device = Replayer {
             frame,
             pending: false,

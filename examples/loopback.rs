@@ -18,15 +18,17 @@ use std::process::ExitCode;
 use std::rc::Rc;
 
 use pollnet::iface::{Config, Interface};
-use pollnet::phy::{Device, DeviceCapabilities, FaultInjector, LinkEnd, Loopback, RxToken, TxToken};
+use pollnet::phy::{
+    Device, DeviceCapabilities, FaultInjector, LinkEnd, Loopback, RxToken, TxToken,
+};
 use pollnet::phy::{PcapDirection, PcapWriter, Probability};
 use pollnet::socket::tcp::{State, TcpConfig, TcpSocket};
 use pollnet::socket::{ChildBuffers, SocketHandle, SocketSet};
 use pollnet::storage::RingBuffer;
 use pollnet::time::{Duration, Instant};
 use pollnet::wire::{
-    EthernetAddress, EthernetFrame, EthernetProtocol, IpAddress, IpEndpoint, Ipv4Address,
-    Ipv4Cidr, Ipv4Packet, TcpFlags, TcpPacket,
+    EthernetAddress, EthernetFrame, EthernetProtocol, IpAddress, IpEndpoint, Ipv4Address, Ipv4Cidr,
+    Ipv4Packet, TcpFlags, TcpPacket,
 };
 
 const CLIENT_IP: Ipv4Address = Ipv4Address::new(192, 0, 2, 1);
@@ -89,7 +91,10 @@ fn parse_options() -> Result<Options, String> {
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value\n{}", usage()));
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| format!("{flag} needs a value\n{}", usage()))
+        };
         match flag.as_str() {
             "--bytes" => options.bytes = value()?.parse().map_err(|e| format!("--bytes: {e}"))?,
             "--delay-ms" => {
@@ -110,8 +115,8 @@ fn parse_options() -> Result<Options, String> {
             }
             "--scenario" => {
                 let name = value()?;
-                options.scenario =
-                    Scenario::parse(&name).ok_or_else(|| format!("unknown scenario {name}\n{}", usage()))?;
+                options.scenario = Scenario::parse(&name)
+                    .ok_or_else(|| format!("unknown scenario {name}\n{}", usage()))?;
             }
             "-h" | "--help" => return Err(usage().into()),
             other => return Err(format!("unknown option {other}\n{}", usage())),
@@ -168,9 +173,13 @@ struct DropRx<T> {
     armed: Option<Rc<Cell<bool>>>,
 }
 
+/// A shared on/off flag between the wrapper and its tokens.
+type Flag = Rc<Cell<bool>>;
+
 struct DropTx<T> {
     inner: T,
-    watch: Option<(Rc<Cell<bool>>, Rc<Cell<bool>>)>,
+    /// `(armed, dropped)` when the wrapper is enabled.
+    watch: Option<(Flag, Flag)>,
 }
 
 impl<T: RxToken> RxToken for DropRx<T> {
@@ -224,7 +233,9 @@ impl<D: Device> Device for DropLastAck<D> {
     }
 
     fn transmit(&mut self, now: Instant) -> Option<Self::TxToken<'_>> {
-        let watch = self.enabled.then(|| (self.armed.clone(), self.dropped.clone()));
+        let watch = self
+            .enabled
+            .then(|| (self.armed.clone(), self.dropped.clone()));
         let tx = self.inner.transmit(now)?;
         Some(DropTx { inner: tx, watch })
     }
@@ -280,7 +291,14 @@ struct Host<D: Device> {
 }
 
 impl<D: Device + NextEvent> Host<D> {
-    fn new(name: &'static str, device: D, mac: [u8; 6], ip: Ipv4Address, seed: u64, tcp: TcpConfig) -> Self {
+    fn new(
+        name: &'static str,
+        device: D,
+        mac: [u8; 6],
+        ip: Ipv4Address,
+        seed: u64,
+        tcp: TcpConfig,
+    ) -> Self {
         let config = Config::new(EthernetAddress(mac))
             .with_ip(Ipv4Cidr::new(ip, 24).expect("24 is a valid prefix length"))
             .with_seed(seed)
@@ -350,8 +368,22 @@ where
     tcp.msl = o.msl;
     // A lossy link recovers faster with Linux's minimum RTO.
     tcp.min_rto = Duration::from_millis(200);
-    let mut client = Host::new("client", client_device, [2, 0, 0, 0, 0, 1], CLIENT_IP, o.seed, tcp);
-    let mut server = Host::new("server", server_device, [2, 0, 0, 0, 0, 2], SERVER_IP, o.seed ^ 0x5eed, tcp);
+    let mut client = Host::new(
+        "client",
+        client_device,
+        [2, 0, 0, 0, 0, 1],
+        CLIENT_IP,
+        o.seed,
+        tcp,
+    );
+    let mut server = Host::new(
+        "server",
+        server_device,
+        [2, 0, 0, 0, 0, 2],
+        SERVER_IP,
+        o.seed ^ 0x5eed,
+        tcp,
+    );
 
     let listener = server
         .sockets
@@ -359,7 +391,15 @@ where
         .map_err(|_| "server socket set full")?;
     server
         .sockets
-        .listen(listener, SERVER_PORT, 4, ChildBuffers::Alloc { rx: BUFFER_SIZE, tx: BUFFER_SIZE })
+        .listen(
+            listener,
+            SERVER_PORT,
+            4,
+            ChildBuffers::Alloc {
+                rx: BUFFER_SIZE,
+                tx: BUFFER_SIZE,
+            },
+        )
         .map_err(|e| format!("listen: {e:?}"))?;
 
     let remote = IpEndpoint::new(IpAddress::Ipv4(SERVER_IP), SERVER_PORT);
@@ -369,7 +409,10 @@ where
     let mut same_instant_rounds = 0u32;
 
     let connect = |client: &mut Host<C>, now: Instant| -> Result<SocketHandle, String> {
-        let handle = client.sockets.add(new_socket(tcp)).map_err(|_| "client socket set full")?;
+        let handle = client
+            .sockets
+            .add(new_socket(tcp))
+            .map_err(|_| "client socket set full")?;
         client
             .iface
             .connect(&mut client.sockets, handle, remote, now)
@@ -442,7 +485,11 @@ where
                     Scenario::Default | Scenario::LostLastAck | Scenario::RstInSynRcvd => eof,
                     Scenario::PassiveClose => all_in,
                     Scenario::SimultaneousClose => {
-                        all_in && client.sockets.get(p.client.expect("connected")).is_some_and(|c| c.send_queue() == 0)
+                        all_in
+                            && client
+                                .sockets
+                                .get(p.client.expect("connected"))
+                                .is_some_and(|c| c.send_queue() == 0)
                     }
                     Scenario::FinWait2Timeout => false,
                 };
@@ -460,7 +507,11 @@ where
                     }
                 }
             }
-            if server.sockets.get(conn).is_none_or(|s| s.state() == State::Closed) {
+            if server
+                .sockets
+                .get(conn)
+                .is_none_or(|s| s.state() == State::Closed)
+            {
                 if let Some(done) = p.server.take() {
                     server.sockets.remove(done);
                 }
@@ -470,7 +521,11 @@ where
 
         // Client application: send the stream, then close.
         let attempt_live = o.scenario != Scenario::RstInSynRcvd || p.reconnected;
-        if let Some(socket) = p.client.and_then(|h| client.sockets.get_mut(h)).filter(|_| attempt_live) {
+        if let Some(socket) = p
+            .client
+            .and_then(|h| client.sockets.get_mut(h))
+            .filter(|_| attempt_live)
+        {
             let mut sent_now = p.sent;
             while sent_now < o.bytes && socket.can_send() {
                 let n = chunk.len().min(o.bytes - sent_now);
@@ -489,7 +544,9 @@ where
             let close_now = match o.scenario {
                 Scenario::PassiveClose => !socket.may_recv() && socket.state() == State::CloseWait,
                 Scenario::SimultaneousClose => false,
-                _ => sent_now == o.bytes,
+                // CLOSE in SYN_SENT deletes the connection (RFC 9293
+                // 3.10.4): close only once it is synchronized.
+                _ => sent_now == o.bytes && socket.state().is_synchronized(),
             };
             if close_now && !p.client_closed {
                 socket.close();
@@ -519,9 +576,15 @@ where
         same_instant_rounds = 0;
         let next = earliest(client.next_event(), server.next_event())
             .ok_or_else(|| format!("stuck at {now}: nothing left to happen"))?;
-        now = if next > now { next } else { now + Duration::from_micros(1) };
+        now = if next > now {
+            next
+        } else {
+            now + Duration::from_micros(1)
+        };
         if now > Instant::ZERO + VIRTUAL_TIME_LIMIT {
-            return Err(format!("stuck: no end after {VIRTUAL_TIME_LIMIT} of virtual time"));
+            return Err(format!(
+                "stuck: no end after {VIRTUAL_TIME_LIMIT} of virtual time"
+            ));
         }
     }
 }
@@ -544,8 +607,14 @@ fn main() -> ExitCode {
     let result = match &options.pcap {
         Some(path) => match std::fs::File::create(path)
             .map_err(|e| e.to_string())
-            .and_then(|file| PcapWriter::new(client_device, std::io::BufWriter::new(file), PcapDirection::Both).map_err(|e| e.to_string()))
-        {
+            .and_then(|file| {
+                PcapWriter::new(
+                    client_device,
+                    std::io::BufWriter::new(file),
+                    PcapDirection::Both,
+                )
+                .map_err(|e| e.to_string())
+            }) {
             Ok(device) => run(device, server_link, &options),
             Err(e) => Err(format!("{path}: {e}")),
         },
@@ -555,8 +624,14 @@ fn main() -> ExitCode {
     match result {
         Ok((bytes, at)) => {
             let virtual_secs = at.total_micros() as f64 / 1e6;
-            let rate = if wall > 0.0 { bytes as f64 / wall / 1e6 } else { 0.0 };
-            println!("done: {bytes} bytes verified, {virtual_secs:.3}s virtual, {wall:.3}s wall, {rate:.1} MB/s");
+            let rate = if wall > 0.0 {
+                bytes as f64 / wall / 1e6
+            } else {
+                0.0
+            };
+            println!(
+                "done: {bytes} bytes verified, {virtual_secs:.3}s virtual, {wall:.3}s wall, {rate:.1} MB/s"
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

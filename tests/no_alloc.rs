@@ -138,60 +138,89 @@ fn host(mac: u8, ip: Ipv4Address, tcp: TcpConfig) -> (Interface<'static>, Socket
 #[test]
 fn poll_allocates_nothing_during_bulk_transfer() {
     let (a_to_b, b_to_a) = (Queue::new(), Queue::new());
-    let mut dev_a = StaticEnd { rx: b_to_a.clone(), tx: a_to_b.clone() };
-    let mut dev_b = StaticEnd { rx: a_to_b, tx: b_to_a };
+    let mut dev_a = StaticEnd {
+        rx: b_to_a.clone(),
+        tx: a_to_b.clone(),
+    };
+    let mut dev_b = StaticEnd {
+        rx: a_to_b,
+        tx: b_to_a,
+    };
     let tcp = TcpConfig::default();
     let (mut iface_a, mut sockets_a) = host(1, Ipv4Address::new(192, 0, 2, 1), tcp);
     let (mut iface_b, mut sockets_b) = host(2, Ipv4Address::new(192, 0, 2, 2), tcp);
 
-    let new_socket = || TcpSocket::new(RingBuffer::new(vec![0u8; 65536]), RingBuffer::new(vec![0u8; 65536]));
+    let new_socket = || {
+        TcpSocket::new(
+            RingBuffer::new(vec![0u8; 65536]),
+            RingBuffer::new(vec![0u8; 65536]),
+        )
+    };
     let listener = sockets_b.add(new_socket()).unwrap();
     sockets_b
-        .listen(listener, 80, 1, ChildBuffers::Alloc { rx: 65536, tx: 65536 })
+        .listen(
+            listener,
+            80,
+            1,
+            ChildBuffers::Alloc {
+                rx: 65536,
+                tx: 65536,
+            },
+        )
         .unwrap();
     let client = sockets_a.add(new_socket()).unwrap();
     let remote = IpEndpoint::new(IpAddress::v4(192, 0, 2, 2), 80);
     let mut now = Instant::ZERO;
-    iface_a.connect(&mut sockets_a, client, remote, now).unwrap();
+    iface_a
+        .connect(&mut sockets_a, client, remote, now)
+        .unwrap();
 
     let chunk = vec![0x5au8; 8192];
     let mut sink = vec![0u8; 8192];
     let mut server = None;
-    let mut transfer = |bytes: usize, now: &mut Instant, server: &mut Option<_>| -> (usize, State) {
-        let (mut sent, mut received) = (0, 0);
-        while received < bytes {
-            if sent < bytes {
-                let socket = sockets_a.get_mut(client).unwrap();
-                let n = chunk.len().min(bytes - sent);
-                sent += socket.send_slice(&chunk[..n]).unwrap_or(0);
-            }
-            iface_a.poll(*now, &mut dev_a, &mut sockets_a);
-            iface_b.poll(*now, &mut dev_b, &mut sockets_b);
-            if server.is_none() {
-                *server = sockets_b.accept(listener);
-            }
-            if let Some(h) = *server {
-                let socket = sockets_b.get_mut(h).unwrap();
-                while let Ok(n) = socket.recv_slice(&mut sink) {
-                    if n == 0 {
-                        break;
-                    }
-                    received += n;
+    let mut transfer =
+        |bytes: usize, now: &mut Instant, server: &mut Option<_>| -> (usize, State) {
+            let (mut sent, mut received) = (0, 0);
+            while received < bytes {
+                if sent < bytes {
+                    let socket = sockets_a.get_mut(client).unwrap();
+                    let n = chunk.len().min(bytes - sent);
+                    sent += socket.send_slice(&chunk[..n]).unwrap_or(0);
                 }
+                iface_a.poll(*now, &mut dev_a, &mut sockets_a);
+                iface_b.poll(*now, &mut dev_b, &mut sockets_b);
+                if server.is_none() {
+                    *server = sockets_b.accept(listener);
+                }
+                if let Some(h) = *server {
+                    let socket = sockets_b.get_mut(h).unwrap();
+                    while let Ok(n) = socket.recv_slice(&mut sink) {
+                        if n == 0 {
+                            break;
+                        }
+                        received += n;
+                    }
+                }
+                *now += Duration::from_millis(1);
             }
-            *now += Duration::from_millis(1);
-        }
-        (received, sockets_a.get(client).unwrap().state())
-    };
+            (received, sockets_a.get(client).unwrap().state())
+        };
 
     // Handshake and warm-up: the listener allocates the new connection's
     // buffers here, which is allowed.
-    assert_eq!(transfer(1 << 20, &mut now, &mut server), (1 << 20, State::Established));
+    assert_eq!(
+        transfer(1 << 20, &mut now, &mut server),
+        (1 << 20, State::Established)
+    );
 
     COUNTING.with(|c| c.set(true));
     let (moved, state) = transfer(4 << 20, &mut now, &mut server);
     COUNTING.with(|c| c.set(false));
 
     assert_eq!((moved, state), (4 << 20, State::Established));
-    assert_eq!(ALLOCATIONS.load(Ordering::Relaxed), 0, "poll allocated during the transfer");
+    assert_eq!(
+        ALLOCATIONS.load(Ordering::Relaxed),
+        0,
+        "poll allocated during the transfer"
+    );
 }

@@ -7,8 +7,8 @@ use std::process::Command;
 
 use common::*;
 use pollnet::phy::{Loopback, PcapDirection, PcapWriter};
-use pollnet::socket::tcp::State;
 use pollnet::socket::ChildBuffers;
+use pollnet::socket::tcp::State;
 use pollnet::time::{Duration, Instant};
 use pollnet::wire::{IpAddress, IpEndpoint};
 
@@ -35,12 +35,28 @@ fn recorded_transfer_passes_tshark_checks() {
         now: Instant::ZERO,
     };
     let listener = net.server.sockets.add(socket(tcp, 64, 64)).unwrap();
-    net.server.sockets.listen(listener, 80, 1, ChildBuffers::Alloc { rx: 32768, tx: 32768 }).unwrap();
+    net.server
+        .sockets
+        .listen(
+            listener,
+            80,
+            1,
+            ChildBuffers::Alloc {
+                rx: 32768,
+                tx: 32768,
+            },
+        )
+        .unwrap();
     let client = net.client.sockets.add(socket(tcp, 32768, 32768)).unwrap();
     let remote = IpEndpoint::new(IpAddress::Ipv4(SERVER_IP), 80);
-    net.client.iface.connect(&mut net.client.sockets, client, remote, net.now).unwrap();
+    net.client
+        .iface
+        .connect(&mut net.client.sockets, client, remote, net.now)
+        .unwrap();
 
-    let data: Vec<u8> = (0..300_000u32).map(|i| stream_byte(9, i as usize)).collect();
+    let data: Vec<u8> = (0..300_000u32)
+        .map(|i| stream_byte(9, i as usize))
+        .collect();
     let (mut sent, mut received, mut server, mut closed) = (0, Vec::new(), None, false);
     let mut buf = vec![0u8; 8192];
     while net.client.sockets.get(client).unwrap().state() != State::Closed || !closed {
@@ -78,10 +94,17 @@ fn recorded_transfer_passes_tshark_checks() {
         .args(["-Y", "_ws.malformed || ip.checksum.status == 0 || tcp.checksum.status == 0 || _ws.expert.severity >= error"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "tshark failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bad = String::from_utf8_lossy(&out.stdout);
     assert!(bad.trim().is_empty(), "tshark found problems:\n{bad}");
-    let count = Command::new("tshark").args(["-r", path.to_str().unwrap()]).output().unwrap();
+    let count = Command::new("tshark")
+        .args(["-r", path.to_str().unwrap()])
+        .output()
+        .unwrap();
     let frames = String::from_utf8_lossy(&count.stdout).lines().count();
     assert!(frames > 200, "only {frames} frames recorded");
     std::fs::remove_file(&path).ok();

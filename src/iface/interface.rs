@@ -4,7 +4,7 @@ use managed::ManagedSlice;
 
 use super::demux::{DemuxSlot, DemuxTable};
 use super::neighbor::{Neighbor, NeighborAnswer, NeighborCache};
-use super::timer::{ReadySet, ReadySlot, TimerQueue, TimerSlot};
+use super::timer::{ReadySet, TimerQueue};
 use super::{Config, MAX_IP_ADDRS, Stats, TraceEvent};
 use crate::phy::{Device, DeviceCapabilities, RxToken, TxToken};
 use crate::socket::tcp::{self, ConnectError, IcmpError, IsnGenerator, State, TcpConfig, TcpStats};
@@ -27,6 +27,8 @@ const HELD_PACKET_LIFETIME: Duration = Duration::from_secs(3);
 const EPHEMERAL_FIRST: u16 = 49152;
 /// TTL of packets we originate.
 const DEFAULT_HOP_LIMIT: u8 = 64;
+/// How often an unanswered ARP request for held packets is repeated.
+const ARP_RETRY_INTERVAL: Duration = Duration::from_secs(1);
 /// Bytes of a held packet's record header: next hop (4), time (8), length (4).
 const HELD_RECORD_HEADER: usize = 16;
 
@@ -76,6 +78,8 @@ struct Link<'a> {
     neighbors: NeighborCache<'a>,
     held: ManagedSlice<'a, u8>,
     held_len: usize,
+    /// When to look at held packets again (ARP retry or expiry).
+    held_wake: Option<Instant>,
     ip_ident: u16,
     stats: Stats,
 }
@@ -117,6 +121,13 @@ pub struct Interface<'a> {
     now: Instant,
 }
 
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// splitmix64: spreads the configured seed into independent secrets.
 fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -135,8 +146,8 @@ impl Interface<'static> {
         let storage = InterfaceStorage {
             neighbors: vec![Neighbor::default(); 64].into(),
             demux: vec![DemuxSlot::default(); super::demux::slots_for(socket_capacity)].into(),
-            timers: TimerQueue::new(vec![TimerSlot::default(); socket_capacity]),
-            ready: ReadySet::new(vec![ReadySlot::default(); socket_capacity]),
+            timers: TimerQueue::new(vec![super::timer::TimerSlot::default(); socket_capacity]),
+            ready: ReadySet::new(vec![super::timer::ReadySlot::default(); socket_capacity]),
             registrations: vec![Registration::default(); socket_capacity].into(),
             held: vec![0u8; 2 * (65535 + HELD_RECORD_HEADER)].into(),
             trace: vec![None; 1024].into(),
@@ -166,6 +177,7 @@ impl<'a> Interface<'a> {
                 neighbors: NeighborCache::new(storage.neighbors),
                 held: storage.held,
                 held_len: 0,
+                held_wake: None,
                 ip_ident: 0,
                 stats: Stats::default(),
             },
@@ -213,7 +225,11 @@ impl<'a> Interface<'a> {
         if self.trace.len == 0 {
             return None;
         }
-        let event = self.trace.ring.get_mut(self.trace.head).and_then(Option::take);
+        let event = self
+            .trace
+            .ring
+            .get_mut(self.trace.head)
+            .and_then(Option::take);
         self.trace.head = (self.trace.head + 1) % self.trace.ring.len();
         self.trace.len -= 1;
         event
@@ -281,17 +297,26 @@ impl<'a> Interface<'a> {
         Ok(local)
     }
 
-    /// When to poll next: `Some(now)` or earlier if work is pending, the
+    /// When to poll next: the time of the last poll if work is pending, the
     /// earliest timer otherwise, `None` if only a frame can create work.
+    /// Sockets the application touched since the last poll are asked
+    /// directly, so reading or writing a socket does not by itself make the
+    /// interface busy.
     pub fn poll_at(&self, sockets: &SocketSet<'a>) -> Option<Instant> {
-        if !self.ready.is_empty() || sockets.has_dirty() {
+        if !self.ready.is_empty() {
             return Some(self.now);
         }
-        let held = (self.link.held_len > 0).then(|| self.now + Duration::from_millis(100));
-        match (self.timers.peek().map(|(at, _)| at), held) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        let cx = Context::new(self.now, self.isn);
+        let mut at = self.timers.peek().map(|(at, _)| at);
+        at = earliest(at, self.link.held_wake);
+        for socket in sockets.dirty_sockets() {
+            match socket.poll_at(&cx) {
+                PollAt::Now => return Some(self.now),
+                PollAt::Time(t) => at = earliest(at, Some(t)),
+                PollAt::Ingress => {}
+            }
         }
+        at
     }
 
     /// How long to wait from `now` before polling again (zero: at once).
@@ -361,7 +386,7 @@ impl<'a> Interface<'a> {
         let src_mac = eth.src_addr();
         let reply = match eth.ethertype() {
             EthernetProtocol::Arp => self.link.process_arp(cx.now, eth.payload()),
-            EthernetProtocol::Ipv4 => self.process_ipv4(cx, caps, sockets, eth.payload()),
+            EthernetProtocol::Ipv4 => self.process_ipv4(cx, caps, sockets, src_mac, eth.payload()),
             _ => {
                 self.link.stats.rx_drop_unknown_ethertype += 1;
                 None
@@ -375,6 +400,7 @@ impl<'a> Interface<'a> {
         cx: &mut Context,
         caps: &DeviceCapabilities,
         sockets: &mut SocketSet<'a>,
+        src_mac: EthernetAddress,
         bytes: &'f [u8],
     ) -> Option<Reply<'f>> {
         let Ok(packet) = Ipv4Packet::new_checked(bytes) else {
@@ -406,6 +432,20 @@ impl<'a> Interface<'a> {
         if !to_us && !broadcast {
             self.link.stats.rx_drop_ipv4_not_for_us += 1;
             return None;
+        }
+        // Learn an unknown on-link sender from a valid packet addressed to
+        // us, so replies need no ARP round trip; an existing entry is only
+        // ever changed by ARP.
+        let src_ip = IpAddress::Ipv4(ipv4.src_addr);
+        if to_us
+            && src_mac.is_unicast()
+            && self.link.is_on_link(ipv4.src_addr)
+            && !matches!(
+                self.link.neighbors.lookup(src_ip, cx.now),
+                NeighborAnswer::Found(_)
+            )
+        {
+            self.link.neighbors.fill(src_ip, src_mac, cx.now);
         }
         let ip = IpRepr {
             src_addr: IpAddress::Ipv4(ipv4.src_addr),
@@ -562,7 +602,10 @@ impl<'a> Interface<'a> {
             // A bare SYN to a listener with a backlog forks a connection
             // socket; anything else is the listener's own business (it
             // answers an ACK with a RST and ignores a RST, RFC 9293 3.10.7.2).
-            let target = if repr.syn() && !repr.rst() && repr.ack().is_none() && sockets.has_backlog(listener)
+            let target = if repr.syn()
+                && !repr.rst()
+                && repr.ack().is_none()
+                && sockets.has_backlog(listener)
             {
                 match sockets.spawn_child(listener) {
                     Some(child) => child,
@@ -759,7 +802,10 @@ fn icmp_error_kind(code: u8, next_hop_mtu: u16) -> IcmpError {
 
 impl<'a> Link<'a> {
     fn has_ip(&self, addr: Ipv4Address) -> bool {
-        self.ip_addrs.iter().flatten().any(|cidr| cidr.address() == addr)
+        self.ip_addrs
+            .iter()
+            .flatten()
+            .any(|cidr| cidr.address() == addr)
     }
 
     fn is_broadcast(&self, addr: Ipv4Address) -> bool {
@@ -771,10 +817,17 @@ impl<'a> Link<'a> {
                 .any(|cidr| cidr.broadcast() == Some(addr))
     }
 
+    fn is_on_link(&self, addr: Ipv4Address) -> bool {
+        self.ip_addrs
+            .iter()
+            .flatten()
+            .any(|cidr| cidr.contains(addr))
+    }
+
     /// The next hop for `dst`: itself when on one of our prefixes, else the
     /// gateway.
     fn next_hop(&self, dst: Ipv4Address) -> Option<Ipv4Address> {
-        if self.ip_addrs.iter().flatten().any(|cidr| cidr.contains(dst)) {
+        if self.is_on_link(dst) {
             Some(dst)
         } else {
             self.gateway
@@ -919,7 +972,12 @@ impl<'a> Link<'a> {
         Ok(())
     }
 
-    fn send_arp_request<D: Device + ?Sized>(&mut self, device: &mut D, now: Instant, target: Ipv4Address) {
+    fn send_arp_request<D: Device + ?Sized>(
+        &mut self,
+        device: &mut D,
+        now: Instant,
+        target: Ipv4Address,
+    ) {
         let Some(source) = self
             .ip_addrs
             .iter()
@@ -942,19 +1000,31 @@ impl<'a> Link<'a> {
         };
         let src_mac = self.hardware_addr;
         token.consume(ETHERNET_HEADER_LEN + arp.buffer_len(), |buf| {
-            write_ethernet(buf, src_mac, EthernetAddress::BROADCAST, EthernetProtocol::Arp);
+            write_ethernet(
+                buf,
+                src_mac,
+                EthernetAddress::BROADCAST,
+                EthernetProtocol::Arp,
+            );
             if let Some(payload) = buf.get_mut(ETHERNET_HEADER_LEN..) {
                 arp.emit(&mut ArpPacket::new_unchecked(payload));
             }
         });
-        self.neighbors.note_request_sent(IpAddress::Ipv4(target), now);
+        self.neighbors
+            .note_request_sent(IpAddress::Ipv4(target), now);
         self.stats.arp_requests_sent += 1;
         self.stats.tx_frames += 1;
     }
 
     /// Appends an IP packet of `len` bytes, written by `write`, to the held
     /// queue; drops it (counted) when there is no room. TCP retransmits.
-    fn hold(&mut self, now: Instant, next_hop: Ipv4Address, len: usize, write: impl FnOnce(&mut [u8])) {
+    fn hold(
+        &mut self,
+        now: Instant,
+        next_hop: Ipv4Address,
+        len: usize,
+        write: impl FnOnce(&mut [u8]),
+    ) {
         let start = self.held_len;
         let end = start + HELD_RECORD_HEADER + len;
         let Some(record) = self.held.get_mut(start..end) else {
@@ -968,11 +1038,19 @@ impl<'a> Link<'a> {
         header[12..16].copy_from_slice(&(len as u32).to_be_bytes());
         write(packet);
         self.held_len = end;
+        if self.held_wake.is_none() {
+            self.held_wake = Some(now + ARP_RETRY_INTERVAL);
+        }
     }
 
     /// Sends held packets whose next hop is now known, drops expired ones,
     /// and keeps the rest in order.
-    fn flush_held<D: Device + ?Sized>(&mut self, device: &mut D, caps: &DeviceCapabilities, now: Instant) -> bool {
+    fn flush_held<D: Device + ?Sized>(
+        &mut self,
+        device: &mut D,
+        caps: &DeviceCapabilities,
+        now: Instant,
+    ) -> bool {
         let mut read = 0;
         let mut write = 0;
         let mut sent = false;
@@ -986,18 +1064,29 @@ impl<'a> Link<'a> {
             let len = u32::from_be_bytes([header[12], header[13], header[14], header[15]]) as usize;
             let record_len = HELD_RECORD_HEADER + len;
             let mut keep = true;
-            if now - since >= HELD_PACKET_LIFETIME {
+            let expired = now - since >= HELD_PACKET_LIFETIME;
+            if !expired
+                && self.neighbors.lookup(IpAddress::Ipv4(next_hop), now) == NeighborAnswer::NotFound
+            {
+                // Still unresolved and the rate limit allows: ask again.
+                self.send_arp_request(device, now, next_hop);
+            }
+            if expired {
                 self.stats.arp_held_dropped += 1;
                 keep = false;
             } else if !busy {
-                if let NeighborAnswer::Found(dst_mac) = self.neighbors.lookup(IpAddress::Ipv4(next_hop), now) {
+                if let NeighborAnswer::Found(dst_mac) =
+                    self.neighbors.lookup(IpAddress::Ipv4(next_hop), now)
+                {
                     match device.transmit(now) {
                         Some(token) => {
                             let src_mac = self.hardware_addr;
                             let packet = &self.held[read + HELD_RECORD_HEADER..read + record_len];
                             token.consume(ETHERNET_HEADER_LEN + len, |buf| {
                                 write_ethernet(buf, src_mac, dst_mac, EthernetProtocol::Ipv4);
-                                if let Some(dst) = buf.get_mut(ETHERNET_HEADER_LEN..ETHERNET_HEADER_LEN + len) {
+                                if let Some(dst) =
+                                    buf.get_mut(ETHERNET_HEADER_LEN..ETHERNET_HEADER_LEN + len)
+                                {
                                     dst.copy_from_slice(packet);
                                 }
                             });
@@ -1019,11 +1108,17 @@ impl<'a> Link<'a> {
             read += record_len;
         }
         self.held_len = write;
+        self.held_wake = (write > 0).then_some(now + ARP_RETRY_INTERVAL);
         sent
     }
 }
 
-fn write_ethernet(buf: &mut [u8], src: EthernetAddress, dst: EthernetAddress, ethertype: EthernetProtocol) {
+fn write_ethernet(
+    buf: &mut [u8],
+    src: EthernetAddress,
+    dst: EthernetAddress,
+    ethertype: EthernetProtocol,
+) {
     let mut frame = EthernetFrame::new_unchecked(buf);
     EthernetRepr {
         src_addr: src,
@@ -1035,7 +1130,13 @@ fn write_ethernet(buf: &mut [u8], src: EthernetAddress, dst: EthernetAddress, et
 
 /// Writes an IPv4 header (DF set: RFC 1191 path MTU discovery) and the TCP
 /// segment after it.
-fn write_ipv4_tcp(buf: &mut [u8], ident: u16, ip: &IpRepr, tcp: &TcpRepr, caps: &DeviceCapabilities) {
+fn write_ipv4_tcp(
+    buf: &mut [u8],
+    ident: u16,
+    ip: &IpRepr,
+    tcp: &TcpRepr,
+    caps: &DeviceCapabilities,
+) {
     let (IpAddress::Ipv4(src), IpAddress::Ipv4(dst)) = (ip.src_addr, ip.dst_addr);
     let header = Ipv4Repr {
         src_addr: src,

@@ -58,9 +58,8 @@ impl Device for ScriptDevice {
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
-        let mut caps = DeviceCapabilities::default();
-        caps.max_transmission_unit = 1500;
-        caps
+        // The default is an Ethernet device with an MTU of 1500.
+        DeviceCapabilities::default()
     }
 }
 
@@ -72,7 +71,12 @@ fn setup() -> (Interface<'static>, ScriptDevice, SocketSet<'static>) {
     (Interface::new(config, 8), ScriptDevice::default(), sockets)
 }
 
-fn ethernet(dst: EthernetAddress, ethertype: EthernetProtocol, payload_len: usize, fill: impl FnOnce(&mut [u8])) -> Vec<u8> {
+fn ethernet(
+    dst: EthernetAddress,
+    ethertype: EthernetProtocol,
+    payload_len: usize,
+    fill: impl FnOnce(&mut [u8]),
+) -> Vec<u8> {
     let mut frame = vec![0u8; 14 + payload_len];
     let mut eth = EthernetFrame::new_unchecked(&mut frame[..]);
     EthernetRepr {
@@ -153,13 +157,19 @@ fn arp_request_for_our_address_gets_exact_reply() {
         target_hardware_addr: EthernetAddress([0; 6]),
         target_protocol_addr: OUR_IP,
     };
-    dev.rx.push_back(ethernet(EthernetAddress::BROADCAST, EthernetProtocol::Arp, request.buffer_len(), |b| {
-        request.emit(&mut ArpPacket::new_unchecked(b))
-    }));
+    dev.rx.push_back(ethernet(
+        EthernetAddress::BROADCAST,
+        EthernetProtocol::Arp,
+        request.buffer_len(),
+        |b| request.emit(&mut ArpPacket::new_unchecked(b)),
+    ));
     assert!(iface.poll(Instant::ZERO, &mut dev, &mut sockets));
     assert_eq!(dev.tx.len(), 1);
     let eth = EthernetFrame::new_checked(&dev.tx[0][..]).unwrap();
-    assert_eq!((eth.dst_addr(), eth.src_addr(), eth.ethertype()), (PEER_MAC, OUR_MAC, EthernetProtocol::Arp));
+    assert_eq!(
+        (eth.dst_addr(), eth.src_addr(), eth.ethertype()),
+        (PEER_MAC, OUR_MAC, EthernetProtocol::Arp)
+    );
     let reply = ArpRepr::parse(&ArpPacket::new_checked(eth.payload()).unwrap()).unwrap();
     assert_eq!(
         reply,
@@ -185,9 +195,12 @@ fn arp_request_for_another_host_is_ignored() {
         target_hardware_addr: EthernetAddress([0; 6]),
         target_protocol_addr: Ipv4Address::new(192, 0, 2, 77),
     };
-    dev.rx.push_back(ethernet(EthernetAddress::BROADCAST, EthernetProtocol::Arp, request.buffer_len(), |b| {
-        request.emit(&mut ArpPacket::new_unchecked(b))
-    }));
+    dev.rx.push_back(ethernet(
+        EthernetAddress::BROADCAST,
+        EthernetProtocol::Arp,
+        request.buffer_len(),
+        |b| request.emit(&mut ArpPacket::new_unchecked(b)),
+    ));
     iface.poll(Instant::ZERO, &mut dev, &mut sockets);
     assert!(dev.tx.is_empty());
     assert_eq!(iface.neighbor(PEER_IP, Instant::ZERO), None);
@@ -202,16 +215,23 @@ fn ping_gets_echo_reply_with_same_data() {
         seq_no: 7,
         data,
     };
-    dev.rx.push_back(ipv4(IpProtocol::Icmp, request.buffer_len(), |b| {
-        request.emit(&mut Icmpv4Packet::new_unchecked(b), &ChecksumCapabilities::default())
-    }));
+    dev.rx
+        .push_back(ipv4(IpProtocol::Icmp, request.buffer_len(), |b| {
+            request.emit(
+                &mut Icmpv4Packet::new_unchecked(b),
+                &ChecksumCapabilities::default(),
+            )
+        }));
     iface.poll(Instant::ZERO, &mut dev, &mut sockets);
     assert_eq!(dev.tx.len(), 1);
     let eth = EthernetFrame::new_checked(&dev.tx[0][..]).unwrap();
     assert_eq!(eth.dst_addr(), PEER_MAC);
     let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
     let ip_repr = Ipv4Repr::parse(&ip, &ChecksumCapabilities::default()).unwrap();
-    assert_eq!((ip_repr.src_addr, ip_repr.dst_addr, ip_repr.next_header), (OUR_IP, PEER_IP, IpProtocol::Icmp));
+    assert_eq!(
+        (ip_repr.src_addr, ip_repr.dst_addr, ip_repr.next_header),
+        (OUR_IP, PEER_IP, IpProtocol::Icmp)
+    );
     let icmp = Icmpv4Packet::new_checked(ip.payload()).unwrap();
     let reply = Icmpv4Repr::parse(&icmp, &ChecksumCapabilities::default()).unwrap();
     assert_eq!(
@@ -231,9 +251,15 @@ fn every_drop_reason_is_counted() {
     // Too short for Ethernet.
     dev.rx.push_back(vec![0u8; 10]);
     // For another hardware address.
-    dev.rx.push_back(ethernet(EthernetAddress([2, 0, 0, 0, 0, 0x42]), EthernetProtocol::Ipv4, 20, |_| {}));
+    dev.rx.push_back(ethernet(
+        EthernetAddress([2, 0, 0, 0, 0, 0x42]),
+        EthernetProtocol::Ipv4,
+        20,
+        |_| {},
+    ));
     // IPv6.
-    dev.rx.push_back(ethernet(OUR_MAC, EthernetProtocol::Ipv6, 40, |_| {}));
+    dev.rx
+        .push_back(ethernet(OUR_MAC, EthernetProtocol::Ipv6, 40, |_| {}));
     // IPv4 with a broken header checksum.
     let mut bad_ip = ipv4(IpProtocol::Udp, 8, |_| {});
     bad_ip[14 + 10] ^= 0xff;
@@ -294,7 +320,10 @@ fn segment_for_no_connection_gets_rst_and_rst_gets_nothing() {
     assert_eq!(mac, PEER_MAC);
     assert_eq!((r.src_port, r.dst_port), (81, 40000));
     assert_eq!(r.flags, TcpFlags::RST | TcpFlags::ACK);
-    assert_eq!((r.seq_number, r.ack_number), (SeqNumber(0), SeqNumber(1001)));
+    assert_eq!(
+        (r.seq_number, r.ack_number),
+        (SeqNumber(0), SeqNumber(1001))
+    );
     let (_, r) = parse_tcp(&dev.tx[1]);
     assert_eq!(r.flags, TcpFlags::RST);
     assert_eq!(r.seq_number, SeqNumber(777));
@@ -303,10 +332,18 @@ fn segment_for_no_connection_gets_rst_and_rst_gets_nothing() {
 }
 
 fn listener(sockets: &mut SocketSet<'static>, backlog: usize) -> crate::socket::SocketHandle {
-    let socket = TcpSocket::new(RingBuffer::new(vec![0u8; 64]), RingBuffer::new(vec![0u8; 64]));
+    let socket = TcpSocket::new(
+        RingBuffer::new(vec![0u8; 64]),
+        RingBuffer::new(vec![0u8; 64]),
+    );
     let handle = sockets.add(socket).unwrap();
     sockets
-        .listen(handle, 80, backlog, ChildBuffers::Alloc { rx: 4096, tx: 4096 })
+        .listen(
+            handle,
+            80,
+            backlog,
+            ChildBuffers::Alloc { rx: 4096, tx: 4096 },
+        )
         .unwrap();
     handle
 }
@@ -317,7 +354,10 @@ fn listener_spawns_children_up_to_backlog_and_rst_returns_to_listen() {
     let l = listener(&mut sockets, 2);
     iface.poll(Instant::ZERO, &mut dev, &mut sockets);
     let first = iface.pop_trace().unwrap();
-    assert_eq!((first.handle, first.transition.from, first.transition.to), (l, State::Closed, State::Listen));
+    assert_eq!(
+        (first.handle, first.transition.from, first.transition.to),
+        (l, State::Closed, State::Listen)
+    );
 
     for port in [5001, 5002, 5003] {
         dev.rx.push_back(tcp_frame(&syn(port, 80, 100)));
@@ -353,7 +393,10 @@ fn listener_spawns_children_up_to_backlog_and_rst_returns_to_listen() {
     iface.poll(Instant::from_millis(10), &mut dev, &mut sockets);
     let event = iface.pop_trace().unwrap();
     assert_eq!(event.handle, children[0]);
-    assert_eq!(std::format!("{}", event.transition), "SYN_RCVD -> LISTEN (rcv RST)");
+    assert_eq!(
+        std::format!("{}", event.transition),
+        "SYN_RCVD -> LISTEN (rcv RST)"
+    );
     assert!(sockets.get(children[0]).is_none(), "the child is freed");
     assert_eq!(sockets.pending(l), 1);
     assert_eq!(sockets.get(l).unwrap().state(), State::Listen);
@@ -364,6 +407,13 @@ fn listener_spawns_children_up_to_backlog_and_rst_returns_to_listen() {
     iface.poll(Instant::from_millis(20), &mut dev, &mut sockets);
     assert_eq!(dev.tx.len(), 1);
     assert_eq!(parse_tcp(&dev.tx[0]).1.ack_number, SeqNumber(901));
+    // The freed slot is reused for the new connection.
+    let event = iface.pop_trace().unwrap();
+    assert_eq!(event.handle, children[0]);
+    assert_eq!(
+        std::format!("{}", event.transition),
+        "LISTEN -> SYN_RCVD (rcv SYN)"
+    );
 
     // Nothing is established yet, so nothing can be accepted.
     assert_eq!(sockets.accept(l), None);
@@ -376,9 +426,15 @@ fn listener_spawns_children_up_to_backlog_and_rst_returns_to_listen() {
     iface.poll(Instant::from_millis(30), &mut dev, &mut sockets);
     let event = iface.pop_trace().unwrap();
     assert_eq!(event.handle, children[1]);
-    assert_eq!(std::format!("{}", event.transition), "SYN_RCVD -> ESTABLISHED (rcv ACK)");
+    assert_eq!(
+        std::format!("{}", event.transition),
+        "SYN_RCVD -> ESTABLISHED (rcv ACK)"
+    );
     assert_eq!(sockets.accept(l), Some(children[1]));
-    assert_eq!(sockets.get(children[1]).unwrap().state(), State::Established);
+    assert_eq!(
+        sockets.get(children[1]).unwrap().state(),
+        State::Established
+    );
     assert_eq!(sockets.pending(l), 1, "only 5004 is still half-open");
     assert_eq!(sockets.accept(l), None);
 }
@@ -386,17 +442,25 @@ fn listener_spawns_children_up_to_backlog_and_rst_returns_to_listen() {
 #[test]
 fn outgoing_syn_waits_for_arp_then_goes_out() {
     let (mut iface, mut dev, mut sockets) = setup();
-    let socket = TcpSocket::new(RingBuffer::new(vec![0u8; 1024]), RingBuffer::new(vec![0u8; 1024]));
+    let socket = TcpSocket::new(
+        RingBuffer::new(vec![0u8; 1024]),
+        RingBuffer::new(vec![0u8; 1024]),
+    );
     let h = sockets.add(socket).unwrap();
     let remote = IpEndpoint::new(IpAddress::Ipv4(PEER_IP), 80);
-    let local = iface.connect(&mut sockets, h, remote, Instant::ZERO).unwrap();
+    let local = iface
+        .connect(&mut sockets, h, remote, Instant::ZERO)
+        .unwrap();
     assert_eq!(local.addr, IpAddress::Ipv4(OUR_IP));
     assert!(local.port >= 49152);
     iface.poll(Instant::ZERO, &mut dev, &mut sockets);
     // Only the ARP request went out; the SYN is held.
     assert_eq!(dev.tx.len(), 1);
     let eth = EthernetFrame::new_checked(&dev.tx[0][..]).unwrap();
-    assert_eq!((eth.dst_addr(), eth.ethertype()), (EthernetAddress::BROADCAST, EthernetProtocol::Arp));
+    assert_eq!(
+        (eth.dst_addr(), eth.ethertype()),
+        (EthernetAddress::BROADCAST, EthernetProtocol::Arp)
+    );
     let arp = ArpRepr::parse(&ArpPacket::new_checked(eth.payload()).unwrap()).unwrap();
     assert_eq!(
         arp,
@@ -417,9 +481,12 @@ fn outgoing_syn_waits_for_arp_then_goes_out() {
         target_hardware_addr: OUR_MAC,
         target_protocol_addr: OUR_IP,
     };
-    dev.rx.push_back(ethernet(OUR_MAC, EthernetProtocol::Arp, reply.buffer_len(), |b| {
-        reply.emit(&mut ArpPacket::new_unchecked(b))
-    }));
+    dev.rx.push_back(ethernet(
+        OUR_MAC,
+        EthernetProtocol::Arp,
+        reply.buffer_len(),
+        |b| reply.emit(&mut ArpPacket::new_unchecked(b)),
+    ));
     iface.poll(Instant::from_millis(1), &mut dev, &mut sockets);
     assert_eq!(dev.tx.len(), 2);
     let (mac, syn) = parse_tcp(&dev.tx[1]);
@@ -429,5 +496,8 @@ fn outgoing_syn_waits_for_arp_then_goes_out() {
     assert_eq!(iface.stats().arp_requests_sent, 1);
     // Nothing is due until the SYN's retransmission timer: 1 s (the initial
     // RTO) after the SYN left the socket at 0, when it was held for ARP.
-    assert_eq!(iface.poll_at(&sockets), Some(Instant::ZERO + Duration::from_secs(1)));
+    assert_eq!(
+        iface.poll_at(&sockets),
+        Some(Instant::ZERO + Duration::from_secs(1))
+    );
 }

@@ -62,6 +62,12 @@ impl<'a> ChildBuffers<'a> {
     }
 
     fn give_back(&mut self, buffers: (SocketBuffer<'a>, SocketBuffer<'a>)) {
+        #[cfg(feature = "alloc")]
+        if let ChildBuffers::Alloc { .. } = self {
+            // Allocated buffers are simply dropped.
+            return;
+        }
+        #[allow(irrefutable_let_patterns)]
         if let ChildBuffers::Pool(pool) = self {
             if let Some(free) = pool.iter_mut().find(|b| b.is_none()) {
                 *free = Some(buffers);
@@ -190,9 +196,7 @@ impl<'a> SocketSet<'a> {
     /// The socket behind `handle`, mutably; marks it for the interface to
     /// look at on its next poll.
     pub fn get_mut(&mut self, handle: SocketHandle) -> Option<&mut TcpSocket<'a>> {
-        if self.item(handle.0).is_none() {
-            return None;
-        }
+        self.item(handle.0)?;
         self.mark_dirty(handle.0);
         self.item_mut(handle.0).map(|item| &mut item.socket)
     }
@@ -289,6 +293,15 @@ impl<'a> SocketSet<'a> {
         self.dirty_len > 0
     }
 
+    /// The sockets touched since the interface last looked.
+    pub(crate) fn dirty_sockets(&self) -> impl Iterator<Item = &TcpSocket<'a>> {
+        let cap = self.dirty.len().max(1);
+        (0..self.dirty_len).filter_map(move |i| {
+            let index = *self.dirty.get((self.dirty_head + i) % cap)?;
+            self.socket(index)
+        })
+    }
+
     /// Whether slot `index` is a listener set up with a backlog (so SYNs
     /// spawn children rather than being processed by the listener itself).
     pub(crate) fn has_backlog(&self, index: usize) -> bool {
@@ -332,10 +345,7 @@ impl<'a> SocketSet<'a> {
         if let Some(parent) = item.meta.parent {
             self.release_child_slot(parent);
             let buffers = item.socket.into_buffers();
-            if let Some(l) = self
-                .item_mut(parent)
-                .and_then(|p| p.listener.as_mut())
-            {
+            if let Some(l) = self.item_mut(parent).and_then(|p| p.listener.as_mut()) {
                 l.buffers.give_back(buffers);
             }
         }
@@ -346,8 +356,7 @@ impl<'a> SocketSet<'a> {
     /// in SYN_RCVD (RFC 9293 section 3.10.7.4).
     pub(crate) fn should_free(&self, index: usize) -> bool {
         self.item(index).is_some_and(|item| {
-            item.meta.auto_free
-                && matches!(item.socket.state(), State::Closed | State::Listen)
+            item.meta.auto_free && matches!(item.socket.state(), State::Closed | State::Listen)
         })
     }
 

@@ -3,8 +3,8 @@
 
 use pollnet::iface::{Config, Interface};
 use pollnet::phy::{Device, FaultInjector, LinkEnd};
-use pollnet::socket::tcp::{TcpConfig, TcpSocket};
 use pollnet::socket::SocketSet;
+use pollnet::socket::tcp::{TcpConfig, TcpSocket};
 use pollnet::storage::RingBuffer;
 use pollnet::time::{Duration, Instant};
 use pollnet::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
@@ -44,7 +44,14 @@ pub struct Host<D: Device> {
 }
 
 impl<D: Device + NextEvent> Host<D> {
-    pub fn new(device: D, mac_last: u8, ip: Ipv4Address, seed: u64, tcp: TcpConfig, capacity: usize) -> Self {
+    pub fn new(
+        device: D,
+        mac_last: u8,
+        ip: Ipv4Address,
+        seed: u64,
+        tcp: TcpConfig,
+        capacity: usize,
+    ) -> Self {
         let config = Config::new(EthernetAddress([2, 0, 0, 0, 0, mac_last]))
             .with_ip(Ipv4Cidr::new(ip, 24).unwrap())
             .with_seed(seed)
@@ -66,7 +73,10 @@ impl<D: Device + NextEvent> Host<D> {
 }
 
 pub fn socket(tcp: TcpConfig, rx: usize, tx: usize) -> TcpSocket<'static> {
-    let mut s = TcpSocket::new(RingBuffer::new(vec![0u8; rx]), RingBuffer::new(vec![0u8; tx]));
+    let mut s = TcpSocket::new(
+        RingBuffer::new(vec![0u8; rx]),
+        RingBuffer::new(vec![0u8; tx]),
+    );
     s.set_config(tcp);
     s
 }
@@ -82,7 +92,8 @@ pub fn tcp_config() -> TcpConfig {
 /// The byte at `offset` of stream `id`: pseudo-random, so receivers check
 /// every byte without a copy.
 pub fn stream_byte(id: u64, offset: usize) -> u8 {
-    let mut z = id.wrapping_mul(0xa076_1d64_78bd_642f) ^ (offset as u64 / 8).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut z = id.wrapping_mul(0xa076_1d64_78bd_642f)
+        ^ (offset as u64 / 8).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^= z >> 31;

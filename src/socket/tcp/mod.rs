@@ -1,24 +1,53 @@
-//! The TCP socket (CONTRACT STUB: the TCP helper implements it).
+//! The TCP socket: a sans-IO state machine with lwIP's eleven states.
 //!
-//! A sans-IO state machine: `process` takes one segment at `cx.now` and may
-//! return an immediate reply; `dispatch` produces the next segment to send;
-//! `poll_at` says when the socket next needs a poll.
+//! `process` takes one segment at `cx.now` and may return an immediate reply
+//! (ACK, RST, challenge ACK); `dispatch` produces the next segment to send and
+//! fires the timers; `poll_at` says when the socket next needs a poll. The
+//! socket never reads a clock: time enters only through [`Context::now`].
+//!
+//! The code is split by idea:
+//! - this file: the socket's fields, settings, errors and the user API
+//!   (RFC 9293 section 3.10.1 to 3.10.6);
+//! - `process`: segment arrival (RFC 9293 section 3.10.7, with RFC 5961,
+//!   RFC 7323 PAWS and RFC 1337);
+//! - `dispatch`: segment output, window advertisement, Nagle and silly
+//!   window avoidance (RFC 9293 sections 3.8.6 and 3.7.4);
+//! - `timers`: retransmission (RFC 6298), persist, keep-alive, delayed ACK,
+//!   TIME_WAIT, FIN_WAIT_2, SYN_RCVD and the user timeout (RFC 5482);
+//! - `diagram`: which transitions the RFC 9293 diagram allows (for checks).
 
 pub mod congestion;
+mod diagram;
+mod dispatch;
 mod isn;
+mod process;
 pub mod rtt;
 mod state;
+mod timers;
 
+#[cfg(test)]
+mod tests;
+
+pub use self::diagram::transition_allowed;
 pub use self::isn::IsnGenerator;
 pub use self::state::{Cause, State, Transition};
 
+use core::fmt;
+
+use self::congestion::{AnyCongestion, CongestionControl};
+use self::rtt::RttEstimator;
 use crate::socket::{Context, PollAt};
-use crate::storage::RingBuffer;
-use crate::time::Duration;
-use crate::wire::{IpEndpoint, IpListenEndpoint, IpRepr, SeqNumber, TcpRepr};
+use crate::storage::{Assembler, RingBuffer};
+use crate::time::{Duration, Instant};
+use crate::wire::{
+    IpAddress, IpEndpoint, IpListenEndpoint, IpProtocol, IpRepr, SeqNumber, TcpFlags, TcpRepr,
+};
 
 /// A TCP socket's byte buffer.
 pub type SocketBuffer<'a> = RingBuffer<'a, u8>;
+
+/// The congestion controller every socket uses (RFC 5681 + RFC 6582).
+type Congestion = AnyCongestion;
 
 /// Counters a socket adds to through the [`Context`]; the interface sums them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -61,6 +90,9 @@ pub struct TcpConfig {
     /// Delayed-ACK timeout, or `None` to ACK at once (< 500 ms,
     /// RFC 9293 section 3.8.6.3).
     pub ack_delay: Option<Duration>,
+    /// With delayed ACKs on, ACK at once when this many full-sized segments
+    /// are unacknowledged (RFC 5681 section 4.2: at most 2).
+    pub ack_every_segments: u32,
     /// Nagle's algorithm (RFC 9293 section 3.7.4).
     pub nagle: bool,
     /// Keep-alive: idle time before the first probe, or `None` (off).
@@ -85,6 +117,36 @@ pub struct TcpConfig {
     pub max_ooo_holes: usize,
 }
 
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            msl: Duration::from_secs(60),
+            fin_wait_2_timeout: Duration::from_secs(60),
+            syn_rcvd_timeout: Duration::from_secs(20),
+            initial_rto: Duration::from_secs(1),
+            min_rto: Duration::from_secs(1),
+            max_rto: Duration::from_secs(60),
+            max_retransmissions: 12,
+            max_syn_retransmissions: 6,
+            max_synack_retransmissions: 5,
+            user_timeout: None,
+            ack_delay: Some(Duration::from_millis(100)),
+            ack_every_segments: 2,
+            nagle: true,
+            keepalive_idle: None,
+            keepalive_interval: Duration::from_secs(75),
+            keepalive_count: 9,
+            window_scaling: true,
+            timestamps: true,
+            sack: false,
+            insecure_rst: false,
+            insecure_syn: false,
+            challenge_ack_limit: 1000,
+            max_ooo_holes: 8,
+        }
+    }
+}
+
 /// Why a connection ended badly; readable after the fact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -97,6 +159,17 @@ pub enum TcpError {
     TimedOut,
     /// A hard ICMP error (RFC 1122 section 4.2.3.9).
     Unreachable,
+}
+
+impl fmt::Display for TcpError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(match self {
+            TcpError::Refused => "connection refused",
+            TcpError::Reset => "connection reset",
+            TcpError::TimedOut => "timed out",
+            TcpError::Unreachable => "unreachable",
+        })
+    }
 }
 
 /// `listen` failed.
@@ -149,123 +222,957 @@ pub enum IcmpError {
     },
 }
 
+/// How many transitions the trace queue holds before it counts overflow.
+pub const TRACE_CAPACITY: usize = 8;
+
+/// The peer's MSS when its SYN carries none (RFC 9293 section 3.7.1).
+pub const DEFAULT_MSS: usize = 536;
+
+/// The smallest MSS ever used: a 68-byte IPv4 MTU (RFC 791) minus 40 bytes
+/// of headers, the floor RFC 1191 sets for path MTU discovery.
+pub const MIN_MSS: usize = 68 - 40;
+
+/// IP and TCP header bytes without options (IPv4).
+const IP_TCP_HEADER_LEN: usize = 40;
+
+/// Largest window shift (RFC 7323 section 2.3).
+const MAX_WINDOW_SHIFT: u8 = 14;
+
+/// The hop limit (TTL) of every segment the socket sends.
+const HOP_LIMIT: u8 = 64;
+
+/// Bytes the timestamps option takes in a non-SYN segment, padding
+/// included (RFC 7323 appendix A layout, as the wire layer emits it).
+const TIMESTAMP_OPTION_LEN: usize = 12;
+
+/// A bounded queue of state transitions (DESIGN.md rule 7): never blocks the
+/// stack; when full, new entries are counted and dropped.
+#[derive(Debug, Clone)]
+struct TraceQueue {
+    entries: [Transition; TRACE_CAPACITY],
+    head: usize,
+    len: usize,
+    dropped: u32,
+}
+
+impl TraceQueue {
+    const fn new() -> Self {
+        TraceQueue {
+            entries: [Transition {
+                from: State::Closed,
+                to: State::Closed,
+                cause: Cause::Close,
+            }; TRACE_CAPACITY],
+            head: 0,
+            len: 0,
+            dropped: 0,
+        }
+    }
+
+    fn push(&mut self, transition: Transition) {
+        if self.len == TRACE_CAPACITY {
+            self.dropped = self.dropped.saturating_add(1);
+            return;
+        }
+        let index = (self.head + self.len) % TRACE_CAPACITY;
+        self.entries[index] = transition;
+        self.len += 1;
+    }
+
+    fn pop(&mut self) -> Option<Transition> {
+        if self.len == 0 {
+            return None;
+        }
+        let entry = self.entries[self.head];
+        self.head = (self.head + 1) % TRACE_CAPACITY;
+        self.len -= 1;
+        Some(entry)
+    }
+}
+
+/// The deadlines of a socket's timers; `None` means stopped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Timers {
+    /// Retransmission of the oldest unacknowledged segment (RFC 6298).
+    retransmit: Option<Instant>,
+    /// The delayed ACK (RFC 9293 section 3.8.6.3).
+    delayed_ack: Option<Instant>,
+    /// The next zero-window probe (RFC 9293 section 3.8.6.1).
+    persist: Option<Instant>,
+    /// The state's own timer: TIME_WAIT's 2*MSL, the FIN_WAIT_2 timeout or
+    /// the SYN_RCVD timeout (each state has at most one).
+    state: Option<Instant>,
+}
+
+/// A RST the socket still has to send after `abort` or a give-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PendingRst {
+    seq: SeqNumber,
+    ack: SeqNumber,
+}
+
+/// The timestamps option's state (RFC 7323 sections 3 to 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Timestamps {
+    /// Both sides sent the option in their SYNs.
+    enabled: bool,
+    /// TS.Recent: the peer's timestamp to echo.
+    recent: u32,
+    /// When `recent` was last updated (RFC 7323 5.5: PAWS gives up on a
+    /// TS.Recent older than 24 days).
+    recent_at: Instant,
+    /// This connection's offset added to the millisecond clock (RFC 7323
+    /// section 5.4), so timestamps reveal nothing across connections.
+    offset: u32,
+}
+
 /// A TCP socket: one endpoint of a connection, or a listener.
+///
+/// Sequence variables follow RFC 9293 section 3.3.1. `snd_nxt` is the next
+/// sequence number to send and may move back to `snd_una` after a timeout
+/// (go-back-N); `snd_max` is the highest ever sent, which ACK acceptability
+/// uses. The unacknowledged data stays in the tx buffer from `snd_una`; the
+/// retransmission state is the two ranges `[snd_una, snd_nxt)` (sent or
+/// resent) and `[snd_nxt, snd_max)` (to resend), so a SACK scoreboard can
+/// later mark holes inside them without changing the buffer.
 #[derive(Debug)]
 pub struct TcpSocket<'a> {
+    config: TcpConfig,
+    state: State,
+    /// Forked from a listener for one connection (the interface frees it
+    /// when it falls back to LISTEN).
+    listener_child: bool,
+    /// SYN_RCVD was reached from LISTEN (passive open), not from SYN_SENT.
+    passive_open: bool,
+    listen_endpoint: IpListenEndpoint,
+    local_endpoint: Option<IpEndpoint>,
+    remote_endpoint: Option<IpEndpoint>,
     rx_buffer: SocketBuffer<'a>,
     tx_buffer: SocketBuffer<'a>,
+    /// Out-of-order data written past `rcv_nxt` into the rx buffer's free
+    /// space, by offset from `rcv_nxt`.
+    assembler: Assembler,
+    error: Option<TcpError>,
+    soft_error: Option<TcpError>,
+    trace: TraceQueue,
+    isn_override: Option<SeqNumber>,
+
+    // Send sequence space.
+    iss: SeqNumber,
+    snd_una: SeqNumber,
+    snd_nxt: SeqNumber,
+    snd_max: SeqNumber,
+    /// SND.WND in bytes, already scaled.
+    snd_wnd: usize,
+    /// MAX.SND.WND (RFC 5961 section 5.2): the largest window the peer
+    /// ever offered.
+    max_snd_wnd: usize,
+    snd_wl1: SeqNumber,
+    snd_wl2: SeqNumber,
+    /// Sequence number of the tx buffer's first byte.
+    tx_seq: SeqNumber,
+    /// The user closed the send side: a FIN follows the queued data.
+    fin_queued: bool,
+    /// The user closed both sides (`close`, not `shutdown`): FIN_WAIT_2
+    /// may time out.
+    rx_closed_by_user: bool,
+
+    // Receive sequence space.
+    irs: SeqNumber,
+    rcv_nxt: SeqNumber,
+    /// The right edge of the window last advertised (RCV.NXT + RCV.WND as
+    /// the peer knows it); never moves left (RFC 9293 section 3.8.6.2.2).
+    rcv_adv: SeqNumber,
+    /// A FIN that arrived before the data ahead of it, by its sequence
+    /// number.
+    rcv_fin: Option<SeqNumber>,
+    /// The peer's FIN has been taken (RCV.NXT counts it).
+    fin_received: bool,
+    /// Bytes received in order and not yet acknowledged.
+    rcv_unacked: usize,
+    /// An ACK must go out at once.
+    ack_now: bool,
+
+    // Options.
+    /// Effective send MSS: the peer's MSS, our MTU, and path MTU discovery.
+    snd_mss: usize,
+    /// The MSS we offered.
+    rcv_mss: usize,
+    snd_wscale: u8,
+    rcv_wscale: u8,
+    /// Our window shift as offered in our SYN (used if the peer agrees).
+    rcv_wscale_offer: Option<u8>,
+    timestamps: Timestamps,
+    /// RCV.NXT as last sent in an ACK (Last.ACK.sent, RFC 7323 4.3).
+    last_ack_sent: SeqNumber,
+    peer_sack_permitted: bool,
+
+    // Retransmission and timers.
+    rtt: RttEstimator,
+    /// The sequence number whose ACK ends the RTT measurement in flight,
+    /// and when it was sent (used without timestamps; Karn's rule clears it).
+    rtt_probe: Option<(SeqNumber, Instant)>,
+    /// Consecutive retransmission timeouts without progress.
+    retransmits: u32,
+    timers: Timers,
+    /// Zero-window probes sent since the peer last answered.
+    persist_probes: u32,
+    /// The persist timer fired: a probe is due.
+    persist_probe_due: bool,
+    /// Probes sent since the window closed (the persist backoff).
+    persist_shift: u32,
+    /// Keep-alive probes sent since the peer was last heard.
+    keepalive_probes: u32,
+    keepalive_due: bool,
+    /// Since when data has waited for an acknowledgment or a window
+    /// (RFC 5482's user timeout runs from here).
+    stalled_since: Option<Instant>,
+    /// When the last acceptable segment arrived (keep-alive idle time).
+    last_rx: Instant,
+    /// When the last segment was sent (RFC 5681 4.1 idle restart).
+    last_tx: Option<Instant>,
+
+    // Congestion control (RFC 5681, RFC 6582).
+    cc: Congestion,
+    dup_acks: u32,
+    in_recovery: bool,
+    /// NewReno's `recover`: SND.MAX when fast recovery began.
+    recover: SeqNumber,
+    /// One segment at SND.UNA must be resent (fast retransmit or partial ACK).
+    fast_retransmit: bool,
+
+    pending_rst: Option<PendingRst>,
+    challenge_window_start: Option<Instant>,
+    challenge_count: u32,
 }
 
 impl<'a> TcpSocket<'a> {
     /// A CLOSED socket with the given receive and transmit buffers.
     pub fn new(rx_buffer: SocketBuffer<'a>, tx_buffer: SocketBuffer<'a>) -> Self {
+        let config = TcpConfig::default();
         TcpSocket {
+            config,
+            state: State::Closed,
+            listener_child: false,
+            passive_open: false,
+            listen_endpoint: IpListenEndpoint::default(),
+            local_endpoint: None,
+            remote_endpoint: None,
             rx_buffer,
             tx_buffer,
+            assembler: Assembler::new(config.max_ooo_holes),
+            error: None,
+            soft_error: None,
+            trace: TraceQueue::new(),
+            isn_override: None,
+            iss: SeqNumber(0),
+            snd_una: SeqNumber(0),
+            snd_nxt: SeqNumber(0),
+            snd_max: SeqNumber(0),
+            snd_wnd: 0,
+            max_snd_wnd: 0,
+            snd_wl1: SeqNumber(0),
+            snd_wl2: SeqNumber(0),
+            tx_seq: SeqNumber(0),
+            fin_queued: false,
+            rx_closed_by_user: false,
+            irs: SeqNumber(0),
+            rcv_nxt: SeqNumber(0),
+            rcv_adv: SeqNumber(0),
+            rcv_fin: None,
+            fin_received: false,
+            rcv_unacked: 0,
+            ack_now: false,
+            snd_mss: DEFAULT_MSS,
+            rcv_mss: DEFAULT_MSS,
+            snd_wscale: 0,
+            rcv_wscale: 0,
+            rcv_wscale_offer: None,
+            timestamps: Timestamps::default(),
+            last_ack_sent: SeqNumber(0),
+            peer_sack_permitted: false,
+            rtt: RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto),
+            rtt_probe: None,
+            retransmits: 0,
+            timers: Timers::default(),
+            persist_probes: 0,
+            persist_probe_due: false,
+            persist_shift: 0,
+            keepalive_probes: 0,
+            keepalive_due: false,
+            stalled_since: None,
+            last_rx: Instant::ZERO,
+            last_tx: None,
+            cc: Congestion::new_reno(DEFAULT_MSS),
+            dup_acks: 0,
+            in_recovery: false,
+            recover: SeqNumber(0),
+            fast_retransmit: false,
+            pending_rst: None,
+            challenge_window_start: None,
+            challenge_count: 0,
         }
     }
+
     /// The socket's settings.
     pub fn config(&self) -> &TcpConfig {
-        todo!()
+        &self.config
     }
-    /// Replaces the settings (takes effect for later events).
+
+    /// Replaces the settings (takes effect for later events; RTO bounds and
+    /// the assembler's hole limit apply from the next connection).
     pub fn set_config(&mut self, config: TcpConfig) {
-        let _ = config;
-        todo!()
+        self.config = config;
     }
-    /// CLOSED -> LISTEN (passive open).
+
+    /// Turns Nagle's algorithm on or off (RFC 9293 section 3.7.4).
+    pub fn set_nagle_enabled(&mut self, enabled: bool) {
+        self.config.nagle = enabled;
+    }
+
+    /// Whether Nagle's algorithm is on.
+    pub fn nagle_enabled(&self) -> bool {
+        self.config.nagle
+    }
+
+    /// Sets the delayed-ACK timeout (`None`: ACK at once). Values of
+    /// 500 ms or more are clamped below 500 ms (RFC 9293 section 3.8.6.3).
+    pub fn set_ack_delay(&mut self, delay: Option<Duration>) {
+        let limit = Duration::from_millis(499);
+        self.config.ack_delay = delay.map(|d| if d > limit { limit } else { d });
+    }
+
+    /// Sets the keep-alive idle time (`None` turns keep-alive off).
+    pub fn set_keepalive(&mut self, idle: Option<Duration>) {
+        self.config.keepalive_idle = idle;
+    }
+
+    /// Sets the user timeout (RFC 5482): abort when data stays
+    /// unacknowledged this long.
+    pub fn set_user_timeout(&mut self, timeout: Option<Duration>) {
+        self.config.user_timeout = timeout;
+    }
+
+    /// Replaces both buffers; only while CLOSED (returns `false` otherwise,
+    /// changing nothing). Lets a caller size the buffers before `listen` or
+    /// `connect` (the advertised window and window scale derive from the rx
+    /// buffer's capacity).
+    pub fn set_buffers(
+        &mut self,
+        rx_buffer: SocketBuffer<'a>,
+        tx_buffer: SocketBuffer<'a>,
+    ) -> bool {
+        if self.state != State::Closed || self.pending_rst.is_some() {
+            return false;
+        }
+        self.rx_buffer = rx_buffer;
+        self.tx_buffer = tx_buffer;
+        true
+    }
+
+    /// Forces the initial sequence number of the next connection (tests,
+    /// script runners). Without it the ISN comes from the context's
+    /// [`IsnGenerator`] (RFC 9293 section 3.4.1).
+    #[doc(hidden)]
+    pub fn set_next_isn(&mut self, isn: SeqNumber) {
+        self.isn_override = Some(isn);
+    }
+
+    /// CLOSED -> LISTEN (passive open, RFC 9293 section 3.10.1).
+    ///
+    /// One listening socket accepts many connections: the interface forks a
+    /// child per SYN with [`TcpSocket::fork_listener_child`] and keeps the
+    /// accept queue; a listening socket given a SYN directly handles that
+    /// one connection itself.
     pub fn listen<T: Into<IpListenEndpoint>>(&mut self, local: T) -> Result<(), ListenError> {
-        let _ = local;
-        todo!()
+        let local = local.into();
+        if local.port == 0 {
+            return Err(ListenError::Unaddressable);
+        }
+        if self.state != State::Closed {
+            return Err(ListenError::InvalidState);
+        }
+        self.reset_connection();
+        self.error = None;
+        self.soft_error = None;
+        self.listen_endpoint = local;
+        self.set_state(State::Listen, Cause::Listen);
+        Ok(())
     }
-    /// CLOSED -> SYN_SENT (active open); the SYN goes out on the next dispatch.
+
+    /// CLOSED -> SYN_SENT (active open, RFC 9293 section 3.10.1); the SYN
+    /// goes out on the next dispatch.
     pub fn connect(
         &mut self,
         cx: &mut Context,
         remote: IpEndpoint,
         local: IpEndpoint,
     ) -> Result<(), ConnectError> {
-        let _ = (cx, remote, local);
-        todo!()
+        if remote.port == 0
+            || local.port == 0
+            || !remote.addr.is_unicast()
+            || local.addr.is_unspecified()
+        {
+            return Err(ConnectError::Unaddressable);
+        }
+        if self.state != State::Closed {
+            return Err(ConnectError::InvalidState);
+        }
+        self.reset_connection();
+        self.error = None;
+        self.soft_error = None;
+        self.local_endpoint = Some(local);
+        self.remote_endpoint = Some(remote);
+        self.listen_endpoint = IpListenEndpoint::default();
+        self.passive_open = false;
+        self.choose_isn(cx, local, remote);
+        self.rcv_mss = mss_for_mtu(cx.ip_mtu);
+        self.snd_mss = DEFAULT_MSS.min(self.rcv_mss);
+        self.rcv_wscale_offer = self
+            .config
+            .window_scaling
+            .then(|| window_shift_for(self.rx_buffer.capacity()));
+        self.last_rx = cx.now;
+        self.set_state(State::SynSent, Cause::Connect);
+        Ok(())
     }
+
     /// A new socket in LISTEN with this listener's settings and endpoint,
     /// marked as a listener's child: the interface processes the SYN on it.
+    /// The child's trace starts empty; its first entry is
+    /// `LISTEN -> SYN_RCVD (rcv SYN)`.
     pub fn fork_listener_child<'b>(
         &self,
         rx_buffer: SocketBuffer<'b>,
         tx_buffer: SocketBuffer<'b>,
     ) -> TcpSocket<'b> {
-        let _ = (rx_buffer, tx_buffer);
-        todo!()
+        let mut child = TcpSocket::new(rx_buffer, tx_buffer);
+        child.config = self.config;
+        child.reset_connection();
+        child.listen_endpoint = self.listen_endpoint;
+        child.listener_child = true;
+        child.state = State::Listen;
+        child
     }
+
     /// Whether this socket was forked from a listener for one connection.
     pub fn is_listener_child(&self) -> bool {
-        todo!()
+        self.listener_child
     }
-    /// Processes one segment addressed to this socket; may return an
-    /// immediate reply (ACK, RST, challenge ACK), which carries no data.
-    pub fn process(
-        &mut self,
-        cx: &mut Context,
-        ip_repr: &IpRepr,
-        repr: &TcpRepr,
-    ) -> Option<(IpRepr, TcpRepr<'static>)> {
-        let _ = (cx, ip_repr, repr);
-        todo!()
-    }
-    /// Emits at most one segment through `emit`; `Ok(true)` if one was
-    /// emitted (call again for more), `Ok(false)` if nothing is due.
-    pub fn dispatch<F, E>(&mut self, cx: &mut Context, emit: F) -> Result<bool, E>
+
+    /// Queues data for sending (RFC 9293 section 3.10.2): `f` fills the
+    /// largest contiguous free part of the tx buffer and returns how much
+    /// it wrote. Allowed in SYN_SENT and SYN_RCVD (sent once ESTABLISHED),
+    /// ESTABLISHED and CLOSE_WAIT, until `close` or `shutdown`.
+    pub fn send<F, R>(&mut self, f: F) -> Result<R, SendError>
     where
-        F: FnOnce(&mut Context, (IpRepr, TcpRepr)) -> Result<(), E>,
+        F: FnOnce(&mut [u8]) -> (usize, R),
     {
-        let _ = (cx, emit);
-        todo!()
+        if !self.may_send() {
+            return Err(SendError::InvalidState);
+        }
+        let (_, result) = self.tx_buffer.enqueue_many_with(f);
+        Ok(result)
     }
-    /// When the socket next needs a poll.
-    pub fn poll_at(&self, cx: &Context) -> PollAt {
-        let _ = cx;
-        todo!()
+
+    /// Queues as much of `data` as fits; returns how much that was.
+    pub fn send_slice(&mut self, data: &[u8]) -> Result<usize, SendError> {
+        if !self.may_send() {
+            return Err(SendError::InvalidState);
+        }
+        Ok(self.tx_buffer.enqueue_slice(data))
     }
-    /// An ICMP error whose quoted TCP header carried `quoted_seq`.
-    pub fn on_icmp_error(&mut self, cx: &mut Context, quoted_seq: SeqNumber, error: IcmpError) {
-        let _ = (cx, quoted_seq, error);
-        todo!()
+
+    /// Takes received data (RFC 9293 section 3.10.3): `f` gets the largest
+    /// contiguous run of unread data and returns how much it consumed.
+    ///
+    /// Buffered data stays readable in every state. With none left it is
+    /// `Err(Finished)` after the peer's FIN, `Ok` with an empty slice while
+    /// data may still arrive, and `Err(InvalidState)` otherwise.
+    pub fn recv<F, R>(&mut self, f: F) -> Result<R, RecvError>
+    where
+        F: FnOnce(&mut [u8]) -> (usize, R),
+    {
+        self.recv_allowed()?;
+        let (_, result) = self.rx_buffer.dequeue_many_with(f);
+        Ok(result)
     }
-    /// The oldest unread state transition.
-    pub fn pop_transition(&mut self) -> Option<Transition> {
-        todo!()
+
+    /// Moves as much received data as fits into `data`; returns how much.
+    pub fn recv_slice(&mut self, data: &mut [u8]) -> Result<usize, RecvError> {
+        self.recv_allowed()?;
+        Ok(self.rx_buffer.dequeue_slice(data))
     }
+
+    /// Up to `size` bytes of unread data (one contiguous run), left in the
+    /// buffer.
+    pub fn peek(&self, size: usize) -> Result<&[u8], RecvError> {
+        self.recv_allowed()?;
+        Ok(self.rx_buffer.get_allocated(0, size))
+    }
+
+    /// Copies unread data into `data` without consuming it; returns how much.
+    pub fn peek_slice(&self, data: &mut [u8]) -> Result<usize, RecvError> {
+        self.recv_allowed()?;
+        Ok(self.rx_buffer.read_allocated(0, data))
+    }
+
+    fn recv_allowed(&self) -> Result<(), RecvError> {
+        if !self.rx_buffer.is_empty() {
+            return Ok(());
+        }
+        if self.fin_received {
+            return Err(RecvError::Finished);
+        }
+        match self.state {
+            State::SynSent
+            | State::SynRcvd
+            | State::Established
+            | State::FinWait1
+            | State::FinWait2 => Ok(()),
+            _ => Err(RecvError::InvalidState),
+        }
+    }
+
+    /// Graceful close of both directions (RFC 9293 section 3.10.4): LISTEN
+    /// and SYN_SENT go to CLOSED; SYN_RCVD and ESTABLISHED to FIN_WAIT_1 and
+    /// CLOSE_WAIT to LAST_ACK, with a FIN after the queued data. Because the
+    /// application will read no more, FIN_WAIT_2 then times out after
+    /// `fin_wait_2_timeout`.
+    pub fn close(&mut self) {
+        self.rx_closed_by_user = true;
+        self.close_send_side(Cause::Close);
+    }
+
+    /// Half-close: closes only the send side, like [`TcpSocket::close`] but
+    /// FIN_WAIT_2 keeps waiting for the peer's FIN (as lwIP does).
+    pub fn shutdown(&mut self) {
+        self.close_send_side(Cause::Shutdown);
+    }
+
+    fn close_send_side(&mut self, cause: Cause) {
+        match self.state {
+            State::Listen | State::SynSent => {
+                self.set_state(State::Closed, cause);
+                self.reset_connection();
+            }
+            State::SynRcvd | State::Established => {
+                self.fin_queued = true;
+                self.set_state(State::FinWait1, cause);
+            }
+            State::CloseWait => {
+                self.fin_queued = true;
+                self.set_state(State::LastAck, cause);
+            }
+            State::Closed
+            | State::FinWait1
+            | State::FinWait2
+            | State::Closing
+            | State::LastAck
+            | State::TimeWait => {}
+        }
+    }
+
+    /// Aborts the connection (RFC 9293 section 3.10.5): in SYN_RCVD,
+    /// ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2 and CLOSE_WAIT a RST goes out on
+    /// the next dispatch; every state goes to CLOSED and the queues are
+    /// flushed.
+    pub fn abort(&mut self) {
+        if matches!(
+            self.state,
+            State::SynRcvd
+                | State::Established
+                | State::FinWait1
+                | State::FinWait2
+                | State::CloseWait
+        ) {
+            self.pending_rst = Some(PendingRst {
+                seq: self.snd_nxt,
+                ack: self.rcv_nxt,
+            });
+        }
+        if self.state != State::Closed {
+            self.set_state(State::Closed, Cause::Abort);
+        }
+        self.rx_buffer.clear();
+        self.reset_connection_keep_endpoints();
+    }
+
     /// The current state.
     pub fn state(&self) -> State {
-        todo!()
+        self.state
+    }
+
+    /// The oldest unread state transition.
+    pub fn pop_transition(&mut self) -> Option<Transition> {
+        self.trace.pop()
+    }
+
+    /// Transitions lost because the trace queue was full.
+    pub fn transitions_dropped(&self) -> u32 {
+        self.trace.dropped
+    }
+
+    /// Why the connection failed, if it did (refused, reset, timed out,
+    /// unreachable); cleared by the next `listen` or `connect`.
+    pub fn error(&self) -> Option<TcpError> {
+        self.error
+    }
+
+    /// The last soft error (an ICMP error that did not end the connection,
+    /// RFC 1122 section 4.2.3.9).
+    pub fn soft_error(&self) -> Option<TcpError> {
+        self.soft_error
+    }
+
+    /// Whether the socket is in use (not CLOSED).
+    pub fn is_open(&self) -> bool {
+        self.state != State::Closed
+    }
+
+    /// Whether the socket is LISTEN.
+    pub fn is_listening(&self) -> bool {
+        self.state == State::Listen
+    }
+
+    /// Whether a connection exists or is being made (neither CLOSED,
+    /// LISTEN nor TIME_WAIT).
+    pub fn is_active(&self) -> bool {
+        !matches!(self.state, State::Closed | State::Listen | State::TimeWait)
+    }
+
+    /// Whether `send` is allowed (the send side is open).
+    pub fn may_send(&self) -> bool {
+        matches!(
+            self.state,
+            State::SynSent | State::SynRcvd | State::Established | State::CloseWait
+        ) && !self.fin_queued
+    }
+
+    /// Whether data may still arrive or be read.
+    pub fn may_recv(&self) -> bool {
+        !self.rx_buffer.is_empty()
+            || (!self.fin_received
+                && matches!(
+                    self.state,
+                    State::SynSent
+                        | State::SynRcvd
+                        | State::Established
+                        | State::FinWait1
+                        | State::FinWait2
+                ))
+    }
+
+    /// Whether `send` would queue at least one byte now.
+    pub fn can_send(&self) -> bool {
+        self.may_send() && !self.tx_buffer.is_full()
+    }
+
+    /// Whether `recv` would return at least one byte now.
+    pub fn can_recv(&self) -> bool {
+        !self.rx_buffer.is_empty()
+    }
+
+    /// Bytes queued for sending and not yet acknowledged.
+    pub fn send_queue(&self) -> usize {
+        self.tx_buffer.len()
+    }
+
+    /// Bytes received and not yet read.
+    pub fn recv_queue(&self) -> usize {
+        self.rx_buffer.len()
+    }
+
+    /// The tx buffer's capacity.
+    pub fn send_capacity(&self) -> usize {
+        self.tx_buffer.capacity()
+    }
+
+    /// The rx buffer's capacity.
+    pub fn recv_capacity(&self) -> usize {
+        self.rx_buffer.capacity()
+    }
+
+    /// The local endpoint of the connection, once there is one.
+    pub fn local_endpoint(&self) -> Option<IpEndpoint> {
+        self.local_endpoint
+    }
+
+    /// The remote endpoint of the connection, once there is one.
+    pub fn remote_endpoint(&self) -> Option<IpEndpoint> {
+        self.remote_endpoint
+    }
+
+    /// The endpoint `listen` was given (port 0 if none).
+    pub fn listen_endpoint(&self) -> IpListenEndpoint {
+        self.listen_endpoint
+    }
+
+    /// The effective send MSS (peer's MSS, MTU and path MTU applied).
+    pub fn send_mss(&self) -> usize {
+        self.snd_mss
+    }
+
+    /// The current retransmission timeout.
+    pub fn rto(&self) -> Duration {
+        self.rtt.rto()
+    }
+
+    /// The congestion window in bytes.
+    pub fn congestion_window(&self) -> usize {
+        self.cc.window()
+    }
+
+    /// The peer's window in bytes (scaled).
+    pub fn send_window(&self) -> usize {
+        self.snd_wnd
+    }
+
+    /// Checks the socket's internal invariants (fuzzing, tests): the send
+    /// sequence variables are ordered, the tx buffer covers the unsent and
+    /// unacknowledged data, and the receive side's buffers agree.
+    #[doc(hidden)]
+    pub fn debug_invariants(&self) -> Result<(), &'static str> {
+        if matches!(self.state, State::Closed | State::Listen) {
+            return Ok(());
+        }
+        if self.snd_una > self.snd_nxt {
+            return Err("SND.UNA > SND.NXT");
+        }
+        if self.snd_nxt > self.snd_max {
+            return Err("SND.NXT > SND.MAX");
+        }
+        let data_end = self.tx_seq + self.tx_buffer.len();
+        let seq_end = data_end + usize::from(self.fin_queued);
+        if self.snd_max > seq_end {
+            return Err("SND.MAX past the data and FIN");
+        }
+        if self.tx_seq < self.snd_una && self.tx_seq + 1 != self.snd_una {
+            // Only an acknowledged FIN may put SND.UNA one past the data.
+            return Err("tx buffer starts before SND.UNA");
+        }
+        if self.snd_una != self.iss && self.tx_seq > self.snd_una {
+            return Err("tx buffer starts after SND.UNA");
+        }
+        if self.state.is_synchronized() && self.rcv_adv < self.rcv_nxt {
+            return Err("advertised edge left of RCV.NXT");
+        }
+        Ok(())
+    }
+
+    /// Records a state change in the trace and the log (DESIGN.md rule 7).
+    fn set_state(&mut self, to: State, cause: Cause) {
+        let from = self.state;
+        if from == to {
+            return;
+        }
+        self.state = to;
+        let transition = Transition { from, to, cause };
+        net_debug!("{}: {}", SocketName(self), transition);
+        self.trace.push(transition);
+    }
+
+    /// Chooses the ISN for a new connection and sets up the send sequence
+    /// space around it; also the timestamp offset (RFC 7323 5.4).
+    fn choose_isn(&mut self, cx: &Context, local: IpEndpoint, remote: IpEndpoint) {
+        let iss = self
+            .isn_override
+            .take()
+            .unwrap_or_else(|| cx.isn.isn(cx.now, local, remote));
+        self.iss = iss;
+        self.snd_una = iss;
+        self.snd_nxt = iss;
+        self.snd_max = iss;
+        self.tx_seq = iss + 1;
+        self.recover = iss;
+        // A keyed hash of the reversed 4-tuple with no clock term: fixed for
+        // the connection, unpredictable, and unrelated to the ISN.
+        self.timestamps.offset = cx.isn.isn(Instant::ZERO, remote, local).raw();
+    }
+
+    /// Forgets the connection entirely (endpoints included), keeping the
+    /// settings, the listen endpoint, the trace and the last error.
+    fn reset_connection(&mut self) {
+        self.reset_connection_keep_endpoints();
+        self.pending_rst = None;
+        self.local_endpoint = None;
+        self.remote_endpoint = None;
+    }
+
+    /// Forgets the connection's sequence space, buffers' contents (the rx
+    /// buffer only if nothing is readable) and timers; the endpoints stay
+    /// so a pending RST can still be addressed and the user can see whom
+    /// the connection was with.
+    fn reset_connection_keep_endpoints(&mut self) {
+        let config = self.config;
+        self.tx_buffer.clear();
+        self.assembler = Assembler::new(config.max_ooo_holes);
+        self.fin_queued = false;
+        self.rx_closed_by_user = false;
+        self.rcv_fin = None;
+        self.fin_received = false;
+        self.rcv_unacked = 0;
+        self.ack_now = false;
+        self.snd_wnd = 0;
+        self.max_snd_wnd = 0;
+        self.snd_wscale = 0;
+        self.rcv_wscale = 0;
+        self.rcv_wscale_offer = None;
+        self.timestamps = Timestamps::default();
+        self.peer_sack_permitted = false;
+        self.rtt = RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto);
+        self.rtt_probe = None;
+        self.retransmits = 0;
+        self.timers = Timers::default();
+        self.persist_probes = 0;
+        self.persist_probe_due = false;
+        self.persist_shift = 0;
+        self.keepalive_probes = 0;
+        self.keepalive_due = false;
+        self.stalled_since = None;
+        self.last_tx = None;
+        self.cc = Congestion::new_reno(DEFAULT_MSS);
+        self.dup_acks = 0;
+        self.in_recovery = false;
+        self.fast_retransmit = false;
+        self.challenge_window_start = None;
+        self.challenge_count = 0;
+        self.snd_mss = DEFAULT_MSS;
+    }
+
+    /// Drops the connection after a RST, a give-up or a hard error: state
+    /// CLOSED with `error`, queues flushed (RFC 9293 section 3.10.7.4).
+    fn drop_connection(&mut self, error: Option<TcpError>, cause: Cause) {
+        if error.is_some() {
+            self.error = error;
+        }
+        self.set_state(State::Closed, cause);
+        self.rx_buffer.clear();
+        self.reset_connection_keep_endpoints();
+    }
+
+    /// A passive open that failed (RST, timeout, hard error) goes back to
+    /// LISTEN (RFC 9293 section 3.10.7.4, SYN-RECEIVED).
+    fn return_to_listen(&mut self, cause: Cause) {
+        self.set_state(State::Listen, cause);
+        self.rx_buffer.clear();
+        self.reset_connection();
+    }
+
+    /// The end of the data queued for sending (the FIN's sequence number
+    /// once one is queued).
+    fn data_end(&self) -> SeqNumber {
+        self.tx_seq + self.tx_buffer.len()
+    }
+
+    /// The IP header of a segment this socket sends.
+    fn ip_repr(&self, tcp_len: usize) -> Option<IpRepr> {
+        let local = self.local_endpoint?;
+        let remote = self.remote_endpoint?;
+        Some(IpRepr {
+            src_addr: local.addr,
+            dst_addr: remote.addr,
+            next_header: IpProtocol::Tcp,
+            payload_len: tcp_len,
+            hop_limit: HOP_LIMIT,
+        })
+    }
+
+    /// The millisecond timestamp clock of this connection (RFC 7323 5.4).
+    fn ts_clock(&self, now: Instant) -> u32 {
+        // Truncation to 32 bits is the clock's natural wrap.
+        (now.total_millis() as u32).wrapping_add(self.timestamps.offset)
     }
 }
 
-// TEMPORARY iface-branch stubs: replaced by the tcp branch at merge.
-#[allow(missing_docs, clippy::missing_panics_doc)]
+/// Formats a socket as `local -> remote` for log lines.
+struct SocketName<'s, 'a>(&'s TcpSocket<'a>);
+
+impl fmt::Display for SocketName<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match (self.0.local_endpoint, self.0.remote_endpoint) {
+            (Some(local), Some(remote)) => write!(f, "tcp {local} -> {remote}"),
+            _ => write!(f, "tcp {}", self.0.listen_endpoint),
+        }
+    }
+}
+
+/// The MSS to offer for an IP MTU (RFC 9293 section 3.7.1: MTU minus the
+/// fixed IP and TCP headers), within `[MIN_MSS, 65535]`.
+fn mss_for_mtu(ip_mtu: usize) -> usize {
+    ip_mtu
+        .saturating_sub(IP_TCP_HEADER_LEN)
+        .clamp(MIN_MSS, 65535)
+}
+
+/// The smallest window shift that lets a 16-bit field describe a buffer of
+/// `capacity` bytes, at most 14 (RFC 7323 section 2.3).
+fn window_shift_for(capacity: usize) -> u8 {
+    let mut shift = 0;
+    while shift < MAX_WINDOW_SHIFT && (capacity >> shift) > 65535 {
+        shift += 1;
+    }
+    shift
+}
+
+/// The TCP header length `repr` is emitted with (the wire layer's option
+/// layout), so `IpRepr::payload_len` matches what goes out.
+fn tcp_header_len(repr: &TcpRepr) -> usize {
+    repr.header_len()
+}
+
+/// The RST for a segment that matches no connection (RFC 9293 section
+/// 3.10.7.1): `<SEQ=SEG.ACK><CTL=RST>` if the segment has ACK, else
+/// `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`; never a RST for a RST.
+pub fn rst_for_unmatched(ip_repr: &IpRepr, repr: &TcpRepr) -> Option<(IpRepr, TcpRepr<'static>)> {
+    if repr.rst() {
+        return None;
+    }
+    let mut reply = TcpRepr {
+        src_port: repr.dst_port,
+        dst_port: repr.src_port,
+        flags: TcpFlags::RST,
+        ..TcpRepr::default()
+    };
+    match repr.ack() {
+        Some(ack) => reply.seq_number = ack,
+        None => {
+            reply.seq_number = SeqNumber(0);
+            reply.set_ack(Some(repr.seq_number + repr.segment_len()));
+        }
+    }
+    let ip = ip_repr.reply(IpProtocol::Tcp, tcp_header_len(&reply), HOP_LIMIT);
+    Some((ip, reply))
+}
+
+/// Whether `addr` can be one end of a connection.
+fn is_connectable(addr: &IpAddress) -> bool {
+    addr.is_unicast()
+}
+
+/// `PollAt` for an optional deadline.
+fn poll_at_deadline(deadline: Option<Instant>) -> PollAt {
+    match deadline {
+        Some(t) => PollAt::Time(t),
+        None => PollAt::Ingress,
+    }
+}
+
+/// Access the interface and benches need.
 impl<'a> TcpSocket<'a> {
-    pub fn local_endpoint(&self) -> Option<IpEndpoint> { todo!() }
-    pub fn remote_endpoint(&self) -> Option<IpEndpoint> { todo!() }
-    pub fn listen_endpoint(&self) -> IpListenEndpoint { todo!() }
-    pub fn abort(&mut self) { todo!() }
-    pub fn close(&mut self) { todo!() }
-    pub fn into_buffers(self) -> (SocketBuffer<'a>, SocketBuffer<'a>) { (self.rx_buffer, self.tx_buffer) }
-    pub fn send_slice(&mut self, data: &[u8]) -> Result<usize, SendError> { let _ = data; todo!() }
-    pub fn recv_slice(&mut self, data: &mut [u8]) -> Result<usize, RecvError> { let _ = data; todo!() }
-    pub fn may_recv(&self) -> bool { todo!() }
-    pub fn can_send(&self) -> bool { todo!() }
-    pub fn send_queue(&self) -> usize { todo!() }
-}
+    /// Takes the socket apart and returns its `(rx, tx)` buffers, so a
+    /// listener's buffer pool can hand them to the next connection.
+    pub fn into_buffers(self) -> (SocketBuffer<'a>, SocketBuffer<'a>) {
+        (self.rx_buffer, self.tx_buffer)
+    }
 
-impl Default for TcpConfig {
-    fn default() -> Self { todo!() }
-}
+    /// RCV.NXT (RFC 9293 section 3.3.1): the next sequence number expected.
+    pub fn rcv_nxt(&self) -> SeqNumber {
+        self.rcv_nxt
+    }
 
-#[allow(missing_docs)]
-pub fn rst_for_unmatched(ip_repr: &IpRepr, repr: &TcpRepr) -> Option<(IpRepr, TcpRepr<'static>)> { let _ = (ip_repr, repr); todo!() }
-#[allow(missing_docs)]
-impl TcpSocket<'_> {
-    pub fn debug_rcv_nxt(&self) -> SeqNumber { todo!() }
-    pub fn debug_snd_nxt(&self) -> SeqNumber { todo!() }
+    /// SND.NXT (RFC 9293 section 3.3.1): the next sequence number to send.
+    pub fn snd_nxt(&self) -> SeqNumber {
+        self.snd_nxt
+    }
 }

@@ -360,8 +360,10 @@ fn packed_layout_when_aligned_does_not_fit() {
 fn emit_without_checksum_leaves_zero() {
     let repr = sample_repr();
     let mut out = vec![0xffu8; repr.buffer_len()];
-    let mut caps = ChecksumCapabilities::default();
-    caps.tcp = Checksum::Rx;
+    let caps = ChecksumCapabilities {
+        tcp: Checksum::Rx,
+        ..ChecksumCapabilities::default()
+    };
     repr.emit(
         &mut TcpPacket::new_unchecked(&mut out[..]),
         &CLIENT,

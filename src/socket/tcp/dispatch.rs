@@ -1,0 +1,560 @@
+//! Segment output: what to send next (SYN, data, FIN, probes, ACKs), the
+//! advertised window, Nagle's algorithm and silly window avoidance.
+
+use super::congestion::CongestionControl;
+use super::{HOP_LIMIT, State, TIMESTAMP_OPTION_LEN, TcpSocket, tcp_header_len};
+use crate::socket::{Context, PollAt};
+use crate::time::Instant;
+use crate::wire::{IpRepr, SeqNumber, TcpFlags, TcpRepr, TcpTimestamp};
+
+/// What kind of segment a [`Plan`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SegmentKind {
+    /// A RST after `abort` or a give-up.
+    Rst,
+    /// Our SYN or SYN-ACK.
+    Syn,
+    /// Data and/or FIN from the tx buffer.
+    Data,
+    /// A zero-window probe: one byte past the closed window.
+    Probe,
+    /// A keep-alive: `<SEQ=SND.UNA-1>`, no data (RFC 1122 4.2.3.6).
+    KeepAlive,
+    /// A pure ACK (delayed ACK, window update, owed ACK).
+    Ack,
+}
+
+/// The segment `dispatch` will send, decided before it is built so that a
+/// failed emit changes nothing.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    kind: SegmentKind,
+    seq: SeqNumber,
+    ack: SeqNumber,
+    flags: TcpFlags,
+    /// Where the payload starts in the tx buffer, and its length.
+    payload_offset: usize,
+    payload_len: usize,
+    /// The segment resends sequence space sent before.
+    retransmission: bool,
+    /// A fast retransmission: SND.NXT stays where it is.
+    fast: bool,
+}
+
+impl Plan {
+    fn control(kind: SegmentKind, seq: SeqNumber, ack: SeqNumber, flags: TcpFlags) -> Plan {
+        Plan {
+            kind,
+            seq,
+            ack,
+            flags,
+            payload_offset: 0,
+            payload_len: 0,
+            retransmission: false,
+            fast: false,
+        }
+    }
+}
+
+impl<'a> TcpSocket<'a> {
+    /// Emits at most one segment through `emit`; `Ok(true)` if one was
+    /// emitted (call again for more), `Ok(false)` if nothing is due.
+    ///
+    /// Expired timers fire first (retransmission, persist, keep-alive,
+    /// TIME_WAIT, FIN_WAIT_2, SYN_RCVD, user timeout). The payload borrows
+    /// from the tx buffer. If `emit` fails the socket is left as if nothing
+    /// had been sent, so the segment is tried again later.
+    pub fn dispatch<F, E>(&mut self, cx: &mut Context, emit: F) -> Result<bool, E>
+    where
+        F: FnOnce(&mut Context, (IpRepr, TcpRepr)) -> Result<(), E>,
+    {
+        self.run_timers(cx);
+        let now = cx.now;
+        let Some(plan) = self.plan(now) else {
+            return Ok(false);
+        };
+        if plan.kind == SegmentKind::Data && !plan.retransmission {
+            self.maybe_restart_after_idle(now);
+        }
+        let Some(segment) = self.build(now, &plan) else {
+            // No endpoints (cannot happen once a connection exists); drop
+            // what cannot be addressed so the socket does not spin.
+            self.pending_rst = None;
+            return Ok(false);
+        };
+        emit(cx, segment)?;
+        self.commit(cx, &plan);
+        Ok(true)
+    }
+
+    /// When the socket next needs a poll: `Now` if a segment is ready or a
+    /// timer has expired, else the earliest timer, else `Ingress`.
+    pub fn poll_at(&self, cx: &Context) -> PollAt {
+        let now = cx.now;
+        if self.pending_rst.is_some() {
+            return PollAt::Now;
+        }
+        if matches!(self.state, State::Closed | State::Listen) {
+            return PollAt::Ingress;
+        }
+        if self.plan(now).is_some() || self.needs_arming() {
+            return PollAt::Now;
+        }
+        match self.next_deadline() {
+            Some(deadline) if deadline <= now => PollAt::Now,
+            deadline => super::poll_at_deadline(deadline),
+        }
+    }
+
+    /// Decides the next segment, if any, without changing anything.
+    fn plan(&self, now: Instant) -> Option<Plan> {
+        if let Some(rst) = self.pending_rst {
+            return Some(Plan::control(
+                SegmentKind::Rst,
+                rst.seq,
+                rst.ack,
+                TcpFlags::RST | TcpFlags::ACK,
+            ));
+        }
+        if matches!(self.state, State::Closed | State::Listen) {
+            return None;
+        }
+        let syn_unacked = self.snd_una == self.iss;
+        if syn_unacked && self.snd_nxt == self.iss {
+            let flags = if self.state == State::SynSent {
+                TcpFlags::SYN
+            } else {
+                TcpFlags::SYN | TcpFlags::ACK
+            };
+            let mut plan = Plan::control(SegmentKind::Syn, self.iss, self.rcv_nxt, flags);
+            plan.retransmission = self.snd_max > self.iss;
+            return Some(plan);
+        }
+        if self.sends_data() {
+            if self.fast_retransmit {
+                if let Some(plan) = self.plan_fast_retransmit() {
+                    return Some(plan);
+                }
+            }
+            if let Some(plan) = self.plan_data() {
+                return Some(plan);
+            }
+            if self.persist_probe_due {
+                if let Some(plan) = self.plan_probe() {
+                    return Some(plan);
+                }
+            }
+        }
+        if self.state == State::SynSent {
+            return None;
+        }
+        if self.keepalive_due {
+            return Some(Plan::control(
+                SegmentKind::KeepAlive,
+                self.snd_una - 1,
+                self.rcv_nxt,
+                TcpFlags::ACK,
+            ));
+        }
+        let delayed_ack_expired = self.timers.delayed_ack.is_some_and(|t| t <= now);
+        if self.ack_now || delayed_ack_expired || self.window_update_due() {
+            return Some(Plan::control(
+                SegmentKind::Ack,
+                self.snd_nxt,
+                self.rcv_nxt,
+                TcpFlags::ACK,
+            ));
+        }
+        None
+    }
+
+    /// Whether data and FIN may go out in this state: after our SYN, in
+    /// the states where the send side is open or its FIN is unacknowledged.
+    pub(super) fn sends_data(&self) -> bool {
+        self.snd_nxt != self.iss
+            && matches!(
+                self.state,
+                State::Established
+                    | State::CloseWait
+                    | State::FinWait1
+                    | State::Closing
+                    | State::LastAck
+            )
+    }
+
+    /// The largest payload of a non-SYN segment: the send MSS less the
+    /// options every segment carries (RFC 9293 section 3.7.1, RFC 6691).
+    pub(super) fn max_payload(&self) -> usize {
+        self.snd_mss.saturating_sub(self.option_overhead()).max(1)
+    }
+
+    /// Option bytes in every non-SYN segment.
+    pub(super) fn option_overhead(&self) -> usize {
+        if self.timestamps.enabled {
+            TIMESTAMP_OPTION_LEN
+        } else {
+            0
+        }
+    }
+
+    /// One segment at SND.UNA (fast retransmit, or the next hole after a
+    /// partial ACK); SND.NXT stays put.
+    fn plan_fast_retransmit(&self) -> Option<Plan> {
+        if self.snd_max <= self.snd_una {
+            return None;
+        }
+        let data_end = self.data_end();
+        let mut plan = Plan::control(SegmentKind::Data, self.snd_una, self.rcv_nxt, TcpFlags::ACK);
+        plan.retransmission = true;
+        plan.fast = true;
+        if self.snd_una < data_end {
+            let offset = self.snd_una - self.tx_seq;
+            let len = (data_end - self.snd_una)
+                .min(self.max_payload())
+                .min(self.snd_max - self.snd_una);
+            let len = self.tx_buffer.get_allocated(offset, len).len();
+            plan.payload_offset = offset;
+            plan.payload_len = len;
+            if self.fin_queued && self.snd_una + len == data_end && self.snd_max > data_end {
+                plan.flags |= TcpFlags::FIN;
+            }
+        } else if self.fin_queued && self.snd_max > data_end {
+            plan.flags |= TcpFlags::FIN;
+        } else {
+            return None;
+        }
+        Some(plan)
+    }
+
+    /// Data from SND.NXT within the send and congestion windows, with Nagle
+    /// and sender-side silly window avoidance; or the FIN after the data.
+    fn plan_data(&self) -> Option<Plan> {
+        let data_end = self.data_end();
+        let next = self.snd_nxt;
+        if next < data_end {
+            let offset = next - self.tx_seq;
+            let unsent = data_end - next;
+            let window = self.snd_wnd.min(self.cc.window());
+            let usable = (self.snd_una + window) - next;
+            let max_payload = self.max_payload();
+            let len = unsent.min(max_payload).min(usable);
+            // The ring buffer hands out one contiguous run.
+            let len = self.tx_buffer.get_allocated(offset, len).len();
+            if len == 0 {
+                return None;
+            }
+            let retransmission = next < self.snd_max;
+            if !retransmission && len < max_payload && !self.may_send_small(len, unsent) {
+                return None;
+            }
+            let mut plan = Plan::control(SegmentKind::Data, next, self.rcv_nxt, TcpFlags::ACK);
+            plan.payload_offset = offset;
+            plan.payload_len = len;
+            plan.retransmission = retransmission;
+            if next + len == data_end {
+                plan.flags |= TcpFlags::PSH;
+                if self.fin_queued {
+                    plan.flags |= TcpFlags::FIN;
+                }
+            }
+            return Some(plan);
+        }
+        if self.fin_queued && next == data_end {
+            let mut plan = Plan::control(
+                SegmentKind::Data,
+                data_end,
+                self.rcv_nxt,
+                TcpFlags::FIN | TcpFlags::ACK,
+            );
+            plan.retransmission = self.snd_max > data_end;
+            return Some(plan);
+        }
+        None
+    }
+
+    /// Nagle's algorithm (RFC 9293 section 3.7.4) and the sender's silly
+    /// window avoidance (section 3.8.6.2.1) for a segment shorter than the
+    /// MSS: with nothing in flight it goes; otherwise only without Nagle
+    /// (or when it carries the last data before our FIN) and when it holds
+    /// all queued data or half the peer's largest window.
+    fn may_send_small(&self, len: usize, unsent: usize) -> bool {
+        let in_flight = self.snd_nxt - self.snd_una;
+        if in_flight == 0 {
+            return true;
+        }
+        let last_before_fin = self.fin_queued && len == unsent;
+        if self.config.nagle && !last_before_fin {
+            return false;
+        }
+        len == unsent || len >= self.max_snd_wnd / 2
+    }
+
+    /// A zero-window probe: the byte at SND.UNA, sent past the closed
+    /// window (RFC 9293 section 3.8.6.1).
+    fn plan_probe(&self) -> Option<Plan> {
+        if self.snd_una >= self.data_end() {
+            return None;
+        }
+        let offset = self.snd_una - self.tx_seq;
+        let mut plan = Plan::control(
+            SegmentKind::Probe,
+            self.snd_una,
+            self.rcv_nxt,
+            TcpFlags::ACK,
+        );
+        plan.payload_offset = offset;
+        plan.payload_len = 1;
+        plan.retransmission = self.snd_max > self.snd_una;
+        Some(plan)
+    }
+
+    /// The window to advertise and the right edge it puts the window at.
+    ///
+    /// The edge never moves left (RFC 9293 section 3.8.6.2.2 forbids
+    /// shrinking), and moves right only by at least min(buffer/2, MSS), the
+    /// receiver's silly window avoidance. The field is scaled by our shift.
+    pub(super) fn advertised_window(&self) -> (u16, SeqNumber) {
+        let shift = self.rcv_wscale;
+        let max_window = 65535usize << shift;
+        let current = self.rcv_adv - self.rcv_nxt;
+        let mut window = self.rx_buffer.window().min(max_window);
+        if window > current {
+            let threshold = (self.rx_buffer.capacity() / 2).min(self.rcv_mss);
+            if window - current < threshold {
+                window = current;
+            }
+        } else {
+            window = current;
+        }
+        let mut field = window >> shift;
+        if (field << shift) < current {
+            field += 1;
+        }
+        let field = field.min(65535);
+        // `field` fits in 16 bits after the `min`.
+        (field as u16, self.rcv_nxt + (field << shift))
+    }
+
+    /// Whether a pure window update is worth sending: the edge would move
+    /// by two segments or half the buffer, or the peer sees a window below
+    /// one segment that can now grow.
+    fn window_update_due(&self) -> bool {
+        if !matches!(
+            self.state,
+            State::Established | State::FinWait1 | State::FinWait2
+        ) || self.fin_received
+        {
+            return false;
+        }
+        let (_, edge) = self.advertised_window();
+        if edge <= self.rcv_adv {
+            return false;
+        }
+        let growth = edge - self.rcv_adv;
+        let current = self.rcv_adv - self.rcv_nxt;
+        let capacity = self.rx_buffer.capacity();
+        growth >= (capacity / 2).min(2 * self.rcv_mss) || current < self.rcv_mss.min(capacity / 2)
+    }
+
+    /// The header every segment of this connection shares: ports, SEQ,
+    /// ACK (RCV.NXT) when `flags` has ACK, the advertised window and the
+    /// timestamps option.
+    pub(super) fn segment_header(
+        &self,
+        now: Instant,
+        flags: TcpFlags,
+        seq: SeqNumber,
+    ) -> TcpRepr<'static> {
+        let (src_port, dst_port) = match (self.local_endpoint, self.remote_endpoint) {
+            (Some(local), Some(remote)) => (local.port, remote.port),
+            _ => (0, 0),
+        };
+        let mut repr = TcpRepr {
+            src_port,
+            dst_port,
+            seq_number: seq,
+            flags,
+            window_len: self.advertised_window().0,
+            ..TcpRepr::default()
+        };
+        if flags.contains(TcpFlags::ACK) {
+            repr.ack_number = self.rcv_nxt;
+        }
+        if self.timestamps.enabled {
+            repr.timestamp = Some(TcpTimestamp {
+                tsval: self.ts_clock(now),
+                tsecr: self.timestamps.recent,
+            });
+        }
+        repr
+    }
+
+    /// Builds the planned segment; the payload borrows the tx buffer.
+    fn build(&self, now: Instant, plan: &Plan) -> Option<(IpRepr, TcpRepr<'_>)> {
+        let mut repr = match plan.kind {
+            SegmentKind::Rst => {
+                let (local, remote) = (self.local_endpoint?, self.remote_endpoint?);
+                TcpRepr {
+                    src_port: local.port,
+                    dst_port: remote.port,
+                    seq_number: plan.seq,
+                    ack_number: plan.ack,
+                    flags: plan.flags,
+                    ..TcpRepr::default()
+                }
+            }
+            SegmentKind::Syn => self.syn_header(now, plan),
+            _ => {
+                let mut repr = self.segment_header(now, plan.flags, plan.seq);
+                repr.ack_number = plan.ack;
+                repr
+            }
+        };
+        repr.payload = self
+            .tx_buffer
+            .get_allocated(plan.payload_offset, plan.payload_len);
+        let ip = self.ip_repr(tcp_header_len(&repr) + repr.payload.len())?;
+        debug_assert_eq!(ip.hop_limit, HOP_LIMIT);
+        Some((ip, repr))
+    }
+
+    /// Our SYN (with the options our config offers) or SYN-ACK (with the
+    /// options the peer's SYN offered and ours allows). The window in a SYN
+    /// is never scaled (RFC 7323 section 2.2).
+    fn syn_header(&self, now: Instant, plan: &Plan) -> TcpRepr<'static> {
+        let (src_port, dst_port) = match (self.local_endpoint, self.remote_endpoint) {
+            (Some(local), Some(remote)) => (local.port, remote.port),
+            _ => (0, 0),
+        };
+        let active = self.state == State::SynSent;
+        let mut repr = TcpRepr {
+            src_port,
+            dst_port,
+            seq_number: plan.seq,
+            flags: plan.flags,
+            window_len: self.syn_window() as u16,
+            max_seg_size: Some(self.rcv_mss.min(65535) as u16),
+            window_scale: self.rcv_wscale_offer,
+            ..TcpRepr::default()
+        };
+        if plan.flags.contains(TcpFlags::ACK) {
+            repr.ack_number = plan.ack;
+        }
+        if active {
+            repr.sack_permitted = self.config.sack;
+            if self.config.timestamps {
+                repr.timestamp = Some(TcpTimestamp {
+                    tsval: self.ts_clock(now),
+                    tsecr: 0,
+                });
+            }
+        } else {
+            repr.sack_permitted = self.peer_sack_permitted;
+            if self.timestamps.enabled {
+                repr.timestamp = Some(TcpTimestamp {
+                    tsval: self.ts_clock(now),
+                    tsecr: self.timestamps.recent,
+                });
+            }
+        }
+        repr
+    }
+
+    /// The window a SYN or SYN-ACK offers: the rx buffer, at most 65535.
+    fn syn_window(&self) -> usize {
+        self.rx_buffer.window().min(65535)
+    }
+
+    /// After a successful emit: moves SND.NXT/SND.MAX, starts timers,
+    /// times the RTT, counts, and notes the ACK sent.
+    fn commit(&mut self, cx: &mut Context, plan: &Plan) {
+        let now = cx.now;
+        cx.stats.segments_sent += 1;
+        self.last_tx = Some(now);
+        match plan.kind {
+            SegmentKind::Rst => {
+                cx.stats.rsts_sent += 1;
+                self.pending_rst = None;
+                return;
+            }
+            SegmentKind::Syn | SegmentKind::Data => {
+                let syn = usize::from(plan.flags.contains(TcpFlags::SYN));
+                let fin = usize::from(plan.flags.contains(TcpFlags::FIN));
+                let end = plan.seq + (plan.payload_len + syn + fin);
+                if plan.retransmission {
+                    cx.stats.retransmissions += 1;
+                }
+                if plan.fast {
+                    self.fast_retransmit = false;
+                } else {
+                    self.snd_nxt = end;
+                }
+                if end > self.snd_max {
+                    self.snd_max = end;
+                }
+                // Karn's rule: time only segments sent for the first time.
+                if !plan.retransmission && self.rtt_probe.is_none() && !self.timestamps.enabled {
+                    self.rtt_probe = Some((end, now));
+                }
+                if self.timers.retransmit.is_none() {
+                    self.timers.retransmit = now.checked_add(self.rtt.rto());
+                }
+                if self.stalled_since.is_none() {
+                    self.stalled_since = Some(now);
+                }
+            }
+            SegmentKind::Probe => {
+                self.persist_probe_due = false;
+                self.persist_probes = self.persist_probes.saturating_add(1);
+                self.persist_shift = self.persist_shift.saturating_add(1);
+                let end = self.snd_una + 1;
+                if self.snd_nxt < end {
+                    self.snd_nxt = end;
+                }
+                if self.snd_max < end {
+                    self.snd_max = end;
+                }
+                self.timers.persist = now.checked_add(self.persist_interval());
+            }
+            SegmentKind::KeepAlive => {
+                self.keepalive_due = false;
+                self.keepalive_probes = self.keepalive_probes.saturating_add(1);
+            }
+            SegmentKind::Ack => {}
+        }
+        if plan.flags.contains(TcpFlags::ACK) {
+            let edge = if plan.kind == SegmentKind::Syn {
+                self.rcv_nxt + self.syn_window()
+            } else {
+                self.advertised_window().1
+            };
+            self.note_ack_sent(edge);
+        }
+    }
+
+    /// An ACK carrying RCV.NXT and a window up to `edge` went out: nothing
+    /// is owed any more.
+    pub(super) fn note_ack_sent(&mut self, edge: SeqNumber) {
+        if edge > self.rcv_adv {
+            self.rcv_adv = edge;
+        }
+        self.last_ack_sent = self.rcv_nxt;
+        self.ack_now = false;
+        self.timers.delayed_ack = None;
+        self.rcv_unacked = 0;
+    }
+
+    /// RFC 5681 section 4.1: after an idle period longer than the RTO,
+    /// congestion control restarts from its restart window.
+    fn maybe_restart_after_idle(&mut self, now: Instant) {
+        if self.snd_una != self.snd_max {
+            return;
+        }
+        if let Some(last) = self.last_tx {
+            if now.saturating_duration_since(last) > self.rtt.rto() {
+                self.cc.on_idle_restart();
+                self.last_tx = Some(now);
+            }
+        }
+    }
+}

@@ -1,0 +1,849 @@
+//! Segment arrival: RFC 9293 section 3.10.7, in its order, with RFC 5961
+//! (blind RST/SYN/ACK mitigations), RFC 7323 (PAWS before the sequence
+//! check) and RFC 1337 (TIME_WAIT ignores RST).
+
+use super::congestion::CongestionControl;
+use super::{
+    Cause, IcmpError, MIN_MSS, State, TcpError, TcpSocket, Timers, mss_for_mtu, rst_for_unmatched,
+    window_shift_for,
+};
+use crate::socket::Context;
+use crate::time::{Duration, Instant};
+use crate::wire::{IpEndpoint, IpRepr, SeqNumber, TcpFlags, TcpRepr};
+
+/// An immediate reply: the IP header and the TCP segment.
+pub(super) type Reply = Option<(IpRepr, TcpRepr<'static>)>;
+
+/// PAWS stops trusting TS.Recent after it has been idle this long
+/// (RFC 7323 section 5.5: 24 days).
+const PAWS_IDLE_LIMIT: Duration = Duration::from_secs(24 * 24 * 60 * 60);
+
+/// The window in which challenge ACKs are counted (RFC 5961 section 7).
+const CHALLENGE_ACK_WINDOW: Duration = Duration::from_secs(1);
+
+/// An RTT measured from an echoed timestamp above this is not believed
+/// (a bogus or very old TSecr).
+const MAX_TIMESTAMP_RTT_MS: u32 = 10 * 60 * 1000;
+
+impl<'a> TcpSocket<'a> {
+    /// Processes one segment addressed to this socket; may return an
+    /// immediate reply (ACK, RST, challenge ACK), which carries no data.
+    ///
+    /// The interface has demultiplexed the segment (by 4-tuple, or by
+    /// listening port for a LISTEN socket) and verified its checksum. The
+    /// steps follow RFC 9293 section 3.10.7: CLOSED (3.10.7.1), LISTEN
+    /// (3.10.7.2), SYN-SENT (3.10.7.3) and the other states (3.10.7.4:
+    /// sequence number, RST, SYN, ACK, URG, text, FIN).
+    pub fn process(&mut self, cx: &mut Context, ip_repr: &IpRepr, repr: &TcpRepr) -> Reply {
+        let reply = match self.state {
+            State::Closed => rst_for_unmatched(ip_repr, repr),
+            State::Listen => self.process_listen(cx, ip_repr, repr),
+            State::SynSent => self.process_syn_sent(cx, ip_repr, repr),
+            _ => self.process_other(cx, ip_repr, repr),
+        };
+        if let Some((_, segment)) = &reply {
+            cx.stats.segments_sent += 1;
+            if segment.rst() {
+                cx.stats.rsts_sent += 1;
+            }
+        }
+        reply
+    }
+
+    /// Whether the segment belongs to this connection's 4-tuple.
+    fn matches_connection(&self, ip_repr: &IpRepr, repr: &TcpRepr) -> bool {
+        match (self.local_endpoint, self.remote_endpoint) {
+            (Some(local), Some(remote)) => {
+                local.port == repr.dst_port
+                    && remote.port == repr.src_port
+                    && local.addr == ip_repr.dst_addr
+                    && remote.addr == ip_repr.src_addr
+            }
+            _ => false,
+        }
+    }
+
+    /// RFC 9293 section 3.10.7.2.
+    fn process_listen(&mut self, cx: &mut Context, ip_repr: &IpRepr, repr: &TcpRepr) -> Reply {
+        if repr.rst() {
+            return None;
+        }
+        // "Any acknowledgment is bad if it arrives on a connection still in
+        // the LISTEN state": <SEQ=SEG.ACK><CTL=RST>.
+        if repr.ack().is_some() {
+            return rst_for_unmatched(ip_repr, repr);
+        }
+        if !repr.syn() {
+            return None;
+        }
+        if repr.dst_port != self.listen_endpoint.port
+            || self
+                .listen_endpoint
+                .addr
+                .is_some_and(|addr| addr != ip_repr.dst_addr)
+            || !super::is_connectable(&ip_repr.src_addr)
+            || !super::is_connectable(&ip_repr.dst_addr)
+            || repr.src_port == 0
+        {
+            return None;
+        }
+        let local = IpEndpoint::new(ip_repr.dst_addr, repr.dst_port);
+        let remote = IpEndpoint::new(ip_repr.src_addr, repr.src_port);
+        self.local_endpoint = Some(local);
+        self.remote_endpoint = Some(remote);
+        self.passive_open = true;
+        self.choose_isn(cx, local, remote);
+        self.rcv_mss = mss_for_mtu(cx.ip_mtu);
+        self.accept_syn(cx, repr, false);
+        // The SYN's window is never scaled (RFC 7323 section 2.2).
+        self.snd_wnd = usize::from(repr.window_len);
+        self.max_snd_wnd = self.snd_wnd;
+        self.snd_wl1 = repr.seq_number;
+        self.snd_wl2 = self.iss;
+        self.queue_early_data(repr.seq_number + 1, repr.payload);
+        self.set_state(State::SynRcvd, Cause::RcvSyn);
+        self.timers.state = cx.now.checked_add(self.config.syn_rcvd_timeout);
+        // The SYN-ACK goes out on the next dispatch.
+        None
+    }
+
+    /// Takes the peer's SYN: IRS, RCV.NXT and the options (MSS, window
+    /// scale, timestamps, SACK-permitted). `active` says whether we sent
+    /// our own SYN first (then we offered the options our config allows).
+    fn accept_syn(&mut self, cx: &Context, repr: &TcpRepr, active: bool) {
+        self.irs = repr.seq_number;
+        self.rcv_nxt = repr.seq_number + 1;
+        // An active open already offered its window in its SYN; a passive
+        // one offers it in the SYN-ACK still to go.
+        self.rcv_adv = if active {
+            self.rcv_nxt + self.rx_buffer.window().min(65535)
+        } else {
+            self.rcv_nxt
+        };
+        self.last_ack_sent = self.rcv_nxt;
+        self.last_rx = cx.now;
+
+        let peer_mss = repr.max_seg_size.map_or(super::DEFAULT_MSS, usize::from);
+        self.snd_mss = peer_mss.min(mss_for_mtu(cx.ip_mtu)).max(MIN_MSS);
+
+        // Window scaling only when both SYNs carry the option (RFC 7323 2.2).
+        if !active {
+            self.rcv_wscale_offer = (self.config.window_scaling && repr.window_scale.is_some())
+                .then(|| window_shift_for(self.rx_buffer.capacity()));
+        }
+        match (repr.window_scale, self.rcv_wscale_offer) {
+            (Some(peer), Some(ours)) => {
+                // RFC 7323 2.3: a shift above 14 is used as 14.
+                self.snd_wscale = peer.min(super::MAX_WINDOW_SHIFT);
+                self.rcv_wscale = ours;
+            }
+            _ => {
+                self.snd_wscale = 0;
+                self.rcv_wscale = 0;
+                self.rcv_wscale_offer = None;
+            }
+        }
+
+        match repr.timestamp {
+            Some(ts) if self.config.timestamps => {
+                self.timestamps.enabled = true;
+                self.timestamps.recent = ts.tsval;
+                self.timestamps.recent_at = cx.now;
+            }
+            _ => self.timestamps.enabled = false,
+        }
+        self.peer_sack_permitted = self.config.sack && repr.sack_permitted;
+    }
+
+    /// Keeps data that came with a SYN until the connection is established
+    /// (RFC 9293 section 3.10.7.2/3: "queue it for processing later"): it
+    /// sits in the assembler at its offset and is delivered once
+    /// ESTABLISHED.
+    fn queue_early_data(&mut self, seq: SeqNumber, payload: &[u8]) {
+        if payload.is_empty() || seq < self.rcv_nxt {
+            return;
+        }
+        let offset = seq - self.rcv_nxt;
+        let room = self.rx_buffer.window().min(65535).saturating_sub(offset);
+        let data = payload.get(..payload.len().min(room)).unwrap_or_default();
+        let written = self.rx_buffer.write_unallocated(offset, data);
+        // Too many holes: the data is dropped and the peer resends it.
+        let _ = self.assembler.add(offset, written);
+    }
+
+    /// RFC 9293 section 3.10.7.3.
+    fn process_syn_sent(&mut self, cx: &mut Context, ip_repr: &IpRepr, repr: &TcpRepr) -> Reply {
+        if !self.matches_connection(ip_repr, repr) {
+            return None;
+        }
+        // First, the ACK bit: acceptable only if it acknowledges our SYN.
+        let ack = repr.ack();
+        if let Some(ack) = ack {
+            if ack <= self.iss || ack > self.snd_max {
+                if repr.rst() {
+                    return None;
+                }
+                return rst_for_unmatched(ip_repr, repr);
+            }
+        }
+        // Second, RST: only with an acceptable ACK (RFC 5961 section 3.2
+        // leaves SYN-SENT as RFC 793 had it).
+        if repr.rst() {
+            if ack.is_some() {
+                self.drop_connection(Some(TcpError::Refused), Cause::RcvRst);
+            }
+            return None;
+        }
+        // Fourth, SYN; "if neither of the SYN or RST bits is set, then drop".
+        if !repr.syn() {
+            return None;
+        }
+        self.accept_syn(cx, repr, true);
+        self.snd_wnd = usize::from(repr.window_len);
+        self.max_snd_wnd = self.snd_wnd;
+        self.snd_wl1 = repr.seq_number;
+        match ack {
+            Some(ack) => {
+                self.snd_wl2 = ack;
+                self.acknowledge(cx, repr, ack);
+                self.set_state(State::Established, Cause::RcvSynAck);
+                self.on_syn_acked(cx.now);
+                // "If there are other controls or text in the segment,
+                // continue processing at the sixth step" (data and FIN).
+                let fin_taken =
+                    self.process_text(cx.now, repr.seq_number + 1, repr.payload, repr.fin());
+                if fin_taken {
+                    self.set_state(State::CloseWait, Cause::RcvFin);
+                }
+                // The ACK of the SYN-ACK goes out at once.
+                self.ack_reply(cx.now)
+            }
+            None => {
+                // Simultaneous open: resend our SYN as a SYN-ACK.
+                self.snd_wl2 = self.iss;
+                self.passive_open = false;
+                self.snd_nxt = self.iss;
+                self.rtt_probe = None;
+                self.queue_early_data(repr.seq_number + 1, repr.payload);
+                self.set_state(State::SynRcvd, Cause::RcvSyn);
+                self.timers.state = cx.now.checked_add(self.config.syn_rcvd_timeout);
+                None
+            }
+        }
+    }
+
+    /// RFC 9293 section 3.10.7.4: SYN_RCVD and the synchronized states.
+    fn process_other(&mut self, cx: &mut Context, ip_repr: &IpRepr, repr: &TcpRepr) -> Reply {
+        if !self.matches_connection(ip_repr, repr) {
+            return None;
+        }
+        let now = cx.now;
+        // Simultaneous open (RFC 793 figure 8): the peer's SYN-ACK repeats
+        // the SYN we already took. Its SYN is old, so it is trimmed off as
+        // RFC 9293 3.10.7.4 trims old data, leaving the ACK to process.
+        let trimmed;
+        let peer_syn_ack = self.state == State::SynRcvd
+            && !self.passive_open
+            && repr.syn()
+            && !repr.rst()
+            && repr.ack().is_some()
+            && repr.seq_number == self.irs;
+        let repr = if peer_syn_ack {
+            let mut without_syn = *repr;
+            without_syn.flags.remove(TcpFlags::SYN);
+            without_syn.seq_number = self.irs + 1;
+            trimmed = without_syn;
+            &trimmed
+        } else {
+            repr
+        };
+        // A segment with none of ACK, RST and SYN has no business here
+        // (the fifth step would drop it); like Linux and FreeBSD, drop it
+        // before the sequence check rather than ACK it.
+        if !repr.syn() && !repr.rst() && repr.ack().is_none() {
+            return None;
+        }
+        // PAWS (RFC 7323 section 5.3), before the sequence check.
+        if self.timestamps.enabled && !repr.rst() {
+            match repr.timestamp {
+                // RFC 7323 section 3.2: a non-RST segment without the
+                // option, once negotiated, SHOULD be dropped silently.
+                None => return None,
+                Some(ts) if self.paws_rejects(now, ts.tsval) => return self.ack_reply(now),
+                Some(_) => {}
+            }
+        }
+        // SYN_RCVD: the peer resent its SYN, so our SYN-ACK was lost.
+        if self.state == State::SynRcvd
+            && repr.syn()
+            && !repr.rst()
+            && repr.ack().is_none()
+            && repr.seq_number == self.irs
+        {
+            self.snd_nxt = self.iss;
+            self.rtt_probe = None;
+            return None;
+        }
+        // RFC 5961 section 4.2: a SYN in a synchronized state gets a
+        // challenge ACK whatever its sequence number.
+        let passive_syn_rcvd = self.state == State::SynRcvd && self.passive_open;
+        if repr.syn() && !repr.rst() && !self.config.insecure_syn && !passive_syn_rcvd {
+            return self.challenge_ack(cx);
+        }
+
+        // First: the sequence number.
+        if !self.segment_acceptable(repr) {
+            net_trace!(
+                "{}: unacceptable segment seq={} len={} (RCV.NXT={}, RCV.WND={})",
+                super::SocketName(self),
+                repr.seq_number,
+                repr.segment_len(),
+                self.rcv_nxt,
+                self.rcv_window()
+            );
+            if repr.rst() {
+                return None;
+            }
+            if self.state == State::TimeWait
+                && repr.fin()
+                && repr.seq_number + repr.payload.len() + 1 == self.rcv_nxt
+            {
+                // A retransmitted FIN: ACK it again and restart 2*MSL
+                // (RFC 9293 section 3.10.7.4, eighth step).
+                self.timers.state = now.checked_add(self.time_wait_duration());
+            }
+            return self.ack_reply(now);
+        }
+        self.last_rx = now;
+        // The FIN_WAIT_2 timeout is an idle timeout, as in lwIP: a peer
+        // that is still sending is not half-dead, so each acceptable
+        // segment restarts it.
+        if self.state == State::FinWait2 && self.rx_closed_by_user && self.timers.state.is_some() {
+            self.timers.state = now.checked_add(self.config.fin_wait_2_timeout);
+        }
+        self.keepalive_probes = 0;
+        self.keepalive_due = false;
+        if self.timestamps.enabled {
+            if let Some(ts) = repr.timestamp {
+                // RFC 7323 section 4.3: update TS.Recent only from segments
+                // that start at or before the last ACK we sent.
+                if repr.seq_number <= self.last_ack_sent
+                    && ts.tsval.wrapping_sub(self.timestamps.recent) as i32 >= 0
+                {
+                    self.timestamps.recent = ts.tsval;
+                    self.timestamps.recent_at = now;
+                }
+            }
+        }
+
+        // Second: RST.
+        if repr.rst() {
+            return self.process_rst(cx, repr);
+        }
+
+        // Fourth: SYN in the window (a passive SYN_RCVD, or RFC 793 mode).
+        if repr.syn() {
+            if passive_syn_rcvd {
+                self.return_to_listen(Cause::RcvSyn);
+                return None;
+            }
+            let reply = self.rst_ack_reply();
+            let error = (self.state != State::TimeWait).then_some(TcpError::Reset);
+            self.drop_connection(error, Cause::RcvSyn);
+            return reply;
+        }
+
+        // Fifth: ACK.
+        let ack = repr.ack()?;
+        if self.state == State::SynRcvd {
+            if !(self.snd_una < ack && ack <= self.snd_max) {
+                // An unacceptable ACK: <SEQ=SEG.ACK><CTL=RST>; the
+                // connection stays as it is.
+                return rst_for_unmatched(ip_repr, repr);
+            }
+            let cause = if peer_syn_ack {
+                Cause::RcvSynAck
+            } else {
+                Cause::RcvAck
+            };
+            self.set_state(State::Established, cause);
+            self.timers.state = None;
+            self.snd_wnd = usize::from(repr.window_len) << self.snd_wscale;
+            self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+            self.snd_wl1 = repr.seq_number;
+            self.snd_wl2 = ack;
+        }
+        // RFC 5961 section 5.2: SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT.
+        if ack > self.snd_max || ack < self.snd_una - self.max_snd_wnd {
+            return self.challenge_ack(cx);
+        }
+        let syn_acked_now = self.snd_una == self.iss && ack > self.iss;
+        let fin_acked_now = self.acknowledge(cx, repr, ack);
+        if syn_acked_now {
+            self.on_syn_acked(now);
+        }
+        match self.state {
+            State::Closing if fin_acked_now => {
+                self.set_state(State::TimeWait, Cause::RcvAckOfFin);
+                self.enter_time_wait(now);
+            }
+            State::LastAck if fin_acked_now => {
+                self.set_state(State::Closed, Cause::RcvAckOfFin);
+                self.finish_connection();
+                return None;
+            }
+            _ => {}
+        }
+
+        // Sixth (URG) is not supported: urgent data is read as normal data.
+        // Seventh and eighth: text and FIN.
+        let fin_taken = self.process_text(now, repr.seq_number, repr.payload, repr.fin());
+        match self.state {
+            State::FinWait1 if self.our_fin_acked() => {
+                if fin_taken {
+                    self.set_state(State::TimeWait, Cause::RcvFinAck);
+                    self.enter_time_wait(now);
+                } else {
+                    self.set_state(State::FinWait2, Cause::RcvAckOfFin);
+                    self.timers.retransmit = None;
+                    if self.rx_closed_by_user {
+                        self.timers.state = now.checked_add(self.config.fin_wait_2_timeout);
+                    }
+                }
+            }
+            State::FinWait1 if fin_taken => self.set_state(State::Closing, Cause::RcvFin),
+            State::Established if fin_taken => self.set_state(State::CloseWait, Cause::RcvFin),
+            State::FinWait2 if fin_taken => {
+                self.set_state(State::TimeWait, Cause::RcvFin);
+                self.enter_time_wait(now);
+            }
+            _ => {}
+        }
+        if self.ack_now {
+            return self.ack_reply(now);
+        }
+        None
+    }
+
+    /// RFC 7323 section 5.3 R1: a timestamp older than TS.Recent marks an
+    /// old duplicate, unless TS.Recent itself is too old to trust.
+    fn paws_rejects(&self, now: Instant, tsval: u32) -> bool {
+        let older = (tsval.wrapping_sub(self.timestamps.recent) as i32) < 0;
+        older && now.saturating_duration_since(self.timestamps.recent_at) < PAWS_IDLE_LIMIT
+    }
+
+    /// RCV.WND as the peer knows it: up to the edge last advertised.
+    pub(super) fn rcv_window(&self) -> usize {
+        self.rcv_adv - self.rcv_nxt
+    }
+
+    /// RFC 9293 section 3.10.7.4, first step: the four acceptability cases.
+    /// A segment with data at RCV.NXT is let in with a zero window so its
+    /// ACK, RST and window are processed (its data is then trimmed).
+    fn segment_acceptable(&self, repr: &TcpRepr) -> bool {
+        let len = repr.segment_len();
+        let window = self.rcv_window();
+        let seq = repr.seq_number;
+        let in_window = |s: SeqNumber| s >= self.rcv_nxt && s - self.rcv_nxt < window;
+        match (len, window) {
+            (0, 0) => seq == self.rcv_nxt,
+            (0, _) => in_window(seq),
+            (_, 0) => seq == self.rcv_nxt,
+            (_, _) => in_window(seq) || in_window(seq + (len - 1)),
+        }
+    }
+
+    /// RFC 9293 section 3.10.7.4, second step, with RFC 5961 section 3.2
+    /// and RFC 1337.
+    fn process_rst(&mut self, cx: &mut Context, repr: &TcpRepr) -> Reply {
+        // RFC 1337: a RST must not cut TIME_WAIT short.
+        if self.state == State::TimeWait {
+            return None;
+        }
+        // RFC 5961 3.2: only a RST exactly at RCV.NXT resets; one elsewhere
+        // in the window gets a challenge ACK.
+        if !self.config.insecure_rst && repr.seq_number != self.rcv_nxt {
+            return self.challenge_ack(cx);
+        }
+        match self.state {
+            State::SynRcvd if self.passive_open => self.return_to_listen(Cause::RcvRst),
+            State::SynRcvd => self.drop_connection(Some(TcpError::Refused), Cause::RcvRst),
+            _ => self.drop_connection(Some(TcpError::Reset), Cause::RcvRst),
+        }
+        None
+    }
+
+    /// A challenge ACK (RFC 5961 sections 3.2, 4.2, 5.2), at most
+    /// `challenge_ack_limit` per second (section 7). The limit is per
+    /// socket, so no global counter leaks state between connections.
+    fn challenge_ack(&mut self, cx: &mut Context) -> Reply {
+        let now = cx.now;
+        let window_open = self
+            .challenge_window_start
+            .is_some_and(|start| now.saturating_duration_since(start) < CHALLENGE_ACK_WINDOW);
+        if !window_open {
+            self.challenge_window_start = Some(now);
+            self.challenge_count = 0;
+        }
+        if self.challenge_count >= self.config.challenge_ack_limit {
+            return None;
+        }
+        self.challenge_count += 1;
+        cx.stats.challenge_acks += 1;
+        self.ack_reply(now)
+    }
+
+    /// The fifth step for an acceptable ACK (SND.UNA - MAX.SND.WND <=
+    /// SEG.ACK <= SND.MAX): new data acknowledged, duplicate ACKs, the send
+    /// window, and persist. Returns whether this ACK acknowledged our FIN.
+    fn acknowledge(&mut self, cx: &mut Context, repr: &TcpRepr, ack: SeqNumber) -> bool {
+        let now = cx.now;
+        let una_before = self.snd_una;
+        // In a SYN the window is never scaled (RFC 7323 section 2.2).
+        let seg_wnd = if repr.syn() {
+            usize::from(repr.window_len)
+        } else {
+            usize::from(repr.window_len) << self.snd_wscale
+        };
+        let mut fin_acked = false;
+        if ack > self.snd_una {
+            fin_acked = self.on_new_ack(now, repr, ack);
+        } else if ack == self.snd_una
+            && self.snd_max > self.snd_una
+            && repr.payload.is_empty()
+            && !repr.syn()
+            && !repr.fin()
+            && seg_wnd == self.snd_wnd
+            && seg_wnd != 0
+        {
+            // RFC 5681 section 2's duplicate ACK (answers to zero-window
+            // probes are not: nothing was lost).
+            self.on_duplicate_ack();
+        }
+        // Window update (RFC 9293 3.10.7.4, ESTABLISHED): only from a
+        // segment newer than the one that last set it.
+        if ack >= una_before
+            && (self.snd_wl1 < repr.seq_number
+                || (self.snd_wl1 == repr.seq_number && self.snd_wl2 <= ack))
+        {
+            self.snd_wnd = seg_wnd;
+            self.snd_wl1 = repr.seq_number;
+            self.snd_wl2 = ack;
+            self.max_snd_wnd = self.max_snd_wnd.max(seg_wnd);
+        }
+        // Any ACK answers the zero-window probes (RFC 1122 4.2.2.17: the
+        // connection stays open while the peer answers).
+        self.persist_probes = 0;
+        self.refresh_persist(now);
+        fin_acked
+    }
+
+    /// SND.UNA advances to `ack`: frees acknowledged data, measures the
+    /// RTT, feeds congestion control and restarts the retransmission timer
+    /// (RFC 6298 5.2/5.3). Returns whether our FIN is now acknowledged.
+    fn on_new_ack(&mut self, now: Instant, repr: &TcpRepr, ack: SeqNumber) -> bool {
+        let data_end = self.data_end();
+        let data_acked = ack.min(data_end) - self.snd_una.max(self.tx_seq);
+        let flight_before = self.snd_max - self.snd_una;
+        self.tx_buffer.dequeue_allocated(data_acked);
+        self.tx_seq += data_acked;
+        let fin_acked = self.fin_queued && ack > data_end;
+        self.snd_una = ack;
+        if self.snd_nxt < ack {
+            self.snd_nxt = ack;
+        }
+
+        // RTT: from the echoed timestamp (RFC 7323 section 4.1, which also
+        // lifts Karn's ambiguity), else from the timed segment.
+        let echoed = repr
+            .timestamp
+            .filter(|ts| self.timestamps.enabled && ts.tsecr != 0)
+            .map(|ts| self.ts_clock(now).wrapping_sub(ts.tsecr));
+        match echoed {
+            Some(ms) if ms <= MAX_TIMESTAMP_RTT_MS => {
+                self.rtt.sample(Duration::from_millis(u64::from(ms)));
+                self.rtt_probe = None;
+            }
+            _ => {
+                if let Some((probe_end, sent_at)) = self.rtt_probe {
+                    if ack >= probe_end {
+                        self.rtt.sample(now.saturating_duration_since(sent_at));
+                        self.rtt_probe = None;
+                    }
+                }
+            }
+        }
+        self.retransmits = 0;
+
+        // Congestion control (RFC 5681 3.1, RFC 6582 3.2).
+        let flight_after = self.snd_max - self.snd_una;
+        if self.in_recovery {
+            if ack >= self.recover {
+                self.in_recovery = false;
+                self.dup_acks = 0;
+                self.cc.on_recovery_exit(flight_after);
+            } else {
+                // A partial ACK: resend the next hole at once.
+                self.cc.on_partial_ack(data_acked);
+                self.fast_retransmit = true;
+            }
+        } else {
+            self.dup_acks = 0;
+            if data_acked > 0 {
+                self.cc.on_ack(now, data_acked, flight_before);
+            }
+        }
+
+        if self.snd_una == self.snd_max {
+            self.timers.retransmit = None;
+            self.stalled_since = None;
+        } else {
+            self.timers.retransmit = now.checked_add(self.rtt.rto());
+            self.stalled_since = Some(now);
+        }
+        fin_acked
+    }
+
+    /// A duplicate ACK: the third starts fast retransmit and fast recovery
+    /// (RFC 5681 3.2), once per window of data (RFC 6582 3.2 step 2).
+    fn on_duplicate_ack(&mut self) {
+        self.dup_acks = self.dup_acks.saturating_add(1);
+        if self.in_recovery {
+            self.cc.on_dup_ack_in_recovery();
+            return;
+        }
+        if self.dup_acks == 3 && self.snd_una > self.recover && self.snd_una > self.iss {
+            self.in_recovery = true;
+            self.recover = self.snd_max;
+            self.cc.on_fast_retransmit(self.snd_max - self.snd_una);
+            self.fast_retransmit = true;
+            self.rtt_probe = None;
+        }
+    }
+
+    /// Our SYN is acknowledged: congestion control learns the MSS and data
+    /// that came with the peer's SYN is delivered.
+    fn on_syn_acked(&mut self, now: Instant) {
+        self.cc.set_mss(self.max_payload());
+        let delivered = self.assembler.remove_front();
+        self.rx_buffer.enqueue_unallocated(delivered);
+        self.rcv_nxt += delivered;
+        if self.rcv_adv < self.rcv_nxt {
+            self.rcv_adv = self.rcv_nxt;
+        }
+        self.note_in_order(now, delivered);
+    }
+
+    /// The seventh and eighth steps: takes the segment's data into the
+    /// receive buffer (trimmed to the window, out-of-order parts kept by
+    /// the assembler) and its FIN once everything before it has arrived.
+    /// Returns whether the peer's FIN was taken now.
+    fn process_text(&mut self, now: Instant, seq: SeqNumber, payload: &[u8], fin: bool) -> bool {
+        if self.fin_received {
+            // After the peer's FIN only retransmissions can come; ACK
+            // anything that is not a plain in-sequence ACK (and a FIN again
+            // restarts TIME_WAIT's 2*MSL).
+            if !payload.is_empty() || fin || seq != self.rcv_nxt {
+                self.ack_now = true;
+            }
+            if fin && self.state == State::TimeWait {
+                self.timers.state = now.checked_add(self.time_wait_duration());
+            }
+            return false;
+        }
+        if !matches!(
+            self.state,
+            State::Established | State::FinWait1 | State::FinWait2
+        ) {
+            return false;
+        }
+        let window = self.rcv_window();
+        let fin_seq = seq + payload.len();
+        let mut start = seq;
+        let mut data = payload;
+        if start < self.rcv_nxt {
+            let old = (self.rcv_nxt - start).min(data.len());
+            data = data.get(old..).unwrap_or_default();
+            start += old;
+        }
+        let mut trimmed_right = false;
+        if start >= self.rcv_nxt {
+            let offset = start - self.rcv_nxt;
+            let room = window.saturating_sub(offset);
+            if data.len() > room {
+                data = data.get(..room).unwrap_or_default();
+                trimmed_right = true;
+            }
+            if !data.is_empty() {
+                let had_holes = !self.assembler.is_empty();
+                let written = self.rx_buffer.write_unallocated(offset, data);
+                if written < data.len() {
+                    trimmed_right = true;
+                }
+                // In-order data is always taken, even with every hole used.
+                match self.assembler.add_then_remove_front(offset, written) {
+                    Ok(delivered) => {
+                        self.rx_buffer.enqueue_unallocated(delivered);
+                        self.rcv_nxt += delivered;
+                        if offset > 0 || had_holes {
+                            // Out of order, or filling a gap: ACK at once
+                            // (RFC 5681 section 4.2).
+                            self.ack_now = true;
+                        } else {
+                            self.note_in_order(now, delivered);
+                        }
+                    }
+                    Err(_) => self.ack_now = true,
+                }
+            } else if offset > 0 {
+                self.ack_now = true;
+            }
+        }
+        if trimmed_right {
+            // Data beyond the window is dropped and ACKed (RFC 9293
+            // section 3.10.7.4: "send an acknowledgment").
+            self.ack_now = true;
+        }
+        if fin && !trimmed_right && fin_seq >= self.rcv_nxt && fin_seq - self.rcv_nxt <= window {
+            if self.rcv_fin.is_none() {
+                self.rcv_fin = Some(fin_seq);
+            }
+            if fin_seq != self.rcv_nxt {
+                self.ack_now = true;
+            }
+        }
+        if self.rcv_fin == Some(self.rcv_nxt) {
+            self.rcv_fin = None;
+            self.fin_received = true;
+            // The FIN takes no buffer space: the window's edge moves with it.
+            self.rcv_nxt += 1;
+            self.rcv_adv += 1;
+            self.ack_now = true;
+            return true;
+        }
+        false
+    }
+
+    /// Delayed-ACK accounting for `delivered` in-order bytes (RFC 9293
+    /// section 3.8.6.3, RFC 5681 section 4.2): at once every
+    /// `ack_every_segments` full-sized segments, else within `ack_delay`.
+    pub(super) fn note_in_order(&mut self, now: Instant, delivered: usize) {
+        if delivered == 0 {
+            return;
+        }
+        self.rcv_unacked += delivered;
+        match self.config.ack_delay {
+            None => self.ack_now = true,
+            Some(delay) => {
+                let full = self.rcv_mss.saturating_sub(self.option_overhead()).max(1);
+                let every = usize::try_from(self.config.ack_every_segments.max(1)).unwrap_or(2);
+                if self.rcv_unacked >= full.saturating_mul(every) {
+                    self.ack_now = true;
+                } else if self.timers.delayed_ack.is_none() {
+                    self.timers.delayed_ack = now.checked_add(delay);
+                }
+            }
+        }
+    }
+
+    /// Whether our FIN has been acknowledged.
+    pub(super) fn our_fin_acked(&self) -> bool {
+        self.fin_queued && self.snd_una > self.data_end()
+    }
+
+    /// TIME_WAIT's length.
+    pub(super) fn time_wait_duration(&self) -> Duration {
+        self.config.msl.saturating_mul(2)
+    }
+
+    /// Entering TIME_WAIT: only the 2*MSL timer runs.
+    pub(super) fn enter_time_wait(&mut self, now: Instant) {
+        self.timers = Timers {
+            state: now.checked_add(self.time_wait_duration()),
+            ..Timers::default()
+        };
+        self.persist_probe_due = false;
+        self.keepalive_due = false;
+        self.fast_retransmit = false;
+    }
+
+    /// A connection that ended normally (LAST_ACK, TIME_WAIT, FIN_WAIT_2
+    /// timeout): unread data stays readable, the rest is forgotten.
+    pub(super) fn finish_connection(&mut self) {
+        let fin_received = self.fin_received;
+        self.reset_connection_keep_endpoints();
+        self.fin_received = fin_received;
+    }
+
+    /// Handles an ICMP error whose quoted TCP header carried `quoted_seq`
+    /// (RFC 5927, RFC 1122 section 4.2.3.9, RFC 1191).
+    ///
+    /// The error is believed only if `quoted_seq` lies in
+    /// `[SND.UNA, SND.MAX)` (RFC 5927 section 4.1). A hard error aborts a
+    /// connection still in SYN_SENT or SYN_RCVD (error `Unreachable`, a
+    /// passive open goes back to LISTEN); in synchronized states it is kept
+    /// as a soft error (RFC 5461). Fragmentation-needed lowers the send MSS
+    /// (never below 28 bytes, never raised) and resends from SND.UNA.
+    pub fn on_icmp_error(&mut self, cx: &mut Context, quoted_seq: SeqNumber, error: IcmpError) {
+        let _ = cx;
+        if !(self.snd_una <= quoted_seq && quoted_seq < self.snd_max) {
+            return;
+        }
+        match error {
+            IcmpError::HardUnreachable => match self.state {
+                State::SynSent => {
+                    self.drop_connection(Some(TcpError::Unreachable), Cause::IcmpError)
+                }
+                State::SynRcvd if self.passive_open => self.return_to_listen(Cause::IcmpError),
+                State::SynRcvd => {
+                    self.drop_connection(Some(TcpError::Unreachable), Cause::IcmpError)
+                }
+                _ => self.soft_error = Some(TcpError::Unreachable),
+            },
+            IcmpError::SoftUnreachable => self.soft_error = Some(TcpError::Unreachable),
+            IcmpError::FragmentationNeeded { mtu } => {
+                let mss = usize::from(mtu)
+                    .saturating_sub(super::IP_TCP_HEADER_LEN)
+                    .max(MIN_MSS);
+                if mss >= self.snd_mss {
+                    return;
+                }
+                self.snd_mss = mss;
+                self.cc.set_mss(self.max_payload());
+                if self.snd_una > self.iss && self.snd_nxt > self.snd_una {
+                    // The oversized segments were dropped: resend them at
+                    // the new size, without a congestion response.
+                    self.snd_nxt = self.snd_una;
+                    self.rtt_probe = None;
+                }
+            }
+        }
+    }
+
+    /// Builds `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>` with the current window
+    /// and timestamps, and notes that the ACK went out.
+    pub(super) fn ack_reply(&mut self, now: Instant) -> Reply {
+        let mut repr = self.segment_header(now, TcpFlags::ACK, self.snd_nxt);
+        repr.payload = &[];
+        let ip = self.ip_repr(super::tcp_header_len(&repr))?;
+        self.note_ack_sent(self.advertised_window().1);
+        Some((ip, repr))
+    }
+
+    /// `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>` (the RFC 793 answer to a
+    /// SYN in a synchronized state).
+    fn rst_ack_reply(&self) -> Reply {
+        let local = self.local_endpoint?;
+        let remote = self.remote_endpoint?;
+        let repr = TcpRepr {
+            src_port: local.port,
+            dst_port: remote.port,
+            seq_number: self.snd_nxt,
+            ack_number: self.rcv_nxt,
+            flags: TcpFlags::RST | TcpFlags::ACK,
+            ..TcpRepr::default()
+        };
+        let ip = self.ip_repr(super::tcp_header_len(&repr))?;
+        Some((ip, repr))
+    }
+}
