@@ -260,21 +260,15 @@ fn fetch<D: Device>(mut device: D, fd: RawFd, options: &Options) -> Result<(), S
             }
         }
         stdout.flush().map_err(|e| format!("stdout: {e}"))?;
-        match (socket.state(), ended_by) {
-            (State::Closed, Some((State::SynSent, Cause::RcvRst))) => {
-                return Err("connection refused".into());
-            }
-            (State::Closed, Some((_, Cause::RcvRst))) => {
-                return Err(format!("connection reset after {received} bytes"));
-            }
-            (State::Closed, Some((State::LastAck, Cause::RcvAckOfFin))) => {
-                eprintln!("done: sent {sent} bytes, received {received} bytes");
-                return Ok(());
-            }
-            (State::Closed, Some((from, cause))) => {
-                return Err(format!("connection ended in {from}: {cause}"));
-            }
-            _ => {}
+        if socket.state() == State::Closed {
+            return match (socket.error(), ended_by) {
+                (Some(error), _) => Err(format!("{error} after {received} bytes")),
+                (None, Some((State::LastAck, _))) => {
+                    eprintln!("done: sent {sent} bytes, received {received} bytes");
+                    Ok(())
+                }
+                (None, ended) => Err(format!("connection ended: {ended:?}")),
+            };
         }
         if !busy {
             let delay = iface

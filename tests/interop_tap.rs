@@ -13,7 +13,6 @@ use interop::cases::*;
 use interop::netenv::TapNet;
 use interop::stack::*;
 use interop::{CaseTimer, megabytes, serial, skip};
-use pollnet::socket::ChildBuffers;
 use pollnet::socket::tcp::State;
 
 #[test]
@@ -34,19 +33,7 @@ fn case8_tap_handshake_transfer_close_both_roles() {
     let size = megabytes(100);
 
     // The kernel connects to pollnet and closes first.
-    let listener = stack.sockets.add(new_socket(tcp, 64, 64)).unwrap();
-    stack
-        .sockets
-        .listen(
-            listener,
-            5008,
-            4,
-            ChildBuffers::Alloc {
-                rx: BUFFER,
-                tx: BUFFER,
-            },
-        )
-        .unwrap();
+    let listener = listen(&mut stack, tcp, 5008, 4);
     let kernel = kernel_client(&net.ns, 5008, Order::SendFirst, size);
     let first = connection(
         &mut stack,
@@ -90,7 +77,11 @@ fn case8_tap_handshake_transfer_close_both_roles() {
     assert_eq!(stack.sockets.get(listener).unwrap().state(), State::Listen);
     assert_eq!(stack.sockets.len(), 1);
     let stats = stack.iface.stats();
-    println!("stats: case 8: TAP {:?}; {stats:?}", stack.device.stats());
+    println!(
+        "stats: case 8: longest pause between polls {:?}; TAP {:?}; {stats:?}",
+        stack.longest_pause,
+        stack.device.stats()
+    );
     assert_eq!(stats.rx_drop_tcp_checksum + stats.rx_drop_ipv4_checksum, 0);
     assert_eq!(
         stack

@@ -4,12 +4,12 @@
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread::JoinHandle;
-use std::time::Duration as StdDuration;
+use std::time::{Duration as StdDuration, Instant as WallClock};
 
 use pollnet::iface::TraceEvent;
 use pollnet::phy::Device;
-use pollnet::socket::SocketHandle;
 use pollnet::socket::tcp::{State, TcpConfig};
+use pollnet::socket::{ChildBuffers, SocketHandle};
 use pollnet::time::{Duration, Instant};
 
 use super::kernel;
@@ -22,6 +22,8 @@ use super::stack::*;
 pub const BUFFER: usize = 1024 * 1024;
 /// A test connection that has not finished in this long has failed.
 pub const CONNECTION_LIMIT: StdDuration = StdDuration::from_secs(300);
+/// How long pollnet's side may take to finish after the kernel's.
+pub const KERNEL_GRACE: StdDuration = StdDuration::from_secs(10);
 /// TIME_WAIT lasts 2*MSL: 2 s here.
 pub const MSL: Duration = Duration::from_secs(1);
 /// Stream seeds: what the kernel sends, what pollnet sends.
@@ -75,19 +77,36 @@ pub fn connection<D: Device>(
         }
     };
     let mut transfer = Transfer::new(pollnet_order, POLLNET_SEED, size);
-    let handle = stack.run_until(CONNECTION_LIMIT, label, |st| {
+    // Once the kernel's side has ended, pollnet's has KERNEL_GRACE to follow
+    // (TIME_WAIT included); `None` means it did not.
+    let mut kernel_done_at = None;
+    let finished = stack.run_until(CONNECTION_LIMIT, label, |st| {
         if let (None, Opener::Accept(listener)) = (handle, opener) {
             handle = st.sockets.accept(listener);
+        }
+        if kernel.is_finished() {
+            let at = *kernel_done_at.get_or_insert_with(WallClock::now);
+            if at.elapsed() > KERNEL_GRACE {
+                return Some(None);
+            }
         }
         let h = handle?;
         let socket = st.sockets.get_mut(h).unwrap();
         while transfer.drive(socket) {}
-        (transfer.is_finished(socket) && kernel.is_finished()).then_some(h)
+        (transfer.is_finished(socket) && kernel.is_finished()).then_some(Some(h))
     });
-    let kernel = kernel
-        .join()
-        .expect("kernel thread")
-        .expect("kernel side I/O");
+    let kernel = kernel.join().expect("kernel thread");
+    let Some(handle) = finished else {
+        panic!(
+            "{label}: the kernel's side ended ({:?}) but pollnet's did not (received {}, state {:?})\ntrace:\n{}\nstats: {:?}",
+            kernel.map(|t| (t.sent, t.received)),
+            transfer.received(),
+            handle.and_then(|h| stack.sockets.get(h)).map(|s| s.state()),
+            stack.trace_text(),
+            stack.iface.stats()
+        );
+    };
+    let kernel = kernel.expect("kernel side I/O");
     let socket = stack
         .sockets
         .remove(handle)
@@ -145,7 +164,7 @@ pub const PASSIVE_CLOSE_SERVER: [&str; 5] = [
 pub const ACTIVE_CLOSE_SERVER: [&str; 6] = [
     "LISTEN -> SYN_RCVD (rcv SYN)",
     "SYN_RCVD -> ESTABLISHED (rcv ACK)",
-    "ESTABLISHED -> FIN_WAIT_1 (close)",
+    "ESTABLISHED -> FIN_WAIT_1 (shutdown)",
     "FIN_WAIT_1 -> FIN_WAIT_2 (rcv ACK of FIN)",
     "FIN_WAIT_2 -> TIME_WAIT (rcv FIN)",
     "TIME_WAIT -> CLOSED (2MSL timeout)",
@@ -153,7 +172,7 @@ pub const ACTIVE_CLOSE_SERVER: [&str; 6] = [
 pub const ACTIVE_CLOSE_CLIENT: [&str; 6] = [
     "CLOSED -> SYN_SENT (connect)",
     "SYN_SENT -> ESTABLISHED (rcv SYN+ACK)",
-    "ESTABLISHED -> FIN_WAIT_1 (close)",
+    "ESTABLISHED -> FIN_WAIT_1 (shutdown)",
     "FIN_WAIT_1 -> FIN_WAIT_2 (rcv ACK of FIN)",
     "FIN_WAIT_2 -> TIME_WAIT (rcv FIN)",
     "TIME_WAIT -> CLOSED (2MSL timeout)",
@@ -209,4 +228,33 @@ pub fn kernel_server(
         let (stream, _) = listener.accept()?;
         kernel::transfer(stream, order, KERNEL_SEED, size)
     })
+}
+
+/// Adds a listener on `port` and polls once, so the interface has entered
+/// it in its demultiplexing table before a kernel SYN can arrive. (Without
+/// that poll, a SYN already queued when the next poll runs is answered with
+/// a RST: see the interop_veth test
+/// `syn_queued_before_the_first_poll_after_listen_reaches_the_listener`.)
+pub fn listen<D: Device>(
+    stack: &mut Stack<D>,
+    tcp: TcpConfig,
+    port: u16,
+    backlog: usize,
+) -> SocketHandle {
+    let listener = stack.sockets.add(new_socket(tcp, 64, 64)).unwrap();
+    stack
+        .sockets
+        .listen(
+            listener,
+            port,
+            backlog,
+            ChildBuffers::Alloc {
+                rx: BUFFER,
+                tx: BUFFER,
+            },
+        )
+        .unwrap();
+    stack.poll();
+    assert_eq!(stack.transitions(listener), ["CLOSED -> LISTEN (listen)"]);
+    listener
 }

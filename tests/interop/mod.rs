@@ -34,13 +34,31 @@ pub fn serial() -> MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// A file in the temporary directory unique to this process and call.
+/// A file unique to this process and call, in /dev/shm when there is one
+/// (a capture of case 1 is over 400 MB; writing it to memory keeps disk
+/// writeback from pausing pollnet's thread), else the temporary directory.
 pub fn temp_path(what: &str) -> PathBuf {
-    std::env::temp_dir().join(format!(
+    let shm = std::path::Path::new("/dev/shm");
+    let dir = if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    dir.join(format!(
         "pollnet-interop-{}-{}-{what}",
         std::process::id(),
         netenv::next_id()
     ))
+}
+
+/// Deletes a capture after a passing case, unless `POLLNET_INTEROP_KEEP`
+/// is set (failing cases always keep theirs, and print where).
+pub fn remove_capture(path: &std::path::Path) {
+    if std::env::var_os("POLLNET_INTEROP_KEEP").is_some() {
+        println!("kept: {}", path.display());
+    } else {
+        std::fs::remove_file(path).ok();
+    }
 }
 
 /// Prints the wall time of a case when it ends (also on failure).

@@ -54,6 +54,11 @@ pub struct Stack<D: Device> {
     fd: RawFd,
     /// Every transition seen so far, in order.
     pub trace: Vec<TraceEvent>,
+    /// The longest wall time between two polls, and when it ended: a pause
+    /// longer than the peer's retransmission timeout (200 ms minimum on
+    /// Linux) makes the peer retransmit, whatever pollnet does.
+    pub longest_pause: StdDuration,
+    last_poll: Option<WallClock>,
 }
 
 impl<D: Device> Stack<D> {
@@ -69,11 +74,17 @@ impl<D: Device> Stack<D> {
             sockets,
             fd,
             trace: Vec::new(),
+            longest_pause: StdDuration::ZERO,
+            last_poll: None,
         }
     }
 
     /// One poll at the current time; collects the trace.
     pub fn poll(&mut self) -> bool {
+        let wall = WallClock::now();
+        if let Some(last) = self.last_poll.replace(wall) {
+            self.longest_pause = self.longest_pause.max(wall - last);
+        }
         let changed = self
             .iface
             .poll(Instant::now(), &mut self.device, &mut self.sockets);
@@ -201,7 +212,8 @@ pub struct Transfer {
     received: u64,
     /// The peer's FIN has been read.
     pub eof: bool,
-    /// `close()` has been called.
+    /// `shutdown()` (sending first) or `close()` (sending second) has been
+    /// called.
     pub closed: bool,
     buffer: Vec<u8>,
     send_start: Option<WallClock>,
@@ -265,7 +277,13 @@ impl Transfer {
                 acted = true;
             }
             if self.source.is_done() {
-                socket.close();
+                // The side that sends first still reads afterwards: it
+                // half-closes (FIN, and FIN_WAIT_2 waits for the peer's
+                // FIN). The other side has read everything: a full close.
+                match self.order {
+                    Order::SendFirst => socket.shutdown(),
+                    Order::RecvFirst => socket.close(),
+                }
                 self.closed = true;
                 acted = true;
             }
