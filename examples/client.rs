@@ -232,7 +232,8 @@ fn fetch<D: Device>(mut device: D, fd: RawFd, options: &Options) -> Result<(), S
             }
         }
         let socket = sockets.get_mut(handle).ok_or("socket vanished")?;
-        if socket.state() == State::Established && sent < options.request.len() {
+        let may_send = matches!(socket.state(), State::Established | State::CloseWait);
+        if may_send && sent < options.request.len() {
             let n = socket.send_slice(&options.request[sent..]).unwrap_or(0);
             sent += n;
             busy |= n > 0;
@@ -248,7 +249,9 @@ fn fetch<D: Device>(mut device: D, fd: RawFd, options: &Options) -> Result<(), S
                     busy = true;
                 }
                 Err(RecvError::Finished) => {
-                    if !closed {
+                    // Close once the request is out, even if the server
+                    // finished first.
+                    if !closed && sent == options.request.len() {
                         // The server is done: close our side too.
                         socket.close();
                         closed = true;
@@ -262,6 +265,7 @@ fn fetch<D: Device>(mut device: D, fd: RawFd, options: &Options) -> Result<(), S
         stdout.flush().map_err(|e| format!("stdout: {e}"))?;
         if socket.state() == State::Closed {
             return match (socket.error(), ended_by) {
+                (Some(error), _) if received == 0 => Err(error.to_string()),
                 (Some(error), _) => Err(format!("{error} after {received} bytes")),
                 (None, Some((State::LastAck, _))) => {
                     eprintln!("done: sent {sent} bytes, received {received} bytes");

@@ -16,11 +16,13 @@
 //! pollnet would answer them (ARP, ping, SYN to a `--listen` port, RST for a
 //! closed one, ...); connections to a listener are accepted, their data is
 //! read and discarded, and they are closed after the peer's FIN. pollnet
-//! chooses its own initial sequence numbers, so
-//! after a handshake the peer's captured segments acknowledge sequence
-//! numbers pollnet never sent, and what follows shows how pollnet treats
-//! such segments (RFC 9293 section 3.10.7.3: an ACK for data not yet sent is
-//! answered with an ACK and dropped). Example, with a capture of this repo:
+//! chooses its own initial sequence numbers, so the peer's captured
+//! segments after its SYN acknowledge the capture host's ISN, not
+//! pollnet's: in SYN_RCVD such an ACK is unacceptable and draws a RST
+//! `<SEQ=SEG.ACK><CTL=RST>` (RFC 9293 section 3.10.7.4), and pollnet keeps
+//! retransmitting its SYN+ACK until the SYN_RCVD timeout. The output shows
+//! exactly how pollnet treats each captured segment. Example, with a
+//! capture of this repository (host 192.0.2.2, server port 5000):
 //!
 //! ```text
 //! cargo run --release --example replay -- --pcap tests/data/linux-small.pcapng \

@@ -355,6 +355,7 @@ fn serve<D: Device>(mut device: D, fd: RawFd, options: &Options) -> Result<(), S
     let start = Instant::now();
     let mut connections: BTreeMap<SocketHandle, Connection> = BTreeMap::new();
     let mut served = 0u64;
+    let mut lingering: Vec<SocketHandle> = Vec::new();
     loop {
         let now = Instant::now();
         let mut busy = iface.poll(now, &mut device, &mut sockets);
@@ -382,23 +383,38 @@ fn serve<D: Device>(mut device: D, fd: RawFd, options: &Options) -> Result<(), S
                 continue;
             };
             busy |= connection.drive(socket);
-            if socket.state() == State::Closed {
+            if matches!(socket.state(), State::Closed | State::TimeWait) {
                 done.push(*handle);
             }
         }
         for handle in done {
             if let Some(connection) = connections.remove(&handle) {
-                sockets.remove(handle);
                 served += 1;
                 let what = match connection.mode {
                     Mode::Http => "answered an HTTP request".to_string(),
                     _ => format!("echoed {} bytes", connection.echoed),
                 };
-                println!("{handle} closed: {what}");
+                println!("{handle} done: {what}");
+                // A connection in TIME_WAIT stays with the stack until 2*MSL
+                // have passed; it is freed below once CLOSED.
+                lingering.push(handle);
             }
         }
+        lingering.retain(|handle| match sockets.get(*handle).map(|s| s.state()) {
+            Some(State::TimeWait) => true,
+            Some(_) => {
+                sockets.remove(*handle);
+                false
+            }
+            None => false,
+        });
         if options.connections.is_some_and(|n| served >= n) && connections.is_empty() {
-            println!("served {served} connection(s)");
+            // Like a process whose sockets linger in TIME_WAIT after it
+            // exits, except that here the stack goes too.
+            println!(
+                "served {served} connection(s); {} still in TIME_WAIT",
+                lingering.len()
+            );
             return Ok(());
         }
         if !busy {
