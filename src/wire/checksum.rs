@@ -44,32 +44,44 @@ fn word_at(chunk: &[u8]) -> u64 {
 /// The ones-complement sum of `bytes` taken as big-endian 16-bit words, an
 /// odd final byte padded with a zero (RFC 1071 section 1), folded to 16 bits
 /// and not complemented.
+#[inline]
 pub fn data(bytes: &[u8]) -> u16 {
-    // Four independent accumulators over 32-byte blocks let the CPU overlap
-    // the carry chains.
-    let mut blocks = bytes.chunks_exact(32);
-    let (mut a0, mut a1, mut a2, mut a3) = (0u64, 0u64, 0u64, 0u64);
-    for block in &mut blocks {
-        a0 = add_with_carry(a0, word_at(&block[0..8]));
-        a1 = add_with_carry(a1, word_at(&block[8..16]));
-        a2 = add_with_carry(a2, word_at(&block[16..24]));
-        a3 = add_with_carry(a3, word_at(&block[24..32]));
+    let mut acc = 0u64;
+    let mut rest = bytes;
+    if rest.len() >= 32 {
+        // Four independent accumulators over 32-byte blocks let the CPU
+        // overlap the carry chains.
+        let mut blocks = rest.chunks_exact(32);
+        let (mut a0, mut a1, mut a2, mut a3) = (0u64, 0u64, 0u64, 0u64);
+        for block in &mut blocks {
+            a0 = add_with_carry(a0, word_at(&block[0..8]));
+            a1 = add_with_carry(a1, word_at(&block[8..16]));
+            a2 = add_with_carry(a2, word_at(&block[16..24]));
+            a3 = add_with_carry(a3, word_at(&block[24..32]));
+        }
+        acc = add_with_carry(add_with_carry(a0, a1), add_with_carry(a2, a3));
+        rest = blocks.remainder();
     }
-    let mut acc = add_with_carry(add_with_carry(a0, a1), add_with_carry(a2, a3));
-
-    let mut words = blocks.remainder().chunks_exact(8);
+    let mut words = rest.chunks_exact(8);
     for word in &mut words {
         acc = add_with_carry(acc, word_at(word));
     }
 
-    // The last 0..7 bytes, zero-padded at the end: padding keeps each byte at
-    // its position within its 16-bit word, so an odd byte becomes the high
-    // half of a word, as RFC 1071 asks.
-    let tail = words.remainder();
-    if !tail.is_empty() {
-        let mut last = [0u8; 8];
-        last[..tail.len()].copy_from_slice(tail);
-        acc = add_with_carry(acc, u64::from_ne_bytes(last));
+    // The last 0..7 bytes. Every piece starts at an even offset, and a
+    // 16-bit word at any even offset of a native word adds the same modulo
+    // 0xffff (2^16 = 1 there), so narrower native reads sum correctly. A
+    // final odd byte is the high half of a zero-padded word (RFC 1071).
+    let mut tail = words.remainder();
+    if let [a, b, c, d, more @ ..] = tail {
+        acc = add_with_carry(acc, u64::from(u32::from_ne_bytes([*a, *b, *c, *d])));
+        tail = more;
+    }
+    if let [a, b, more @ ..] = tail {
+        acc = add_with_carry(acc, u64::from(u16::from_ne_bytes([*a, *b])));
+        tail = more;
+    }
+    if let [a] = tail {
+        acc = add_with_carry(acc, u64::from(u16::from_ne_bytes([*a, 0])));
     }
 
     // A native little-endian sum is the byte-swapped big-endian sum

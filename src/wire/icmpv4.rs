@@ -584,3 +584,230 @@ impl fmt::Display for Icmpv4Repr<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use crate::wire::{IpProtocol, Ipv4Address};
+    use std::string::ToString;
+    use std::vec;
+    use std::vec::Vec;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// The ICMP part of a Linux `ping` echo request (id 0x1efa, seq 1, 56
+    /// data bytes: a timestamp and the 0x10.. pattern), captured on a veth
+    /// pair.
+    const ECHO_REQUEST: &str = "0800874d1efa00011e9b046b0000000062de0d0000000000\
+        101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637";
+    /// Linux's echo reply to it.
+    const ECHO_REPLY: &str = "00008f4d1efa00011e9b046b0000000062de0d0000000000\
+        101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637";
+    /// Linux's port unreachable for a UDP datagram to 192.0.2.2 port 9,
+    /// quoting the whole 31-byte datagram (id 0xac4f, DF).
+    const PORT_UNREACHABLE: &str = "0303811d00000000\
+        4500001fac4f400040110a7bc0000201c0000202b0320009000b592f68690a";
+
+    fn caps() -> ChecksumCapabilities {
+        ChecksumCapabilities::default()
+    }
+
+    fn emit(repr: &Icmpv4Repr) -> Vec<u8> {
+        let mut out = vec![0u8; repr.buffer_len()];
+        repr.emit(&mut Icmpv4Packet::new_unchecked(&mut out[..]), &caps());
+        out
+    }
+
+    #[test]
+    fn linux_echo_request_and_reply() {
+        for (text, is_request) in [(ECHO_REQUEST, true), (ECHO_REPLY, false)] {
+            let bytes = hex(text);
+            let packet = Icmpv4Packet::new_checked(&bytes[..]).unwrap();
+            assert!(packet.verify_checksum());
+            assert_eq!(packet.echo_ident(), 0x1efa);
+            assert_eq!(packet.echo_seq_no(), 1);
+            let repr = Icmpv4Repr::parse(&packet, &caps()).unwrap();
+            let data = &bytes[8..];
+            let expected = if is_request {
+                Icmpv4Repr::EchoRequest {
+                    ident: 0x1efa,
+                    seq_no: 1,
+                    data,
+                }
+            } else {
+                Icmpv4Repr::EchoReply {
+                    ident: 0x1efa,
+                    seq_no: 1,
+                    data,
+                }
+            };
+            assert_eq!(repr, expected);
+            assert_eq!(data.len(), 56);
+            assert_eq!(emit(&repr), bytes);
+        }
+    }
+
+    #[test]
+    fn linux_port_unreachable() {
+        let bytes = hex(PORT_UNREACHABLE);
+        let packet = Icmpv4Packet::new_checked(&bytes[..]).unwrap();
+        assert_eq!(packet.msg_type(), Icmpv4Message::DstUnreachable);
+        assert_eq!(packet.msg_code(), 3);
+        let repr = Icmpv4Repr::parse(&packet, &caps()).unwrap();
+        let header = Ipv4Repr {
+            src_addr: Ipv4Address::new(192, 0, 2, 1),
+            dst_addr: Ipv4Address::new(192, 0, 2, 2),
+            next_header: IpProtocol::Udp,
+            payload_len: 11,
+            hop_limit: 64,
+            dont_frag: true,
+        };
+        assert_eq!(
+            repr,
+            Icmpv4Repr::DstUnreachable {
+                reason: Icmpv4DstUnreachable::PortUnreachable,
+                next_hop_mtu: 0,
+                header,
+                data: &bytes[28..],
+            }
+        );
+        // The quoted UDP datagram: ports 45106 -> 9, "hi\n".
+        assert_eq!(&bytes[28..32], &[0xb0, 0x32, 0x00, 0x09]);
+
+        // Re-emit: only the quoted header's identification is not in the
+        // repr; restoring it (and both checksums) gives Linux's bytes.
+        let mut out = emit(&repr);
+        assert!(
+            Icmpv4Packet::new_checked(&out[..])
+                .unwrap()
+                .verify_checksum()
+        );
+        let mut quoted = Ipv4Packet::new_unchecked(&mut out[8..28]);
+        quoted.set_ident(0xac4f);
+        quoted.fill_checksum();
+        Icmpv4Packet::new_unchecked(&mut out[..]).fill_checksum();
+        assert_eq!(out, bytes);
+    }
+
+    #[test]
+    fn frag_required_and_time_exceeded_round_trip() {
+        let header = Ipv4Repr {
+            src_addr: Ipv4Address::new(192, 0, 2, 1),
+            dst_addr: Ipv4Address::new(192, 0, 2, 99),
+            next_header: IpProtocol::Tcp,
+            payload_len: 1480,
+            hop_limit: 1,
+            dont_frag: true,
+        };
+        let quoted = [0x13, 0x88, 0xc3, 0x50, 0, 0, 0, 1];
+        let repr = Icmpv4Repr::DstUnreachable {
+            reason: Icmpv4DstUnreachable::FragRequired,
+            next_hop_mtu: 1280,
+            header,
+            data: &quoted,
+        };
+        let bytes = emit(&repr);
+        assert_eq!(bytes.len(), 8 + 20 + 8);
+        assert_eq!(&bytes[..2], &[3, 4]);
+        assert_eq!(&bytes[4..8], &[0, 0, 0x05, 0x00]);
+        let packet = Icmpv4Packet::new_checked(&bytes[..]).unwrap();
+        assert_eq!(packet.next_hop_mtu(), 1280);
+        assert_eq!(Icmpv4Repr::parse(&packet, &caps()), Ok(repr));
+        assert_eq!(
+            repr.to_string(),
+            "ICMPv4 destination unreachable code=4 mtu=1280 (IPv4 src=192.0.2.1 \
+             dst=192.0.2.99 proto=TCP payload=1480 ttl=1 DF)"
+        );
+
+        let repr = Icmpv4Repr::TimeExceeded {
+            reason: Icmpv4TimeExceeded::TtlExpired,
+            header,
+            data: &quoted,
+        };
+        let bytes = emit(&repr);
+        assert_eq!(&bytes[..2], &[11, 0]);
+        let packet = Icmpv4Packet::new_checked(&bytes[..]).unwrap();
+        assert_eq!(Icmpv4Repr::parse(&packet, &caps()), Ok(repr));
+    }
+
+    #[test]
+    fn codes_convert_both_ways() {
+        for code in 0..=255u8 {
+            assert_eq!(u8::from(Icmpv4DstUnreachable::from(code)), code);
+            assert_eq!(u8::from(Icmpv4TimeExceeded::from(code)), code);
+            assert_eq!(u8::from(Icmpv4Message::from(code)), code);
+        }
+        assert_eq!(
+            Icmpv4DstUnreachable::from(4),
+            Icmpv4DstUnreachable::FragRequired
+        );
+    }
+
+    #[test]
+    fn errors() {
+        let bytes = hex(ECHO_REQUEST);
+        for len in 0..8 {
+            assert_eq!(
+                Icmpv4Packet::new_checked(&bytes[..len]).unwrap_err(),
+                Error::Truncated
+            );
+            let packet = Icmpv4Packet::new_unchecked(&bytes[..len]);
+            assert_eq!(Icmpv4Repr::parse(&packet, &caps()), Err(Error::Truncated));
+        }
+        let mut bad = bytes.clone();
+        bad[20] ^= 0xff;
+        let packet = Icmpv4Packet::new_checked(&bad[..]).unwrap();
+        assert_eq!(Icmpv4Repr::parse(&packet, &caps()), Err(Error::BadChecksum));
+        assert!(Icmpv4Repr::parse(&packet, &ChecksumCapabilities::ignored()).is_ok());
+
+        // A redirect is not handled.
+        let mut redirect = bytes.clone();
+        redirect[0] = 5;
+        let mut packet = Icmpv4Packet::new_unchecked(&mut redirect[..]);
+        packet.fill_checksum();
+        let packet = Icmpv4Packet::new_checked(&redirect[..]).unwrap();
+        assert_eq!(
+            Icmpv4Repr::parse(&packet, &caps()),
+            Err(Error::Unrecognized)
+        );
+
+        // An error quoting fewer than 8 payload bytes.
+        let unreachable = hex(PORT_UNREACHABLE);
+        let mut short = unreachable[..8 + 20 + 7].to_vec();
+        Icmpv4Packet::new_unchecked(&mut short[..]).fill_checksum();
+        let packet = Icmpv4Packet::new_checked(&short[..]).unwrap();
+        assert_eq!(Icmpv4Repr::parse(&packet, &caps()), Err(Error::Truncated));
+        // An error whose quoted header has IHL 4.
+        let mut bad_ihl = unreachable.clone();
+        bad_ihl[8] = 0x44;
+        Icmpv4Packet::new_unchecked(&mut bad_ihl[..]).fill_checksum();
+        let packet = Icmpv4Packet::new_checked(&bad_ihl[..]).unwrap();
+        assert_eq!(Icmpv4Repr::parse(&packet, &caps()), Err(Error::BadIhl));
+    }
+
+    #[test]
+    fn setters() {
+        let mut bytes = [0u8; 10];
+        let mut packet = Icmpv4Packet::new_unchecked(&mut bytes[..]);
+        packet.set_msg_type(Icmpv4Message::EchoRequest);
+        packet.set_msg_code(0);
+        packet.set_echo_ident(0x1234);
+        packet.set_echo_seq_no(0x5678);
+        packet.data_mut().copy_from_slice(&[0xab, 0xcd]);
+        packet.fill_checksum();
+        // 0x0800 + 0x1234 + 0x5678 + 0xabcd = 0x1c7a (end-around carry); !0x1c7a = 0xe385.
+        assert_eq!(
+            &bytes[..],
+            &[8, 0, 0xe3, 0x85, 0x12, 0x34, 0x56, 0x78, 0xab, 0xcd]
+        );
+        let packet = Icmpv4Packet::new_checked(&bytes[..]).unwrap();
+        assert!(packet.verify_checksum());
+        assert_eq!(packet.data(), &[0xab, 0xcd]);
+    }
+}

@@ -591,7 +591,8 @@ impl Ipv4Repr {
         packet: &mut Ipv4Packet<T>,
         caps: &ChecksumCapabilities,
     ) {
-        let total_len = u16::try_from(HEADER_LEN + self.payload_len).unwrap_or(u16::MAX);
+        let total_len =
+            u16::try_from(HEADER_LEN.saturating_add(self.payload_len)).unwrap_or(u16::MAX);
         let flags = if self.dont_frag { FLAG_DF } else { 0 };
         let header = &mut packet.buffer.as_mut()[..HEADER_LEN];
         header[field::VER_IHL] = 0x45;
@@ -649,5 +650,316 @@ impl fmt::Display for Ipv4Repr {
             self.hop_limit,
             if self.dont_frag { " DF" } else { "" }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use crate::wire::Checksum;
+    use std::string::ToString;
+    use std::vec::Vec;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// The IPv4 header and TCP segment of a Linux SYN (192.0.2.1 ->
+    /// 192.0.2.2, id 0x06b1, DF, TTL 64), captured on a veth pair.
+    const SYN: &str = "4500003c06b140004006b007c0000201c0000202\
+                       aed013880c9c5adb00000000a002faf098920000020405b40402080a3d66c93f00000000\
+                       0103030a";
+    /// The IPv4 part of a Linux ICMP echo reply: no DF, id 0x960f.
+    const ECHO_REPLY: &str = "45000054960f000040016096c0000202c0000201\
+        00008f4d1efa00011e9b046b0000000062de0d0000000000101112131415161718191a1b1c1d1e1f\
+        202122232425262728292a2b2c2d2e2f3031323334353637";
+
+    fn caps() -> ChecksumCapabilities {
+        ChecksumCapabilities::default()
+    }
+
+    #[test]
+    fn view_fields_of_a_real_header() {
+        let bytes = hex(SYN);
+        let packet = Ipv4Packet::new_checked(&bytes[..]).unwrap();
+        assert_eq!(packet.version(), 4);
+        assert_eq!(packet.header_len(), 20);
+        assert_eq!(packet.dscp(), 0);
+        assert_eq!(packet.ecn(), 0);
+        assert_eq!(packet.total_len(), 60);
+        assert_eq!(packet.ident(), 0x06b1);
+        assert!(packet.dont_frag());
+        assert!(!packet.more_frags());
+        assert!(!packet.reserved_flag());
+        assert_eq!(packet.frag_offset(), 0);
+        assert!(!packet.is_fragment());
+        assert_eq!(packet.hop_limit(), 64);
+        assert_eq!(packet.next_header(), IpProtocol::Tcp);
+        assert_eq!(packet.checksum(), 0xb007);
+        assert_eq!(packet.src_addr(), Ipv4Address::new(192, 0, 2, 1));
+        assert_eq!(packet.dst_addr(), Ipv4Address::new(192, 0, 2, 2));
+        assert!(packet.options().is_empty());
+        assert_eq!(packet.payload().len(), 40);
+        assert!(packet.verify_checksum());
+        assert_eq!(
+            packet.to_string(),
+            "IPv4 src=192.0.2.1 dst=192.0.2.2 proto=TCP len=60 ttl=64 id=1713 DF"
+        );
+    }
+
+    /// Parse, emit, then restore the fields the repr does not carry
+    /// (identification, DSCP/ECN): the header must be the kernel's again.
+    fn assert_reemits(bytes: &[u8]) {
+        let packet = Ipv4Packet::new_checked(bytes).unwrap();
+        let repr = Ipv4Repr::parse(&packet, &caps()).unwrap();
+        let mut out = [0u8; HEADER_LEN];
+        let mut emitted = Ipv4Packet::new_unchecked(&mut out[..]);
+        repr.emit(&mut emitted, &caps());
+        assert!(emitted.verify_checksum());
+        emitted.set_ident(packet.ident());
+        emitted.set_dscp(packet.dscp());
+        emitted.set_ecn(packet.ecn());
+        emitted.fill_checksum();
+        assert_eq!(&out[..], &bytes[..HEADER_LEN]);
+    }
+
+    #[test]
+    fn real_headers_reemit() {
+        assert_reemits(&hex(SYN));
+        assert_reemits(&hex(ECHO_REPLY));
+        let packet_bytes = hex(ECHO_REPLY);
+        let packet = Ipv4Packet::new_checked(&packet_bytes[..]).unwrap();
+        let repr = Ipv4Repr::parse(&packet, &caps()).unwrap();
+        assert_eq!(
+            repr,
+            Ipv4Repr {
+                src_addr: Ipv4Address::new(192, 0, 2, 2),
+                dst_addr: Ipv4Address::new(192, 0, 2, 1),
+                next_header: IpProtocol::Icmp,
+                payload_len: 64,
+                hop_limit: 64,
+                dont_frag: false,
+            }
+        );
+    }
+
+    #[test]
+    fn emit_parse_round_trip() {
+        for dont_frag in [false, true] {
+            let repr = Ipv4Repr {
+                src_addr: Ipv4Address::new(192, 0, 2, 10),
+                dst_addr: Ipv4Address::new(192, 0, 2, 20),
+                next_header: IpProtocol::Unknown(253),
+                payload_len: 3,
+                hop_limit: 1,
+                dont_frag,
+            };
+            let mut out = [0u8; 23];
+            repr.emit(&mut Ipv4Packet::new_unchecked(&mut out[..]), &caps());
+            let packet = Ipv4Packet::new_checked(&out[..]).unwrap();
+            assert_eq!(Ipv4Repr::parse(&packet, &caps()), Ok(repr));
+            assert_eq!(repr.buffer_len(), 20);
+            let ip: IpRepr = repr.into();
+            assert_eq!(Ipv4Repr::from_ip_repr(&ip, dont_frag), Some(repr));
+        }
+    }
+
+    #[test]
+    fn emit_leaves_checksum_to_the_device_when_asked() {
+        let bytes = hex(SYN);
+        let repr = Ipv4Repr::parse(&Ipv4Packet::new_checked(&bytes[..]).unwrap(), &caps()).unwrap();
+        let tx_offload = ChecksumCapabilities {
+            ipv4: Checksum::Rx,
+            ..caps()
+        };
+        let mut out = [0xffu8; 20];
+        repr.emit(&mut Ipv4Packet::new_unchecked(&mut out[..]), &tx_offload);
+        assert_eq!(&out[10..12], &[0, 0]);
+    }
+
+    #[test]
+    fn length_errors() {
+        let bytes = hex(SYN);
+        for len in 0..20 {
+            assert_eq!(
+                Ipv4Packet::new_checked(&bytes[..len]).unwrap_err(),
+                Error::Truncated
+            );
+        }
+        // IHL below 5.
+        for ihl in 0..5u8 {
+            let mut bad = bytes.clone();
+            bad[0] = 0x40 | ihl;
+            assert_eq!(
+                Ipv4Packet::new_checked(&bad[..]).unwrap_err(),
+                Error::BadIhl
+            );
+            let packet = Ipv4Packet::new_unchecked(&bad[..]);
+            assert_eq!(Ipv4Repr::parse(&packet, &caps()), Err(Error::BadIhl));
+        }
+        // IHL 15 (60 bytes) past a 24-byte buffer.
+        let mut bad = bytes.clone();
+        bad[0] = 0x4f;
+        assert_eq!(
+            Ipv4Packet::new_checked(&bad[..24]).unwrap_err(),
+            Error::Truncated
+        );
+        // Total length smaller than the header.
+        let mut bad = bytes.clone();
+        bad[2..4].copy_from_slice(&19u16.to_be_bytes());
+        assert_eq!(
+            Ipv4Packet::new_checked(&bad[..]).unwrap_err(),
+            Error::LengthTooSmall
+        );
+        // Total length past the buffer.
+        let mut bad = bytes.clone();
+        bad[2..4].copy_from_slice(&61u16.to_be_bytes());
+        assert_eq!(
+            Ipv4Packet::new_checked(&bad[..]).unwrap_err(),
+            Error::LengthPastBuffer
+        );
+        assert_eq!(
+            Ipv4Repr::parse(&Ipv4Packet::new_unchecked(&bad[..]), &caps()),
+            Err(Error::LengthPastBuffer)
+        );
+    }
+
+    #[test]
+    fn ethernet_padding_is_not_payload() {
+        let mut bytes = hex(SYN);
+        bytes.extend_from_slice(&[0; 6]);
+        let packet = Ipv4Packet::new_checked(&bytes[..]).unwrap();
+        assert_eq!(packet.payload().len(), 40);
+        let repr = Ipv4Repr::parse(&packet, &caps()).unwrap();
+        assert_eq!(repr.payload_len, 40);
+    }
+
+    #[test]
+    fn version_and_checksum_errors() {
+        let mut bad = hex(SYN);
+        bad[0] = 0x65;
+        assert_eq!(
+            Ipv4Repr::parse(&Ipv4Packet::new_checked(&bad[..]).unwrap(), &caps()),
+            Err(Error::BadVersion)
+        );
+        let mut bad = hex(SYN);
+        bad[8] = 63; // TTL changed without fixing the checksum
+        let packet = Ipv4Packet::new_checked(&bad[..]).unwrap();
+        assert!(!packet.verify_checksum());
+        assert_eq!(Ipv4Repr::parse(&packet, &caps()), Err(Error::BadChecksum));
+        let repr = Ipv4Repr::parse(&packet, &ChecksumCapabilities::ignored()).unwrap();
+        assert_eq!(repr.hop_limit, 63);
+        // The incremental update of RFC 1624 repairs it.
+        let mut fixed = bad.clone();
+        let old = u16::from_be_bytes([64, 6]);
+        let new = u16::from_be_bytes([63, 6]);
+        let updated = checksum::update(0xb007, old, new);
+        fixed[10..12].copy_from_slice(&updated.to_be_bytes());
+        assert!(
+            Ipv4Packet::new_checked(&fixed[..])
+                .unwrap()
+                .verify_checksum()
+        );
+    }
+
+    #[test]
+    fn fragments_are_recognised() {
+        let bytes = hex(SYN);
+        // First fragment: MF set, offset 0.
+        let mut first = bytes.clone();
+        let mut packet = Ipv4Packet::new_unchecked(&mut first[..]);
+        packet.set_dont_frag(false);
+        packet.set_more_frags(true);
+        packet.fill_checksum();
+        let packet = Ipv4Packet::new_checked(&first[..]).unwrap();
+        assert!(packet.is_fragment() && packet.more_frags());
+        assert_eq!(Ipv4Repr::parse(&packet, &caps()), Err(Error::Fragmented));
+        // Last fragment: MF clear, offset 1480.
+        let mut last = bytes.clone();
+        let mut packet = Ipv4Packet::new_unchecked(&mut last[..]);
+        packet.set_dont_frag(false);
+        packet.set_frag_offset(1480);
+        packet.fill_checksum();
+        assert_eq!(&last[6..8], &[0x00, 0xb9]);
+        let packet = Ipv4Packet::new_checked(&last[..]).unwrap();
+        assert_eq!(packet.frag_offset(), 1480);
+        assert!(packet.is_fragment() && !packet.more_frags());
+        assert_eq!(Ipv4Repr::parse(&packet, &caps()), Err(Error::Fragmented));
+        assert!(packet.to_string().ends_with(" off=1480"));
+    }
+
+    #[test]
+    fn options_are_kept_in_the_view_and_skipped_by_the_repr() {
+        // A header with a Router Alert option (RFC 2113): IHL 6.
+        let syn = hex(SYN);
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&syn[..20]);
+        bytes.extend_from_slice(&[0x94, 0x04, 0x00, 0x00]);
+        bytes.extend_from_slice(&syn[20..]);
+        let mut packet = Ipv4Packet::new_unchecked(&mut bytes[..]);
+        packet.set_header_len(24);
+        packet.set_total_len(64);
+        packet.fill_checksum();
+        let packet = Ipv4Packet::new_checked(&bytes[..]).unwrap();
+        assert_eq!(packet.header_len(), 24);
+        assert_eq!(packet.options(), &[0x94, 0x04, 0x00, 0x00]);
+        assert_eq!(packet.payload(), &syn[20..]);
+        let repr = Ipv4Repr::parse(&packet, &caps()).unwrap();
+        assert_eq!(repr.payload_len, 40);
+        assert_eq!(repr.header_len(), 20);
+    }
+
+    #[test]
+    fn setters() {
+        let mut bytes = [0u8; 24];
+        let mut packet = Ipv4Packet::new_unchecked(&mut bytes[..]);
+        packet.set_version(4);
+        packet.set_header_len(20);
+        packet.set_dscp(46);
+        packet.set_ecn(2);
+        packet.set_total_len(24);
+        packet.set_ident(0xbeef);
+        packet.set_reserved_flag(true);
+        packet.set_dont_frag(true);
+        packet.set_more_frags(true);
+        packet.set_frag_offset(8 * 0x1fff);
+        packet.set_hop_limit(9);
+        packet.set_next_header(IpProtocol::Udp);
+        packet.set_src_addr(Ipv4Address::new(192, 0, 2, 1));
+        packet.set_dst_addr(Ipv4Address::new(192, 0, 2, 2));
+        packet.payload_mut().copy_from_slice(&[1, 2, 3, 4]);
+        packet.fill_checksum();
+        let packet = Ipv4Packet::new_checked(&bytes[..]).unwrap();
+        assert_eq!(packet.version(), 4);
+        assert_eq!(packet.dscp(), 46);
+        assert_eq!(packet.ecn(), 2);
+        assert_eq!(packet.ident(), 0xbeef);
+        assert!(packet.reserved_flag() && packet.dont_frag() && packet.more_frags());
+        assert_eq!(packet.frag_offset(), 8 * 0x1fff);
+        assert_eq!(packet.hop_limit(), 9);
+        assert_eq!(packet.next_header(), IpProtocol::Udp);
+        assert!(packet.verify_checksum());
+        assert_eq!(packet.payload(), &[1, 2, 3, 4]);
+        assert_eq!(&bytes[..8], &[0x45, 0xba, 0, 24, 0xbe, 0xef, 0xff, 0xff]);
+    }
+
+    #[test]
+    fn quoted_header_parse() {
+        // An ICMP error quotes the header and 8 payload bytes; the total
+        // length describes the original datagram.
+        let syn = hex(SYN);
+        let (repr, rest) = Ipv4Repr::parse_quoted(&syn[..28]).unwrap();
+        assert_eq!(repr.payload_len, 40);
+        assert_eq!(rest, &syn[20..28]);
+        assert_eq!(Ipv4Repr::parse_quoted(&syn[..19]), Err(Error::Truncated));
+        let mut bad = syn.clone();
+        bad[0] = 0x4f;
+        assert_eq!(Ipv4Repr::parse_quoted(&bad[..28]), Err(Error::Truncated));
+        bad[0] = 0x44;
+        assert_eq!(Ipv4Repr::parse_quoted(&bad[..28]), Err(Error::BadIhl));
     }
 }

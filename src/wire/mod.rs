@@ -16,11 +16,13 @@ pub mod tcp;
 
 pub use self::arp::{ArpOperation, ArpPacket, ArpRepr};
 pub use self::ethernet::{EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr};
-pub use self::icmpv4::{Icmpv4DstUnreachable, Icmpv4Packet, Icmpv4Repr, Icmpv4TimeExceeded};
+pub use self::icmpv4::{
+    Icmpv4DstUnreachable, Icmpv4Message, Icmpv4Packet, Icmpv4Repr, Icmpv4TimeExceeded,
+};
 pub use self::ip::{IpAddress, IpEndpoint, IpListenEndpoint, IpProtocol, IpRepr, IpVersion};
 pub use self::ipv4::{Ipv4Address, Ipv4Cidr, Ipv4Packet, Ipv4Repr};
 pub use self::tcp::{
-    SeqNumber, TcpFlags, TcpOption, TcpPacket, TcpRepr, TcpSackRange, TcpTimestamp,
+    SeqNumber, TcpFlags, TcpOption, TcpOptionIter, TcpPacket, TcpRepr, TcpSackRange, TcpTimestamp,
 };
 
 use core::fmt;

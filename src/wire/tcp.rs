@@ -655,28 +655,8 @@ impl<'a> TcpRepr<'a> {
             timestamp: None,
             payload: packet.payload(),
         };
-        for option in packet.option_iter() {
-            match option? {
-                TcpOption::EndOfList | TcpOption::NoOperation | TcpOption::Unknown { .. } => {}
-                TcpOption::MaxSegmentSize(mss) => repr.max_seg_size = Some(mss),
-                TcpOption::WindowScale(shift) => repr.window_scale = Some(shift),
-                TcpOption::SackPermitted => repr.sack_permitted = true,
-                TcpOption::SackRange(ranges) => repr.sack_ranges = ranges,
-                TcpOption::Timestamp(ts) => repr.timestamp = Some(ts),
-            }
-        }
+        option::parse_into(packet.options(), &mut repr)?;
         Ok(repr)
-    }
-
-    /// The SACK blocks in use, packed at the front, and their count.
-    fn sack_blocks(&self) -> ([TcpSackRange; 4], usize) {
-        let mut blocks = [TcpSackRange::default(); 4];
-        let mut count = 0;
-        for range in self.sack_ranges.iter().flatten() {
-            blocks[count] = *range;
-            count += 1;
-        }
-        (blocks, count)
     }
 
     /// The options length of each layout with `sack_count` SACK blocks.
@@ -708,17 +688,31 @@ impl<'a> TcpRepr<'a> {
         }
     }
 
-    /// The layout and number of SACK blocks `emit` uses: Linux's aligned
-    /// layout when it fits in 40 bytes, else the packed one, else as many
-    /// SACK blocks as fit (the first ones, which RFC 2018 section 4 says
-    /// report the most recent data).
-    fn options_plan(&self) -> (OptionLayout, usize) {
-        let (_, count) = self.sack_blocks();
-        let mut sack_count = count;
+    /// The layout, number of SACK blocks and options length `emit` uses:
+    /// Linux's aligned layout when it fits in 40 bytes, else the packed one,
+    /// else as many SACK blocks as fit (the first ones, which RFC 2018
+    /// section 4 says report the most recent data).
+    #[inline]
+    fn options_plan(&self) -> OptionsPlan {
+        let mut sack_count = self.sack_ranges.iter().filter(|r| r.is_some()).count();
+        if sack_count == 0 {
+            // MSS, timestamps, SACK-permitted and window scale take at most
+            // 4 + 12 + 4 bytes aligned: the common case needs no search.
+            return OptionsPlan {
+                layout: OptionLayout::Aligned,
+                sack_count: 0,
+                len: self.options_len(OptionLayout::Aligned, 0),
+            };
+        }
         loop {
             for layout in [OptionLayout::Aligned, OptionLayout::Packed] {
-                if self.options_len(layout, sack_count) <= MAX_OPTIONS_LEN {
-                    return (layout, sack_count);
+                let len = self.options_len(layout, sack_count);
+                if len <= MAX_OPTIONS_LEN {
+                    return OptionsPlan {
+                        layout,
+                        sack_count,
+                        len,
+                    };
                 }
             }
             // Without SACK blocks the options take at most 4 + 12 + 4 bytes
@@ -728,55 +722,73 @@ impl<'a> TcpRepr<'a> {
     }
 
     /// The header length `emit` writes: 20 bytes plus the options.
+    #[inline]
     pub fn header_len(&self) -> usize {
-        let (layout, sack_count) = self.options_plan();
-        HEADER_LEN + self.options_len(layout, sack_count)
+        HEADER_LEN + self.options_plan().len
     }
 
     /// The number of bytes `emit` writes: header and payload.
+    #[inline]
     pub fn buffer_len(&self) -> usize {
         self.header_len() + self.payload.len()
     }
 
-    /// Writes the options into `out` and returns their length.
-    fn emit_options(&self, out: &mut [u8; MAX_OPTIONS_LEN]) -> usize {
-        let (layout, sack_count) = self.options_plan();
-        let (blocks, _) = self.sack_blocks();
+    /// Writes the options into `out`, exactly `plan.len` bytes long.
+    #[inline]
+    fn emit_options(&self, plan: OptionsPlan, out: &mut [u8]) {
+        // The first `sack_count` blocks in use, packed at the front.
         let mut sack = [None; 4];
-        for (slot, block) in sack.iter_mut().zip(&blocks[..sack_count]) {
-            *slot = Some(*block);
+        for (slot, range) in sack
+            .iter_mut()
+            .zip(self.sack_ranges.iter().flatten())
+            .take(plan.sack_count)
+        {
+            *slot = Some(*range);
         }
-        let len = self.options_len(layout, sack_count);
-        let mut rest: &mut [u8] = &mut out[..];
-        match layout {
+        match plan.layout {
             OptionLayout::Aligned => {
                 // Linux (tcp_options_write): MSS; SACK-permitted folded into
                 // the timestamps' padding; SACK-permitted alone after two
-                // NOPs; NOP + window scale; two NOPs + SACK blocks.
+                // NOPs; NOP + window scale; two NOPs + SACK blocks. Every
+                // piece is 4-byte aligned, so each is one fixed-size store.
+                let mut at = 0;
+                let mut put = |bytes: &[u8]| {
+                    out[at..at + bytes.len()].copy_from_slice(bytes);
+                    at += bytes.len();
+                };
                 if let Some(mss) = self.max_seg_size {
-                    rest = TcpOption::MaxSegmentSize(mss).emit(rest);
+                    let [hi, lo] = mss.to_be_bytes();
+                    put(&[option::kind::MAX_SEG_SIZE, 4, hi, lo]);
                 }
                 if let Some(ts) = self.timestamp {
-                    rest = if self.sack_permitted {
-                        TcpOption::SackPermitted.emit(rest)
+                    let mut bytes = [0u8; 12];
+                    bytes[..4].copy_from_slice(if self.sack_permitted {
+                        &[option::kind::SACK_PERMITTED, 2, option::kind::TIMESTAMP, 10]
                     } else {
-                        TcpOption::NoOperation.emit(TcpOption::NoOperation.emit(rest))
-                    };
-                    rest = TcpOption::Timestamp(ts).emit(rest);
+                        &[option::kind::NO_OPERATION, 1, option::kind::TIMESTAMP, 10]
+                    });
+                    bytes[4..8].copy_from_slice(&ts.tsval.to_be_bytes());
+                    bytes[8..].copy_from_slice(&ts.tsecr.to_be_bytes());
+                    put(&bytes);
                 } else if self.sack_permitted {
-                    rest = TcpOption::NoOperation.emit(TcpOption::NoOperation.emit(rest));
-                    rest = TcpOption::SackPermitted.emit(rest);
+                    put(&[1, 1, option::kind::SACK_PERMITTED, 2]);
                 }
                 if let Some(shift) = self.window_scale {
-                    rest = TcpOption::NoOperation.emit(rest);
-                    rest = TcpOption::WindowScale(shift).emit(rest);
+                    put(&[1, option::kind::WINDOW_SCALE, 3, shift]);
                 }
-                if sack_count > 0 {
-                    rest = TcpOption::NoOperation.emit(TcpOption::NoOperation.emit(rest));
-                    TcpOption::SackRange(sack).emit(rest);
+                if plan.sack_count > 0 {
+                    let sack_len = (2 + 8 * plan.sack_count) as u8;
+                    put(&[1, 1, option::kind::SACK_RANGE, sack_len]);
+                    for range in sack.iter().flatten() {
+                        let mut block = [0u8; 8];
+                        block[..4].copy_from_slice(&range.left.0.to_be_bytes());
+                        block[4..].copy_from_slice(&range.right.0.to_be_bytes());
+                        put(&block);
+                    }
                 }
             }
             OptionLayout::Packed => {
+                let mut rest: &mut [u8] = out;
                 if let Some(mss) = self.max_seg_size {
                     rest = TcpOption::MaxSegmentSize(mss).emit(rest);
                 }
@@ -789,14 +801,13 @@ impl<'a> TcpRepr<'a> {
                 if let Some(ts) = self.timestamp {
                     rest = TcpOption::Timestamp(ts).emit(rest);
                 }
-                if sack_count > 0 {
+                if plan.sack_count > 0 {
                     rest = TcpOption::SackRange(sack).emit(rest);
                 }
-                // EOL, then zero padding (RFC 9293 section 3.1) up to `len`.
+                // EOL, then zero padding (RFC 9293 section 3.1).
                 rest.fill(0);
             }
         }
-        len
     }
 
     /// Writes the segment into `packet`, whose buffer must hold at least
@@ -819,26 +830,25 @@ impl<'a> TcpRepr<'a> {
         dst_addr: &IpAddress,
         caps: &ChecksumCapabilities,
     ) {
-        let mut options = [0u8; MAX_OPTIONS_LEN];
-        let options_len = self.emit_options(&mut options);
-        let header_len = HEADER_LEN + options_len;
+        let plan = self.options_plan();
+        let header_len = HEADER_LEN + plan.len;
         let total_len = header_len + self.payload.len();
+        let segment = &mut packet.buffer.as_mut()[..total_len];
+        let (header, payload) = segment.split_at_mut(header_len);
+        let (fixed, options) = header.split_at_mut(HEADER_LEN);
 
-        let mut header = [0u8; HEADER_LEN];
-        header[field::SRC_PORT].copy_from_slice(&self.src_port.to_be_bytes());
-        header[field::DST_PORT].copy_from_slice(&self.dst_port.to_be_bytes());
-        header[field::SEQ_NUM].copy_from_slice(&self.seq_number.0.to_be_bytes());
-        header[field::ACK_NUM].copy_from_slice(&self.ack_number.0.to_be_bytes());
+        fixed[field::SRC_PORT].copy_from_slice(&self.src_port.to_be_bytes());
+        fixed[field::DST_PORT].copy_from_slice(&self.dst_port.to_be_bytes());
+        fixed[field::SEQ_NUM].copy_from_slice(&self.seq_number.0.to_be_bytes());
+        fixed[field::ACK_NUM].copy_from_slice(&self.ack_number.0.to_be_bytes());
         // header_len <= 60, so the data offset fits its 4 bits.
         let offset_flags = ((header_len as u16 / 4) << 12) | self.flags.bits();
-        header[field::FLAGS].copy_from_slice(&offset_flags.to_be_bytes());
-        header[field::WINDOW].copy_from_slice(&self.window_len.to_be_bytes());
-        header[field::URGENT].copy_from_slice(&self.urgent_pointer.to_be_bytes());
-
-        let segment = &mut packet.buffer.as_mut()[..total_len];
-        segment[..HEADER_LEN].copy_from_slice(&header);
-        segment[HEADER_LEN..header_len].copy_from_slice(&options[..options_len]);
-        segment[header_len..].copy_from_slice(self.payload);
+        fixed[field::FLAGS].copy_from_slice(&offset_flags.to_be_bytes());
+        fixed[field::WINDOW].copy_from_slice(&self.window_len.to_be_bytes());
+        fixed[field::CHECKSUM].copy_from_slice(&[0, 0]);
+        fixed[field::URGENT].copy_from_slice(&self.urgent_pointer.to_be_bytes());
+        self.emit_options(plan, options);
+        payload.copy_from_slice(self.payload);
 
         if caps.tcp.tx() {
             let sum = checksum::combine(&[
@@ -848,6 +858,15 @@ impl<'a> TcpRepr<'a> {
             segment[field::CHECKSUM].copy_from_slice(&(!sum).to_be_bytes());
         }
     }
+}
+
+/// The outcome of [`TcpRepr::options_plan`].
+#[derive(Debug, Clone, Copy)]
+struct OptionsPlan {
+    layout: OptionLayout,
+    sack_count: usize,
+    /// The options length, a multiple of 4, at most 40.
+    len: usize,
 }
 
 impl fmt::Display for TcpRepr<'_> {

@@ -238,8 +238,6 @@ impl<'a> TcpSocket<'a> {
             let usable = (self.snd_una + window) - next;
             let max_payload = self.max_payload();
             let len = unsent.min(max_payload).min(usable);
-            // The ring buffer hands out one contiguous run.
-            let len = self.tx_buffer.get_allocated(offset, len).len();
             if len == 0 {
                 return None;
             }
@@ -247,6 +245,9 @@ impl<'a> TcpSocket<'a> {
             if !retransmission && len < max_payload && !self.may_send_small(len, unsent) {
                 return None;
             }
+            // The ring buffer hands out one contiguous run: at its wrap the
+            // segment is cut short, and the rest follows at once.
+            let len = self.tx_buffer.get_allocated(offset, len).len();
             let mut plan = Plan::control(SegmentKind::Data, next, self.rcv_nxt, TcpFlags::ACK);
             plan.payload_offset = offset;
             plan.payload_len = len;

@@ -593,6 +593,8 @@ impl<'a> TcpSocket<'a> {
             return Err(ListenError::InvalidState);
         }
         self.reset_connection();
+        // Unread data of an earlier connection must not look like this one's.
+        self.rx_buffer.clear();
         self.error = None;
         self.soft_error = None;
         self.listen_endpoint = local;
@@ -619,6 +621,8 @@ impl<'a> TcpSocket<'a> {
             return Err(ConnectError::InvalidState);
         }
         self.reset_connection();
+        // Unread data of an earlier connection must not look like this one's.
+        self.rx_buffer.clear();
         self.error = None;
         self.soft_error = None;
         self.local_endpoint = Some(local);
@@ -928,6 +932,19 @@ impl<'a> TcpSocket<'a> {
         self.snd_wnd
     }
 
+    /// The sequence variables, for fuzzing and tests.
+    #[doc(hidden)]
+    pub fn debug_sequence(&self) -> DebugSequence {
+        DebugSequence {
+            iss: self.iss,
+            irs: self.irs,
+            snd_una: self.snd_una,
+            snd_nxt: self.snd_nxt,
+            snd_max: self.snd_max,
+            rcv_nxt: self.rcv_nxt,
+        }
+    }
+
     /// Checks the socket's internal invariants (fuzzing, tests): the send
     /// sequence variables are ordered, the tx buffer covers the unsent and
     /// unacknowledged data, and the receive side's buffers agree.
@@ -1083,6 +1100,24 @@ impl<'a> TcpSocket<'a> {
         // Truncation to 32 bits is the clock's natural wrap.
         (now.total_millis() as u32).wrapping_add(self.timestamps.offset)
     }
+}
+
+/// A snapshot of a socket's sequence variables (RFC 9293 section 3.3.1).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DebugSequence {
+    /// Our initial sequence number.
+    pub iss: SeqNumber,
+    /// The peer's initial sequence number.
+    pub irs: SeqNumber,
+    /// SND.UNA.
+    pub snd_una: SeqNumber,
+    /// SND.NXT.
+    pub snd_nxt: SeqNumber,
+    /// The highest sequence number sent.
+    pub snd_max: SeqNumber,
+    /// RCV.NXT.
+    pub rcv_nxt: SeqNumber,
 }
 
 /// Formats a socket as `local -> remote` for log lines.

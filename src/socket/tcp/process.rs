@@ -597,6 +597,7 @@ impl<'a> TcpSocket<'a> {
         if self.snd_una == self.snd_max {
             self.timers.retransmit = None;
             self.stalled_since = None;
+            self.fast_retransmit = false;
         } else {
             self.timers.retransmit = now.checked_add(self.rtt.rto());
             self.stalled_since = Some(now);
@@ -735,6 +736,8 @@ impl<'a> TcpSocket<'a> {
         match self.config.ack_delay {
             None => self.ack_now = true,
             Some(delay) => {
+                // RFC 9293 3.8.6.3: an ACK is never delayed 500 ms or more.
+                let delay = delay.min(Duration::from_millis(499));
                 let full = self.rcv_mss.saturating_sub(self.option_overhead()).max(1);
                 let every = usize::try_from(self.config.ack_every_segments.max(1)).unwrap_or(2);
                 if self.rcv_unacked >= full.saturating_mul(every) {

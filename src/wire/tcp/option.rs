@@ -3,7 +3,7 @@
 
 use core::fmt;
 
-use super::{SeqNumber, TcpSackRange, TcpTimestamp};
+use super::{SeqNumber, TcpRepr, TcpSackRange, TcpTimestamp};
 use crate::wire::{Error, Result};
 
 /// Option kinds (IANA "TCP Option Kind Numbers").
@@ -124,6 +124,7 @@ impl<'a> TcpOption<'a> {
     }
 
     /// The number of bytes [`emit`](Self::emit) writes.
+    #[inline]
     pub fn buffer_len(&self) -> usize {
         match self {
             TcpOption::EndOfList | TcpOption::NoOperation => 1,
@@ -142,6 +143,7 @@ impl<'a> TcpOption<'a> {
     /// after it. `buffer` must hold [`buffer_len`](Self::buffer_len) bytes
     /// (a caller bug otherwise, which panics); an `Unknown` option's data
     /// must be at most 253 bytes so its length fits the length byte.
+    #[inline]
     pub fn emit<'b>(&self, buffer: &'b mut [u8]) -> &'b mut [u8] {
         let length = self.buffer_len();
         let (out, rest) = buffer.split_at_mut(length);
@@ -208,6 +210,71 @@ impl fmt::Display for TcpOption<'_> {
             TcpOption::Unknown { kind, data } => write!(f, "opt-{kind} len {}", data.len() + 2),
         }
     }
+}
+
+/// Parses an options area straight into `repr`: the same rules and errors
+/// as [`TcpOption::parse`] over [`TcpOptionIter`], without building each
+/// option as an enum (the parse hot path; a test checks both agree).
+pub(super) fn parse_into(options: &[u8], repr: &mut TcpRepr) -> Result<()> {
+    let mut rest = options;
+    while let [option_kind, after_kind @ ..] = rest {
+        match *option_kind {
+            kind::END_OF_LIST => break,
+            kind::NO_OPERATION => {
+                rest = after_kind;
+                continue;
+            }
+            _ => {}
+        }
+        let &[length, ..] = after_kind else {
+            return Err(Error::OptionOverrun);
+        };
+        let length = usize::from(length);
+        if length < 2 {
+            return Err(Error::BadOptionLength);
+        }
+        if length > rest.len() {
+            return Err(Error::OptionOverrun);
+        }
+        let (whole, next) = rest.split_at(length);
+        let data = &whole[2..];
+        match (*option_kind, length) {
+            (kind::MAX_SEG_SIZE, len::MAX_SEG_SIZE) => repr.max_seg_size = Some(be16(data)),
+            (kind::WINDOW_SCALE, len::WINDOW_SCALE) => repr.window_scale = Some(data[0]),
+            (kind::SACK_PERMITTED, len::SACK_PERMITTED) => repr.sack_permitted = true,
+            (kind::TIMESTAMP, len::TIMESTAMP) => {
+                repr.timestamp = Some(TcpTimestamp {
+                    tsval: be32(&data[0..4]),
+                    tsecr: be32(&data[4..8]),
+                })
+            }
+            (kind::SACK_RANGE, 10 | 18 | 26 | 34) => {
+                repr.sack_ranges = [None; 4];
+                for (slot, block) in repr
+                    .sack_ranges
+                    .iter_mut()
+                    .zip(data.chunks_exact(len::SACK_BLOCK))
+                {
+                    *slot = Some(TcpSackRange {
+                        left: SeqNumber(be32(&block[0..4])),
+                        right: SeqNumber(be32(&block[4..8])),
+                    });
+                }
+            }
+            (
+                kind::MAX_SEG_SIZE
+                | kind::WINDOW_SCALE
+                | kind::SACK_PERMITTED
+                | kind::TIMESTAMP
+                | kind::SACK_RANGE,
+                _,
+            ) => return Err(Error::BadOptionLength),
+            // Unknown options are skipped by their length.
+            _ => {}
+        }
+        rest = next;
+    }
+    Ok(())
 }
 
 /// An iterator over the options of a TCP header.
@@ -346,6 +413,56 @@ mod tests {
             all(&[1, 2, 9, 0]),
             [Ok(TcpOption::NoOperation), Err(Error::OptionOverrun)]
         );
+    }
+
+    /// `parse_into` (the repr's fast path) and the iterator agree on every
+    /// options area: the same error, or the same options.
+    #[test]
+    fn fast_parse_agrees_with_the_iterator() {
+        let mut state = 0x0123_4567_89ab_cdefu64;
+        let mut next = || {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        };
+        // Bytes biased toward real kinds and plausible lengths.
+        let alphabet = [0u8, 1, 2, 3, 4, 5, 8, 10, 18, 26, 34, 30, 0xfe, 0xff];
+        let mut agreed_ok = 0;
+        for _ in 0..200_000 {
+            let len = (next() % 41) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    let r = next();
+                    if r % 3 == 0 {
+                        r as u8 >> 1
+                    } else {
+                        alphabet[(r >> 8) as usize % alphabet.len()]
+                    }
+                })
+                .collect();
+            let mut fast = TcpRepr::default();
+            let fast_result = parse_into(&bytes, &mut fast);
+            let mut slow = TcpRepr::default();
+            let mut slow_result = Ok(());
+            for option in TcpOptionIter::new(&bytes) {
+                match option {
+                    Ok(TcpOption::MaxSegmentSize(mss)) => slow.max_seg_size = Some(mss),
+                    Ok(TcpOption::WindowScale(shift)) => slow.window_scale = Some(shift),
+                    Ok(TcpOption::SackPermitted) => slow.sack_permitted = true,
+                    Ok(TcpOption::SackRange(ranges)) => slow.sack_ranges = ranges,
+                    Ok(TcpOption::Timestamp(ts)) => slow.timestamp = Some(ts),
+                    Ok(_) => {}
+                    Err(err) => slow_result = Err(err),
+                }
+            }
+            assert_eq!(fast_result, slow_result, "{bytes:02x?}");
+            if fast_result.is_ok() {
+                assert_eq!(fast, slow, "{bytes:02x?}");
+                agreed_ok += 1;
+            }
+        }
+        assert!(agreed_ok > 20_000, "{agreed_ok}");
     }
 
     #[test]

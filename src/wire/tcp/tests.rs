@@ -362,7 +362,7 @@ fn emit_without_checksum_leaves_zero() {
     let mut out = vec![0xffu8; repr.buffer_len()];
     let caps = ChecksumCapabilities {
         tcp: Checksum::Rx,
-        ..ChecksumCapabilities::default()
+        ..Default::default()
     };
     repr.emit(
         &mut TcpPacket::new_unchecked(&mut out[..]),

@@ -364,3 +364,60 @@ fn reopen_after_close() {
     assert_eq!(h.socket.send_slice(b"again"), Ok(5));
     h.dispatch().unwrap().is(ACK | PSH, 43, Some(4243), 5);
 }
+
+#[test]
+fn the_trace_queue_keeps_eight_and_counts_the_rest() {
+    let mut h = Harness::new(1024, 1024, plain_config());
+    for _ in 0..10 {
+        h.socket.listen(80).unwrap();
+        h.socket.close();
+    }
+    assert_eq!(h.socket.transitions_dropped(), 12);
+    let kept = h.transitions();
+    assert_eq!(kept.len(), 8);
+    assert_eq!(
+        kept[0],
+        Transition {
+            from: Closed,
+            to: Listen,
+            cause: Cause::Listen
+        }
+    );
+    assert_eq!(
+        kept[1],
+        Transition {
+            from: Listen,
+            to: Closed,
+            cause: Cause::Close
+        }
+    );
+    assert_eq!(std::format!("{}", kept[1]), "LISTEN -> CLOSED (close)");
+    // Draining makes room again.
+    h.socket.listen(80).unwrap();
+    h.expect_trace(&[(Closed, Listen, Cause::Listen)]);
+}
+
+#[test]
+fn odd_flag_combinations() {
+    // SYN+RST in LISTEN: a RST, ignored. SYN+FIN: taken as a SYN.
+    let mut h = Harness::new(65536, 65536, plain_config());
+    h.socket.listen(LOCAL.port).unwrap();
+    assert_eq!(h.recv(seg(SYN | RST, IRS, None, b"")), None);
+    assert_eq!(h.state(), Listen);
+    h.socket.set_next_isn(SeqNumber(ISS));
+    assert_eq!(h.recv(seg(SYN | FIN, IRS, None, b"")), None);
+    h.dispatch().unwrap().is(SYN | ACK, ISS, Some(IRS + 1), 0);
+    // SYN+RST at RCV.NXT in ESTABLISHED: the RST wins.
+    let mut h = established();
+    assert_eq!(h.recv(seg(SYN | RST, IRS + 1, None, b"")), None);
+    assert_eq!(h.state(), Closed);
+    assert_eq!(h.socket.error(), Some(crate::socket::tcp::TcpError::Reset));
+    // RST+FIN+data at RCV.NXT: reset, nothing delivered.
+    let mut h = established();
+    assert_eq!(
+        h.recv(seg(RST | FIN | ACK, IRS + 1, Some(ISS + 1), b"data")),
+        None
+    );
+    assert_eq!(h.state(), Closed);
+    assert_eq!(h.socket.recv_queue(), 0);
+}

@@ -384,3 +384,42 @@ fn the_user_api_reports_state() {
     assert_eq!(h.socket.recv_queue(), 0);
     assert_eq!(h.socket.send(|buf| (0, buf.len())), Ok(0));
 }
+
+#[test]
+fn sender_silly_window_avoidance_without_nagle() {
+    let mut h = established();
+    h.socket.set_nagle_enabled(false);
+    // The peer's largest window so far is 32767; it now offers 2000.
+    let mut small = seg(ACK, IRS + 1, Some(ISS + 1), b"");
+    small.window_len = 2000;
+    h.recv(small);
+    h.socket.send_slice(bytes(5000)).unwrap();
+    let sent = h.dispatch_all();
+    // A full segment, then 540 bytes: less than half the largest window
+    // and not all the queued data, so it waits while data is in flight.
+    assert_eq!(sent.len(), 1);
+    sent[0].is(ACK, ISS + 1, Some(IRS + 1), 1460);
+    // Once nothing is in flight the usable window is sent whatever its size.
+    let mut acked = seg(ACK, IRS + 1, Some(ISS + 1461), b"");
+    acked.window_len = 540;
+    h.recv(acked);
+    h.dispatch()
+        .unwrap()
+        .is(ACK, ISS + 1461, Some(IRS + 1), 540);
+    h.expect_silence();
+}
+
+#[test]
+fn a_configured_ack_delay_stays_below_500_ms() {
+    let mut h = Harness::new(
+        65536,
+        65536,
+        TcpConfig {
+            ack_delay: Some(secs(3)),
+            ..plain_config()
+        },
+    );
+    h.establish_active(ISS, IRS);
+    h.recv(seg(ACK, IRS + 1, Some(ISS + 1), b"x"));
+    assert_eq!(h.poll_at(), PollAt::Time(Instant::ZERO + ms(499)));
+}

@@ -384,3 +384,31 @@ fn poll_at_is_the_earliest_timer() {
         .is(ACK | PSH, ISS + 1, Some(IRS + 4), 3);
     assert_eq!(h.poll_at(), PollAt::Time(Instant::from_secs(2)));
 }
+#[test]
+fn a_segment_cut_short_by_the_ring_buffers_wrap_is_followed_at_once() {
+    let mut h = Harness::new(4096, 4096, plain_config());
+    h.establish_active(ISS, IRS);
+    let mut acked = ISS + 1;
+    // Move the tx buffer's read position to 3000, so the next 1460 bytes
+    // wrap after 1096.
+    h.socket.send_slice(bytes(3000)).unwrap();
+    h.socket.set_nagle_enabled(false);
+    for s in h.dispatch_all() {
+        acked += s.payload.len() as u32;
+    }
+    h.socket.set_nagle_enabled(true);
+    h.recv(seg(ACK, IRS + 1, Some(acked), b""));
+    assert_eq!(h.socket.send_queue(), 0);
+    h.socket.send_slice(bytes(2920)).unwrap();
+    let sent = h.dispatch_all();
+    // The short first piece does not wait for Nagle; the real tail does.
+    assert_eq!(
+        sent.iter().map(|s| s.payload.len()).collect::<Vec<_>>(),
+        [1096, 1460]
+    );
+    assert_eq!(sent[1].payload, &bytes(2920)[1096..2556]);
+    h.recv(seg(ACK, IRS + 1, Some(acked + 2556), b""));
+    h.dispatch()
+        .unwrap()
+        .is(ACK | PSH, acked + 2556, Some(IRS + 1), 364);
+}
