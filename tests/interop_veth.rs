@@ -19,7 +19,9 @@ use interop::kernel::{self, IO_TIMEOUT};
 use interop::netenv::{Offload, VethNet};
 use interop::sha256::Sha256;
 use interop::stack::*;
-use interop::{CaseTimer, megabytes, remove_capture, serial, skip, temp_path, tshark};
+use interop::{
+    CaseTimer, megabytes, pin_to_current_cpu, remove_capture, serial, skip, temp_path, tshark,
+};
 use pollnet::phy::{
     Device, FaultConfig, FaultInjector, PcapDirection, PcapWriter, Probability, RawSocket,
 };
@@ -58,6 +60,10 @@ fn case1_kernel_client_pollnet_server_100mb_each_way() {
     }
     let _serial = serial();
     let _timer = CaseTimer::start("case 1 + case 7 (pcap of case 1)");
+    // No reordering on the veth pair: see pin_to_current_cpu. The kernel
+    // client's thread, started below, inherits the pinning.
+    let cpu = pin_to_current_cpu();
+    println!("pinned: case 1 runs on CPU {cpu}");
     let net = VethNet::create(Offload::TxOff).expect("test network");
     let pcap = temp_path("case1.pcap");
     println!("capture: {}", pcap.display());

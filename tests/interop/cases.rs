@@ -224,10 +224,12 @@ pub fn kernel_server(
     size: u64,
 ) -> JoinHandle<io::Result<Tally>> {
     let listener = listener.try_clone().expect("clone listener");
-    std::thread::spawn(move || {
+    let builder = std::thread::Builder::new().name("kernel-server".into());
+    let spawned = builder.spawn(move || {
         let (stream, _) = listener.accept()?;
         kernel::transfer(stream, order, KERNEL_SEED, size)
-    })
+    });
+    spawned.expect("spawn a thread")
 }
 
 /// Adds a listener on `port` and polls once, so the interface has entered

@@ -51,6 +51,36 @@ pub fn temp_path(what: &str) -> PathBuf {
     ))
 }
 
+/// Pins the calling thread, and so every thread it starts afterwards, to
+/// the CPU it is running on; returns that CPU.
+///
+/// Why: a veth end hands frames to the other end through the per-CPU
+/// backlog of the CPU that sent them. The kernel peer transmits both from
+/// its application's thread and from the softirq that processes pollnet's
+/// ACKs, which runs on pollnet's CPU; on two CPUs the two streams of frames
+/// interleave on the way to pollnet's raw socket, so pollnet sees
+/// reordered segments (and sends duplicate ACKs for them) with no loss at
+/// all. On one CPU the order on the wire is the order of sending.
+pub fn pin_to_current_cpu() -> usize {
+    // SAFETY: sched_getcpu has no preconditions.
+    let cpu = unsafe { libc::sched_getcpu() };
+    let cpu = usize::try_from(cpu).expect("sched_getcpu");
+    // SAFETY: cpu_set_t is plain data; CPU_SET writes inside it and
+    // sched_setaffinity reads a live set of the size given.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        let ret = libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        assert_eq!(
+            ret,
+            0,
+            "sched_setaffinity: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    cpu
+}
+
 /// Deletes a capture after a passing case, unless `POLLNET_INTEROP_KEEP`
 /// is set (failing cases always keep theirs, and print where).
 pub fn remove_capture(path: &std::path::Path) {

@@ -131,7 +131,9 @@ impl Netns {
     {
         let path = format!("/run/netns/{}", self.name);
         let file = File::open(&path).unwrap_or_else(|e| panic!("opening {path}: {e}"));
-        std::thread::spawn(move || {
+        // Named, so profiles tell the kernel side's threads from pollnet's.
+        let builder = std::thread::Builder::new().name(format!("ns-{}", self.name));
+        let spawned = builder.spawn(move || {
             // SAFETY: setns(2) with a namespace fd we hold open; with
             // CLONE_NEWNET it moves only the calling thread.
             if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
@@ -139,7 +141,8 @@ impl Netns {
             }
             drop(file);
             f()
-        })
+        });
+        spawned.expect("spawn a thread")
     }
 
     /// Runs `f` inside the namespace and waits for it.
