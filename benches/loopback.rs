@@ -243,7 +243,7 @@ fn ingress_scaling(c: &mut Criterion) {
     for connections in [1usize, 100, 10_000] {
         // Establish the connections between two stacks over a link, then
         // move the server stack onto a replaying device.
-        let (mut da, mut db) = Loopback::pair(1500, Duration::ZERO);
+        let (mut da, mut db) = Loopback::pair_with_queue_limit(1500, Duration::ZERO, 1 << 16);
         let (mut ia, mut sa) = host(1, A_IP, connections);
         let (mut ib, mut sb) = host(2, B_IP, connections + 1);
         let listener = sb.add(socket(64, 64)).unwrap();
@@ -257,19 +257,24 @@ fn ingress_scaling(c: &mut Criterion) {
         let server_ep = IpEndpoint::new(IpAddress::Ipv4(B_IP), 80);
         let mut now = Instant::ZERO;
         let mut last_local = None;
-        for _ in 0..connections {
-            let h = sa.add(socket(2048, 2048)).unwrap();
-            last_local = Some(ia.connect(&mut sa, h, server_ep, now).unwrap());
-        }
         let mut accepted = 0;
-        while accepted < connections {
-            ia.poll(now, &mut da, &mut sa);
-            ib.poll(now, &mut db, &mut sb);
-            while sb.accept(listener).is_some() {
-                accepted += 1;
+        // Open the connections in batches, each finishing its handshake
+        // before the next starts, as a server would see them arrive.
+        for batch in (0..connections).collect::<Vec<_>>().chunks(100) {
+            for _ in batch {
+                let h = sa.add(socket(2048, 2048)).unwrap();
+                last_local = Some(ia.connect(&mut sa, h, server_ep, now).unwrap());
             }
-            now += Duration::from_millis(1);
-            assert!(now < Instant::from_secs(600), "handshakes did not finish");
+            let target = accepted + batch.len();
+            while accepted < target {
+                ia.poll(now, &mut da, &mut sa);
+                ib.poll(now, &mut db, &mut sb);
+                while sb.accept(listener).is_some() {
+                    accepted += 1;
+                }
+                now += Duration::from_millis(1);
+                assert!(now < Instant::from_secs(600), "handshakes did not finish");
+            }
         }
         // The last connection's next segment from the client: a pure ACK
         // at RCV.NXT acknowledging nothing new, so no reply and no state

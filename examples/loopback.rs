@@ -140,6 +140,8 @@ fn stream_byte(seed: u64, offset: usize) -> u8 {
 struct DropLastAck<D: Device> {
     inner: D,
     enabled: bool,
+    /// The time of the current receive/transmit, for the narration.
+    clock: Rc<Cell<Instant>>,
     /// Set once a FIN has been received.
     armed: Rc<Cell<bool>>,
     /// Set once the ACK has been dropped (only one is).
@@ -151,6 +153,7 @@ impl<D: Device> DropLastAck<D> {
         DropLastAck {
             inner,
             enabled,
+            clock: Rc::new(Cell::new(Instant::ZERO)),
             armed: Rc::new(Cell::new(false)),
             dropped: Rc::new(Cell::new(false)),
         }
@@ -170,7 +173,8 @@ fn tcp_flags(frame: &[u8]) -> Option<(TcpFlags, usize)> {
 
 struct DropRx<T> {
     inner: T,
-    armed: Option<Rc<Cell<bool>>>,
+    /// `(armed, dropped, clock)` when the wrapper is enabled.
+    watch: Option<(Flag, Flag, Rc<Cell<Instant>>)>,
 }
 
 /// A shared on/off flag between the wrapper and its tokens.
@@ -178,17 +182,24 @@ type Flag = Rc<Cell<bool>>;
 
 struct DropTx<T> {
     inner: T,
-    /// `(armed, dropped)` when the wrapper is enabled.
-    watch: Option<(Flag, Flag)>,
+    /// `(armed, dropped, clock)` when the wrapper is enabled.
+    watch: Option<(Flag, Flag, Rc<Cell<Instant>>)>,
 }
 
 impl<T: RxToken> RxToken for DropRx<T> {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        let armed = self.armed;
+        let watch = self.watch;
         self.inner.consume(|frame| {
-            if let (Some(armed), Some((flags, _))) = (armed, tcp_flags(frame)) {
+            if let (Some((armed, dropped, clock)), Some((flags, _))) = (watch, tcp_flags(frame)) {
                 if flags.contains(TcpFlags::FIN) {
                     armed.set(true);
+                    if dropped.get() {
+                        println!(
+                            "[{:>8}] client TIME_WAIT gets the server's retransmitted FIN: \
+                             ACKs it again and restarts 2*MSL",
+                            clock.get()
+                        );
+                    }
                 }
             }
             f(frame)
@@ -198,7 +209,7 @@ impl<T: RxToken> RxToken for DropRx<T> {
 
 impl<T: TxToken> TxToken for DropTx<T> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let Some((armed, dropped)) = self.watch else {
+        let Some((armed, dropped, clock)) = self.watch else {
             return self.inner.consume(len, f);
         };
         let mut frame = vec![0u8; len];
@@ -206,7 +217,7 @@ impl<T: TxToken> TxToken for DropTx<T> {
         let pure_ack = matches!(tcp_flags(&frame), Some((flags, 0)) if flags == TcpFlags::ACK);
         if armed.get() && !dropped.get() && pure_ack {
             dropped.set(true);
-            println!("           (the link drops the client's last ACK)");
+            println!("[{:>8}] link drops the client's last ACK", clock.get());
         } else {
             self.inner.consume(len, |out| out.copy_from_slice(&frame));
         }
@@ -225,17 +236,25 @@ impl<D: Device> Device for DropLastAck<D> {
         Self: 'a;
 
     fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
-        let enabled = self.enabled;
-        let armed = enabled.then(|| self.armed.clone());
-        let watch = enabled.then(|| (self.armed.clone(), self.dropped.clone()));
+        self.clock.set(now);
+        let watch = self
+            .enabled
+            .then(|| (self.armed.clone(), self.dropped.clone(), self.clock.clone()));
         let (rx, tx) = self.inner.receive(now)?;
-        Some((DropRx { inner: rx, armed }, DropTx { inner: tx, watch }))
+        Some((
+            DropRx {
+                inner: rx,
+                watch: watch.clone(),
+            },
+            DropTx { inner: tx, watch },
+        ))
     }
 
     fn transmit(&mut self, now: Instant) -> Option<Self::TxToken<'_>> {
+        self.clock.set(now);
         let watch = self
             .enabled
-            .then(|| (self.armed.clone(), self.dropped.clone()));
+            .then(|| (self.armed.clone(), self.dropped.clone(), self.clock.clone()));
         let tx = self.inner.transmit(now)?;
         Some(DropTx { inner: tx, watch })
     }

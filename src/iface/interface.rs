@@ -259,7 +259,7 @@ impl<'a> Interface<'a> {
     /// endpoint. The SYN goes out on the next poll.
     pub fn connect(
         &mut self,
-        sockets: &mut SocketSet<'a>,
+        sockets: &mut SocketSet<'_>,
         handle: SocketHandle,
         remote: IpEndpoint,
         now: Instant,
@@ -302,7 +302,7 @@ impl<'a> Interface<'a> {
     /// Sockets the application touched since the last poll are asked
     /// directly, so reading or writing a socket does not by itself make the
     /// interface busy.
-    pub fn poll_at(&self, sockets: &SocketSet<'a>) -> Option<Instant> {
+    pub fn poll_at(&self, sockets: &SocketSet<'_>) -> Option<Instant> {
         if !self.ready.is_empty() {
             return Some(self.now);
         }
@@ -320,7 +320,7 @@ impl<'a> Interface<'a> {
     }
 
     /// How long to wait from `now` before polling again (zero: at once).
-    pub fn poll_delay(&self, now: Instant, sockets: &SocketSet<'a>) -> Option<Duration> {
+    pub fn poll_delay(&self, now: Instant, sockets: &SocketSet<'_>) -> Option<Duration> {
         self.poll_at(sockets).map(|at| at - now)
     }
 
@@ -330,13 +330,19 @@ impl<'a> Interface<'a> {
         &mut self,
         now: Instant,
         device: &mut D,
-        sockets: &mut SocketSet<'a>,
+        sockets: &mut SocketSet<'_>,
     ) -> bool {
         self.now = now;
         let caps = device.capabilities();
         let mut cx = Context::new(now, self.isn);
         cx.ip_mtu = caps.max_transmission_unit;
         let mut changed = false;
+
+        // Sockets the application touched since the last poll first, so a
+        // socket put in LISTEN just now is found by a SYN in this poll.
+        while let Some(slot) = sockets.pop_dirty() {
+            self.sync_socket(&cx, sockets, slot);
+        }
 
         let burst = caps.max_burst_size.unwrap_or(DEFAULT_INGRESS_BURST).max(1);
         for _ in 0..burst {
@@ -371,7 +377,7 @@ impl<'a> Interface<'a> {
         &mut self,
         cx: &mut Context,
         caps: &DeviceCapabilities,
-        sockets: &mut SocketSet<'a>,
+        sockets: &mut SocketSet<'_>,
         frame: &'f [u8],
     ) -> Option<(EthernetAddress, Reply<'f>)> {
         let Ok(eth) = EthernetFrame::new_checked(frame) else {
@@ -399,7 +405,7 @@ impl<'a> Interface<'a> {
         &mut self,
         cx: &mut Context,
         caps: &DeviceCapabilities,
-        sockets: &mut SocketSet<'a>,
+        sockets: &mut SocketSet<'_>,
         src_mac: EthernetAddress,
         bytes: &'f [u8],
     ) -> Option<Reply<'f>> {
@@ -476,7 +482,7 @@ impl<'a> Interface<'a> {
         &mut self,
         cx: &mut Context,
         caps: &DeviceCapabilities,
-        sockets: &mut SocketSet<'a>,
+        sockets: &mut SocketSet<'_>,
         ipv4: &Ipv4Repr,
         broadcast: bool,
         bytes: &'f [u8],
@@ -535,7 +541,7 @@ impl<'a> Interface<'a> {
     fn icmp_to_tcp(
         &mut self,
         cx: &mut Context,
-        sockets: &mut SocketSet<'a>,
+        sockets: &mut SocketSet<'_>,
         quoted: &Ipv4Repr,
         data: &[u8],
         error: IcmpError,
@@ -566,7 +572,7 @@ impl<'a> Interface<'a> {
         &mut self,
         cx: &mut Context,
         caps: &DeviceCapabilities,
-        sockets: &mut SocketSet<'a>,
+        sockets: &mut SocketSet<'_>,
         ip: &IpRepr,
         bytes: &[u8],
     ) -> Option<(IpRepr, TcpRepr<'static>)> {
@@ -646,7 +652,7 @@ impl<'a> Interface<'a> {
     /// After anything happened to the socket in `slot`: drain its trace,
     /// free it if it was a listener's child that is done, keep its demux
     /// registration in step with its state, and schedule it.
-    fn sync_socket(&mut self, cx: &Context, sockets: &mut SocketSet<'a>, slot: usize) {
+    fn sync_socket(&mut self, cx: &Context, sockets: &mut SocketSet<'_>, slot: usize) {
         let handle = SocketHandle::from_index(slot);
         let Some(socket) = sockets.socket_mut(slot) else {
             self.set_registration(slot, Key::None);
@@ -731,12 +737,8 @@ impl<'a> Interface<'a> {
         cx: &mut Context,
         device: &mut D,
         caps: &DeviceCapabilities,
-        sockets: &mut SocketSet<'a>,
+        sockets: &mut SocketSet<'_>,
     ) -> bool {
-        // Sockets the application touched since the last poll.
-        while let Some(slot) = sockets.pop_dirty() {
-            self.sync_socket(cx, sockets, slot);
-        }
         while let Some(slot) = self.timers.pop_due(cx.now) {
             self.ready.insert(slot);
         }

@@ -501,3 +501,171 @@ fn outgoing_syn_waits_for_arp_then_goes_out() {
         Some(Instant::ZERO + Duration::from_secs(1))
     );
 }
+
+#[test]
+fn a_socket_listening_since_the_last_poll_answers_a_syn_in_the_next_one() {
+    let (mut iface, mut dev, mut sockets) = setup();
+    let l = listener(&mut sockets, 1);
+    // No poll between listen() and the SYN.
+    dev.rx.push_back(tcp_frame(&syn(6000, 80, 41)));
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    assert_eq!(dev.tx.len(), 1);
+    let (_, reply) = parse_tcp(&dev.tx[0]);
+    assert_eq!(reply.flags, TcpFlags::SYN | TcpFlags::ACK);
+    assert_eq!(reply.ack_number, SeqNumber(42));
+    assert_eq!(sockets.pending(l), 1);
+    assert_eq!(iface.stats().tcp_no_socket, 0);
+}
+
+#[test]
+fn without_alloc_children_take_pooled_buffers_and_give_them_back() {
+    use crate::socket::SocketStorage;
+    use managed::ManagedSlice;
+
+    let (mut iface, mut dev, _) = setup();
+    // Everything borrowed: the socket set, the listener's buffers and a
+    // pool holding one buffer pair.
+    let mut slots = [
+        SocketStorage::EMPTY,
+        SocketStorage::EMPTY,
+        SocketStorage::EMPTY,
+    ];
+    let mut dirty = [0usize; 3];
+    let mut sockets = SocketSet::new(&mut slots[..], &mut dirty[..]);
+    let (mut l_rx, mut l_tx) = ([0u8; 64], [0u8; 64]);
+    let l = sockets
+        .add(TcpSocket::new(
+            RingBuffer::new(&mut l_rx[..]),
+            RingBuffer::new(&mut l_tx[..]),
+        ))
+        .unwrap();
+    let (mut rx, mut tx) = ([0u8; 1024], [0u8; 1024]);
+    let mut pool = [Some((
+        RingBuffer::new(&mut rx[..]),
+        RingBuffer::new(&mut tx[..]),
+    ))];
+    sockets
+        .listen(
+            l,
+            80,
+            4,
+            ChildBuffers::Pool(ManagedSlice::Borrowed(&mut pool[..])),
+        )
+        .unwrap();
+
+    // The first SYN takes the pooled pair; the second finds the pool empty
+    // and is dropped like a SYN beyond the backlog.
+    dev.rx.push_back(tcp_frame(&syn(7001, 80, 10)));
+    dev.rx.push_back(tcp_frame(&syn(7002, 80, 20)));
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    assert_eq!(dev.tx.len(), 1);
+    let (_, synack) = parse_tcp(&dev.tx[0]);
+    assert_eq!((synack.dst_port, synack.ack_number), (7001, SeqNumber(11)));
+    // The window offered is the pooled receive buffer's size.
+    assert_eq!(synack.window_len, 1024);
+    assert_eq!(iface.stats().rx_drop_syn_backlog_full, 1);
+
+    // A RST frees the child and its buffers go back to the pool.
+    let mut rst = syn(7001, 80, 11);
+    rst.flags = TcpFlags::RST;
+    rst.max_seg_size = None;
+    dev.rx.push_back(tcp_frame(&rst));
+    iface.poll(Instant::from_millis(1), &mut dev, &mut sockets);
+    assert_eq!(sockets.pending(l), 0);
+
+    // So the next SYN is answered again.
+    dev.tx.clear();
+    dev.rx.push_back(tcp_frame(&syn(7003, 80, 30)));
+    iface.poll(Instant::from_millis(2), &mut dev, &mut sockets);
+    assert_eq!(dev.tx.len(), 1);
+    let (_, synack) = parse_tcp(&dev.tx[0]);
+    assert_eq!((synack.dst_port, synack.ack_number), (7003, SeqNumber(31)));
+    assert_eq!(sockets.pending(l), 1);
+}
+
+/// An ICMP destination-unreachable from the peer quoting `quoted`, the
+/// frame the stack sent.
+fn icmp_unreachable(reason: Icmpv4DstUnreachable, quoted: &[u8]) -> Vec<u8> {
+    let eth = EthernetFrame::new_checked(quoted).unwrap();
+    let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
+    let header = Ipv4Repr::parse(&ip, &ChecksumCapabilities::default()).unwrap();
+    let repr = Icmpv4Repr::DstUnreachable {
+        reason,
+        next_hop_mtu: 0,
+        header,
+        data: &ip.payload()[..8],
+    };
+    ipv4(IpProtocol::Icmp, repr.buffer_len(), |b| {
+        repr.emit(
+            &mut Icmpv4Packet::new_unchecked(b),
+            &ChecksumCapabilities::default(),
+        )
+    })
+}
+
+#[test]
+fn icmp_port_unreachable_aborts_a_connection_in_syn_sent() {
+    use crate::socket::tcp::TcpError;
+
+    let (mut iface, mut dev, mut sockets) = setup();
+    let socket = TcpSocket::new(
+        RingBuffer::new(vec![0u8; 1024]),
+        RingBuffer::new(vec![0u8; 1024]),
+    );
+    let h = sockets.add(socket).unwrap();
+    let remote = IpEndpoint::new(IpAddress::Ipv4(PEER_IP), 80);
+    iface
+        .connect(&mut sockets, h, remote, Instant::ZERO)
+        .unwrap();
+    // The peer's ARP request teaches the stack its address first.
+    let request = ArpRepr::EthernetIpv4 {
+        operation: ArpOperation::Request,
+        source_hardware_addr: PEER_MAC,
+        source_protocol_addr: PEER_IP,
+        target_hardware_addr: EthernetAddress([0; 6]),
+        target_protocol_addr: OUR_IP,
+    };
+    dev.rx.push_back(ethernet(
+        EthernetAddress::BROADCAST,
+        EthernetProtocol::Arp,
+        request.buffer_len(),
+        |b| request.emit(&mut ArpPacket::new_unchecked(b)),
+    ));
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    let syn_frame = dev
+        .tx
+        .iter()
+        .find(|f| f[12..14] == [0x08, 0x00])
+        .unwrap()
+        .clone();
+    assert_eq!(parse_tcp(&syn_frame).1.flags, TcpFlags::SYN);
+    while iface.pop_trace().is_some() {}
+
+    // A quoted sequence number outside SND.UNA..SND.NXT is ignored
+    // (RFC 5927 section 4.1).
+    let mut stale = syn_frame.clone();
+    stale[14 + 20 + 4] ^= 0x80;
+    dev.rx.push_back(icmp_unreachable(
+        Icmpv4DstUnreachable::PortUnreachable,
+        &stale,
+    ));
+    iface.poll(Instant::from_millis(1), &mut dev, &mut sockets);
+    assert_eq!(sockets.get(h).unwrap().state(), State::SynSent);
+
+    // Port unreachable for our SYN is a hard error in SYN_SENT (RFC 1122
+    // section 4.2.3.9).
+    dev.rx.push_back(icmp_unreachable(
+        Icmpv4DstUnreachable::PortUnreachable,
+        &syn_frame,
+    ));
+    iface.poll(Instant::from_millis(2), &mut dev, &mut sockets);
+    let socket = sockets.get(h).unwrap();
+    assert_eq!(socket.state(), State::Closed);
+    assert_eq!(socket.error(), Some(TcpError::Unreachable));
+    let event = iface.pop_trace().unwrap();
+    assert_eq!(
+        std::format!("{}", event.transition),
+        "SYN_SENT -> CLOSED (ICMP error)"
+    );
+    assert_eq!(iface.stats().icmp_errors_to_tcp, 2);
+}
