@@ -121,8 +121,8 @@ impl Drop for CaseTimer {
     }
 }
 
-/// `Some(reason)` (printed as the one "skipped:" line) when the case cannot
-/// run here.
+/// Whether `case` cannot run here (not root, not Linux, or one of
+/// `programs` missing); if so, prints the one "skipped: <case>: <why>" line.
 pub fn skip(case: &str, programs: &[&str]) -> bool {
     match netenv::skip_reason(programs) {
         Some(reason) => {
