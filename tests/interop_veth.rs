@@ -607,11 +607,12 @@ fn offload_on_partial_checksums_are_completed() {
 
 /// A listener opened with `SocketSet::listen` must see a SYN that is already
 /// waiting in the device when the next `poll` runs: the application called
-/// listen before that poll. The kernel knows pollnet's MAC in advance (a
+/// listen before that poll. (Found by case 6 flaking: `poll` used to enter
+/// touched sockets in the demultiplexing table only after ingress, so such a
+/// SYN drew a RST; fixed in iface by a1a7012.) The kernel knows pollnet's MAC in advance (a
 /// permanent neighbour entry), so its SYN is queued on the raw socket
 /// before pollnet polls at all.
 #[test]
-#[ignore = "iface bug: Interface::poll syncs sockets the application touched only in egress, after ingress"]
 fn syn_queued_before_the_first_poll_after_listen_reaches_the_listener() {
     if skip("queued SYN vs listen", &["ip", "ethtool"]) {
         return;

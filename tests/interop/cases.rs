@@ -232,11 +232,7 @@ pub fn kernel_server(
     spawned.expect("spawn a thread")
 }
 
-/// Adds a listener on `port` and polls once, so the interface has entered
-/// it in its demultiplexing table before a kernel SYN can arrive. (Without
-/// that poll, a SYN already queued when the next poll runs is answered with
-/// a RST: see the interop_veth test
-/// `syn_queued_before_the_first_poll_after_listen_reaches_the_listener`.)
+/// Adds a listener on `port`, polls once and checks the listener's trace.
 pub fn listen<D: Device>(
     stack: &mut Stack<D>,
     tcp: TcpConfig,
