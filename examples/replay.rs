@@ -1,0 +1,410 @@
+//! Replays a capture through pollnet: the interface takes the place of one
+//! host of the capture (its IP and MAC from the flags), every frame of the
+//! capture is received at its captured time on a virtual clock, and what the
+//! stack sends is written to a pcap. No clock is read and nothing sleeps, so
+//! the same capture and flags give the same output bytes on every run.
+//!
+//! ```text
+//! cargo run --release --example replay -- --pcap IN.pcap[ng] --out OUT.pcap
+//!     --ip 192.0.2.2/24 --mac 02:00:00:00:00:02 [--listen PORT]...
+//!     [--gateway IP] [--seed S] [--msl SECONDS] [--tail SECONDS]
+//!     [--offloaded-checksums] [--start capture|zero] [--quiet]
+//! ```
+//!
+//! Frames the capture host itself sent come back addressed to the other
+//! host's MAC and are dropped as not ours; frames to us are answered as
+//! pollnet would answer them (ARP, ping, SYN to a `--listen` port, RST for a
+//! closed one, ...); connections to a listener are accepted, their data is
+//! read and discarded, and they are closed after the peer's FIN. pollnet
+//! chooses its own initial sequence numbers, so the peer's captured
+//! segments after its SYN acknowledge the capture host's ISN, not
+//! pollnet's: in SYN_RCVD such an ACK is unacceptable and draws a RST
+//! `<SEQ=SEG.ACK><CTL=RST>` (RFC 9293 section 3.10.7.4), and pollnet keeps
+//! retransmitting its SYN+ACK until the SYN_RCVD timeout. The output shows
+//! exactly how pollnet treats each captured segment. Example, with a
+//! capture of this repository (host 192.0.2.2, server port 5000):
+//!
+//! ```text
+//! cargo run --release --example replay -- --pcap tests/data/linux-small.pcapng \
+//!     --out /tmp/replayed.pcap --ip 192.0.2.2/24 --mac 02:00:00:00:00:02 --listen 5000
+//! ```
+//!
+//! `--offloaded-checksums` accepts frames whose TCP checksum was left to
+//! the NIC (captures taken on the sending host). `--start capture` (the
+//! default) runs the virtual clock at the capture's own time, so the output
+//! lines up with the input in Wireshark; `--start zero` starts it at 0.
+
+use std::fs::File;
+use std::io::{BufWriter, Read};
+use std::process::ExitCode;
+
+use pollnet::iface::{Config, Interface};
+use pollnet::phy::{Checksum, PcapReplay};
+use pollnet::socket::tcp::{RecvError, State, TcpConfig, TcpSocket};
+use pollnet::socket::{ChildBuffers, SocketSet};
+use pollnet::storage::RingBuffer;
+use pollnet::time::{Duration, Instant};
+use pollnet::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
+
+const BUFFER: usize = 256 * 1024;
+
+#[derive(Debug)]
+struct Options {
+    input: String,
+    output: String,
+    cidr: Ipv4Cidr,
+    mac: EthernetAddress,
+    gateway: Option<Ipv4Address>,
+    listen: Vec<u16>,
+    seed: u64,
+    msl: Option<Duration>,
+    tail: Duration,
+    offloaded_checksums: bool,
+    start_at_capture_time: bool,
+    quiet: bool,
+}
+
+fn usage() -> &'static str {
+    "usage: replay --pcap IN --out OUT --ip ADDRESS/PREFIX --mac MAC [--listen PORT]... \
+     [--gateway IP] [--seed S] [--msl SECONDS] [--tail SECONDS] [--offloaded-checksums] \
+     [--start capture|zero] [--quiet]"
+}
+
+fn parse_ipv4(text: &str) -> Result<Ipv4Address, String> {
+    let addr: std::net::Ipv4Addr = text.parse().map_err(|e| format!("{text}: {e}"))?;
+    Ok(Ipv4Address::from_bytes(&addr.octets()))
+}
+
+fn parse_cidr(text: &str) -> Result<Ipv4Cidr, String> {
+    let (addr, prefix) = text
+        .split_once('/')
+        .ok_or_else(|| format!("{text}: expected ADDRESS/PREFIX"))?;
+    let prefix: u8 = prefix.parse().map_err(|e| format!("{text}: {e}"))?;
+    Ipv4Cidr::new(parse_ipv4(addr)?, prefix).ok_or_else(|| format!("{text}: prefix longer than 32"))
+}
+
+fn parse_mac(text: &str) -> Result<EthernetAddress, String> {
+    let parts: Vec<&str> = text.split(':').collect();
+    if parts.len() != 6 {
+        return Err(format!("{text}: expected six hex bytes separated by ':'"));
+    }
+    let mut mac = [0u8; 6];
+    for (byte, part) in mac.iter_mut().zip(parts) {
+        *byte = u8::from_str_radix(part, 16).map_err(|e| format!("{text}: {e}"))?;
+    }
+    Ok(EthernetAddress(mac))
+}
+
+fn parse_seconds(flag: &str, text: &str) -> Result<Duration, String> {
+    let secs: f64 = text.parse().map_err(|e| format!("{flag}: {e}"))?;
+    if !(0.0..1e9).contains(&secs) {
+        return Err(format!("{flag}: out of range"));
+    }
+    Ok(Duration::from_micros((secs * 1e6) as u64))
+}
+
+fn parse_options() -> Result<Options, String> {
+    let (mut input, mut output, mut cidr, mut mac) = (None, None, None, None);
+    let mut options = Options {
+        input: String::new(),
+        output: String::new(),
+        cidr: parse_cidr("0.0.0.0/0")?,
+        mac: EthernetAddress([0; 6]),
+        gateway: None,
+        listen: Vec::new(),
+        seed: 0,
+        msl: None,
+        tail: Duration::from_secs(300),
+        offloaded_checksums: false,
+        start_at_capture_time: true,
+        quiet: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| format!("{flag} needs a value\n{}", usage()))
+        };
+        match flag.as_str() {
+            "--pcap" => input = Some(value()?),
+            "--out" => output = Some(value()?),
+            "--ip" => cidr = Some(parse_cidr(&value()?)?),
+            "--mac" => mac = Some(parse_mac(&value()?)?),
+            "--gateway" => options.gateway = Some(parse_ipv4(&value()?)?),
+            "--listen" => {
+                let port: u16 = value()?.parse().map_err(|e| format!("--listen: {e}"))?;
+                if port == 0 {
+                    return Err("--listen: port 0".into());
+                }
+                options.listen.push(port);
+            }
+            "--seed" => options.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
+            "--msl" => options.msl = Some(parse_seconds("--msl", &value()?)?),
+            "--tail" => options.tail = parse_seconds("--tail", &value()?)?,
+            "--offloaded-checksums" => options.offloaded_checksums = true,
+            "--start" => {
+                options.start_at_capture_time = match value()?.as_str() {
+                    "capture" => true,
+                    "zero" => false,
+                    other => return Err(format!("--start: {other}: expected capture or zero")),
+                }
+            }
+            "--quiet" => options.quiet = true,
+            "-h" | "--help" => return Err(usage().into()),
+            other => return Err(format!("unknown option {other}\n{}", usage())),
+        }
+    }
+    let missing = |what: &str| format!("{what} is required\n{}", usage());
+    options.input = input.ok_or_else(|| missing("--pcap"))?;
+    options.output = output.ok_or_else(|| missing("--out"))?;
+    options.cidr = cidr.ok_or_else(|| missing("--ip"))?;
+    options.mac = mac.ok_or_else(|| missing("--mac"))?;
+    Ok(options)
+}
+
+/// The capture time of the first frame of a pcap or pcapng file, if it has
+/// one (so the virtual clock can run at the capture's own time).
+fn first_frame_time(path: &str) -> Result<Option<Instant>, String> {
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|f| f.take(1 << 20).read_to_end(&mut bytes))
+        .map_err(|e| format!("{path}: {e}"))?;
+    let u32_at = |at: usize, big: bool| -> Option<u32> {
+        let b: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
+        Some(if big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
+    };
+    let magic = u32_at(0, true).ok_or("capture shorter than a header")?;
+    let micros = match magic {
+        // Classic pcap: 24-byte file header, then the first record's
+        // seconds and micro- or nanoseconds.
+        0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 => {
+            let big = magic == 0xa1b2_c3d4 || magic == 0xa1b2_3c4d;
+            let nanos = magic == 0xa1b2_3c4d || magic == 0x4d3c_b2a1;
+            let (Some(secs), Some(frac)) = (u32_at(24, big), u32_at(28, big)) else {
+                return Ok(None);
+            };
+            let frac = if nanos { frac / 1000 } else { frac };
+            i64::from(secs) * 1_000_000 + i64::from(frac)
+        }
+        // pcapng: walk the blocks to the first packet, using the
+        // resolution its interface declares (if_tsresol, default 10^-6).
+        0x0a0d_0d0a => {
+            let big = u32_at(8, true) == Some(0x1a2b_3c4d);
+            let mut resolutions = Vec::new();
+            let mut at = 0;
+            loop {
+                let (Some(kind), Some(len)) = (u32_at(at, big), u32_at(at + 4, big)) else {
+                    return Ok(None);
+                };
+                let len = len as usize;
+                if len < 12 || at + len > bytes.len() {
+                    return Ok(None);
+                }
+                match kind {
+                    1 => resolutions.push(if_tsresol(&bytes[at + 16..at + len - 4], big)),
+                    6 => {
+                        let interface = u32_at(at + 8, big).unwrap_or(0) as usize;
+                        let high = u64::from(u32_at(at + 12, big).unwrap_or(0));
+                        let low = u64::from(u32_at(at + 16, big).unwrap_or(0));
+                        let units = (high << 32) | low;
+                        let per_second = resolutions.get(interface).copied().unwrap_or(1_000_000);
+                        let micros = u128::from(units) * 1_000_000 / u128::from(per_second.max(1));
+                        break i64::try_from(micros).unwrap_or(0);
+                    }
+                    _ => {}
+                }
+                at += len;
+            }
+        }
+        _ => return Err(format!("{path}: neither pcap nor pcapng")),
+    };
+    Ok(Some(Instant::from_micros(micros)))
+}
+
+/// Units per second of an interface description block's options.
+fn if_tsresol(options: &[u8], big: bool) -> u64 {
+    let u16_at = |at: usize| -> Option<u16> {
+        let b: [u8; 2] = options.get(at..at + 2)?.try_into().ok()?;
+        Some(if big {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        })
+    };
+    let mut at = 0;
+    while let (Some(code), Some(len)) = (u16_at(at), u16_at(at + 2)) {
+        if code == 0 {
+            break;
+        }
+        if code == 9 && len == 1 {
+            let v = options.get(at + 4).copied().unwrap_or(6);
+            let exponent = u32::from(v & 0x7f).min(30);
+            return if v & 0x80 == 0 {
+                10u64.pow(exponent.min(19))
+            } else {
+                1u64 << exponent
+            };
+        }
+        at += 4 + usize::from(len).div_ceil(4) * 4;
+    }
+    1_000_000
+}
+
+fn replay(options: &Options) -> Result<(), String> {
+    let start = if options.start_at_capture_time {
+        first_frame_time(&options.input)?.unwrap_or(Instant::ZERO)
+    } else {
+        Instant::ZERO
+    };
+    let mut device = PcapReplay::from_path(&options.input, start)
+        .map_err(|e| format!("{}: {e:?}", options.input))?;
+    if options.offloaded_checksums {
+        device.capabilities_mut().checksum.tcp = Checksum::Tx;
+    }
+    let total = device.len();
+
+    let mut tcp = TcpConfig::default();
+    if let Some(msl) = options.msl {
+        tcp.msl = msl;
+    }
+    let mut config = Config::new(options.mac)
+        .with_ip(options.cidr)
+        .with_seed(options.seed)
+        .with_tcp(tcp);
+    if let Some(gateway) = options.gateway {
+        config = config.with_gateway(gateway);
+    }
+    let capacity = options.listen.len() + 64;
+    let mut iface = Interface::new(config, capacity);
+    let mut sockets = SocketSet::with_capacity(capacity);
+    let mut listeners = Vec::new();
+    let mut accepted = Vec::new();
+    let mut sink = vec![0u8; 64 * 1024];
+    for port in &options.listen {
+        let mut listener = TcpSocket::new(
+            RingBuffer::new(vec![0u8; 64]),
+            RingBuffer::new(vec![0u8; 64]),
+        );
+        listener.set_config(tcp);
+        let handle = sockets.add(listener).map_err(|_| "socket set full")?;
+        sockets
+            .listen(
+                handle,
+                *port,
+                32,
+                ChildBuffers::Alloc {
+                    rx: BUFFER,
+                    tx: BUFFER,
+                },
+            )
+            .map_err(|e| format!("listen on {port}: {e:?}"))?;
+        listeners.push(handle);
+    }
+
+    // The virtual clock: the next captured frame or the stack's next
+    // deadline, whichever is first; stop `tail` after the last frame.
+    let mut now = start;
+    let mut stop_at = None;
+    loop {
+        // Settle at this instant: poll until nothing more happens.
+        for _ in 0..10_000 {
+            if !iface.poll(now, &mut device, &mut sockets) {
+                break;
+            }
+        }
+        while let Some(event) = iface.pop_trace() {
+            if !options.quiet {
+                println!(
+                    "[{:>8}] {} {}",
+                    event.at - start,
+                    event.handle,
+                    event.transition
+                );
+            }
+        }
+        // The application: accept, read and discard, close after the
+        // peer's FIN, free when closed.
+        for listener in &listeners {
+            while let Some(child) = sockets.accept(*listener) {
+                accepted.push(child);
+            }
+        }
+        accepted.retain(|handle| {
+            let Some(socket) = sockets.get_mut(*handle) else {
+                return false;
+            };
+            loop {
+                match socket.recv_slice(&mut sink) {
+                    Ok(n) if n > 0 => continue,
+                    Err(RecvError::Finished) if socket.state() == State::CloseWait => {
+                        socket.close()
+                    }
+                    _ => {}
+                }
+                break;
+            }
+            if socket.state() == State::Closed {
+                sockets.remove(*handle);
+                return false;
+            }
+            true
+        });
+        if device.remaining() == 0 && stop_at.is_none() {
+            stop_at = Some(now + options.tail);
+        }
+        let next = match (device.next_frame_at(), iface.poll_at(&sockets)) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => match a.or(b) {
+                Some(t) => t,
+                None => break,
+            },
+        };
+        // Time only moves forward.
+        now = if next > now {
+            next
+        } else {
+            now + Duration::from_micros(1)
+        };
+        if stop_at.is_some_and(|t| now > t) {
+            break;
+        }
+    }
+    let file = File::create(&options.output).map_err(|e| format!("{}: {e}", options.output))?;
+    device
+        .write_transmitted(BufWriter::new(file))
+        .map_err(|e| format!("{}: {e}", options.output))?;
+    let stats = iface.stats();
+    println!(
+        "replayed {total} frames ({} for us), sent {} frames to {}; {} TCP segments in, {} out, {} RSTs, {} ARP replies, {} echo replies",
+        stats.rx_frames - stats.rx_drop_not_for_us,
+        device.transmitted().len(),
+        options.output,
+        stats.tcp_segments_received,
+        stats.tcp_segments_sent,
+        stats.tcp_rsts_sent,
+        stats.arp_replies_sent,
+        stats.icmp_echo_replies,
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let options = match parse_options() {
+        Ok(o) => o,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    match replay(&options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("replay: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,484 @@
+//! An echo server on a real link: pollnet on a Linux raw socket (AF_PACKET,
+//! `--iface`) or a TAP device (`--tap`), with its own MAC and IP address.
+//!
+//! Plain TCP is echoed back byte for byte (try `nc`); a connection that
+//! starts with an HTTP request line gets an HTTP/1.1 200 response whose body
+//! is the request it sent (try `curl`). Every TCP state transition is
+//! printed as it happens.
+//!
+//! ```text
+//! cargo run --release --example server -- (--iface NAME | --tap NAME)
+//!     [--ip 192.0.2.1/24] [--gateway IP] [--mac 02:00:00:00:00:01]
+//!     [--port 8080] [--backlog 16] [--connections N] [--pcap FILE] [--quiet]
+//! ```
+//!
+//! With a veth pair whose other end is in a namespace with 192.0.2.2/24
+//! (leave pollnet's end without an address, so the kernel there ignores
+//! pollnet's traffic):
+//!
+//! ```text
+//! ip netns add peer
+//! ip link add pn0 type veth peer name pn1 netns peer
+//! ip link set pn0 up
+//! ip -n peer addr add 192.0.2.2/24 dev pn1 && ip -n peer link set pn1 up
+//! cargo run --release --example server -- --iface pn0 &
+//! echo hello | ip netns exec peer nc -N 192.0.2.1 8080
+//! ip netns exec peer curl -s http://192.0.2.1:8080/anything
+//! ```
+//!
+//! With a TAP: `--tap pntap0`, then `ip addr add 192.0.2.2/24 dev pntap0`
+//! and `ip link set pntap0 up` in another shell.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::BufWriter;
+use std::os::fd::{AsRawFd, RawFd};
+use std::process::ExitCode;
+
+use pollnet::iface::{Config, Interface};
+use pollnet::phy::{self, Device, PcapDirection, PcapWriter, RawSocket, TunTap};
+use pollnet::socket::tcp::{RecvError, State, TcpSocket};
+use pollnet::socket::{ChildBuffers, SocketHandle, SocketSet};
+use pollnet::storage::RingBuffer;
+use pollnet::time::{Duration, Instant};
+use pollnet::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
+
+const BUFFER: usize = 256 * 1024;
+/// The longest request the HTTP mode reads before answering anyway.
+const MAX_REQUEST: usize = 64 * 1024;
+/// Methods that make a connection an HTTP one (RFC 9110 section 9).
+const HTTP_METHODS: [&str; 8] = [
+    "GET ", "HEAD ", "POST ", "PUT ", "DELETE ", "OPTIONS ", "PATCH ", "TRACE ",
+];
+
+#[derive(Debug)]
+enum Link {
+    Iface(String),
+    Tap(String),
+}
+
+#[derive(Debug)]
+struct Options {
+    link: Link,
+    cidr: Ipv4Cidr,
+    gateway: Option<Ipv4Address>,
+    mac: EthernetAddress,
+    port: u16,
+    backlog: usize,
+    connections: Option<u64>,
+    pcap: Option<String>,
+    quiet: bool,
+}
+
+fn usage() -> &'static str {
+    "usage: server (--iface NAME | --tap NAME) [--ip 192.0.2.1/24] [--gateway IP] \
+     [--mac 02:00:00:00:00:01] [--port 8080] [--backlog 16] [--connections N] [--pcap FILE] [--quiet]"
+}
+
+fn parse_ipv4(text: &str) -> Result<Ipv4Address, String> {
+    let addr: std::net::Ipv4Addr = text.parse().map_err(|e| format!("{text}: {e}"))?;
+    Ok(Ipv4Address::from_bytes(&addr.octets()))
+}
+
+fn parse_cidr(text: &str) -> Result<Ipv4Cidr, String> {
+    let (addr, prefix) = text
+        .split_once('/')
+        .ok_or_else(|| format!("{text}: expected ADDRESS/PREFIX"))?;
+    let prefix: u8 = prefix.parse().map_err(|e| format!("{text}: {e}"))?;
+    Ipv4Cidr::new(parse_ipv4(addr)?, prefix).ok_or_else(|| format!("{text}: prefix longer than 32"))
+}
+
+fn parse_mac(text: &str) -> Result<EthernetAddress, String> {
+    let parts: Vec<&str> = text.split(':').collect();
+    if parts.len() != 6 {
+        return Err(format!("{text}: expected six hex bytes separated by ':'"));
+    }
+    let mut mac = [0u8; 6];
+    for (byte, part) in mac.iter_mut().zip(parts) {
+        *byte = u8::from_str_radix(part, 16).map_err(|e| format!("{text}: {e}"))?;
+    }
+    let mac = EthernetAddress(mac);
+    if !mac.is_unicast() {
+        return Err(format!("{text}: not a unicast address"));
+    }
+    Ok(mac)
+}
+
+fn parse_options() -> Result<Options, String> {
+    let mut link = None;
+    let mut options = Options {
+        link: Link::Iface(String::new()),
+        cidr: parse_cidr("192.0.2.1/24")?,
+        gateway: None,
+        mac: EthernetAddress([0x02, 0, 0, 0, 0, 0x01]),
+        port: 8080,
+        backlog: 16,
+        connections: None,
+        pcap: None,
+        quiet: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| format!("{flag} needs a value\n{}", usage()))
+        };
+        match flag.as_str() {
+            "--iface" => link = Some(Link::Iface(value()?)),
+            "--tap" => link = Some(Link::Tap(value()?)),
+            "--ip" => options.cidr = parse_cidr(&value()?)?,
+            "--gateway" => options.gateway = Some(parse_ipv4(&value()?)?),
+            "--mac" => options.mac = parse_mac(&value()?)?,
+            "--port" => options.port = value()?.parse().map_err(|e| format!("--port: {e}"))?,
+            "--backlog" => {
+                options.backlog = value()?.parse().map_err(|e| format!("--backlog: {e}"))?
+            }
+            "--connections" => {
+                options.connections = Some(
+                    value()?
+                        .parse()
+                        .map_err(|e| format!("--connections: {e}"))?,
+                )
+            }
+            "--pcap" => options.pcap = Some(value()?),
+            "--quiet" => options.quiet = true,
+            "-h" | "--help" => return Err(usage().into()),
+            other => return Err(format!("unknown option {other}\n{}", usage())),
+        }
+    }
+    options.link = link.ok_or_else(|| format!("--iface or --tap is required\n{}", usage()))?;
+    if options.port == 0 {
+        return Err("--port must not be 0".into());
+    }
+    Ok(options)
+}
+
+/// What a connection turned out to be.
+#[derive(Debug, PartialEq, Eq)]
+enum Mode {
+    /// Not enough bytes yet to tell.
+    Undecided,
+    /// Echo every byte.
+    Echo,
+    /// Read one request, answer with it, close.
+    Http,
+}
+
+/// One accepted connection.
+struct Connection {
+    mode: Mode,
+    /// Bytes read and not yet decided on (Undecided) or the request (Http).
+    inbound: Vec<u8>,
+    /// Bytes to send that the socket has not taken yet.
+    outbound: Vec<u8>,
+    echoed: u64,
+    closing: bool,
+}
+
+impl Connection {
+    fn new() -> Connection {
+        Connection {
+            mode: Mode::Undecided,
+            inbound: Vec::new(),
+            outbound: Vec::new(),
+            echoed: 0,
+            closing: false,
+        }
+    }
+
+    /// Whether `bytes` can still become, or already are, an HTTP request
+    /// line.
+    fn looks_like_http(bytes: &[u8]) -> Option<bool> {
+        for method in HTTP_METHODS {
+            let method = method.as_bytes();
+            let n = bytes.len().min(method.len());
+            if bytes[..n] == method[..n] {
+                return if n == method.len() { Some(true) } else { None };
+            }
+        }
+        Some(false)
+    }
+
+    /// The end of an HTTP request (headers and a Content-Length body), if
+    /// it has all arrived.
+    fn request_end(request: &[u8]) -> Option<usize> {
+        let headers_end = request.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+        let headers = String::from_utf8_lossy(&request[..headers_end]);
+        let body = headers
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        let end = headers_end.saturating_add(body);
+        (request.len() >= end).then_some(end)
+    }
+
+    fn http_response(request: &[u8]) -> Vec<u8> {
+        let mut response = format!(
+            "HTTP/1.1 200 OK\r\nServer: pollnet\r\nContent-Type: text/plain\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            request.len()
+        )
+        .into_bytes();
+        response.extend_from_slice(request);
+        response
+    }
+
+    /// Moves bytes; whether it did anything.
+    fn drive(&mut self, socket: &mut TcpSocket<'static>) -> bool {
+        let mut acted = self.flush(socket);
+        // Backpressure: read only what can be answered.
+        let mut chunk = [0u8; 16 * 1024];
+        let mut finished = false;
+        while self.outbound.is_empty() && !self.closing {
+            match socket.recv_slice(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => {
+                    acted = true;
+                    self.take(&chunk[..n]);
+                    acted |= self.flush(socket);
+                }
+                Err(RecvError::Finished) => {
+                    finished = true;
+                    break;
+                }
+                Err(RecvError::InvalidState) => break,
+            }
+        }
+        if finished && !self.closing {
+            // The peer is done sending: answer what is left, then close.
+            if self.mode == Mode::Http {
+                self.outbound = Connection::http_response(&self.inbound);
+                self.inbound.clear();
+            } else {
+                self.echoed += self.inbound.len() as u64;
+                self.outbound.append(&mut self.inbound);
+            }
+            self.closing = true;
+            acted = true;
+        }
+        acted |= self.flush(socket);
+        let open = matches!(
+            socket.state(),
+            State::Established | State::CloseWait | State::SynRcvd
+        );
+        if self.closing && self.outbound.is_empty() && open {
+            socket.close();
+            acted = true;
+        }
+        acted
+    }
+
+    fn take(&mut self, bytes: &[u8]) {
+        match self.mode {
+            Mode::Echo => {
+                self.echoed += bytes.len() as u64;
+                self.outbound.extend_from_slice(bytes);
+            }
+            Mode::Undecided | Mode::Http => {
+                self.inbound.extend_from_slice(bytes);
+                if self.mode == Mode::Undecided {
+                    match Connection::looks_like_http(&self.inbound) {
+                        Some(true) => self.mode = Mode::Http,
+                        Some(false) => {
+                            self.mode = Mode::Echo;
+                            self.echoed += self.inbound.len() as u64;
+                            self.outbound.append(&mut self.inbound);
+                            return;
+                        }
+                        None => return,
+                    }
+                }
+                let end = Connection::request_end(&self.inbound)
+                    .or_else(|| (self.inbound.len() >= MAX_REQUEST).then_some(self.inbound.len()));
+                if let Some(end) = end {
+                    self.outbound = Connection::http_response(&self.inbound[..end]);
+                    self.inbound.clear();
+                    self.closing = true;
+                }
+            }
+        }
+    }
+
+    fn flush(&mut self, socket: &mut TcpSocket<'static>) -> bool {
+        if self.outbound.is_empty() {
+            return false;
+        }
+        match socket.send_slice(&self.outbound) {
+            Ok(0) | Err(_) => false,
+            Ok(n) => {
+                self.outbound.drain(..n);
+                true
+            }
+        }
+    }
+}
+
+fn new_socket(rx: usize, tx: usize) -> TcpSocket<'static> {
+    TcpSocket::new(
+        RingBuffer::new(vec![0u8; rx]),
+        RingBuffer::new(vec![0u8; tx]),
+    )
+}
+
+fn serve<D: Device>(mut device: D, fd: RawFd, options: &Options) -> Result<(), String> {
+    let mut config = Config::new(options.mac)
+        .with_ip(options.cidr)
+        .with_seed(random_seed());
+    if let Some(gateway) = options.gateway {
+        config = config.with_gateway(gateway);
+    }
+    let capacity = options.backlog + 64;
+    let mut iface = Interface::new(config, capacity);
+    let mut sockets = SocketSet::with_capacity(capacity);
+    let listener = sockets
+        .add(new_socket(64, 64))
+        .map_err(|_| "socket set full")?;
+    sockets
+        .listen(
+            listener,
+            options.port,
+            options.backlog,
+            ChildBuffers::Alloc {
+                rx: BUFFER,
+                tx: BUFFER,
+            },
+        )
+        .map_err(|e| format!("listen: {e:?}"))?;
+    println!(
+        "listening on {}:{} (MAC {}), echo and HTTP",
+        options.cidr.address(),
+        options.port,
+        options.mac
+    );
+    let start = Instant::now();
+    let mut connections: BTreeMap<SocketHandle, Connection> = BTreeMap::new();
+    let mut served = 0u64;
+    let mut lingering: Vec<SocketHandle> = Vec::new();
+    loop {
+        let now = Instant::now();
+        let mut busy = iface.poll(now, &mut device, &mut sockets);
+        while let Some(event) = iface.pop_trace() {
+            if !options.quiet {
+                println!(
+                    "[{:>8}] {} {}",
+                    event.at - start,
+                    event.handle,
+                    event.transition
+                );
+            }
+        }
+        while let Some(handle) = sockets.accept(listener) {
+            if let Some(remote) = sockets.get(handle).and_then(|s| s.remote_endpoint()) {
+                println!("{handle} accepted from {remote}");
+            }
+            connections.insert(handle, Connection::new());
+            busy = true;
+        }
+        let mut done = Vec::new();
+        for (handle, connection) in connections.iter_mut() {
+            let Some(socket) = sockets.get_mut(*handle) else {
+                done.push(*handle);
+                continue;
+            };
+            busy |= connection.drive(socket);
+            if matches!(socket.state(), State::Closed | State::TimeWait) {
+                done.push(*handle);
+            }
+        }
+        for handle in done {
+            if let Some(connection) = connections.remove(&handle) {
+                served += 1;
+                let what = match connection.mode {
+                    Mode::Http => "answered an HTTP request".to_string(),
+                    _ => format!("echoed {} bytes", connection.echoed),
+                };
+                println!("{handle} done: {what}");
+                // A connection in TIME_WAIT stays with the stack until 2*MSL
+                // have passed; it is freed below once CLOSED.
+                lingering.push(handle);
+            }
+        }
+        lingering.retain(|handle| match sockets.get(*handle).map(|s| s.state()) {
+            Some(State::TimeWait) => true,
+            Some(_) => {
+                sockets.remove(*handle);
+                false
+            }
+            None => false,
+        });
+        if options.connections.is_some_and(|n| served >= n) && connections.is_empty() {
+            // Like a process whose sockets linger in TIME_WAIT after it
+            // exits, except that here the stack goes too.
+            println!(
+                "served {served} connection(s); {} still in TIME_WAIT",
+                lingering.len()
+            );
+            return Ok(());
+        }
+        if !busy {
+            let delay = iface
+                .poll_delay(Instant::now(), &sockets)
+                .map_or(Duration::from_millis(1000), |d| {
+                    d.min(Duration::from_millis(1000))
+                });
+            phy::wait(fd, Some(delay)).map_err(|e| format!("wait: {e}"))?;
+        }
+    }
+}
+
+/// A seed for ISNs and the demultiplexing hash that peers cannot guess.
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(Instant::now().total_micros() as u64);
+    hasher.finish()
+}
+
+fn run(options: &Options) -> Result<(), String> {
+    match &options.link {
+        Link::Iface(name) => {
+            let mut raw = RawSocket::new(name).map_err(|e| format!("raw socket on {name}: {e}"))?;
+            // pollnet has its own MAC: take frames for any address.
+            raw.set_promiscuous(true)
+                .map_err(|e| format!("promiscuous mode on {name}: {e}"))?;
+            let fd = raw.as_raw_fd();
+            with_pcap(raw, fd, options)
+        }
+        Link::Tap(name) => {
+            let tap = TunTap::new(name).map_err(|e| format!("TAP {name}: {e}"))?;
+            let fd = tap.as_raw_fd();
+            with_pcap(tap, fd, options)
+        }
+    }
+}
+
+fn with_pcap<D: Device>(device: D, fd: RawFd, options: &Options) -> Result<(), String> {
+    match &options.pcap {
+        None => serve(device, fd, options),
+        Some(path) => {
+            let file = File::create(path).map_err(|e| format!("{path}: {e}"))?;
+            let writer = PcapWriter::new(device, BufWriter::new(file), PcapDirection::Both)
+                .map_err(|e| format!("{path}: {e}"))?;
+            serve(writer, fd, options)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let options = match parse_options() {
+        Ok(o) => o,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("server: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! The test network: a network namespace for the kernel peer and a veth
+//! pair (pollnet's end in the root namespace, without an IP address, so the
+//! root namespace's kernel ignores pollnet's traffic), or a TAP device whose
+//! host side lives in the namespace. Names are unique per process and test;
+//! everything is deleted by Drop guards, also when a test panics. Only
+//! TEST-NET-1 (RFC 5737) addresses are used.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread::JoinHandle;
+
+use pollnet::phy::TunTap;
+use pollnet::wire::EthernetAddress;
+
+/// The kernel peer's address in the namespace.
+pub const KERNEL_CIDR: &str = "192.0.2.2/24";
+
+/// Whether the process runs as root.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Whether `program` is an executable file on `PATH`.
+pub fn has_program(program: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).any(|dir| {
+        let candidate = dir.join(program);
+        candidate.metadata().is_ok_and(|m| {
+            m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
+        })
+    })
+}
+
+/// Why a test needing root and `programs` cannot run here, if it cannot.
+pub fn skip_reason(programs: &[&str]) -> Option<String> {
+    if !cfg!(target_os = "linux") {
+        return Some("Linux only".into());
+    }
+    if !is_root() {
+        return Some("not root (network namespaces, veth and AF_PACKET need it)".into());
+    }
+    let missing: Vec<&str> = programs
+        .iter()
+        .copied()
+        .filter(|p| !has_program(p))
+        .collect();
+    if !missing.is_empty() {
+        return Some(format!("missing program(s): {}", missing.join(", ")));
+    }
+    None
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A number unique within this process.
+pub fn next_id() -> u32 {
+    COUNTER.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Runs a command; its stdout, or an error with its stderr.
+pub fn run(program: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|e| format!("{program}: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "`{program} {}` failed ({}): {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Runs a command that must succeed.
+pub fn must(program: &str, args: &[&str]) -> String {
+    run(program, args).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Turns IPv6 off on interface `name` of the calling thread's namespace, so
+/// no router solicitations or MLD reports clutter the link and the pcaps.
+fn disable_ipv6(name: &str) {
+    let path = format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6");
+    if Path::new(&path).exists() {
+        std::fs::write(&path, "1").unwrap_or_else(|e| panic!("writing {path}: {e}"));
+    }
+}
+
+/// A named network namespace (`ip netns add`), deleted on drop.
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    pub fn create(name: String) -> Result<Netns, String> {
+        run("ip", &["netns", "add", &name])?;
+        let ns = Netns { name };
+        ns.ip(&["link", "set", "lo", "up"]);
+        Ok(ns)
+    }
+
+    /// `ip -n NAME args...`, which must succeed.
+    pub fn ip(&self, args: &[&str]) -> String {
+        let mut full = vec!["-n", self.name.as_str()];
+        full.extend_from_slice(args);
+        must("ip", &full)
+    }
+
+    /// `ip netns exec NAME program args...`.
+    pub fn exec(&self, program: &str, args: &[&str]) -> Result<String, String> {
+        let mut full = vec!["netns", "exec", self.name.as_str(), program];
+        full.extend_from_slice(args);
+        run("ip", &full)
+    }
+
+    /// Runs `f` on a new thread that has entered the namespace. Sockets
+    /// created there belong to the namespace for good and may be used from
+    /// any thread afterwards.
+    pub fn spawn<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let path = format!("/run/netns/{}", self.name);
+        let file = File::open(&path).unwrap_or_else(|e| panic!("opening {path}: {e}"));
+        // Named, so profiles tell the kernel side's threads from pollnet's.
+        let builder = std::thread::Builder::new().name(format!("ns-{}", self.name));
+        let spawned = builder.spawn(move || {
+            // SAFETY: setns(2) with a namespace fd we hold open; with
+            // CLONE_NEWNET it moves only the calling thread.
+            if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                panic!("setns({path}): {}", io::Error::last_os_error());
+            }
+            drop(file);
+            f()
+        });
+        spawned.expect("spawn a thread")
+    }
+
+    /// Runs `f` inside the namespace and waits for it.
+    pub fn run<F, R>(&self, f: F) -> R
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        match self.spawn(f).join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+
+    /// The hardware address of interface `dev` in the namespace.
+    pub fn mac_of(&self, dev: &str) -> EthernetAddress {
+        let out = self.ip(&["-o", "link", "show", "dev", dev]);
+        parse_mac_after(&out, "link/ether ").unwrap_or_else(|| panic!("no MAC in {out:?}"))
+    }
+
+    /// The kernel's neighbour entry for `ip` on `dev`: its MAC and state.
+    pub fn neighbour(&self, dev: &str, ip: &str) -> Option<(EthernetAddress, String)> {
+        let out = self.ip(&["neigh", "show", "to", ip, "dev", dev]);
+        let mac = parse_mac_after(&out, "lladdr ")?;
+        let state = out
+            .split_whitespace()
+            .last()
+            .unwrap_or_default()
+            .to_string();
+        Some((mac, state))
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        if let Err(e) = run("ip", &["netns", "del", &self.name]) {
+            eprintln!("cleanup: {e}");
+        }
+    }
+}
+
+fn parse_mac_after(text: &str, marker: &str) -> Option<EthernetAddress> {
+    let start = text.find(marker)? + marker.len();
+    let hex = text.get(start..start + 17)?;
+    let mut mac = [0u8; 6];
+    for (byte, part) in mac.iter_mut().zip(hex.split(':')) {
+        *byte = u8::from_str_radix(part, 16).ok()?;
+    }
+    Some(EthernetAddress(mac))
+}
+
+/// A network interface in the root namespace, deleted on drop (deleting a
+/// veth end deletes its peer too).
+pub struct Link {
+    pub name: String,
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        if let Err(e) = run("ip", &["link", "del", &self.name]) {
+            eprintln!("cleanup: {e}");
+        }
+    }
+}
+
+/// Checksum offload on the kernel's veth end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offload {
+    /// `ethtool -K dev tx off`: the kernel computes every checksum and sends
+    /// MTU-sized frames (TSO depends on tx checksumming and goes off too).
+    TxOff,
+    /// The veth defaults: partial checksums (TP_STATUS_CSUMNOTREADY) and,
+    /// with TSO, frames larger than the MTU.
+    On,
+}
+
+/// A veth pair: `pollnet_if` in the root namespace without an address,
+/// `kernel_if` in `ns` with 192.0.2.2/24.
+pub struct VethNet {
+    // Field order is drop order: the link goes before the namespace.
+    pub link: Link,
+    pub ns: Netns,
+    pub pollnet_if: String,
+    pub kernel_if: String,
+    pub kernel_mac: EthernetAddress,
+}
+
+impl VethNet {
+    pub fn create(offload: Offload) -> Result<VethNet, String> {
+        let pid = std::process::id();
+        let id = next_id();
+        let ns = Netns::create(format!("pollnet-{pid}-{id}"))?;
+        // IFNAMSIZ is 16: "pn" + up to 7 pid digits + a letter + the id fits.
+        let pollnet_if = format!("pn{pid}p{id}");
+        let kernel_if = format!("pn{pid}k{id}");
+        must(
+            "ip",
+            &[
+                "link",
+                "add",
+                &pollnet_if,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &kernel_if,
+                "netns",
+                &ns.name,
+            ],
+        );
+        let link = Link {
+            name: pollnet_if.clone(),
+        };
+        disable_ipv6(&pollnet_if);
+        let dev = kernel_if.clone();
+        ns.run(move || disable_ipv6(&dev));
+        if offload == Offload::TxOff {
+            ns.exec("ethtool", &["-K", &kernel_if, "tx", "off"])?;
+        }
+        ns.ip(&["addr", "add", KERNEL_CIDR, "dev", &kernel_if]);
+        ns.ip(&["link", "set", &kernel_if, "up"]);
+        must("ip", &["link", "set", &pollnet_if, "up"]);
+        let kernel_mac = ns.mac_of(&kernel_if);
+        Ok(VethNet {
+            link,
+            ns,
+            pollnet_if,
+            kernel_if,
+            kernel_mac,
+        })
+    }
+}
+
+/// A TAP device created inside `ns`: pollnet holds the device's fd, the
+/// kernel has 192.0.2.2/24 on the host side. The TAP goes away with its fd
+/// and the namespace with the guard.
+pub struct TapNet {
+    pub ns: Netns,
+    pub tap_if: String,
+    pub kernel_mac: EthernetAddress,
+}
+
+impl TapNet {
+    pub fn create() -> Result<(TapNet, TunTap), String> {
+        let pid = std::process::id();
+        let id = next_id();
+        let ns = Netns::create(format!("pollnet-{pid}-{id}"))?;
+        let tap_if = format!("pn{pid}t{id}");
+        let name = tap_if.clone();
+        let tap = ns
+            .run(move || {
+                let tap = TunTap::new(&name);
+                disable_ipv6(&name);
+                tap
+            })
+            .map_err(|e| format!("opening TAP {tap_if}: {e}"))?;
+        ns.ip(&["addr", "add", KERNEL_CIDR, "dev", &tap_if]);
+        ns.ip(&["link", "set", &tap_if, "up"]);
+        let kernel_mac = ns.mac_of(&tap_if);
+        Ok((
+            TapNet {
+                ns,
+                tap_if,
+                kernel_mac,
+            },
+            tap,
+        ))
+    }
+}
