@@ -127,6 +127,10 @@ impl RawSocket {
                 size_of::<libc::sockaddr_ll>() as libc::socklen_t,
             )
         })?;
+        // The kernel's default receive queue (rmem_default, about 90
+        // full-size frames) overflows under one kernel sender's window;
+        // ask for more, and live with the default where that is refused.
+        let _ = set_receive_buffer(fd.as_raw_fd(), DEFAULT_RECEIVE_BUFFER);
         Ok(RawSocket {
             fd,
             name: name.to_string(),
@@ -137,6 +141,15 @@ impl RawSocket {
             tx_buffer: Vec::new(),
             stats: RawSocketStats::default(),
         })
+    }
+
+    /// Sets the kernel's receive queue for this socket to `bytes`: with
+    /// SO_RCVBUFFORCE (root, past `net.core.rmem_max`), else SO_RCVBUF
+    /// (capped by `rmem_max`). Frames that arrive while the queue is full
+    /// are lost before pollnet sees them, so a fast kernel peer needs room
+    /// for its whole window. [`RawSocket::new`] asks for 4 MiB.
+    pub fn set_receive_buffer(&mut self, bytes: usize) -> io::Result<()> {
+        set_receive_buffer(self.fd.as_raw_fd(), bytes)
     }
 
     /// Puts the interface in promiscuous mode for as long as this socket
@@ -324,6 +337,15 @@ impl Device for RawSocket {
             ..DeviceCapabilities::default()
         }
     }
+}
+
+/// The receive queue [`RawSocket::new`] asks the kernel for.
+pub const DEFAULT_RECEIVE_BUFFER: usize = 4 << 20;
+
+fn set_receive_buffer(fd: std::os::fd::RawFd, bytes: usize) -> io::Result<()> {
+    let bytes = i32::try_from(bytes).unwrap_or(i32::MAX);
+    set_int_option(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, bytes)
+        .or_else(|_| set_int_option(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, bytes))
 }
 
 /// A frame received from a [`RawSocket`].
