@@ -791,7 +791,7 @@ impl<'a> TcpSocket<'a> {
                 | State::CloseWait
         ) {
             self.pending_rst = Some(PendingRst {
-                seq: self.snd_nxt,
+                seq: self.ack_seq(),
                 ack: self.rcv_nxt,
             });
         }

@@ -823,10 +823,11 @@ impl<'a> TcpSocket<'a> {
         }
     }
 
-    /// Builds `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>` with the current window
-    /// and timestamps, and notes that the ACK went out.
+    /// Builds `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>` (SND.NXT as `ack_seq`
+    /// reads it) with the current window and timestamps, and notes that the
+    /// ACK went out.
     pub(super) fn ack_reply(&mut self, now: Instant) -> Reply {
-        let mut repr = self.segment_header(now, TcpFlags::ACK, self.snd_nxt);
+        let mut repr = self.segment_header(now, TcpFlags::ACK, self.ack_seq());
         repr.payload = &[];
         let ip = self.ip_repr(super::tcp_header_len(&repr))?;
         self.note_ack_sent(self.advertised_window().1);
@@ -841,7 +842,7 @@ impl<'a> TcpSocket<'a> {
         let repr = TcpRepr {
             src_port: local.port,
             dst_port: remote.port,
-            seq_number: self.snd_nxt,
+            seq_number: self.ack_seq(),
             ack_number: self.rcv_nxt,
             flags: TcpFlags::RST | TcpFlags::ACK,
             ..TcpRepr::default()

@@ -227,7 +227,7 @@ impl<'a> TcpSocket<'a> {
             State::SynRcvd => self.drop_connection(Some(TcpError::TimedOut), cause),
             _ => {
                 self.pending_rst = Some(PendingRst {
-                    seq: self.snd_nxt,
+                    seq: self.ack_seq(),
                     ack: self.rcv_nxt,
                 });
                 self.drop_connection(Some(TcpError::TimedOut), cause);
