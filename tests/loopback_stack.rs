@@ -43,12 +43,13 @@ fn len(port: u16, scale: usize) -> usize {
 struct End {
     sent: usize,
     received: usize,
+    /// The send side is closed (`shutdown` or `close`).
     closed: bool,
+    /// `close` was called: the application reads no more.
+    fully_closed: bool,
     done: bool,
 }
 
-/// Drives one end: send its stream, check what arrives, close per the
-/// scenario. Returns whether it did anything.
 /// The two streams of one end: what it sends and what it must receive.
 struct Streams {
     send_id: u64,
@@ -57,6 +58,14 @@ struct Streams {
     recv_len: usize,
 }
 
+/// Drives one end: send its stream, check what arrives, close per the
+/// scenario. Returns whether it did anything.
+///
+/// An end that closes first still has the peer's stream to read, so it
+/// half-closes (`shutdown`) and calls `close` only once the peer's FIN has
+/// come: `close` promises to read no more, and FIN_WAIT_2 may then time out
+/// (`fin_wait_2_timeout` of idle) while the peer, its RTO backed off by
+/// losses, is still resending data.
 fn drive_end(
     socket: &mut pollnet::socket::tcp::TcpSocket<'static>,
     end: &mut End,
@@ -107,15 +116,25 @@ fn drive_end(
     let peer_closed =
         !socket.may_recv() && socket.state() != State::SynRcvd && socket.state() != State::SynSent;
     if !end.closed && sent_all && socket.state().is_synchronized() && (close_first || peer_closed) {
-        socket.close();
+        if peer_closed {
+            socket.close();
+            end.fully_closed = true;
+        } else {
+            socket.shutdown();
+        }
         end.closed = true;
+        acted = true;
+    }
+    if end.closed && !end.fully_closed && peer_closed {
+        socket.close();
+        end.fully_closed = true;
         acted = true;
     }
     if socket.state() == State::Closed {
         // Every connection must end cleanly, and only after its
         // application closed it and read all of the peer's data.
         assert!(
-            end.closed && socket.error().is_none() && end.received == recv_len,
+            end.fully_closed && socket.error().is_none() && end.received == recv_len,
             "stream {recv_id} incomplete: closed by us {}, error {:?}, received {} of \
              {recv_len}, sent {} of {send_len}",
             end.closed,
@@ -140,6 +159,32 @@ fn describe_socket(s: &pollnet::socket::tcp::TcpSocket) -> String {
         s.send_window(),
         s.rto()
     )
+}
+
+/// Prints the traced connection's socket whenever its state, RTO or
+/// sequence variables change (debugging aid, with `SOAK_TRACE_PORT`).
+fn watch(
+    last: &mut String,
+    name: &str,
+    traced: u16,
+    now: Instant,
+    mut sockets: impl Iterator<Item = (u16, SocketHandle)>,
+    set: &pollnet::socket::SocketSet<'static>,
+) {
+    let Some((_, h)) = sockets.find(|(port, _)| *port == traced) else {
+        return;
+    };
+    let Some(s) = set.get(h) else { return };
+    let line = format!(
+        "{} cwnd {} {}",
+        describe_socket(s),
+        s.congestion_window(),
+        s.send_mss()
+    );
+    if line != *last {
+        println!("{now} {name} socket: {line}");
+        *last = line;
+    }
 }
 
 fn run<C, S>(net: &mut Net<C, S>, connections: usize, scale: usize, time_limit: Duration)
@@ -174,6 +219,8 @@ where
     let mut accepted = 0;
     let mut chunk = vec![0u8; 4096];
     let deadline = net.now + time_limit;
+    let trace = trace_port();
+    let mut watched = [String::new(), String::new()];
 
     loop {
         net.settle();
@@ -190,6 +237,24 @@ where
             servers.insert(h, (port, End::default()));
             accepted += 1;
             acted = true;
+        }
+        if let Some(traced) = trace {
+            watch(
+                &mut watched[0],
+                "C",
+                traced,
+                net.now,
+                clients.iter().map(|c| (c.1, c.0)),
+                &net.client.sockets,
+            );
+            watch(
+                &mut watched[1],
+                "S",
+                traced,
+                net.now,
+                servers.iter().map(|(h, s)| (s.0, *h)),
+                &net.server.sockets,
+            );
         }
         for (h, port, end) in clients.iter_mut().filter(|c| !c.2.done) {
             let order = close_order(*port);
