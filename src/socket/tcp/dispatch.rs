@@ -506,6 +506,9 @@ impl<'a> TcpSocket<'a> {
                 let end = plan.seq + (plan.payload_len + syn + fin);
                 if plan.retransmission {
                     cx.stats.retransmissions += 1;
+                    if plan.kind == SegmentKind::Syn {
+                        self.syn_retransmitted = true;
+                    }
                 }
                 if plan.fast {
                     self.fast_retransmit = false;

@@ -414,6 +414,9 @@ pub struct TcpSocket<'a> {
     rtt_probe: Option<(SeqNumber, Instant)>,
     /// Consecutive retransmission timeouts without progress.
     retransmits: u32,
+    /// Our SYN or SYN-ACK went out more than once (no RTT sample from the
+    /// handshake then).
+    syn_retransmitted: bool,
     timers: Timers,
     /// Zero-window probes sent since the peer last answered.
     persist_probes: u32,
@@ -494,6 +497,7 @@ impl<'a> TcpSocket<'a> {
             rtt: RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto),
             rtt_probe: None,
             retransmits: 0,
+            syn_retransmitted: false,
             timers: Timers::default(),
             persist_probes: 0,
             persist_probe_due: false,
@@ -1040,6 +1044,7 @@ impl<'a> TcpSocket<'a> {
         self.rtt = RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto);
         self.rtt_probe = None;
         self.retransmits = 0;
+        self.syn_retransmitted = false;
         self.timers = Timers::default();
         self.persist_probes = 0;
         self.persist_probe_due = false;

@@ -280,6 +280,12 @@ impl<'a> TcpSocket<'a> {
             && repr.ack().is_none()
             && repr.seq_number == self.irs
         {
+            // RFC 7323 section 4.3: its SEG.SEQ (IRS) is at or before
+            // Last.ACK.sent (IRS + 1), so a newer TSval becomes TS.Recent
+            // and the resent SYN-ACK echoes it. Echoing the first SYN's
+            // TSval instead hands the peer an RTT sample that spans its SYN
+            // timeouts (seconds), and that inflated RTO stays for a long time.
+            self.update_ts_recent(now, repr);
             self.snd_nxt = self.iss;
             self.rtt_probe = None;
             return None;
@@ -323,17 +329,10 @@ impl<'a> TcpSocket<'a> {
         }
         self.keepalive_probes = 0;
         self.keepalive_due = false;
-        if self.timestamps.enabled {
-            if let Some(ts) = repr.timestamp {
-                // RFC 7323 section 4.3: update TS.Recent only from segments
-                // that start at or before the last ACK we sent.
-                if repr.seq_number <= self.last_ack_sent
-                    && ts.tsval.wrapping_sub(self.timestamps.recent) as i32 >= 0
-                {
-                    self.timestamps.recent = ts.tsval;
-                    self.timestamps.recent_at = now;
-                }
-            }
+        // RFC 7323 section 4.3: update TS.Recent only from segments that
+        // start at or before the last ACK we sent.
+        if repr.seq_number <= self.last_ack_sent {
+            self.update_ts_recent(now, repr);
         }
 
         // Second: RST.
@@ -423,6 +422,18 @@ impl<'a> TcpSocket<'a> {
             return self.ack_reply(now);
         }
         None
+    }
+
+    /// Takes the segment's TSval as TS.Recent if it is not older (RFC 7323
+    /// section 4.3); the caller has checked SEG.SEQ against Last.ACK.sent.
+    fn update_ts_recent(&mut self, now: Instant, repr: &TcpRepr) {
+        let Some(ts) = repr.timestamp.filter(|_| self.timestamps.enabled) else {
+            return;
+        };
+        if ts.tsval.wrapping_sub(self.timestamps.recent) as i32 >= 0 {
+            self.timestamps.recent = ts.tsval;
+            self.timestamps.recent_at = now;
+        }
     }
 
     /// RFC 7323 section 5.3 R1: a timestamp older than TS.Recent marks an
@@ -548,6 +559,7 @@ impl<'a> TcpSocket<'a> {
         self.tx_buffer.dequeue_allocated(data_acked);
         self.tx_seq += data_acked;
         let fin_acked = self.fin_queued && ack > data_end;
+        let syn_acked = self.snd_una == self.iss;
         self.snd_una = ack;
         if self.snd_nxt < ack {
             self.snd_nxt = ack;
@@ -560,6 +572,20 @@ impl<'a> TcpSocket<'a> {
             .filter(|ts| self.timestamps.enabled && ts.tsecr != 0)
             .map(|ts| self.ts_clock(now).wrapping_sub(ts.tsecr));
         match echoed {
+            // Our SYN (or SYN-ACK) was sent more than once: the answer may
+            // echo the first one although the peer sent it on its own timer
+            // or for the later copy (its TS.Recent still holds the first
+            // SYN's TSval), so the "RTT" spans our SYN timeouts: seconds on
+            // a millisecond path, and as the first sample it sets RTO = 3R,
+            // which RFC 6298's gains take dozens of samples to forget. Take
+            // no sample, as FreeBSD does for a retransmitted SYN; RFC 7323's
+            // RTTM rule makes every sample optional ("MAY").
+            _ if syn_acked && self.syn_retransmitted => {
+                self.rtt_probe = None;
+                if self.retransmits > 0 {
+                    self.rtt.restart_after_syn_timeout();
+                }
+            }
             Some(ms) if ms <= MAX_TIMESTAMP_RTT_MS => {
                 self.rtt.sample(Duration::from_millis(u64::from(ms)));
                 self.rtt_probe = None;

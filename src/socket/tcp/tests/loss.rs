@@ -60,3 +60,108 @@ fn a_pure_ack_stays_inside_a_closed_peer_window() {
         .unwrap()
         .is(ACK, ISS + 1, Some(IRS + 1), 0);
 }
+
+/// A SYN that arrives again in SYN_RCVD (our SYN-ACK or the peer's earlier
+/// SYN was lost) starts at IRS, before Last.ACK.sent, so its newer TSval
+/// becomes TS.Recent (RFC 7323 4.3) and the resent SYN-ACK echoes it. The
+/// soak's client had sent its first SYN 1 to 3 s before the one that got
+/// through; echoing that first TSval gave it an RTT sample of seconds on a
+/// 4 ms link, an RTO of 3 to 9 s, and long stalls after every loss.
+#[test]
+fn a_retransmitted_syn_updates_ts_recent_in_syn_rcvd() {
+    let mut h = Harness::new(65536, 65536, TcpConfig::default());
+    h.socket.listen(LOCAL.port).unwrap();
+    h.socket.set_next_isn(SeqNumber(ISS));
+    let mut syn = with_mss(seg(SYN, IRS, None, b""), 1460);
+    syn.timestamp = Some(TcpTimestamp {
+        tsval: 100,
+        tsecr: 0,
+    });
+    assert_eq!(h.recv(syn), None);
+    let first = h.dispatch().unwrap();
+    first.is(SYN | ACK, ISS, Some(IRS + 1), 0);
+    assert_eq!(first.timestamp.unwrap().tsecr, 100);
+    // The SYN-ACK is lost; the peer's SYN timer fires a second later.
+    h.advance(ms(999));
+    syn.timestamp = Some(TcpTimestamp {
+        tsval: 1100,
+        tsecr: 0,
+    });
+    assert_eq!(h.recv(syn), None);
+    let again = h.dispatch().unwrap();
+    again.is(SYN | ACK, ISS, Some(IRS + 1), 0);
+    assert_eq!(again.timestamp.unwrap().tsecr, 1100);
+    // The first SYN again (reordered): PAWS drops it with an ACK, and
+    // TS.Recent does not move back.
+    syn.timestamp = Some(TcpTimestamp {
+        tsval: 100,
+        tsecr: 0,
+    });
+    let ack = h.recv(syn).unwrap();
+    ack.is(ACK, ISS + 1, Some(IRS + 1), 0);
+    assert_eq!(ack.timestamp.unwrap().tsecr, 1100);
+    h.expect_silence();
+    assert_eq!(h.state(), SynRcvd);
+}
+
+/// A SYN-ACK that answers a retransmitted SYN gives no RTT sample, even
+/// with timestamps: in the soak the peer's SYN-ACK, resent on its own
+/// timer, echoed our first SYN's TSval from 3 s earlier, and that single
+/// sample set the RTO to 9 s on a 4 ms link. RFC 6298 5.7 then starts data
+/// transmission with an RTO of 3 s, and the first real sample replaces it.
+#[test]
+fn no_rtt_sample_from_a_handshake_with_a_retransmitted_syn() {
+    let config = TcpConfig {
+        min_rto: ms(200),
+        ..TcpConfig::default()
+    };
+    let mut h = Harness::new(65536, 65536, config);
+    let first_tsval = h.connect(ISS).timestamp.unwrap().tsval;
+    h.set_time(Instant::from_secs(1));
+    let again = h.dispatch().unwrap();
+    again.is(SYN, ISS, None, 0);
+    assert_eq!(again.timestamp.unwrap().tsval, first_tsval + 1000);
+    // The peer answers the first SYN, 3 s after it was sent.
+    h.set_time(Instant::from_secs(3));
+    let mut syn_ack = with_mss(seg(SYN | ACK, IRS, Some(ISS + 1), b""), 1460);
+    syn_ack.timestamp = Some(TcpTimestamp {
+        tsval: 500,
+        tsecr: first_tsval,
+    });
+    h.recv(syn_ack).unwrap().is(ACK, ISS + 1, Some(IRS + 1), 0);
+    assert_eq!(h.state(), Established);
+    assert_eq!(h.socket.rto(), secs(3));
+    // Data: its ACK 4 ms later is the first sample (4 ms, RTO at the
+    // 200 ms floor).
+    assert_eq!(h.socket.send_slice(b"data"), Ok(4));
+    let data = h.dispatch().unwrap();
+    data.is(ACK | PSH, ISS + 1, Some(IRS + 1), 4);
+    h.advance(ms(4));
+    let mut ack = seg(ACK, IRS + 1, Some(ISS + 5), b"");
+    ack.timestamp = Some(TcpTimestamp {
+        tsval: 504,
+        tsecr: data.timestamp.unwrap().tsval,
+    });
+    assert_eq!(h.recv(ack), None);
+    assert_eq!(h.socket.rto(), ms(200));
+}
+
+/// Without a retransmission the handshake's echoed timestamp is a sample.
+#[test]
+fn the_handshake_gives_an_rtt_sample_when_the_syn_went_once() {
+    let config = TcpConfig {
+        min_rto: ms(10),
+        ..TcpConfig::default()
+    };
+    let mut h = Harness::new(65536, 65536, config);
+    let tsval = h.connect(ISS).timestamp.unwrap().tsval;
+    h.set_time(Instant::ZERO + ms(40));
+    let mut syn_ack = with_mss(seg(SYN | ACK, IRS, Some(ISS + 1), b""), 1460);
+    syn_ack.timestamp = Some(TcpTimestamp {
+        tsval: 500,
+        tsecr: tsval,
+    });
+    h.recv(syn_ack).unwrap();
+    // SRTT 40 ms, RTTVAR 20 ms: RTO = 40 + 4 * 20.
+    assert_eq!(h.socket.rto(), ms(120));
+}
