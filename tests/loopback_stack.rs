@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use common::*;
 use pollnet::phy::{Device, FaultConfig, FaultInjector, Loopback, Probability, Reorder};
-use pollnet::socket::tcp::State;
+use pollnet::socket::tcp::{State, TcpConfig};
 use pollnet::socket::{ChildBuffers, SocketHandle};
 use pollnet::time::{Duration, Instant};
 use pollnet::wire::{IpAddress, IpEndpoint};
@@ -187,12 +187,16 @@ fn watch(
     }
 }
 
-fn run<C, S>(net: &mut Net<C, S>, connections: usize, scale: usize, time_limit: Duration)
-where
+fn run<C, S>(
+    net: &mut Net<C, S>,
+    tcp: TcpConfig,
+    connections: usize,
+    scale: usize,
+    time_limit: Duration,
+) where
     C: Device + NextEvent,
     S: Device + NextEvent,
 {
-    let tcp = tcp_config();
     let listener = net.server.sockets.add(socket(tcp, 64, 64)).unwrap();
     net.server
         .sockets
@@ -327,7 +331,7 @@ fn many_connections_both_directions_every_close_order() {
         server: Host::new(b, 2, SERVER_IP, 22, tcp, 130),
         now: Instant::ZERO,
     };
-    run(&mut net, 120, 60_000, Duration::from_secs(120));
+    run(&mut net, tcp, 120, 60_000, Duration::from_secs(120));
     assert_eq!(net.client.device.stats().dropped_queue_full, 0);
     assert_eq!(net.server.device.stats().dropped_queue_full, 0);
     let (client, server) = (net.client.iface.stats(), net.server.iface.stats());
@@ -362,14 +366,19 @@ fn soak_under_drop_duplicate_reorder_corrupt() {
     };
     *faults.rx_config_mut() = config;
     *faults.tx_config_mut() = config;
-    let tcp = tcp_config();
+    // TIME_WAIT must outlast the peer's retransmissions of its FIN, or a
+    // lost last ACK turns into a RST at the LAST_ACK end: 2*MSL covers the
+    // largest RTO, as the defaults (MSL 60 s, RTO at most 60 s) do. Idle
+    // virtual time costs nothing.
+    let mut tcp = tcp_config();
+    tcp.msl = Duration::from_secs(30);
     let trace = trace_port();
     let mut net = Net {
         client: Host::new(Tap::new(faults, "C", trace), 1, CLIENT_IP, 33, tcp, 32),
         server: Host::new(Tap::new(b, "S", trace), 2, SERVER_IP, 44, tcp, 34),
         now: Instant::ZERO,
     };
-    run(&mut net, 24, 200_000, Duration::from_secs(600));
+    run(&mut net, tcp, 24, 200_000, Duration::from_secs(600));
     let stats = net.client.iface.stats();
     assert!(
         stats.tcp_retransmissions > 0,

@@ -207,8 +207,36 @@ fn describe(frame: &[u8], port: u16) -> Option<String> {
         }
     }
     let len = tcp.len().saturating_sub(off);
+    // The one's-complement sum over the pseudo-header and the segment is
+    // 0xffff when the checksum is right.
+    let mut sum: u32 = 6 + tcp.len() as u32;
+    for pair in ip.get(12..20)?.chunks(2).chain(tcp.chunks(2)) {
+        let hi = u32::from(pair[0]) << 8;
+        sum += hi | pair.get(1).map_or(0, |&b| u32::from(b));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    let mut ip_sum: u32 = 0;
+    for pair in ip.get(..ihl)?.chunks(2) {
+        ip_sum += u32::from(pair[0]) << 8 | pair.get(1).map_or(0, |&b| u32::from(b));
+    }
+    while ip_sum > 0xffff {
+        ip_sum = (ip_sum & 0xffff) + (ip_sum >> 16);
+    }
+    // Ethernet has no checksum here: flag a header that is not one of the
+    // two hosts' (02:00:00:00:00:01/02, IPv4).
+    let host_mac = |mac: &[u8]| mac[..5] == [2, 0, 0, 0, 0] && matches!(mac[5], 1 | 2);
+    let eth_ok =
+        host_mac(frame.get(0..6)?) && host_mac(frame.get(6..12)?) && frame.get(12..14)? == [8, 0];
+    let bad = match (sum == 0xffff, ip_sum == 0xffff, eth_ok) {
+        (true, true, true) => "",
+        (_, _, false) => &*format!(" BAD-ETHERNET-HEADER {:02x?}", frame.get(..14)?),
+        (false, true, _) => " BAD-TCP-CHECKSUM",
+        (_, false, _) => " BAD-IP-CHECKSUM",
+    };
     Some(format!(
-        "{src}>{dst} {names} seq {seq} ack {ack} len {len} win {win}{ts}"
+        "{src}>{dst} {names} seq {seq} ack {ack} len {len} win {win}{ts}{bad}"
     ))
 }
 
