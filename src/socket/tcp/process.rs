@@ -451,6 +451,14 @@ impl<'a> TcpSocket<'a> {
     /// RFC 9293 section 3.10.7.4, first step: the four acceptability cases.
     /// A segment with data at RCV.NXT is let in with a zero window so its
     /// ACK, RST and window are processed (its data is then trimmed).
+    ///
+    /// One widening, as BSD and Linux have it: a segment without data (and
+    /// without RST, which RFC 5961 keeps strict) may also sit exactly at the
+    /// right edge, RCV.NXT + RCV.WND. A peer that
+    /// has a full window in flight sends its ACKs there (SEQ = SND.NXT);
+    /// RFC 9293's strict `<` drops them unread, and if the data in flight
+    /// was lost and the peer's retransmissions only carry data we already
+    /// have, neither side ever learns what the other received.
     fn segment_acceptable(&self, repr: &TcpRepr) -> bool {
         let len = repr.segment_len();
         let window = self.rcv_window();
@@ -458,7 +466,7 @@ impl<'a> TcpSocket<'a> {
         let in_window = |s: SeqNumber| s >= self.rcv_nxt && s - self.rcv_nxt < window;
         match (len, window) {
             (0, 0) => seq == self.rcv_nxt,
-            (0, _) => in_window(seq),
+            (0, _) => in_window(seq) || (!repr.rst() && seq == self.rcv_nxt + window),
             (_, 0) => seq == self.rcv_nxt,
             (_, _) => in_window(seq) || in_window(seq + (len - 1)),
         }
@@ -722,9 +730,13 @@ impl<'a> TcpSocket<'a> {
                     }
                     Err(_) => self.ack_now = true,
                 }
-            } else if offset > 0 {
-                self.ack_now = true;
             }
+            // A segment without data ahead of RCV.NXT (the peer's ACK sent
+            // from beyond a hole) gets no ACK of its own: it carries nothing
+            // to report, and when both sides have lost data in flight each
+            // side's ACKs sit ahead of the other's RCV.NXT, so answering them
+            // would bounce ACKs back and forth until a retransmission fills
+            // a hole (Linux and BSD do not answer them either).
         }
         if trimmed_right {
             // Data beyond the window is dropped and ACKed (RFC 9293

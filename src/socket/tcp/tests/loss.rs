@@ -165,3 +165,53 @@ fn the_handshake_gives_an_rtt_sample_when_the_syn_went_once() {
     // SRTT 40 ms, RTTVAR 20 ms: RTO = 40 + 4 * 20.
     assert_eq!(h.socket.rto(), ms(120));
 }
+
+/// A pure ACK exactly at the right edge of our window (SEQ = RCV.NXT +
+/// RCV.WND) is accepted, as BSD and Linux accept it. The peer has a full
+/// window of data in flight, all of it lost, so its ACKs carry SEQ =
+/// SND.NXT = our right edge. In the soak both sides were in that state and
+/// each one's retransmissions were data the other already had: every ACK
+/// was dropped as out of window and answered by another ACK, and both
+/// sides timed out.
+#[test]
+fn a_pure_ack_at_the_right_window_edge_is_processed() {
+    let mut h = Harness::new(1000, 65536, plain_config());
+    h.establish_active(ISS, IRS);
+    assert_eq!(send(&mut h, 100).len(), 1);
+    // Our window is 1000 bytes: the peer's 1000 bytes at IRS + 1 are lost,
+    // and its ACK of our data comes from SND.NXT = IRS + 1001.
+    assert_eq!(h.recv(seg(ACK, IRS + 1001, Some(ISS + 101), b"")), None);
+    assert_eq!(h.socket.send_queue(), 0);
+    assert_eq!(h.poll_at(), PollAt::Ingress);
+    // One byte further is still out of window: ACKed, not processed.
+    assert_eq!(send(&mut h, 10).len(), 1);
+    h.recv(seg(ACK, IRS + 1002, Some(ISS + 111), b""))
+        .unwrap()
+        .is(ACK, ISS + 111, Some(IRS + 1), 0);
+    assert_eq!(h.socket.send_queue(), 10);
+    // So is data at the edge (it cannot fit), and a RST there.
+    h.recv(seg(ACK, IRS + 1001, Some(ISS + 111), b"x"))
+        .unwrap()
+        .is(ACK, ISS + 111, Some(IRS + 1), 0);
+    assert_eq!(h.socket.send_queue(), 10);
+    assert_eq!(h.recv(seg(RST, IRS + 1001, None, b"")), None);
+    assert_eq!(h.state(), Established);
+}
+
+/// A pure ACK from beyond a hole (the peer's data ahead of it was lost) is
+/// processed and not answered: it reports nothing, and answering it makes
+/// an ACK loop when both sides have lost data in flight, since each side's
+/// ACKs then sit ahead of the other's RCV.NXT. Out-of-order data still gets
+/// an immediate ACK (RFC 5681 4.2).
+#[test]
+fn a_pure_ack_from_beyond_a_hole_is_not_answered() {
+    let mut h = established();
+    assert_eq!(send(&mut h, 100).len(), 1);
+    assert_eq!(h.recv(seg(ACK, IRS + 501, Some(ISS + 51), b"")), None);
+    assert_eq!(h.socket.send_queue(), 50);
+    h.expect_silence();
+    h.recv(seg(ACK, IRS + 501, Some(ISS + 101), b"late"))
+        .unwrap()
+        .is(ACK, ISS + 101, Some(IRS + 1), 0);
+    assert_eq!(h.socket.send_queue(), 0);
+}
