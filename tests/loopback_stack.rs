@@ -380,6 +380,11 @@ fn soak_under_drop_duplicate_reorder_corrupt() {
     };
     run(&mut net, tcp, 24, 200_000, Duration::from_secs(600));
     let stats = net.client.iface.stats();
+    println!(
+        "seed {seed}: all closed at {}, {} retransmissions",
+        net.now,
+        stats.tcp_retransmissions + net.server.iface.stats().tcp_retransmissions
+    );
     assert!(
         stats.tcp_retransmissions > 0,
         "10% loss must cause retransmissions"
