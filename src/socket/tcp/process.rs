@@ -575,9 +575,23 @@ impl<'a> TcpSocket<'a> {
 
         // RTT: from the echoed timestamp (RFC 7323 section 4.1, which also
         // lifts Karn's ambiguity), else from the timed segment.
+        //
+        // Karn's ambiguity comes back for an echo older than our last
+        // timeout: the peer may have had the data all along, its ACK lost,
+        // and answered our retransmission, a duplicate to it, with its old
+        // TS.Recent (RFC 7323 5.3 R2 rejects the duplicate before R3 could
+        // record its TSval). That "RTT" spans our whole RTO, so each such
+        // sample raises the next RTO: under steady loss the RTO climbed to
+        // its 60 s cap on a 4 ms path. Such an echo gives no sample (RTTM is
+        // a MAY), and the backoff stays until a segment sent after the
+        // timeout is echoed (RFC 6298 5.5-5.7), as with Karn's rule.
         let echoed = repr
             .timestamp
             .filter(|ts| self.timestamps.enabled && ts.tsecr != 0)
+            .filter(|ts| {
+                self.timeout_tsval
+                    .is_none_or(|sent| ts.tsecr.wrapping_sub(sent) as i32 >= 0)
+            })
             .map(|ts| self.ts_clock(now).wrapping_sub(ts.tsecr));
         match echoed {
             // Our SYN (or SYN-ACK) was sent more than once: the answer may
@@ -632,6 +646,8 @@ impl<'a> TcpSocket<'a> {
             self.timers.retransmit = None;
             self.stalled_since = None;
             self.fast_retransmit = false;
+            // Everything sent before the timeout is acknowledged.
+            self.timeout_tsval = None;
         } else {
             self.timers.retransmit = now.checked_add(self.rtt.rto());
             self.stalled_since = Some(now);

@@ -199,6 +199,7 @@ impl<'a> TcpSocket<'a> {
             return;
         }
         self.retransmits += 1;
+        self.timeout_tsval = Some(self.ts_clock(now));
         self.rtt.backoff();
         self.timers.retransmit = now.checked_add(self.rtt.rto());
         self.rtt_probe = None;

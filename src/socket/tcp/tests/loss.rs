@@ -215,3 +215,55 @@ fn a_pure_ack_from_beyond_a_hole_is_not_answered() {
         .is(ACK, ISS + 101, Some(IRS + 1), 0);
     assert_eq!(h.socket.send_queue(), 0);
 }
+
+/// An ACK whose echoed timestamp predates our last retransmission timeout
+/// gives no RTT sample. The peer had the data; its ACK was lost; our
+/// retransmission was a duplicate to it, and RFC 7323 (5.3 R2 before R3)
+/// answers a duplicate with the old TS.Recent, so the "RTT" would span the
+/// whole RTO. In the soak each such sample raised the next RTO, until it
+/// sat at its 60 s cap on a 4 ms link and transfers took ten minutes.
+#[test]
+fn an_echo_from_before_a_timeout_is_not_an_rtt_sample() {
+    let config = TcpConfig {
+        min_rto: ms(200),
+        ..TcpConfig::default()
+    };
+    let mut h = Harness::new(65536, 65536, config);
+    let tsval = h.connect(ISS).timestamp.unwrap().tsval;
+    h.set_time(Instant::ZERO + ms(4));
+    let mut syn_ack = with_mss(seg(SYN | ACK, IRS, Some(ISS + 1), b""), 1460);
+    syn_ack.timestamp = Some(TcpTimestamp {
+        tsval: 500,
+        tsecr: tsval,
+    });
+    h.recv(syn_ack).unwrap();
+    // SRTT 4 ms, RTTVAR 2 ms: the 200 ms floor.
+    assert_eq!(h.socket.rto(), ms(200));
+    let ack = |ack: u32, tsecr: u32| {
+        let mut repr = seg(ACK, IRS + 1, Some(ack), b"");
+        repr.timestamp = Some(TcpTimestamp { tsval: 600, tsecr });
+        repr
+    };
+
+    assert_eq!(h.socket.send_slice(b"data"), Ok(4));
+    let original = h.dispatch().unwrap();
+    original.is(ACK | PSH, ISS + 1, Some(IRS + 1), 4);
+    // The peer's ACK is lost; the timer fires and the RTO doubles.
+    h.set_time(Instant::ZERO + ms(204));
+    let resent = h.dispatch().unwrap();
+    resent.is(ACK | PSH, ISS + 1, Some(IRS + 1), 4);
+    assert_eq!(h.socket.rto(), ms(400));
+    // The peer answers the duplicate, echoing the original's TSval: no
+    // sample, the backed-off RTO stays.
+    h.set_time(Instant::ZERO + ms(208));
+    let original_tsval = original.timestamp.unwrap().tsval;
+    assert_eq!(h.recv(ack(ISS + 5, original_tsval)), None);
+    assert_eq!(h.socket.send_queue(), 0);
+    assert_eq!(h.socket.rto(), ms(400));
+    // A segment sent after the timeout is echoed: a real sample again.
+    assert_eq!(h.socket.send_slice(b"more"), Ok(4));
+    let next = h.dispatch().unwrap();
+    h.set_time(Instant::ZERO + ms(212));
+    assert_eq!(h.recv(ack(ISS + 9, next.timestamp.unwrap().tsval)), None);
+    assert_eq!(h.socket.rto(), ms(200));
+}
