@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use common::*;
 use pollnet::phy::{Device, FaultConfig, FaultInjector, Loopback, Probability, Reorder};
-use pollnet::socket::tcp::State;
+use pollnet::socket::tcp::{State, TcpConfig};
 use pollnet::socket::{ChildBuffers, SocketHandle};
 use pollnet::time::{Duration, Instant};
 use pollnet::wire::{IpAddress, IpEndpoint};
@@ -43,12 +43,13 @@ fn len(port: u16, scale: usize) -> usize {
 struct End {
     sent: usize,
     received: usize,
+    /// The send side is closed (`shutdown` or `close`).
     closed: bool,
+    /// `close` was called: the application reads no more.
+    fully_closed: bool,
     done: bool,
 }
 
-/// Drives one end: send its stream, check what arrives, close per the
-/// scenario. Returns whether it did anything.
 /// The two streams of one end: what it sends and what it must receive.
 struct Streams {
     send_id: u64,
@@ -57,6 +58,14 @@ struct Streams {
     recv_len: usize,
 }
 
+/// Drives one end: send its stream, check what arrives, close per the
+/// scenario. Returns whether it did anything.
+///
+/// An end that closes first still has the peer's stream to read, so it
+/// half-closes (`shutdown`) and calls `close` only once the peer's FIN has
+/// come: `close` promises to read no more, and FIN_WAIT_2 may then time out
+/// (`fin_wait_2_timeout` of idle) while the peer, its RTO backed off by
+/// losses, is still resending data.
 fn drive_end(
     socket: &mut pollnet::socket::tcp::TcpSocket<'static>,
     end: &mut End,
@@ -107,16 +116,30 @@ fn drive_end(
     let peer_closed =
         !socket.may_recv() && socket.state() != State::SynRcvd && socket.state() != State::SynSent;
     if !end.closed && sent_all && socket.state().is_synchronized() && (close_first || peer_closed) {
-        socket.close();
+        if peer_closed {
+            socket.close();
+            end.fully_closed = true;
+        } else {
+            socket.shutdown();
+        }
         end.closed = true;
         acted = true;
     }
-    if socket.state() == State::Closed && end.closed {
-        assert_eq!(
-            end.received,
-            recv_len,
-            "stream {recv_id} incomplete: error {:?}, sent {} of {send_len}",
+    if end.closed && !end.fully_closed && peer_closed {
+        socket.close();
+        end.fully_closed = true;
+        acted = true;
+    }
+    if socket.state() == State::Closed {
+        // Every connection must end cleanly, and only after its
+        // application closed it and read all of the peer's data.
+        assert!(
+            end.fully_closed && socket.error().is_none() && end.received == recv_len,
+            "stream {recv_id} incomplete: closed by us {}, error {:?}, received {} of \
+             {recv_len}, sent {} of {send_len}",
+            end.closed,
             socket.error(),
+            end.received,
             end.sent
         );
         end.done = true;
@@ -124,12 +147,56 @@ fn drive_end(
     acted
 }
 
-fn run<C, S>(net: &mut Net<C, S>, connections: usize, scale: usize, time_limit: Duration)
-where
+/// A socket's state and sequence variables, for failure reports.
+fn describe_socket(s: &pollnet::socket::tcp::TcpSocket) -> String {
+    format!(
+        "{} error {:?} sendq {} recvq {} {:?} wnd {} rto {}",
+        s.state(),
+        s.error(),
+        s.send_queue(),
+        s.recv_queue(),
+        s.debug_sequence(),
+        s.send_window(),
+        s.rto()
+    )
+}
+
+/// Prints the traced connection's socket whenever its state, RTO or
+/// sequence variables change (debugging aid, with `SOAK_TRACE_PORT`).
+fn watch(
+    last: &mut String,
+    name: &str,
+    traced: u16,
+    now: Instant,
+    mut sockets: impl Iterator<Item = (u16, SocketHandle)>,
+    set: &pollnet::socket::SocketSet<'static>,
+) {
+    let Some((_, h)) = sockets.find(|(port, _)| *port == traced) else {
+        return;
+    };
+    let Some(s) = set.get(h) else { return };
+    let line = format!(
+        "{} cwnd {} {}",
+        describe_socket(s),
+        s.congestion_window(),
+        s.send_mss()
+    );
+    if line != *last {
+        println!("{now} {name} socket: {line}");
+        *last = line;
+    }
+}
+
+fn run<C, S>(
+    net: &mut Net<C, S>,
+    tcp: TcpConfig,
+    connections: usize,
+    scale: usize,
+    time_limit: Duration,
+) where
     C: Device + NextEvent,
     S: Device + NextEvent,
 {
-    let tcp = tcp_config();
     let listener = net.server.sockets.add(socket(tcp, 64, 64)).unwrap();
     net.server
         .sockets
@@ -156,6 +223,8 @@ where
     let mut accepted = 0;
     let mut chunk = vec![0u8; 4096];
     let deadline = net.now + time_limit;
+    let trace = trace_port();
+    let mut watched = [String::new(), String::new()];
 
     loop {
         net.settle();
@@ -172,6 +241,24 @@ where
             servers.insert(h, (port, End::default()));
             accepted += 1;
             acted = true;
+        }
+        if let Some(traced) = trace {
+            watch(
+                &mut watched[0],
+                "C",
+                traced,
+                net.now,
+                clients.iter().map(|c| (c.1, c.0)),
+                &net.client.sockets,
+            );
+            watch(
+                &mut watched[1],
+                "S",
+                traced,
+                net.now,
+                servers.iter().map(|(h, s)| (s.0, *h)),
+                &net.server.sockets,
+            );
         }
         for (h, port, end) in clients.iter_mut().filter(|c| !c.2.done) {
             let order = close_order(*port);
@@ -203,31 +290,20 @@ where
         if all_done {
             break;
         }
-        if !acted && !net.step(Duration::from_secs(1)) {
-            panic!(
-                "nothing left to happen at {} but connections are unfinished",
-                net.now
-            );
-        }
-        if net.now >= deadline {
+        let stuck = !acted && !net.step(Duration::from_secs(1));
+        if stuck || net.now >= deadline {
             for (h, port, end) in clients.iter().filter(|c| !c.2.done) {
                 let s = net.client.sockets.get(*h).unwrap();
-                println!(
-                    "client {port}: {} {end:?} error {:?} sendq {} {:?}",
-                    s.state(),
-                    s.error(),
-                    s.send_queue(),
-                    (s.rcv_nxt(), s.snd_nxt(), s.send_window(), s.rto())
-                );
+                println!("client {port}: {end:?} {}", describe_socket(s));
             }
             for (h, (port, end)) in servers.iter().filter(|s| !s.1.1.done) {
                 let s = net.server.sockets.get(*h).unwrap();
-                println!(
-                    "server {port}: {} {end:?} error {:?} sendq {} {:?}",
-                    s.state(),
-                    s.error(),
-                    s.send_queue(),
-                    (s.rcv_nxt(), s.snd_nxt(), s.send_window(), s.rto())
+                println!("server {port}: {end:?} {}", describe_socket(s));
+            }
+            if stuck {
+                panic!(
+                    "nothing left to happen at {} but connections are unfinished",
+                    net.now
                 );
             }
             panic!("not finished by {}", net.now);
@@ -255,7 +331,7 @@ fn many_connections_both_directions_every_close_order() {
         server: Host::new(b, 2, SERVER_IP, 22, tcp, 130),
         now: Instant::ZERO,
     };
-    run(&mut net, 120, 60_000, Duration::from_secs(120));
+    run(&mut net, tcp, 120, 60_000, Duration::from_secs(120));
     assert_eq!(net.client.device.stats().dropped_queue_full, 0);
     assert_eq!(net.server.device.stats().dropped_queue_full, 0);
     let (client, server) = (net.client.iface.stats(), net.server.iface.stats());
@@ -290,20 +366,31 @@ fn soak_under_drop_duplicate_reorder_corrupt() {
     };
     *faults.rx_config_mut() = config;
     *faults.tx_config_mut() = config;
-    let tcp = tcp_config();
+    // TIME_WAIT must outlast the peer's retransmissions of its FIN, or a
+    // lost last ACK turns into a RST at the LAST_ACK end: 2*MSL covers the
+    // largest RTO, as the defaults (MSL 60 s, RTO at most 60 s) do. Idle
+    // virtual time costs nothing.
+    let mut tcp = tcp_config();
+    tcp.msl = Duration::from_secs(30);
+    let trace = trace_port();
     let mut net = Net {
-        client: Host::new(faults, 1, CLIENT_IP, 33, tcp, 32),
-        server: Host::new(b, 2, SERVER_IP, 44, tcp, 34),
+        client: Host::new(Tap::new(faults, "C", trace), 1, CLIENT_IP, 33, tcp, 32),
+        server: Host::new(Tap::new(b, "S", trace), 2, SERVER_IP, 44, tcp, 34),
         now: Instant::ZERO,
     };
-    run(&mut net, 24, 200_000, Duration::from_secs(600));
+    run(&mut net, tcp, 24, 200_000, Duration::from_secs(600));
     let stats = net.client.iface.stats();
+    println!(
+        "seed {seed}: all closed at {}, {} retransmissions",
+        net.now,
+        stats.tcp_retransmissions + net.server.iface.stats().tcp_retransmissions
+    );
     assert!(
         stats.tcp_retransmissions > 0,
         "10% loss must cause retransmissions"
     );
-    let rx = net.client.device.rx_stats();
-    let tx = net.client.device.tx_stats();
+    let rx = net.client.device.inner.rx_stats();
+    let tx = net.client.device.inner.tx_stats();
     assert!(rx.dropped > 0 && tx.dropped > 0);
     assert!(rx.duplicated > 0 && tx.duplicated > 0);
     assert!(rx.corrupted > 0 || tx.corrupted > 0);

@@ -160,12 +160,34 @@ impl<'a> TcpSocket<'a> {
         if self.ack_now || delayed_ack_expired || self.window_update_due() {
             return Some(Plan::control(
                 SegmentKind::Ack,
-                self.snd_nxt,
+                self.ack_seq(),
                 self.rcv_nxt,
                 TcpFlags::ACK,
             ));
         }
         None
+    }
+
+    /// The sequence number of a segment that carries no data: an ACK, a
+    /// RST, a challenge ACK.
+    ///
+    /// RFC 9293 writes `<SEQ=SND.NXT>`, where SND.NXT is the highest
+    /// sequence number sent. Our `snd_nxt` moves back to SND.UNA after a
+    /// timeout (go-back-N), so it can lie below the peer's RCV.NXT; an ACK
+    /// sent there is unacceptable to the peer (RFC 9293 3.10.7.4 first
+    /// step), which drops it unread and answers with an ACK of its own. If
+    /// both sides have rewound, every ACK is dropped, neither learns that
+    /// its data arrived, and both time out. So a dataless segment takes
+    /// SND.MAX (as BSD's `tcp_output` does), but never past the right edge
+    /// of the peer's window, where a peer that shrank or closed its window
+    /// would not accept it either.
+    pub(super) fn ack_seq(&self) -> SeqNumber {
+        if self.snd_una == self.iss {
+            // Handshake: only our SYN (at ISS) can be outstanding.
+            return self.snd_max;
+        }
+        let window_end = self.snd_una + self.snd_wnd;
+        self.snd_max.min(window_end).max(self.snd_una)
     }
 
     /// Whether data and FIN may go out in this state: after our SYN, in
@@ -484,6 +506,9 @@ impl<'a> TcpSocket<'a> {
                 let end = plan.seq + (plan.payload_len + syn + fin);
                 if plan.retransmission {
                     cx.stats.retransmissions += 1;
+                    if plan.kind == SegmentKind::Syn {
+                        self.syn_retransmitted = true;
+                    }
                 }
                 if plan.fast {
                     self.fast_retransmit = false;

@@ -414,6 +414,13 @@ pub struct TcpSocket<'a> {
     rtt_probe: Option<(SeqNumber, Instant)>,
     /// Consecutive retransmission timeouts without progress.
     retransmits: u32,
+    /// Our SYN or SYN-ACK went out more than once (no RTT sample from the
+    /// handshake then).
+    syn_retransmitted: bool,
+    /// Our timestamp clock when the retransmission timer last fired, while
+    /// data sent before it may still be acknowledged: an ACK echoing an
+    /// older TSval gives no RTT sample (see `on_new_ack`).
+    timeout_tsval: Option<u32>,
     timers: Timers,
     /// Zero-window probes sent since the peer last answered.
     persist_probes: u32,
@@ -494,6 +501,8 @@ impl<'a> TcpSocket<'a> {
             rtt: RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto),
             rtt_probe: None,
             retransmits: 0,
+            syn_retransmitted: false,
+            timeout_tsval: None,
             timers: Timers::default(),
             persist_probes: 0,
             persist_probe_due: false,
@@ -791,7 +800,7 @@ impl<'a> TcpSocket<'a> {
                 | State::CloseWait
         ) {
             self.pending_rst = Some(PendingRst {
-                seq: self.snd_nxt,
+                seq: self.ack_seq(),
                 ack: self.rcv_nxt,
             });
         }
@@ -1040,6 +1049,8 @@ impl<'a> TcpSocket<'a> {
         self.rtt = RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto);
         self.rtt_probe = None;
         self.retransmits = 0;
+        self.syn_retransmitted = false;
+        self.timeout_tsval = None;
         self.timers = Timers::default();
         self.persist_probes = 0;
         self.persist_probe_due = false;

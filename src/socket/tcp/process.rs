@@ -280,6 +280,12 @@ impl<'a> TcpSocket<'a> {
             && repr.ack().is_none()
             && repr.seq_number == self.irs
         {
+            // RFC 7323 section 4.3: its SEG.SEQ (IRS) is at or before
+            // Last.ACK.sent (IRS + 1), so a newer TSval becomes TS.Recent
+            // and the resent SYN-ACK echoes it. Echoing the first SYN's
+            // TSval instead hands the peer an RTT sample that spans its SYN
+            // timeouts (seconds), and that inflated RTO stays for a long time.
+            self.update_ts_recent(now, repr);
             self.snd_nxt = self.iss;
             self.rtt_probe = None;
             return None;
@@ -323,17 +329,10 @@ impl<'a> TcpSocket<'a> {
         }
         self.keepalive_probes = 0;
         self.keepalive_due = false;
-        if self.timestamps.enabled {
-            if let Some(ts) = repr.timestamp {
-                // RFC 7323 section 4.3: update TS.Recent only from segments
-                // that start at or before the last ACK we sent.
-                if repr.seq_number <= self.last_ack_sent
-                    && ts.tsval.wrapping_sub(self.timestamps.recent) as i32 >= 0
-                {
-                    self.timestamps.recent = ts.tsval;
-                    self.timestamps.recent_at = now;
-                }
-            }
+        // RFC 7323 section 4.3: update TS.Recent only from segments that
+        // start at or before the last ACK we sent.
+        if repr.seq_number <= self.last_ack_sent {
+            self.update_ts_recent(now, repr);
         }
 
         // Second: RST.
@@ -425,6 +424,18 @@ impl<'a> TcpSocket<'a> {
         None
     }
 
+    /// Takes the segment's TSval as TS.Recent if it is not older (RFC 7323
+    /// section 4.3); the caller has checked SEG.SEQ against Last.ACK.sent.
+    fn update_ts_recent(&mut self, now: Instant, repr: &TcpRepr) {
+        let Some(ts) = repr.timestamp.filter(|_| self.timestamps.enabled) else {
+            return;
+        };
+        if ts.tsval.wrapping_sub(self.timestamps.recent) as i32 >= 0 {
+            self.timestamps.recent = ts.tsval;
+            self.timestamps.recent_at = now;
+        }
+    }
+
     /// RFC 7323 section 5.3 R1: a timestamp older than TS.Recent marks an
     /// old duplicate, unless TS.Recent itself is too old to trust.
     fn paws_rejects(&self, now: Instant, tsval: u32) -> bool {
@@ -440,6 +451,14 @@ impl<'a> TcpSocket<'a> {
     /// RFC 9293 section 3.10.7.4, first step: the four acceptability cases.
     /// A segment with data at RCV.NXT is let in with a zero window so its
     /// ACK, RST and window are processed (its data is then trimmed).
+    ///
+    /// One widening, as BSD and Linux have it: a segment without data (and
+    /// without RST, which RFC 5961 keeps strict) may also sit exactly at the
+    /// right edge, RCV.NXT + RCV.WND. A peer that
+    /// has a full window in flight sends its ACKs there (SEQ = SND.NXT);
+    /// RFC 9293's strict `<` drops them unread, and if the data in flight
+    /// was lost and the peer's retransmissions only carry data we already
+    /// have, neither side ever learns what the other received.
     fn segment_acceptable(&self, repr: &TcpRepr) -> bool {
         let len = repr.segment_len();
         let window = self.rcv_window();
@@ -447,7 +466,7 @@ impl<'a> TcpSocket<'a> {
         let in_window = |s: SeqNumber| s >= self.rcv_nxt && s - self.rcv_nxt < window;
         match (len, window) {
             (0, 0) => seq == self.rcv_nxt,
-            (0, _) => in_window(seq),
+            (0, _) => in_window(seq) || (!repr.rst() && seq == self.rcv_nxt + window),
             (_, 0) => seq == self.rcv_nxt,
             (_, _) => in_window(seq) || in_window(seq + (len - 1)),
         }
@@ -548,6 +567,7 @@ impl<'a> TcpSocket<'a> {
         self.tx_buffer.dequeue_allocated(data_acked);
         self.tx_seq += data_acked;
         let fin_acked = self.fin_queued && ack > data_end;
+        let syn_acked = self.snd_una == self.iss;
         self.snd_una = ack;
         if self.snd_nxt < ack {
             self.snd_nxt = ack;
@@ -555,11 +575,39 @@ impl<'a> TcpSocket<'a> {
 
         // RTT: from the echoed timestamp (RFC 7323 section 4.1, which also
         // lifts Karn's ambiguity), else from the timed segment.
+        //
+        // Karn's ambiguity comes back for an echo older than our last
+        // timeout: the peer may have had the data all along, its ACK lost,
+        // and answered our retransmission, a duplicate to it, with its old
+        // TS.Recent (RFC 7323 5.3 R2 rejects the duplicate before R3 could
+        // record its TSval). That "RTT" spans our whole RTO, so each such
+        // sample raises the next RTO: under steady loss the RTO climbed to
+        // its 60 s cap on a 4 ms path. Such an echo gives no sample (RTTM is
+        // a MAY), and the backoff stays until a segment sent after the
+        // timeout is echoed (RFC 6298 5.5-5.7), as with Karn's rule.
         let echoed = repr
             .timestamp
             .filter(|ts| self.timestamps.enabled && ts.tsecr != 0)
+            .filter(|ts| {
+                self.timeout_tsval
+                    .is_none_or(|sent| ts.tsecr.wrapping_sub(sent) as i32 >= 0)
+            })
             .map(|ts| self.ts_clock(now).wrapping_sub(ts.tsecr));
         match echoed {
+            // Our SYN (or SYN-ACK) was sent more than once: the answer may
+            // echo the first one although the peer sent it on its own timer
+            // or for the later copy (its TS.Recent still holds the first
+            // SYN's TSval), so the "RTT" spans our SYN timeouts: seconds on
+            // a millisecond path, and as the first sample it sets RTO = 3R,
+            // which RFC 6298's gains take dozens of samples to forget. Take
+            // no sample, as FreeBSD does for a retransmitted SYN; RFC 7323's
+            // RTTM rule makes every sample optional ("MAY").
+            _ if syn_acked && self.syn_retransmitted => {
+                self.rtt_probe = None;
+                if self.retransmits > 0 {
+                    self.rtt.restart_after_syn_timeout();
+                }
+            }
             Some(ms) if ms <= MAX_TIMESTAMP_RTT_MS => {
                 self.rtt.sample(Duration::from_millis(u64::from(ms)));
                 self.rtt_probe = None;
@@ -598,6 +646,8 @@ impl<'a> TcpSocket<'a> {
             self.timers.retransmit = None;
             self.stalled_since = None;
             self.fast_retransmit = false;
+            // Everything sent before the timeout is acknowledged.
+            self.timeout_tsval = None;
         } else {
             self.timers.retransmit = now.checked_add(self.rtt.rto());
             self.stalled_since = Some(now);
@@ -696,9 +746,13 @@ impl<'a> TcpSocket<'a> {
                     }
                     Err(_) => self.ack_now = true,
                 }
-            } else if offset > 0 {
-                self.ack_now = true;
             }
+            // A segment without data ahead of RCV.NXT (the peer's ACK sent
+            // from beyond a hole) gets no ACK of its own: it carries nothing
+            // to report, and when both sides have lost data in flight each
+            // side's ACKs sit ahead of the other's RCV.NXT, so answering them
+            // would bounce ACKs back and forth until a retransmission fills
+            // a hole (Linux and BSD do not answer them either).
         }
         if trimmed_right {
             // Data beyond the window is dropped and ACKed (RFC 9293
@@ -823,10 +877,11 @@ impl<'a> TcpSocket<'a> {
         }
     }
 
-    /// Builds `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>` with the current window
-    /// and timestamps, and notes that the ACK went out.
+    /// Builds `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>` (SND.NXT as `ack_seq`
+    /// reads it) with the current window and timestamps, and notes that the
+    /// ACK went out.
     pub(super) fn ack_reply(&mut self, now: Instant) -> Reply {
-        let mut repr = self.segment_header(now, TcpFlags::ACK, self.snd_nxt);
+        let mut repr = self.segment_header(now, TcpFlags::ACK, self.ack_seq());
         repr.payload = &[];
         let ip = self.ip_repr(super::tcp_header_len(&repr))?;
         self.note_ack_sent(self.advertised_window().1);
@@ -841,7 +896,7 @@ impl<'a> TcpSocket<'a> {
         let repr = TcpRepr {
             src_port: local.port,
             dst_port: remote.port,
-            seq_number: self.snd_nxt,
+            seq_number: self.ack_seq(),
             ack_number: self.rcv_nxt,
             flags: TcpFlags::RST | TcpFlags::ACK,
             ..TcpRepr::default()

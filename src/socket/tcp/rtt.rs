@@ -12,6 +12,10 @@ use crate::time::Duration;
 /// microseconds, but 1 ms keeps the RTO sane for delayed ACKs and jitter.
 pub const CLOCK_GRANULARITY: Duration = Duration::from_millis(1);
 
+/// The RTO data transmission starts with after a SYN timeout without an
+/// RTT sample (RFC 6298 section 5.7).
+pub const SYN_TIMEOUT_RTO: Duration = Duration::from_secs(3);
+
 /// Samples are clamped to this (about 8.9 years) so the weighted sums
 /// below cannot overflow a u64.
 const MAX_SAMPLE_MICROS: u64 = 1 << 48;
@@ -89,6 +93,18 @@ impl RttEstimator {
     /// the RTO has reached `max_rto` still count, but change nothing else.
     pub fn backoff(&mut self) {
         self.backoffs = self.backoffs.saturating_add(1);
+    }
+
+    /// RFC 6298 section 5.7: data transmission begins after the SYN timed
+    /// out and no RTT was measured, so an RTO below 3 s is re-initialized
+    /// to 3 s (a backed-off RTO above that is kept) and the backoff is
+    /// cleared. Does nothing once there is a sample.
+    pub fn restart_after_syn_timeout(&mut self) {
+        if self.estimate.is_some() {
+            return;
+        }
+        self.initial_rto = self.rto().max(SYN_TIMEOUT_RTO);
+        self.backoffs = 0;
     }
 
     /// Clears the backoff without a sample.
@@ -241,6 +257,35 @@ mod tests {
         // RTTVAR = 3/4 * 50 + 0 = 37.5 ms; RTO = 100 + 150 = 250 ms.
         assert_eq!(est.backoff_count(), 0);
         assert_eq!(est.rto(), ms(250));
+    }
+
+    #[test]
+    fn restart_after_syn_timeout_is_at_least_3_s() {
+        // One SYN timeout: 2 s, raised to 3 s, backoff cleared.
+        let mut est = rfc();
+        est.backoff();
+        est.restart_after_syn_timeout();
+        assert_eq!((est.rto(), est.backoff_count()), (ms(3000), 0));
+        // Further timeouts double from there.
+        est.backoff();
+        assert_eq!(est.rto(), ms(6000));
+        // Two timeouts: 4 s is kept.
+        let mut est = rfc();
+        est.backoff();
+        est.backoff();
+        est.restart_after_syn_timeout();
+        assert_eq!((est.rto(), est.backoff_count()), (ms(4000), 0));
+        // The first sample replaces it as usual.
+        est.sample(ms(100));
+        assert_eq!(est.rto(), ms(1000));
+        // With a sample already taken it changes nothing.
+        est.backoff();
+        est.restart_after_syn_timeout();
+        assert_eq!((est.rto(), est.backoff_count()), (ms(2000), 1));
+        // The maximum still caps it.
+        let mut est = RttEstimator::new(ms(1000), ms(200), ms(2500));
+        est.restart_after_syn_timeout();
+        assert_eq!(est.rto(), ms(2500));
     }
 
     #[test]

@@ -199,6 +199,7 @@ impl<'a> TcpSocket<'a> {
             return;
         }
         self.retransmits += 1;
+        self.timeout_tsval = Some(self.ts_clock(now));
         self.rtt.backoff();
         self.timers.retransmit = now.checked_add(self.rtt.rto());
         self.rtt_probe = None;
@@ -227,7 +228,7 @@ impl<'a> TcpSocket<'a> {
             State::SynRcvd => self.drop_connection(Some(TcpError::TimedOut), cause),
             _ => {
                 self.pending_rst = Some(PendingRst {
-                    seq: self.snd_nxt,
+                    seq: self.ack_seq(),
                     ack: self.rcv_nxt,
                 });
                 self.drop_connection(Some(TcpError::TimedOut), cause);

@@ -225,9 +225,11 @@ fn persist_gives_up_when_probes_go_unanswered() {
     }
     assert_eq!(h.poll_at(), PollAt::Time(Instant::from_secs(483)));
     h.set_time(Instant::from_secs(483));
+    // The RST sits at the closed window's edge, the peer's RCV.NXT (the
+    // probe byte past it was never accepted), so RFC 5961 3.2 lets it reset.
     h.dispatch()
         .unwrap()
-        .is(RST | ACK, ISS + 2, Some(IRS + 1), 0);
+        .is(RST | ACK, ISS + 1, Some(IRS + 1), 0);
     assert_eq!(h.state(), Closed);
     assert_eq!(h.socket.error(), Some(TcpError::TimedOut));
     h.expect_trace(&[(Established, Closed, Cause::RetransmissionTimeout)]);
@@ -354,9 +356,10 @@ fn user_timeout_also_ends_zero_window_persist() {
     }
     assert_eq!(h.poll_at(), PollAt::Time(Instant::from_secs(30)));
     h.set_time(Instant::from_secs(30));
+    // At the closed window's edge, not past the unaccepted probe byte.
     h.dispatch()
         .unwrap()
-        .is(RST | ACK, ISS + 2, Some(IRS + 1), 0);
+        .is(RST | ACK, ISS + 1, Some(IRS + 1), 0);
     assert_eq!(h.state(), Closed);
 }
 
