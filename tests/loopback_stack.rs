@@ -341,6 +341,14 @@ fn many_connections_both_directions_every_close_order() {
         "a perfect link needs no retransmission"
     );
     assert_eq!(client.tcp_rsts_sent + server.tcp_rsts_sent, 0);
+    // Every TCP segment is one frame: nothing counted twice. (ARP adds
+    // frames that are not TCP segments.)
+    for stats in [client, server] {
+        assert_eq!(
+            stats.tcp_segments_sent,
+            stats.tx_frames - stats.arp_requests_sent - stats.arp_replies_sent
+        );
+    }
 }
 
 #[test]

@@ -601,7 +601,8 @@ impl<'a> Interface<'a> {
                 .socket_mut(slot)
                 .and_then(|socket| socket.process(cx, ip, &repr));
             self.sync_socket(cx, sockets, slot);
-            return self.count_reply(reply);
+            // The socket counted its own reply.
+            return reply;
         }
 
         if let Some(listener) = self.listener(sockets, ip.dst_addr, repr.dst_port) {
@@ -627,7 +628,7 @@ impl<'a> Interface<'a> {
                 .socket_mut(target)
                 .and_then(|socket| socket.process(cx, ip, &repr));
             self.sync_socket(cx, sockets, target);
-            return self.count_reply(reply);
+            return reply;
         }
 
         self.link.stats.tcp_no_socket += 1;
@@ -706,6 +707,8 @@ impl<'a> Interface<'a> {
         }
     }
 
+    /// Counts a reply the interface built itself (a RST for a segment that
+    /// matches no socket); sockets count their own.
     fn count_reply(
         &mut self,
         reply: Option<(IpRepr, TcpRepr<'static>)>,

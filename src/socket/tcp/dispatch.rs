@@ -248,6 +248,19 @@ impl<'a> TcpSocket<'a> {
         Some(plan)
     }
 
+    /// Limited Transmit (RFC 3042, RFC 5681 section 3.2): on the first and
+    /// second duplicate ACK, one new segment each may go out beyond cwnd
+    /// (the peer's window still applies), so a single loss in a small
+    /// window still draws the three duplicate ACKs that fast retransmit
+    /// needs instead of waiting for the RTO. Not during recovery, and not
+    /// while resending old data.
+    fn limited_transmit_allowance(&self) -> usize {
+        if self.in_recovery || self.snd_nxt < self.snd_max {
+            return 0;
+        }
+        self.dup_acks.min(2) as usize * self.max_payload()
+    }
+
     /// Data from SND.NXT within the send and congestion windows, with Nagle
     /// and sender-side silly window avoidance; or the FIN after the data.
     fn plan_data(&self) -> Option<Plan> {
@@ -256,7 +269,8 @@ impl<'a> TcpSocket<'a> {
         if next < data_end {
             let offset = next - self.tx_seq;
             let unsent = data_end - next;
-            let window = self.snd_wnd.min(self.cc.window());
+            let cwnd = self.cc.window() + self.limited_transmit_allowance();
+            let window = self.snd_wnd.min(cwnd);
             let usable = (self.snd_una + window) - next;
             let max_payload = self.max_payload();
             let len = unsent.min(max_payload).min(usable);

@@ -158,6 +158,33 @@ fn fast_retransmit_across_the_sequence_wrap() {
 }
 
 #[test]
+fn limited_transmit_sends_new_data_on_the_first_two_duplicate_acks() {
+    let mut h = Harness::new(65536, 65536, plain_config());
+    h.establish_active(ISS, IRS);
+    let at = |n: u32| ISS + 1 + n * 1460;
+    let sent = send(&mut h, 20 * 1460);
+    assert_eq!(sent.len(), 10, "the initial window is 10 segments");
+    // The first segment is ACKed; the second is lost. Slow start (cwnd
+    // 16060) lets two more segments out.
+    assert_eq!(h.recv(seg(ACK, IRS + 1, Some(at(1)), b"")), None);
+    h.dispatch().unwrap().is(ACK, at(10), Some(IRS + 1), 1460);
+    h.dispatch().unwrap().is(ACK, at(11), Some(IRS + 1), 1460);
+    h.expect_silence();
+    // The first and second duplicate ACKs each release one new segment
+    // beyond cwnd (RFC 3042), and cwnd itself does not change.
+    for n in [12, 13] {
+        assert_eq!(h.recv(seg(ACK, IRS + 1, Some(at(1)), b"")), None);
+        h.dispatch().unwrap().is(ACK, at(n), Some(IRS + 1), 1460);
+        h.expect_silence();
+        assert_eq!(h.socket.congestion_window(), 16060);
+    }
+    // The third starts fast retransmit of the lost segment.
+    assert_eq!(h.recv(seg(ACK, IRS + 1, Some(at(1)), b"")), None);
+    h.dispatch().unwrap().is(ACK, at(1), Some(IRS + 1), 1460);
+    assert_eq!(h.stats().retransmissions, 1);
+}
+
+#[test]
 fn duplicate_acks_that_update_the_window_or_carry_data_do_not_count() {
     let mut h = established();
     send(&mut h, 14600);
