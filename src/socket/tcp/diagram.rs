@@ -46,7 +46,7 @@ pub fn transition_allowed(transition: &Transition) -> bool {
         (TimeWait, Closed) => matches!(cause, TimeWaitTimeout | Abort | RcvSyn),
         (FinWait2, Closed) => matches!(
             cause,
-            FinWait2Timeout | RcvRst | Abort | RcvSyn | RetransmissionTimeout
+            FinWait2Timeout | RcvRst | Abort | RcvSyn | RetransmissionTimeout | RcvDataAfterClose
         ),
         (SynRcvd | Established | FinWait1 | CloseWait | Closing, Closed) => matches!(
             cause,
@@ -57,6 +57,7 @@ pub fn transition_allowed(transition: &Transition) -> bool {
                 | KeepaliveTimeout
                 | SynRcvdTimeout
                 | IcmpError
+                | RcvDataAfterClose
         ),
         _ => false,
     }

@@ -394,6 +394,25 @@ impl<'a> TcpSocket<'a> {
             _ => {}
         }
 
+        // RFC 1122 section 4.2.2.13: new data after a full close is data
+        // nobody will read; reset, so the peer learns it was lost (as
+        // Linux, FreeBSD and lwIP do). `shutdown` keeps receiving.
+        let new_data_end = repr.seq_number + repr.payload.len();
+        if self.rx_closed_by_user
+            && !repr.payload.is_empty()
+            && new_data_end > self.rcv_nxt
+            && matches!(self.state, State::FinWait1 | State::FinWait2)
+        {
+            self.pending_rst = Some(super::PendingRst {
+                seq: self.ack_seq(),
+                ack: self.rcv_nxt,
+            });
+            self.set_state(State::Closed, Cause::RcvDataAfterClose);
+            self.rx_buffer.clear();
+            self.reset_connection_keep_endpoints();
+            return None;
+        }
+
         // Sixth (URG) is not supported: urgent data is read as normal data.
         // Seventh and eighth: text and FIN.
         let fin_taken = self.process_text(now, repr.seq_number, repr.payload, repr.fin());

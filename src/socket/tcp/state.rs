@@ -119,6 +119,9 @@ pub enum Cause {
     KeepaliveTimeout,
     /// A hard ICMP error aborted the connection.
     IcmpError,
+    /// New data arrived after a full `close`: nobody will read it, so the
+    /// connection is reset (RFC 1122 section 4.2.2.13).
+    RcvDataAfterClose,
 }
 
 impl Cause {
@@ -143,6 +146,7 @@ impl Cause {
             Cause::RetransmissionTimeout => "retransmission timeout",
             Cause::KeepaliveTimeout => "keepalive timeout",
             Cause::IcmpError => "ICMP error",
+            Cause::RcvDataAfterClose => "rcv data after close",
         }
     }
 }

@@ -173,18 +173,13 @@ fn fin_wait_2_times_out_after_a_full_close() {
 }
 
 #[test]
-fn fin_wait_2_timeout_restarts_while_the_peer_still_sends() {
+fn fin_wait_2_timeout_restarts_on_each_segment_from_the_peer() {
     let mut h = in_state(FinWait2, true);
     assert_eq!(h.poll_at(), PollAt::Time(Instant::ZERO + secs(60)));
-    // Data at 50 s: the peer is alive, so the idle timeout starts again.
+    // An ACK at 50 s (a keep-alive, a window update): the peer is alive,
+    // so the idle timeout starts again (as lwIP's does).
     h.set_time(Instant::from_secs(50));
-    assert_eq!(
-        h.recv(seg(ACK | PSH, IRS + 1, Some(ISS + 2), b"still here")),
-        None
-    );
-    assert_eq!(h.socket.recv_slice(&mut [0; 16]), Ok(10));
-    h.set_time(Instant::from_secs(50) + ms(100));
-    h.dispatch().unwrap().is(ACK, ISS + 2, Some(IRS + 11), 0);
+    assert_eq!(h.recv(seg(ACK, IRS + 1, Some(ISS + 2), b"")), None);
     assert_eq!(h.poll_at(), PollAt::Time(Instant::from_secs(110)));
     h.set_time(Instant::from_secs(110) - ms(1));
     h.expect_silence();
@@ -193,6 +188,33 @@ fn fin_wait_2_timeout_restarts_while_the_peer_still_sends() {
     h.expect_silence();
     assert_eq!(h.state(), Closed);
     h.expect_trace(&[(FinWait2, Closed, Cause::FinWait2Timeout)]);
+}
+
+#[test]
+fn data_after_a_full_close_resets_the_connection() {
+    for state in [FinWait1, FinWait2] {
+        let mut h = in_state(state, true);
+        let before = h.socket.state();
+        // New data nobody will read (RFC 1122 section 4.2.2.13).
+        assert_eq!(
+            h.recv(seg(ACK | PSH, IRS + 1, Some(ISS + 1), b"late")),
+            None
+        );
+        assert_eq!(h.state(), Closed);
+        let rst = h.dispatch().unwrap();
+        assert!(rst.flags.contains(RST), "{state}: {:?}", rst.flags);
+        assert_eq!(rst.ack, Some(IRS + 1), "{state}: the data was not taken");
+        h.expect_silence();
+        h.expect_trace(&[(before, Closed, Cause::RcvDataAfterClose)]);
+    }
+    // After shutdown (a half-close) the same data is simply received.
+    let mut h = in_state(FinWait2, false);
+    assert_eq!(
+        h.recv(seg(ACK | PSH, IRS + 1, Some(ISS + 2), b"late")),
+        None
+    );
+    assert_eq!(h.state(), FinWait2);
+    assert_eq!(h.socket.recv_slice(&mut [0; 8]), Ok(4));
 }
 
 #[test]
