@@ -382,16 +382,31 @@ fn soak_under_drop_duplicate_reorder_corrupt() {
     tcp.msl = Duration::from_secs(30);
     let trace = trace_port();
     let mut net = Net {
-        client: Host::new(Tap::new(faults, "C", trace), 1, CLIENT_IP, 33, tcp, 32),
-        server: Host::new(Tap::new(b, "S", trace), 2, SERVER_IP, 44, tcp, 34),
+        client: Host::new(
+            Tap::new(faults, "C", trace).with_link_check(),
+            1,
+            CLIENT_IP,
+            33,
+            tcp,
+            32,
+        ),
+        server: Host::new(
+            Tap::new(b, "S", trace).with_link_check(),
+            2,
+            SERVER_IP,
+            44,
+            tcp,
+            34,
+        ),
         now: Instant::ZERO,
     };
     run(&mut net, tcp, 24, 200_000, Duration::from_secs(600));
     let stats = net.client.iface.stats();
     println!(
-        "seed {seed}: all closed at {}, {} retransmissions",
+        "seed {seed}: all closed at {}, {} retransmissions, {} frames with a damaged link layer dropped",
         net.now,
-        stats.tcp_retransmissions + net.server.iface.stats().tcp_retransmissions
+        stats.tcp_retransmissions + net.server.iface.stats().tcp_retransmissions,
+        net.client.device.link_damaged + net.server.device.link_damaged
     );
     assert!(
         stats.tcp_retransmissions > 0,

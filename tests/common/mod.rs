@@ -137,25 +137,104 @@ impl<C: Device + NextEvent, S: Device + NextEvent> Net<C, S> {
     }
 }
 
-/// A device wrapper that prints the TCP segments of one port (either end)
-/// as its host sends and receives them, for debugging a single connection
-/// of a soak: `Tap::new(device, "C", Some(port))`. With `port` `None` it
-/// prints nothing and costs one branch per frame.
+/// A device wrapper between a host and its link.
+///
+/// It prints the TCP segments of one port (either end) as its host sends
+/// and receives them, for debugging a single connection of a soak
+/// (`Tap::new(device, "C", Some(port))`; with `None` it prints nothing).
+///
+/// With [`Tap::with_link_check`] it also drops received frames whose link
+/// layer was damaged: a bad Ethernet header, or an ARP body that is not one
+/// the two hosts send. A real Ethernet's frame check sequence drops such
+/// frames; the fault injector has no FCS, and the stack cannot tell a
+/// corrupted ARP reply from a true one (ARP has no checksum), so without
+/// this a flipped bit in an ARP reply's sender address sends all traffic
+/// to a wrong MAC until the neighbor entry expires. Corruption inside the
+/// IP packet still reaches the stack, whose IP and TCP checksums must catch
+/// it.
 pub struct Tap<D: Device> {
     pub inner: D,
     name: &'static str,
     port: Option<u16>,
+    link_check: bool,
+    rx_frame: Vec<u8>,
+    /// Received frames dropped for a damaged link layer.
+    pub link_damaged: u64,
 }
 
 impl<D: Device> Tap<D> {
     pub fn new(inner: D, name: &'static str, port: Option<u16>) -> Self {
-        Tap { inner, name, port }
+        Tap {
+            inner,
+            name,
+            port,
+            link_check: false,
+            rx_frame: Vec::new(),
+            link_damaged: 0,
+        }
+    }
+
+    /// Drops received frames with a damaged link layer (see the type).
+    pub fn with_link_check(mut self) -> Self {
+        self.link_check = true;
+        self
     }
 }
 
 /// The port to trace, from env `SOAK_TRACE_PORT`.
 pub fn trace_port() -> Option<u16> {
     std::env::var("SOAK_TRACE_PORT").ok()?.parse().ok()
+}
+
+/// The MAC of host `n` (1 is the client, 2 the server, as the tests build
+/// them with `Host::new`).
+fn host_mac(n: u8) -> [u8; 6] {
+    [2, 0, 0, 0, 0, n]
+}
+
+/// Which host (1 or 2) a MAC belongs to.
+fn host_of_mac(mac: &[u8]) -> Option<u8> {
+    (1..=2).find(|&n| mac == host_mac(n))
+}
+
+/// Whether a frame's Ethernet header is one the two hosts send, and, for
+/// ARP, whether its body is exactly a request or reply between them.
+fn link_layer_intact(frame: &[u8]) -> bool {
+    let (Some(dst), Some(src), Some(ethertype)) =
+        (frame.get(0..6), frame.get(6..12), frame.get(12..14))
+    else {
+        return false;
+    };
+    let Some(sender) = host_of_mac(src) else {
+        return false;
+    };
+    let other = 3 - sender;
+    let broadcast = dst == [0xff; 6];
+    if dst != host_mac(other) && !broadcast {
+        return false;
+    }
+    match ethertype {
+        [8, 0] => !broadcast,
+        [8, 6] => {
+            let ip = |n: u8| match n {
+                1 => CLIENT_IP.0,
+                _ => SERVER_IP.0,
+            };
+            let Some(arp) = frame.get(14..42) else {
+                return false;
+            };
+            let request = arp[6..8] == [0, 1];
+            let reply = arp[6..8] == [0, 2];
+            let target_mac: [u8; 6] = if request { [0; 6] } else { host_mac(other) };
+            arp[..6] == [0, 1, 8, 0, 6, 4]
+                && (request && broadcast || reply && !broadcast)
+                && arp[8..14] == host_mac(sender)
+                && arp[14..18] == ip(sender)
+                && arp[18..24] == target_mac
+                && arp[24..28] == ip(other)
+        }
+        _ => false,
+    }
 }
 
 /// One line describing the TCP segment in an Ethernet/IPv4 frame, if it
@@ -207,68 +286,60 @@ fn describe(frame: &[u8], port: u16) -> Option<String> {
         }
     }
     let len = tcp.len().saturating_sub(off);
-    // The one's-complement sum over the pseudo-header and the segment is
-    // 0xffff when the checksum is right.
-    let mut sum: u32 = 6 + tcp.len() as u32;
-    for pair in ip.get(12..20)?.chunks(2).chain(tcp.chunks(2)) {
-        let hi = u32::from(pair[0]) << 8;
-        sum += hi | pair.get(1).map_or(0, |&b| u32::from(b));
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    let mut ip_sum: u32 = 0;
-    for pair in ip.get(..ihl)?.chunks(2) {
-        ip_sum += u32::from(pair[0]) << 8 | pair.get(1).map_or(0, |&b| u32::from(b));
-    }
-    while ip_sum > 0xffff {
-        ip_sum = (ip_sum & 0xffff) + (ip_sum >> 16);
-    }
-    // Ethernet has no checksum here: flag a header that is not one of the
-    // two hosts' (02:00:00:00:00:01/02, IPv4).
-    let host_mac = |mac: &[u8]| mac[..5] == [2, 0, 0, 0, 0] && matches!(mac[5], 1 | 2);
-    let eth_ok =
-        host_mac(frame.get(0..6)?) && host_mac(frame.get(6..12)?) && frame.get(12..14)? == [8, 0];
-    let bad = match (sum == 0xffff, ip_sum == 0xffff, eth_ok) {
-        (true, true, true) => "",
-        (_, _, false) => &*format!(" BAD-ETHERNET-HEADER {:02x?}", frame.get(..14)?),
-        (false, true, _) => " BAD-TCP-CHECKSUM",
-        (_, false, _) => " BAD-IP-CHECKSUM",
+    // A one's-complement sum over the pseudo-header and segment (or the IP
+    // header) is 0xffff when the checksum is right.
+    let fold = |mut sum: u32| {
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        sum
+    };
+    let words = |bytes: &[u8]| -> u32 {
+        bytes
+            .chunks(2)
+            .map(|pair| u32::from(pair[0]) << 8 | pair.get(1).map_or(0, |&b| u32::from(b)))
+            .sum()
+    };
+    let tcp_sum = fold(6 + tcp.len() as u32 + words(ip.get(12..20)?) + words(tcp));
+    let ip_sum = fold(words(ip.get(..ihl)?));
+    let bad = if !link_layer_intact(frame) {
+        format!(" BAD-LINK-LAYER {:02x?}", frame.get(..14)?)
+    } else if ip_sum != 0xffff {
+        " BAD-IP-CHECKSUM".to_string()
+    } else if tcp_sum != 0xffff {
+        " BAD-TCP-CHECKSUM".to_string()
+    } else {
+        String::new()
     };
     Some(format!(
         "{src}>{dst} {names} seq {seq} ack {ack} len {len} win {win}{ts}{bad}"
     ))
 }
 
-pub struct TapRx<'a, T> {
+pub struct TapRx<'a> {
+    frame: &'a [u8],
+    name: &'static str,
+    port: Option<u16>,
+    now: Instant,
+}
+
+pub struct TapTx<T> {
     inner: T,
     name: &'static str,
     port: Option<u16>,
     now: Instant,
-    _life: core::marker::PhantomData<&'a ()>,
 }
 
-pub struct TapTx<'a, T> {
-    inner: T,
-    name: &'static str,
-    port: Option<u16>,
-    now: Instant,
-    _life: core::marker::PhantomData<&'a ()>,
-}
-
-impl<T: RxToken> RxToken for TapRx<'_, T> {
+impl RxToken for TapRx<'_> {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        let (name, port, now) = (self.name, self.port, self.now);
-        self.inner.consume(|frame| {
-            if let Some(line) = port.and_then(|p| describe(frame, p)) {
-                println!("{now} {name} <- {line}");
-            }
-            f(frame)
-        })
+        if let Some(line) = self.port.and_then(|p| describe(self.frame, p)) {
+            println!("{} {} <- {line}", self.now, self.name);
+        }
+        f(self.frame)
     }
 }
 
-impl<T: TxToken> TxToken for TapTx<'_, T> {
+impl<T: TxToken> TxToken for TapTx<T> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
         let (name, port, now) = (self.name, self.port, self.now);
         self.inner.consume(len, |frame| {
@@ -283,31 +354,45 @@ impl<T: TxToken> TxToken for TapTx<'_, T> {
 
 impl<D: Device> Device for Tap<D> {
     type RxToken<'a>
-        = TapRx<'a, D::RxToken<'a>>
+        = TapRx<'a>
     where
         Self: 'a;
     type TxToken<'a>
-        = TapTx<'a, D::TxToken<'a>>
+        = TapTx<D::TxToken<'a>>
     where
         Self: 'a;
 
     fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
+        // The frame is copied out so a damaged one can be dropped; the reply
+        // token is then a fresh transmit token (the devices tests wrap
+        // always have one).
+        loop {
+            let (rx, _) = self.inner.receive(now)?;
+            let frame = &mut self.rx_frame;
+            frame.clear();
+            rx.consume(|bytes| frame.extend_from_slice(bytes));
+            if !self.link_check || link_layer_intact(&self.rx_frame) {
+                break;
+            }
+            self.link_damaged += 1;
+            if let Some(line) = self.port.and_then(|p| describe(&self.rx_frame, p)) {
+                println!("{now} {} <- (dropped) {line}", self.name);
+            }
+        }
         let (name, port) = (self.name, self.port);
-        let (rx, tx) = self.inner.receive(now)?;
+        let tx = self.inner.transmit(now)?;
         Some((
             TapRx {
-                inner: rx,
+                frame: &self.rx_frame,
                 name,
                 port,
                 now,
-                _life: core::marker::PhantomData,
             },
             TapTx {
                 inner: tx,
                 name,
                 port,
                 now,
-                _life: core::marker::PhantomData,
             },
         ))
     }
@@ -320,7 +405,6 @@ impl<D: Device> Device for Tap<D> {
             name,
             port,
             now,
-            _life: core::marker::PhantomData,
         })
     }
 

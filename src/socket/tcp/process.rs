@@ -506,6 +506,18 @@ impl<'a> TcpSocket<'a> {
         match self.state {
             State::SynRcvd if self.passive_open => self.return_to_listen(Cause::RcvRst),
             State::SynRcvd => self.drop_connection(Some(TcpError::Refused), Cause::RcvRst),
+            // RFC 9293 3.10.7.4 gives no "connection reset" signal in
+            // CLOSING and LAST-ACK: both FINs were sent and the peer's was
+            // taken. With all of our data acknowledged too, only our FIN's
+            // ACK is missing, typically because it was lost and the peer's
+            // TIME_WAIT ended before our FIN came again; nothing was lost
+            // either way, so the connection ends as a normal close would
+            // (unread data stays readable). With data of ours still
+            // unacknowledged the peer may lack it: that is a reset.
+            State::Closing | State::LastAck if self.snd_una >= self.data_end() => {
+                self.set_state(State::Closed, Cause::RcvRst);
+                self.finish_connection();
+            }
             _ => self.drop_connection(Some(TcpError::Reset), Cause::RcvRst),
         }
         None

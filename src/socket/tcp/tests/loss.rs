@@ -267,3 +267,55 @@ fn an_echo_from_before_a_timeout_is_not_an_rtt_sample() {
     assert_eq!(h.recv(ack(ISS + 9, next.timestamp.unwrap().tsval)), None);
     assert_eq!(h.socket.rto(), ms(200));
 }
+
+/// LAST_ACK: the peer's TIME_WAIT ended before our FIN's retransmission
+/// (its ACK of the FIN was lost, and our backed-off RTO outlasted 2*MSL),
+/// so the FIN meets a RST. All our data was acknowledged and the peer's
+/// FIN taken: RFC 9293 3.10.7.4 gives no reset signal in LAST-ACK, and the
+/// connection ends as a close would. With data still unacknowledged it is a
+/// reset: the peer may not have it.
+#[test]
+fn a_rst_in_last_ack_after_all_data_was_acked_is_a_normal_end() {
+    let mut h = established();
+    assert_eq!(send(&mut h, 10).len(), 1);
+    assert_eq!(h.recv(seg(ACK, IRS + 1, Some(ISS + 11), b"")), None);
+    h.recv(seg(FIN | ACK, IRS + 1, Some(ISS + 11), b"bye"))
+        .unwrap()
+        .is(ACK, ISS + 11, Some(IRS + 5), 0);
+    h.socket.close();
+    h.dispatch()
+        .unwrap()
+        .is(FIN | ACK, ISS + 11, Some(IRS + 5), 0);
+    h.transitions();
+    // The FIN is resent on timeouts; the peer is gone and answers with
+    // <SEQ=SEG.ACK><CTL=RST>.
+    h.set_time(Instant::from_secs(1));
+    h.dispatch()
+        .unwrap()
+        .is(FIN | ACK, ISS + 11, Some(IRS + 5), 0);
+    assert_eq!(h.recv(seg(RST, IRS + 5, None, b"")), None);
+    assert_eq!(h.state(), Closed);
+    assert_eq!(h.socket.error(), None);
+    h.expect_trace(&[(LastAck, Closed, Cause::RcvRst)]);
+    // The peer's data is still readable, then the end of the stream.
+    let mut buf = [0; 8];
+    assert_eq!(h.socket.recv_slice(&mut buf), Ok(3));
+    assert_eq!(&buf[..3], b"bye");
+    assert_eq!(
+        h.socket.recv_slice(&mut buf),
+        Err(crate::socket::tcp::RecvError::Finished)
+    );
+    h.expect_silence();
+
+    // Data unacknowledged in LAST_ACK: a reset.
+    let mut h = established();
+    h.recv(seg(FIN | ACK, IRS + 1, Some(ISS + 1), b"")).unwrap();
+    assert_eq!(h.socket.send_slice(b"late"), Ok(4));
+    h.socket.close();
+    h.dispatch()
+        .unwrap()
+        .is(FIN | ACK | PSH, ISS + 1, Some(IRS + 2), 4);
+    assert_eq!(h.recv(seg(RST, IRS + 2, None, b"")), None);
+    assert_eq!(h.state(), Closed);
+    assert_eq!(h.socket.error(), Some(crate::socket::tcp::TcpError::Reset));
+}

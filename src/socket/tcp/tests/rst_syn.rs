@@ -39,6 +39,16 @@ fn rst_at_rcv_nxt_resets_every_synchronized_state_but_time_wait() {
                 // RFC 1337: TIME_WAIT ignores RST.
                 assert_eq!(h.state(), TimeWait);
                 h.expect_trace(&[]);
+            } else if matches!(state, Closing | LastAck) {
+                // Both FINs sent, the peer's taken, all our data ACKed:
+                // RFC 9293 gives no reset signal; a normal end.
+                assert_eq!(h.state(), Closed, "{state}");
+                assert_eq!(h.socket.error(), None);
+                h.expect_trace(&[(state, Closed, Cause::RcvRst)]);
+                assert_eq!(
+                    h.socket.recv_slice(&mut [0; 4]),
+                    Err(crate::socket::tcp::RecvError::Finished)
+                );
             } else {
                 assert_eq!(h.state(), Closed, "{state}");
                 assert_eq!(h.socket.error(), Some(TcpError::Reset));
@@ -88,7 +98,9 @@ fn insecure_rst_resets_anywhere_in_the_window() {
         assert_eq!(h.state(), state);
         assert_eq!(h.recv(seg(RST, rcv_nxt + 65534, None, b"")), None);
         assert_eq!(h.state(), Closed);
-        assert_eq!(h.socket.error(), Some(TcpError::Reset));
+        // LAST_ACK with all data acknowledged ends without a reset signal.
+        let error = (state != LastAck).then_some(TcpError::Reset);
+        assert_eq!(h.socket.error(), error, "{state}");
     }
     let mut h = in_state(TimeWait, false);
     h.socket.set_config(TcpConfig {
