@@ -17,6 +17,7 @@
 //! | `net.inet.tcp.keepidle` (ms)        | keep-alive idle time (for SO_KEEPALIVE)   |
 //! | `net.inet.tcp.keepintvl` (ms)       | `TcpConfig::keepalive_interval`           |
 //! | `net.inet.tcp.keepcnt`              | `TcpConfig::keepalive_count`              |
+//! | `net.inet.tcp.drop_synfin`          | `TcpConfig::drop_syn_fin`                 |
 //! | `net.inet.tcp.always_keepalive`     | keep-alive on every socket                |
 //! | `net.inet.tcp.delacktime` (ms)      | `TcpConfig::ack_delay`                    |
 //! | `net.inet.tcp.delayed_ack` (0/1)    | `ack_delay` off / `delacktime`            |
@@ -25,9 +26,9 @@
 //!
 //! `keepinit` bounds connection establishment in FreeBSD (SYN_SENT and
 //! SYN_RCVD); pollnet bounds SYN_SENT by `max_syn_retransmissions`, so only
-//! SYN_RCVD gets it. `net.inet.tcp.drop_synfin` has no pollnet counterpart
-//! (pollnet processes SYN+FIN as RFC 9293 says, as a SYN whose FIN is
-//! handled after it) and is skipped like every other variable not listed.
+//! SYN_RCVD gets it. `net.inet.tcp.drop_synfin` maps to
+//! `TcpConfig::drop_syn_fin` (off: SYN+FIN is processed as RFC 9293 says,
+//! a SYN whose FIN is handled after it).
 //!
 //! pollnet's own variables, for our scripts: `pollnet.<field>` sets the
 //! `TcpConfig` field of that name on every socket: durations in
@@ -149,6 +150,7 @@ pub fn apply(
         "keepinit" => config.syn_rcvd_timeout = millis(name, value)?,
         "keepintvl" => config.keepalive_interval = millis(name, value)?,
         "keepcnt" => config.keepalive_count = count(name, value)?,
+        "drop_synfin" => config.drop_syn_fin = number(name, value)? != 0,
         "delacktime" => {
             knobs.delacktime = millis(name, value)?;
             if config.ack_delay.is_some() {
@@ -260,7 +262,9 @@ mod tests {
             run("kern.ipc.maxsockbuf", "2097152").0,
             Ok(Applied::Skipped)
         );
-        assert_eq!(run("net.inet.tcp.drop_synfin", "1").0, Ok(Applied::Skipped));
+        let (applied, config, _) = run("net.inet.tcp.drop_synfin", "1");
+        assert_ne!(applied, Ok(Applied::Skipped));
+        assert!(config.drop_syn_fin);
         assert!(run("net.inet.tcp.rexmit_initial", "soon").0.is_err());
         assert!(run("pollnet.frobnicate", "1").0.is_err());
         assert!(run("pollnet.nagle", "2").0.is_err());

@@ -632,6 +632,9 @@ impl<'a> Interface<'a> {
         }
 
         self.link.stats.tcp_no_socket += 1;
+        if self.tcp_defaults.drop_syn_fin && repr.syn() && repr.fin() {
+            return None;
+        }
         self.count_reply(tcp::rst_for_unmatched(ip, &repr))
     }
 

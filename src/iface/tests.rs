@@ -720,3 +720,39 @@ fn a_removed_socket_leaves_no_stale_demux_entry() {
         (TcpFlags::RST | TcpFlags::ACK, SeqNumber(100))
     );
 }
+
+#[test]
+fn drop_syn_fin_drops_syn_fin_segments_unanswered() {
+    let (mut iface, mut dev, mut sockets) = setup();
+    let mut synfin = syn(7100, 81, 5);
+    synfin.flags = TcpFlags::SYN | TcpFlags::FIN;
+    // By default a SYN+FIN to a closed port is answered like any segment
+    // for no connection.
+    dev.rx.push_back(tcp_frame(&synfin));
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    assert_eq!(dev.tx.len(), 1);
+    assert!(parse_tcp(&dev.tx[0]).1.rst());
+
+    let mut tcp = crate::socket::tcp::TcpConfig::default();
+    tcp.drop_syn_fin = true;
+    let config = Config::new(OUR_MAC)
+        .with_ip(Ipv4Cidr::new(OUR_IP, 24).unwrap())
+        .with_tcp(tcp);
+    let mut iface = Interface::new(config, 8);
+    dev.tx.clear();
+    dev.rx.push_back(tcp_frame(&synfin));
+    // To a listener too.
+    let mut l = TcpSocket::new(
+        RingBuffer::new(vec![0u8; 64]),
+        RingBuffer::new(vec![0u8; 64]),
+    );
+    l.set_config(tcp);
+    let h = sockets.add(l).unwrap();
+    sockets.get_mut(h).unwrap().listen(81).unwrap();
+    let mut to_listener = synfin;
+    to_listener.src_port = 7101;
+    dev.rx.push_back(tcp_frame(&to_listener));
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    assert!(dev.tx.is_empty(), "SYN+FIN must go unanswered");
+    assert_eq!(sockets.get(h).unwrap().state(), State::Listen);
+}

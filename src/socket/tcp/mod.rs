@@ -115,6 +115,10 @@ pub struct TcpConfig {
     pub challenge_ack_limit: u32,
     /// Holes the out-of-order assembler may keep.
     pub max_ooo_holes: usize,
+    /// Drop segments with both SYN and FIN set, unanswered (FreeBSD's
+    /// `net.inet.tcp.drop_synfin`): such a segment is legal in RFC 9293
+    /// but only port scanners send it. Off by default.
+    pub drop_syn_fin: bool,
 }
 
 impl Default for TcpConfig {
@@ -143,6 +147,7 @@ impl Default for TcpConfig {
             insecure_syn: false,
             challenge_ack_limit: 1000,
             max_ooo_holes: 8,
+            drop_syn_fin: false,
         }
     }
 }

@@ -35,6 +35,9 @@ impl<'a> TcpSocket<'a> {
     /// (3.10.7.2), SYN-SENT (3.10.7.3) and the other states (3.10.7.4:
     /// sequence number, RST, SYN, ACK, URG, text, FIN).
     pub fn process(&mut self, cx: &mut Context, ip_repr: &IpRepr, repr: &TcpRepr) -> Reply {
+        if self.config.drop_syn_fin && repr.syn() && repr.fin() {
+            return None;
+        }
         let reply = match self.state {
             State::Closed => rst_for_unmatched(ip_repr, repr),
             State::Listen => self.process_listen(cx, ip_repr, repr),
