@@ -733,8 +733,10 @@ fn drop_syn_fin_drops_syn_fin_segments_unanswered() {
     assert_eq!(dev.tx.len(), 1);
     assert!(parse_tcp(&dev.tx[0]).1.rst());
 
-    let mut tcp = crate::socket::tcp::TcpConfig::default();
-    tcp.drop_syn_fin = true;
+    let tcp = crate::socket::tcp::TcpConfig {
+        drop_syn_fin: true,
+        ..Default::default()
+    };
     let config = Config::new(OUR_MAC)
         .with_ip(Ipv4Cidr::new(OUR_IP, 24).unwrap())
         .with_tcp(tcp);
