@@ -476,11 +476,11 @@ impl<'a> TcpSocket<'a> {
     ///
     /// One widening, as BSD and Linux have it: a segment without data (and
     /// without RST, which RFC 5961 keeps strict) may also sit exactly at the
-    /// right edge, RCV.NXT + RCV.WND. A peer that
-    /// has a full window in flight sends its ACKs there (SEQ = SND.NXT);
-    /// RFC 9293's strict `<` drops them unread, and if the data in flight
-    /// was lost and the peer's retransmissions only carry data we already
-    /// have, neither side ever learns what the other received.
+    /// right edge, RCV.NXT + RCV.WND. A peer with a full window in flight
+    /// sends its ACKs there (SEQ = SND.NXT); RFC 9293's strict `<` drops
+    /// them unread, and if the data in flight was lost and the peer's
+    /// retransmissions only carry data we already have, neither side ever
+    /// learns what the other received.
     fn segment_acceptable(&self, repr: &TcpRepr) -> bool {
         let len = repr.segment_len();
         let window = self.rcv_window();
