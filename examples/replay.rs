@@ -70,31 +70,6 @@ fn usage() -> &'static str {
      [--start capture|zero] [--quiet]"
 }
 
-fn parse_ipv4(text: &str) -> Result<Ipv4Address, String> {
-    let addr: std::net::Ipv4Addr = text.parse().map_err(|e| format!("{text}: {e}"))?;
-    Ok(Ipv4Address::from_bytes(&addr.octets()))
-}
-
-fn parse_cidr(text: &str) -> Result<Ipv4Cidr, String> {
-    let (addr, prefix) = text
-        .split_once('/')
-        .ok_or_else(|| format!("{text}: expected ADDRESS/PREFIX"))?;
-    let prefix: u8 = prefix.parse().map_err(|e| format!("{text}: {e}"))?;
-    Ipv4Cidr::new(parse_ipv4(addr)?, prefix).ok_or_else(|| format!("{text}: prefix longer than 32"))
-}
-
-fn parse_mac(text: &str) -> Result<EthernetAddress, String> {
-    let parts: Vec<&str> = text.split(':').collect();
-    if parts.len() != 6 {
-        return Err(format!("{text}: expected six hex bytes separated by ':'"));
-    }
-    let mut mac = [0u8; 6];
-    for (byte, part) in mac.iter_mut().zip(parts) {
-        *byte = u8::from_str_radix(part, 16).map_err(|e| format!("{text}: {e}"))?;
-    }
-    Ok(EthernetAddress(mac))
-}
-
 fn parse_seconds(flag: &str, text: &str) -> Result<Duration, String> {
     let secs: f64 = text.parse().map_err(|e| format!("{flag}: {e}"))?;
     if !(0.0..1e9).contains(&secs) {
@@ -103,12 +78,22 @@ fn parse_seconds(flag: &str, text: &str) -> Result<Duration, String> {
     Ok(Duration::from_micros((secs * 1e6) as u64))
 }
 
+/// Parses a flag's value with its type's `FromStr` (addresses come from
+/// `pollnet::wire`), naming the text in the error.
+fn parse_arg<T>(text: &str) -> Result<T, String>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    text.parse().map_err(|e| format!("{text}: {e}"))
+}
+
 fn parse_options() -> Result<Options, String> {
     let (mut input, mut output, mut cidr, mut mac) = (None, None, None, None);
     let mut options = Options {
         input: String::new(),
         output: String::new(),
-        cidr: parse_cidr("0.0.0.0/0")?,
+        cidr: parse_arg::<Ipv4Cidr>("0.0.0.0/0")?,
         mac: EthernetAddress([0; 6]),
         gateway: None,
         listen: Vec::new(),
@@ -128,9 +113,9 @@ fn parse_options() -> Result<Options, String> {
         match flag.as_str() {
             "--pcap" => input = Some(value()?),
             "--out" => output = Some(value()?),
-            "--ip" => cidr = Some(parse_cidr(&value()?)?),
-            "--mac" => mac = Some(parse_mac(&value()?)?),
-            "--gateway" => options.gateway = Some(parse_ipv4(&value()?)?),
+            "--ip" => cidr = Some(parse_arg::<Ipv4Cidr>(&value()?)?),
+            "--mac" => mac = Some(parse_arg::<EthernetAddress>(&value()?)?),
+            "--gateway" => options.gateway = Some(parse_arg::<Ipv4Address>(&value()?)?),
             "--listen" => {
                 let port: u16 = value()?.parse().map_err(|e| format!("--listen: {e}"))?;
                 if port == 0 {

@@ -75,40 +75,21 @@ fn usage() -> &'static str {
      [--mac 02:00:00:00:00:01] [--port 8080] [--backlog 16] [--connections N] [--pcap FILE] [--quiet]"
 }
 
-fn parse_ipv4(text: &str) -> Result<Ipv4Address, String> {
-    let addr: std::net::Ipv4Addr = text.parse().map_err(|e| format!("{text}: {e}"))?;
-    Ok(Ipv4Address::from_bytes(&addr.octets()))
-}
-
-fn parse_cidr(text: &str) -> Result<Ipv4Cidr, String> {
-    let (addr, prefix) = text
-        .split_once('/')
-        .ok_or_else(|| format!("{text}: expected ADDRESS/PREFIX"))?;
-    let prefix: u8 = prefix.parse().map_err(|e| format!("{text}: {e}"))?;
-    Ipv4Cidr::new(parse_ipv4(addr)?, prefix).ok_or_else(|| format!("{text}: prefix longer than 32"))
-}
-
-fn parse_mac(text: &str) -> Result<EthernetAddress, String> {
-    let parts: Vec<&str> = text.split(':').collect();
-    if parts.len() != 6 {
-        return Err(format!("{text}: expected six hex bytes separated by ':'"));
-    }
-    let mut mac = [0u8; 6];
-    for (byte, part) in mac.iter_mut().zip(parts) {
-        *byte = u8::from_str_radix(part, 16).map_err(|e| format!("{text}: {e}"))?;
-    }
-    let mac = EthernetAddress(mac);
-    if !mac.is_unicast() {
-        return Err(format!("{text}: not a unicast address"));
-    }
-    Ok(mac)
+/// Parses a flag's value with its type's `FromStr` (addresses come from
+/// `pollnet::wire`), naming the text in the error.
+fn parse_arg<T>(text: &str) -> Result<T, String>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    text.parse().map_err(|e| format!("{text}: {e}"))
 }
 
 fn parse_options() -> Result<Options, String> {
     let mut link = None;
     let mut options = Options {
         link: Link::Iface(String::new()),
-        cidr: parse_cidr("192.0.2.1/24")?,
+        cidr: parse_arg::<Ipv4Cidr>("192.0.2.1/24")?,
         gateway: None,
         mac: EthernetAddress([0x02, 0, 0, 0, 0, 0x01]),
         port: 8080,
@@ -126,9 +107,9 @@ fn parse_options() -> Result<Options, String> {
         match flag.as_str() {
             "--iface" => link = Some(Link::Iface(value()?)),
             "--tap" => link = Some(Link::Tap(value()?)),
-            "--ip" => options.cidr = parse_cidr(&value()?)?,
-            "--gateway" => options.gateway = Some(parse_ipv4(&value()?)?),
-            "--mac" => options.mac = parse_mac(&value()?)?,
+            "--ip" => options.cidr = parse_arg::<Ipv4Cidr>(&value()?)?,
+            "--gateway" => options.gateway = Some(parse_arg::<Ipv4Address>(&value()?)?),
+            "--mac" => options.mac = parse_arg::<EthernetAddress>(&value()?)?,
             "--port" => options.port = value()?.parse().map_err(|e| format!("--port: {e}"))?,
             "--backlog" => {
                 options.backlog = value()?.parse().map_err(|e| format!("--backlog: {e}"))?

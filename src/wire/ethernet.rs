@@ -348,3 +348,55 @@ mod tests {
         );
     }
 }
+
+/// Six hex bytes separated by `:` or `-`, e.g. `02:00:00:00:00:01`.
+impl core::str::FromStr for EthernetAddress {
+    type Err = super::ipv4::AddressParseError;
+
+    fn from_str(text: &str) -> core::result::Result<Self, Self::Err> {
+        use super::ipv4::AddressParseError;
+        let separator = if text.contains('-') { '-' } else { ':' };
+        let mut bytes = [0u8; 6];
+        let mut parts = text.split(separator);
+        for byte in bytes.iter_mut() {
+            let part = parts.next().ok_or(AddressParseError)?;
+            if part.is_empty() || part.len() > 2 || !part.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(AddressParseError);
+            }
+            *byte = u8::from_str_radix(part, 16).map_err(|_| AddressParseError)?;
+        }
+        if parts.next().is_some() {
+            return Err(AddressParseError);
+        }
+        Ok(EthernetAddress(bytes))
+    }
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+
+    #[test]
+    fn hardware_addresses_parse_exactly() {
+        assert_eq!(
+            "02:00:00:00:00:01".parse(),
+            Ok(EthernetAddress([2, 0, 0, 0, 0, 1]))
+        );
+        assert_eq!("ff-FF-ff-ff-ff-ff".parse(), Ok(EthernetAddress::BROADCAST));
+        assert_eq!(
+            "2:0:0:0:0:a".parse(),
+            Ok(EthernetAddress([2, 0, 0, 0, 0, 10]))
+        );
+        for bad in [
+            "",
+            "02:00:00:00:00",
+            "02:00:00:00:00:01:02",
+            "002:00:00:00:00:01",
+            "02:00:00:00:00:0g",
+            "02:00-00:00:00:01",
+            "+2:00:00:00:00:01",
+        ] {
+            assert!(bad.parse::<EthernetAddress>().is_err(), "{bad:?}");
+        }
+    }
+}

@@ -963,3 +963,92 @@ mod tests {
         assert_eq!(Ipv4Repr::parse_quoted(&bad[..28]), Err(Error::BadIhl));
     }
 }
+
+/// Text that is not an address of the expected form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddressParseError;
+
+impl fmt::Display for AddressParseError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("not a valid address")
+    }
+}
+
+/// Parses a decimal octet (0..=255) without sign or surrounding space.
+fn parse_octet(text: &str) -> core::result::Result<u8, AddressParseError> {
+    if text.is_empty() || text.len() > 3 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(AddressParseError);
+    }
+    text.parse().map_err(|_| AddressParseError)
+}
+
+/// Dotted-quad text, e.g. `192.0.2.1`.
+impl core::str::FromStr for Ipv4Address {
+    type Err = AddressParseError;
+
+    fn from_str(text: &str) -> core::result::Result<Self, Self::Err> {
+        let mut octets = [0u8; 4];
+        let mut parts = text.split('.');
+        for octet in octets.iter_mut() {
+            *octet = parse_octet(parts.next().ok_or(AddressParseError)?)?;
+        }
+        if parts.next().is_some() {
+            return Err(AddressParseError);
+        }
+        Ok(Ipv4Address(octets))
+    }
+}
+
+/// `ADDRESS/PREFIX`, e.g. `192.0.2.1/24`.
+impl core::str::FromStr for Ipv4Cidr {
+    type Err = AddressParseError;
+
+    fn from_str(text: &str) -> core::result::Result<Self, Self::Err> {
+        let (address, prefix) = text.split_once('/').ok_or(AddressParseError)?;
+        let prefix = parse_octet(prefix)?;
+        Ipv4Cidr::new(address.parse()?, prefix).ok_or(AddressParseError)
+    }
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+
+    #[test]
+    fn addresses_and_prefixes_parse_exactly() {
+        assert_eq!("192.0.2.1".parse(), Ok(Ipv4Address::new(192, 0, 2, 1)));
+        assert_eq!("0.0.0.0".parse(), Ok(Ipv4Address::UNSPECIFIED));
+        assert_eq!("255.255.255.255".parse(), Ok(Ipv4Address::BROADCAST));
+        for bad in [
+            "",
+            "1.2.3",
+            "1.2.3.4.5",
+            "256.0.0.1",
+            "1..2.3",
+            "+1.2.3.4",
+            " 1.2.3.4",
+            "1.2.3.0004",
+            "a.b.c.d",
+        ] {
+            assert_eq!(
+                bad.parse::<Ipv4Address>(),
+                Err(AddressParseError),
+                "{bad:?}"
+            );
+        }
+        let cidr: Ipv4Cidr = "192.0.2.1/24".parse().unwrap();
+        assert_eq!(
+            (cidr.address(), cidr.prefix_len()),
+            (Ipv4Address::new(192, 0, 2, 1), 24)
+        );
+        for bad in [
+            "192.0.2.1",
+            "192.0.2.1/33",
+            "192.0.2.1/",
+            "/24",
+            "192.0.2.1/-1",
+        ] {
+            assert_eq!(bad.parse::<Ipv4Cidr>(), Err(AddressParseError), "{bad:?}");
+        }
+    }
+}

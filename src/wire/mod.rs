@@ -20,7 +20,7 @@ pub use self::icmpv4::{
     Icmpv4DstUnreachable, Icmpv4Message, Icmpv4Packet, Icmpv4Repr, Icmpv4TimeExceeded,
 };
 pub use self::ip::{IpAddress, IpEndpoint, IpListenEndpoint, IpProtocol, IpRepr, IpVersion};
-pub use self::ipv4::{Ipv4Address, Ipv4Cidr, Ipv4Packet, Ipv4Repr};
+pub use self::ipv4::{AddressParseError, Ipv4Address, Ipv4Cidr, Ipv4Packet, Ipv4Repr};
 pub use self::tcp::{
     SeqNumber, TcpFlags, TcpOption, TcpOptionIter, TcpPacket, TcpRepr, TcpSackRange, TcpTimestamp,
 };
