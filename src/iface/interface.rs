@@ -984,11 +984,7 @@ impl<'a> Link<'a> {
                     write_ethernet(buf, src_mac, dst_mac, EthernetProtocol::Ipv4);
                     if let Some(ip_bytes) = buf.get_mut(ETHERNET_HEADER_LEN..) {
                         let mut packet = Ipv4Packet::new_unchecked(ip_bytes);
-                        header.emit(&mut packet, &caps.checksum);
-                        packet.set_ident(ident);
-                        if caps.checksum.ipv4.tx() {
-                            packet.fill_checksum();
-                        }
+                        emit_ipv4_header(&mut packet, &header, ident, caps);
                         icmp.emit(
                             &mut Icmpv4Packet::new_unchecked(packet.payload_mut()),
                             &caps.checksum,
@@ -1208,6 +1204,24 @@ fn write_ethernet(
     .emit(&mut frame);
 }
 
+/// Writes an IPv4 header with identification `ident`, computing its
+/// checksum once, after the ident is in place (when the device leaves the
+/// checksum to software).
+fn emit_ipv4_header(
+    packet: &mut Ipv4Packet<&mut [u8]>,
+    header: &Ipv4Repr,
+    ident: u16,
+    caps: &DeviceCapabilities,
+) {
+    let mut no_ipv4_checksum = caps.checksum;
+    no_ipv4_checksum.ipv4 = crate::wire::Checksum::None;
+    header.emit(packet, &no_ipv4_checksum);
+    packet.set_ident(ident);
+    if caps.checksum.ipv4.tx() {
+        packet.fill_checksum();
+    }
+}
+
 /// Writes an IPv4 header (DF set: RFC 1191 path MTU discovery) and the TCP
 /// segment after it.
 fn write_ipv4_tcp(
@@ -1227,11 +1241,7 @@ fn write_ipv4_tcp(
         dont_frag: true,
     };
     let mut packet = Ipv4Packet::new_unchecked(buf);
-    header.emit(&mut packet, &caps.checksum);
-    packet.set_ident(ident);
-    if caps.checksum.ipv4.tx() {
-        packet.fill_checksum();
-    }
+    emit_ipv4_header(&mut packet, &header, ident, caps);
     tcp.emit(
         &mut TcpPacket::new_unchecked(packet.payload_mut()),
         &ip.src_addr,
