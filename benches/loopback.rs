@@ -210,7 +210,9 @@ fn ack_frame(src: IpEndpoint, dst: IpEndpoint, seq: SeqNumber, ack: SeqNumber) -
         window_len: 2048,
         ..TcpRepr::default()
     };
-    let (IpAddress::Ipv4(s), IpAddress::Ipv4(d)) = (src.addr, dst.addr);
+    let (Some(s), Some(d)) = (src.addr.as_ipv4(), dst.addr.as_ipv4()) else {
+        unreachable!("the bench runs IPv4 only");
+    };
     let ip = Ipv4Repr {
         src_addr: s,
         dst_addr: d,

@@ -143,7 +143,7 @@ fn describe_ipv4(available: &[u8], wire_len: usize, cut: bool) -> String {
             },
             Err(_) => format!("other ICMP {src} > {dst}"),
         },
-        IpProtocol::Unknown(number) => format!("other IPv4 protocol {number} {src} > {dst}"),
+        other => format!("other IPv4 protocol {} {src} > {dst}", u8::from(other)),
     }
 }
 

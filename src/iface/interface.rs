@@ -264,7 +264,8 @@ impl<'a> Interface<'a> {
         remote: IpEndpoint,
         now: Instant,
     ) -> Result<IpEndpoint, ConnectError> {
-        let IpAddress::Ipv4(remote_v4) = remote.addr;
+        // The interface speaks IPv4 only so far.
+        let remote_v4 = remote.addr.as_ipv4().ok_or(ConnectError::Unaddressable)?;
         let local_addr = self
             .link
             .ip_addrs
@@ -1016,8 +1017,7 @@ impl<'a> Link<'a> {
         ip: &IpRepr,
         tcp: &TcpRepr,
     ) -> Result<(), TxBusy> {
-        let IpAddress::Ipv4(dst) = ip.dst_addr;
-        let Some(next_hop) = self.next_hop(dst) else {
+        let Some(next_hop) = ip.dst_addr.as_ipv4().and_then(|dst| self.next_hop(dst)) else {
             self.stats.tx_drop_no_route += 1;
             return Ok(());
         };
@@ -1231,7 +1231,10 @@ fn write_ipv4_tcp(
     tcp: &TcpRepr,
     caps: &DeviceCapabilities,
 ) {
-    let (IpAddress::Ipv4(src), IpAddress::Ipv4(dst)) = (ip.src_addr, ip.dst_addr);
+    // The caller routed the segment as IPv4, so both addresses are.
+    let (Some(src), Some(dst)) = (ip.src_addr.as_ipv4(), ip.dst_addr.as_ipv4()) else {
+        return;
+    };
     let header = Ipv4Repr {
         src_addr: src,
         dst_addr: dst,

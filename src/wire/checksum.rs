@@ -104,28 +104,41 @@ pub fn combine(sums: &[u16]) -> u16 {
 }
 
 /// The ones-complement sum of the pseudo-header an upper-layer checksum
-/// covers (RFC 9293 section 3.1 for TCP over IPv4: source, destination, a
-/// zero byte, the protocol, and the upper-layer length).
+/// covers: for IPv4 (RFC 9293 section 3.1) source, destination, a zero
+/// byte, the protocol and the 16-bit upper-layer length; for IPv6 (RFC 8200
+/// section 8.1) the 128-bit addresses, the 32-bit length, three zero bytes
+/// and the next header. Both are the same sum of 16-bit words.
 ///
-/// `length` is the upper-layer header plus data; it is `u32` so the same
-/// signature serves IPv6 (RFC 8200 section 8.1), whose pseudo-header length
-/// is 32 bits. For IPv4 it must fit in 16 bits.
+/// `length` is the upper-layer header plus data; for IPv4 it must fit in
+/// 16 bits. The two addresses are of the same version.
 pub fn pseudo_header(src: &IpAddress, dst: &IpAddress, protocol: IpProtocol, length: u32) -> u16 {
-    match (src, dst) {
-        (IpAddress::Ipv4(src), IpAddress::Ipv4(dst)) => {
-            let src = u32::from_be_bytes(src.0);
-            let dst = u32::from_be_bytes(dst.0);
-            // Sum 16-bit halves in a u64; no overflow is possible here.
-            let acc = u64::from(src >> 16)
-                + u64::from(src & 0xffff)
-                + u64::from(dst >> 16)
-                + u64::from(dst & 0xffff)
-                + u64::from(u8::from(protocol))
-                + u64::from(length >> 16)
-                + u64::from(length & 0xffff);
-            fold64(acc)
-        }
+    #[allow(irrefutable_let_patterns)] // without proto-ipv6
+    if let (IpAddress::Ipv4(src), IpAddress::Ipv4(dst)) = (src, dst) {
+        // The hot path: two 32-bit addresses as four 16-bit halves.
+        let src = u32::from_be_bytes(src.0);
+        let dst = u32::from_be_bytes(dst.0);
+        let acc = u64::from(src >> 16)
+            + u64::from(src & 0xffff)
+            + u64::from(dst >> 16)
+            + u64::from(dst & 0xffff)
+            + u64::from(u8::from(protocol))
+            + u64::from(length >> 16)
+            + u64::from(length & 0xffff);
+        return fold64(acc);
     }
+    // Sum 16-bit words in a u64; no overflow is possible for 32 words.
+    let words = |bytes: &[u8]| -> u64 {
+        bytes
+            .chunks_exact(2)
+            .map(|w| u64::from(u16::from_be_bytes([w[0], w[1]])))
+            .sum()
+    };
+    let acc = words(src.as_bytes())
+        + words(dst.as_bytes())
+        + u64::from(u8::from(protocol))
+        + u64::from(length >> 16)
+        + u64::from(length & 0xffff);
+    fold64(acc)
 }
 
 /// The new checksum field after one 16-bit word of the covered data changes
@@ -278,6 +291,25 @@ mod tests {
         let bytes = [192, 0, 2, 1, 192, 0, 2, 254, 0, 17, 0xff, 0xff];
         assert_eq!(
             pseudo_header(&src, &dst, IpProtocol::Udp, 0xffff),
+            reference(&bytes)
+        );
+    }
+
+    #[cfg(feature = "proto-ipv6")]
+    #[test]
+    fn ipv6_pseudo_header_matches_bytes() {
+        use crate::wire::Ipv6Address;
+        let src: Ipv6Address = "2001:db8::1".parse().unwrap();
+        let dst: Ipv6Address = "fe80::2:ff:fe00:1".parse().unwrap();
+        // RFC 8200 section 8.1: source, destination, 32-bit length, three
+        // zero bytes, next header.
+        let mut bytes = [0u8; 40];
+        bytes[..16].copy_from_slice(&src.0);
+        bytes[16..32].copy_from_slice(&dst.0);
+        bytes[32..36].copy_from_slice(&70_000u32.to_be_bytes());
+        bytes[39] = 58;
+        assert_eq!(
+            pseudo_header(&src.into(), &dst.into(), IpProtocol::Icmpv6, 70_000),
             reference(&bytes)
         );
     }

@@ -611,10 +611,13 @@ impl Ipv4Repr {
         }
     }
 
-    /// The IPv4 header for a version-neutral one; `None` once `IpRepr` can
-    /// hold a non-IPv4 address.
+    /// The IPv4 header for a version-neutral one; `None` unless both
+    /// addresses are IPv4.
     pub fn from_ip_repr(repr: &IpRepr, dont_frag: bool) -> Option<Ipv4Repr> {
-        let (IpAddress::Ipv4(src_addr), IpAddress::Ipv4(dst_addr)) = (repr.src_addr, repr.dst_addr);
+        let (Some(src_addr), Some(dst_addr)) = (repr.src_addr.as_ipv4(), repr.dst_addr.as_ipv4())
+        else {
+            return None;
+        };
         Some(Ipv4Repr {
             src_addr,
             dst_addr,

@@ -12,6 +12,8 @@ pub mod ethernet;
 pub mod icmpv4;
 pub mod ip;
 pub mod ipv4;
+#[cfg(feature = "proto-ipv6")]
+pub mod ipv6;
 pub mod tcp;
 
 pub use self::arp::{ArpOperation, ArpPacket, ArpRepr};
@@ -19,8 +21,13 @@ pub use self::ethernet::{EthernetAddress, EthernetFrame, EthernetProtocol, Ether
 pub use self::icmpv4::{
     Icmpv4DstUnreachable, Icmpv4Message, Icmpv4Packet, Icmpv4Repr, Icmpv4TimeExceeded,
 };
-pub use self::ip::{IpAddress, IpEndpoint, IpListenEndpoint, IpProtocol, IpRepr, IpVersion};
+pub use self::ip::{
+    IpAddress, IpCidr, IpEndpoint, IpListenEndpoint, IpProtocol, IpRepr, IpVersion,
+    UnsupportedVersion,
+};
 pub use self::ipv4::{AddressParseError, Ipv4Address, Ipv4Cidr, Ipv4Packet, Ipv4Repr};
+#[cfg(feature = "proto-ipv6")]
+pub use self::ipv6::{Ipv6Address, Ipv6Cidr};
 pub use self::tcp::{
     SeqNumber, TcpFlags, TcpOption, TcpOptionIter, TcpPacket, TcpRepr, TcpSackRange, TcpTimestamp,
 };
