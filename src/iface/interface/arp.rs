@@ -1,0 +1,186 @@
+//! ARP (RFC 826): answering requests, resolving next hops, and the queue
+//! of packets waiting for a resolution.
+
+use super::*;
+
+impl Link<'_> {
+    pub(super) fn process_arp<'f>(&mut self, now: Instant, bytes: &[u8]) -> Option<Reply<'f>> {
+        let repr = ArpPacket::new_checked(bytes).and_then(|packet| ArpRepr::parse(&packet));
+        let Ok(ArpRepr::EthernetIpv4 {
+            operation,
+            source_hardware_addr,
+            source_protocol_addr,
+            target_protocol_addr,
+            ..
+        }) = repr
+        else {
+            self.stats.rx_drop_arp_malformed += 1;
+            return None;
+        };
+        if !source_hardware_addr.is_unicast() || !source_protocol_addr.is_unicast() {
+            self.stats.rx_drop_arp_malformed += 1;
+            return None;
+        }
+        let source_ip = IpAddress::Ipv4(source_protocol_addr);
+        let known = matches!(
+            self.neighbors.lookup(source_ip, now),
+            NeighborAnswer::Found(_)
+        );
+        let for_us = self.has_ip(target_protocol_addr);
+        // RFC 826: refresh a known sender; learn it when we are the target.
+        if known || for_us {
+            self.neighbors.fill(source_ip, source_hardware_addr, now);
+        }
+        if operation == ArpOperation::Request && for_us {
+            self.stats.arp_replies_sent += 1;
+            return Some(Reply::Arp(ArpRepr::EthernetIpv4 {
+                operation: ArpOperation::Reply,
+                source_hardware_addr: self.hardware_addr,
+                source_protocol_addr: target_protocol_addr,
+                target_hardware_addr: source_hardware_addr,
+                target_protocol_addr: source_protocol_addr,
+            }));
+        }
+        None
+    }
+
+    pub(super) fn send_arp_request<D: Device + ?Sized>(
+        &mut self,
+        device: &mut D,
+        now: Instant,
+        target: Ipv4Address,
+    ) {
+        let Some(source) = self
+            .ip_addrs
+            .iter()
+            .flatten()
+            .find(|cidr| cidr.contains(target))
+            .or_else(|| self.ip_addrs.iter().flatten().next())
+            .map(|cidr| cidr.address())
+        else {
+            return;
+        };
+        let Some(token) = device.transmit(now) else {
+            return;
+        };
+        let arp = ArpRepr::EthernetIpv4 {
+            operation: ArpOperation::Request,
+            source_hardware_addr: self.hardware_addr,
+            source_protocol_addr: source,
+            target_hardware_addr: EthernetAddress([0; 6]),
+            target_protocol_addr: target,
+        };
+        let src_mac = self.hardware_addr;
+        token.consume(ETHERNET_HEADER_LEN + arp.buffer_len(), |buf| {
+            write_ethernet(
+                buf,
+                src_mac,
+                EthernetAddress::BROADCAST,
+                EthernetProtocol::Arp,
+            );
+            if let Some(payload) = buf.get_mut(ETHERNET_HEADER_LEN..) {
+                arp.emit(&mut ArpPacket::new_unchecked(payload));
+            }
+        });
+        self.neighbors
+            .note_request_sent(IpAddress::Ipv4(target), now);
+        self.stats.arp_requests_sent += 1;
+        self.stats.tx_frames += 1;
+    }
+
+    /// Appends an IP packet of `len` bytes, written by `write`, to the held
+    /// queue; drops it (counted) when there is no room. TCP retransmits.
+    pub(super) fn hold(
+        &mut self,
+        now: Instant,
+        next_hop: Ipv4Address,
+        len: usize,
+        write: impl FnOnce(&mut [u8]),
+    ) {
+        let start = self.held_len;
+        let end = start + HELD_RECORD_HEADER + len;
+        let Some(record) = self.held.get_mut(start..end) else {
+            self.stats.arp_held_dropped += 1;
+            return;
+        };
+        let (header, packet) = record.split_at_mut(HELD_RECORD_HEADER);
+        header[0..4].copy_from_slice(next_hop.as_bytes());
+        header[4..12].copy_from_slice(&now.total_micros().to_be_bytes());
+        // `len` is an IP packet length, at most 65535.
+        header[12..16].copy_from_slice(&(len as u32).to_be_bytes());
+        write(packet);
+        self.held_len = end;
+        if self.held_wake.is_none() {
+            self.held_wake = Some(now + ARP_RETRY_INTERVAL);
+        }
+    }
+
+    /// Sends held packets whose next hop is now known, drops expired ones,
+    /// and keeps the rest in order.
+    pub(super) fn flush_held<D: Device + ?Sized>(
+        &mut self,
+        device: &mut D,
+        caps: &DeviceCapabilities,
+        now: Instant,
+    ) -> bool {
+        let mut read = 0;
+        let mut write = 0;
+        let mut sent = false;
+        let mut busy = false;
+        while read + HELD_RECORD_HEADER <= self.held_len {
+            let header = &self.held[read..read + HELD_RECORD_HEADER];
+            let next_hop = Ipv4Address([header[0], header[1], header[2], header[3]]);
+            let mut micros = [0u8; 8];
+            micros.copy_from_slice(&header[4..12]);
+            let since = Instant::from_micros(i64::from_be_bytes(micros));
+            let len = u32::from_be_bytes([header[12], header[13], header[14], header[15]]) as usize;
+            let record_len = HELD_RECORD_HEADER + len;
+            let mut keep = true;
+            let expired = now - since >= HELD_PACKET_LIFETIME;
+            if !expired
+                && self.neighbors.lookup(IpAddress::Ipv4(next_hop), now) == NeighborAnswer::NotFound
+            {
+                // Still unresolved and the rate limit allows: ask again.
+                self.send_arp_request(device, now, next_hop);
+            }
+            if expired {
+                self.stats.arp_held_dropped += 1;
+                keep = false;
+            } else if !busy {
+                if let NeighborAnswer::Found(dst_mac) =
+                    self.neighbors.lookup(IpAddress::Ipv4(next_hop), now)
+                {
+                    match device.transmit(now) {
+                        Some(token) => {
+                            let src_mac = self.hardware_addr;
+                            let packet = &self.held[read + HELD_RECORD_HEADER..read + record_len];
+                            token.consume(ETHERNET_HEADER_LEN + len, |buf| {
+                                write_ethernet(buf, src_mac, dst_mac, EthernetProtocol::Ipv4);
+                                if let Some(dst) =
+                                    buf.get_mut(ETHERNET_HEADER_LEN..ETHERNET_HEADER_LEN + len)
+                                {
+                                    dst.copy_from_slice(packet);
+                                }
+                            });
+                            let _ = caps;
+                            self.stats.tx_frames += 1;
+                            sent = true;
+                            keep = false;
+                        }
+                        None => busy = true,
+                    }
+                }
+            }
+            if keep {
+                if write != read {
+                    self.held.copy_within(read..read + record_len, write);
+                }
+                write += record_len;
+            }
+            read += record_len;
+        }
+        self.held_len = write;
+        self.held_wake = (write > 0).then_some(now + ARP_RETRY_INTERVAL);
+        sent
+    }
+}

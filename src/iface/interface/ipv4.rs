@@ -1,0 +1,141 @@
+//! IPv4: addressing, ingress checks and header output (RFC 791, RFC 1122
+//! section 3.2.1).
+
+use super::*;
+
+impl Interface<'_> {
+    pub(super) fn process_ipv4<'f>(
+        &mut self,
+        cx: &mut Context,
+        caps: &DeviceCapabilities,
+        sockets: &mut SocketSet<'_>,
+        src_mac: EthernetAddress,
+        bytes: &'f [u8],
+    ) -> Option<Reply<'f>> {
+        let Ok(packet) = Ipv4Packet::new_checked(bytes) else {
+            self.link.stats.rx_drop_ipv4_malformed += 1;
+            return None;
+        };
+        let stats = &mut self.link.stats;
+        if packet.is_fragment() {
+            stats.rx_drop_ipv4_fragment += 1;
+            return None;
+        }
+        let ipv4 = match Ipv4Repr::parse(&packet, &caps.checksum) {
+            Ok(repr) => repr,
+            Err(crate::wire::Error::BadChecksum) => {
+                stats.rx_drop_ipv4_checksum += 1;
+                return None;
+            }
+            Err(crate::wire::Error::Fragmented) => {
+                stats.rx_drop_ipv4_fragment += 1;
+                return None;
+            }
+            Err(_) => {
+                stats.rx_drop_ipv4_malformed += 1;
+                return None;
+            }
+        };
+        let to_us = self.link.has_ip(ipv4.dst_addr);
+        let broadcast = self.link.is_broadcast(ipv4.dst_addr);
+        if !to_us && !broadcast {
+            self.link.stats.rx_drop_ipv4_not_for_us += 1;
+            return None;
+        }
+        // Learn an unknown on-link sender from a valid packet addressed to
+        // us, so replies need no ARP round trip; an existing entry is only
+        // ever changed by ARP.
+        let src_ip = IpAddress::Ipv4(ipv4.src_addr);
+        if to_us
+            && src_mac.is_unicast()
+            && self.link.is_on_link(ipv4.src_addr)
+            && !matches!(
+                self.link.neighbors.lookup(src_ip, cx.now),
+                NeighborAnswer::Found(_)
+            )
+        {
+            self.link.neighbors.fill(src_ip, src_mac, cx.now);
+        }
+        let ip = IpRepr {
+            src_addr: IpAddress::Ipv4(ipv4.src_addr),
+            dst_addr: IpAddress::Ipv4(ipv4.dst_addr),
+            next_header: ipv4.next_header,
+            payload_len: ipv4.payload_len,
+            hop_limit: ipv4.hop_limit,
+        };
+        let payload = packet.payload();
+        let payload = payload.get(..ipv4.payload_len).unwrap_or(payload);
+        match ipv4.next_header {
+            IpProtocol::Icmp => self.process_icmp(cx, caps, sockets, &ipv4, broadcast, payload),
+            IpProtocol::Tcp if broadcast || !ip.src_addr.is_unicast() => {
+                self.link.stats.rx_drop_tcp_bad_address += 1;
+                None
+            }
+            IpProtocol::Tcp => self
+                .process_tcp(cx, caps, sockets, &ip, payload)
+                .map(|(ip, tcp)| Reply::Tcp(ip, tcp)),
+            _ => {
+                self.link.stats.rx_drop_unknown_protocol += 1;
+                None
+            }
+        }
+    }
+}
+
+impl<'a> Link<'a> {
+    pub(super) fn has_ip(&self, addr: Ipv4Address) -> bool {
+        self.ip_addrs
+            .iter()
+            .flatten()
+            .any(|cidr| cidr.address() == addr)
+    }
+
+    pub(super) fn is_broadcast(&self, addr: Ipv4Address) -> bool {
+        addr.is_broadcast()
+            || self
+                .ip_addrs
+                .iter()
+                .flatten()
+                .any(|cidr| cidr.broadcast() == Some(addr))
+    }
+
+    pub(super) fn is_on_link(&self, addr: Ipv4Address) -> bool {
+        self.ip_addrs
+            .iter()
+            .flatten()
+            .any(|cidr| cidr.contains(addr))
+    }
+
+    /// The next hop for `dst`: itself when on one of our prefixes, else the
+    /// gateway.
+    pub(super) fn next_hop(&self, dst: Ipv4Address) -> Option<Ipv4Address> {
+        if self.is_on_link(dst) {
+            Some(dst)
+        } else {
+            self.gateway
+        }
+    }
+
+    pub(super) fn next_ident(&mut self) -> u16 {
+        self.ip_ident = self.ip_ident.wrapping_add(1);
+        self.ip_ident
+    }
+}
+
+/// Writes an IPv4 header with identification `ident`, computing its
+/// checksum once, after the ident is in place (when the device leaves the
+/// checksum to software).
+pub(super) fn emit_ipv4_header(
+    packet: &mut Ipv4Packet<&mut [u8]>,
+    header: &Ipv4Repr,
+    ident: u16,
+    caps: &DeviceCapabilities,
+) {
+    let mut no_ipv4_checksum = caps.checksum;
+    no_ipv4_checksum.ipv4 = crate::wire::Checksum::None;
+    header.emit(packet, &no_ipv4_checksum);
+    packet.set_ident(ident);
+    if caps.checksum.ipv4.tx() {
+        packet.fill_checksum();
+    }
+}

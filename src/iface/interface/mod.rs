@@ -1,0 +1,531 @@
+//! The [`Interface`]: ingress, egress and scheduling.
+//!
+//! This file holds the interface's state, its public API, the per-poll
+//! driver and the socket scheduling; frame handling is split per protocol
+//! (`ethernet`, `arp`, `ipv4`, `icmp`, `tcp`).
+
+mod arp;
+mod ethernet;
+mod icmp;
+mod ipv4;
+mod tcp;
+
+use managed::ManagedSlice;
+
+use super::demux::{DemuxSlot, DemuxTable};
+use super::neighbor::{Neighbor, NeighborAnswer, NeighborCache};
+use super::timer::{ReadySet, TimerQueue};
+use super::{Config, MAX_IP_ADDRS, Stats, TraceEvent};
+use crate::phy::{Device, DeviceCapabilities, RxToken, TxToken};
+use crate::socket::tcp::{ConnectError, IcmpError, IsnGenerator, State, TcpConfig, TcpStats};
+use crate::socket::{Context, PollAt, SocketHandle, SocketSet};
+use crate::storage::siphash::SipKey;
+use crate::time::{Duration, Instant};
+use crate::wire::{
+    ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
+    EthernetRepr, Icmpv4Packet, Icmpv4Repr, IpAddress, IpEndpoint, IpListenEndpoint, IpProtocol,
+    IpRepr, Ipv4Address, Ipv4Cidr, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr,
+};
+
+use self::ethernet::write_ethernet;
+use self::ipv4::emit_ipv4_header;
+use self::tcp::write_ipv4_tcp;
+
+const ETHERNET_HEADER_LEN: usize = 14;
+const IPV4_HEADER_LEN: usize = 20;
+/// Frames handled per poll when the device states no burst size.
+const DEFAULT_INGRESS_BURST: usize = 64;
+/// Held packets whose next hop stays unresolved this long are dropped.
+const HELD_PACKET_LIFETIME: Duration = Duration::from_secs(3);
+/// The first ephemeral port (RFC 6335 section 6).
+const EPHEMERAL_FIRST: u16 = 49152;
+/// TTL of packets we originate.
+const DEFAULT_HOP_LIMIT: u8 = 64;
+/// How often an unanswered ARP request for held packets is repeated.
+const ARP_RETRY_INTERVAL: Duration = Duration::from_secs(1);
+/// Bytes of a held packet's record header: next hop (4), time (8), length (4).
+const HELD_RECORD_HEADER: usize = 16;
+
+/// What a socket slot is registered as in the demultiplexing table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Registration(Key);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Key {
+    #[default]
+    None,
+    Connection {
+        local: IpEndpoint,
+        remote: IpEndpoint,
+    },
+    Listener(IpListenEndpoint),
+}
+
+/// The storage an interface works in, for builds without an allocator.
+/// Every per-socket array must have at least one entry per socket-set slot.
+#[derive(Debug)]
+pub struct InterfaceStorage<'a> {
+    /// ARP cache entries.
+    pub neighbors: ManagedSlice<'a, Neighbor>,
+    /// Demultiplexing table slots (about twice the socket count).
+    pub demux: ManagedSlice<'a, DemuxSlot>,
+    /// Deadline queue.
+    pub timers: TimerQueue<'a>,
+    /// Sockets with something to send.
+    pub ready: ReadySet<'a>,
+    /// One registration per socket slot.
+    pub registrations: ManagedSlice<'a, Registration>,
+    /// Bytes for packets waiting for ARP.
+    pub held: ManagedSlice<'a, u8>,
+    /// The transition trace ring.
+    pub trace: ManagedSlice<'a, Option<TraceEvent>>,
+}
+
+/// The packet-level side of the interface: addresses, ARP, the held queue and
+/// counters. Split from the scheduling state so socket dispatch can borrow it
+/// while the socket set is borrowed too.
+#[derive(Debug)]
+struct Link<'a> {
+    hardware_addr: EthernetAddress,
+    ip_addrs: [Option<Ipv4Cidr>; MAX_IP_ADDRS],
+    gateway: Option<Ipv4Address>,
+    neighbors: NeighborCache<'a>,
+    held: ManagedSlice<'a, u8>,
+    held_len: usize,
+    /// When to look at held packets again (ARP retry or expiry).
+    held_wake: Option<Instant>,
+    ip_ident: u16,
+    stats: Stats,
+}
+
+/// A bounded queue of transitions the application drains; overflow counted.
+#[derive(Debug)]
+struct Trace<'a> {
+    ring: ManagedSlice<'a, Option<TraceEvent>>,
+    head: usize,
+    len: usize,
+    dropped: u64,
+}
+
+/// The device has no transmit token now: stop egress and retry later.
+#[derive(Debug, Clone, Copy)]
+struct TxBusy;
+
+/// A reply produced while a frame is being received, sent through the
+/// receive token's paired transmit token.
+enum Reply<'f> {
+    Arp(ArpRepr),
+    Icmp(Ipv4Repr, Icmpv4Repr<'f>),
+    Tcp(IpRepr, TcpRepr<'static>),
+}
+
+/// A network interface: addresses, ARP, IPv4, ICMPv4 and the TCP scheduling
+/// of one socket set.
+#[derive(Debug)]
+pub struct Interface<'a> {
+    link: Link<'a>,
+    demux: DemuxTable<'a>,
+    timers: TimerQueue<'a>,
+    ready: ReadySet<'a>,
+    registrations: ManagedSlice<'a, Registration>,
+    trace: Trace<'a>,
+    isn: IsnGenerator,
+    tcp_defaults: TcpConfig,
+    next_ephemeral: u16,
+    now: Instant,
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// splitmix64: spreads the configured seed into independent secrets.
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl Interface<'static> {
+    /// An interface for a socket set of `socket_capacity` slots, with its
+    /// storage allocated once here.
+    #[cfg(feature = "alloc")]
+    pub fn new(config: Config, socket_capacity: usize) -> Interface<'static> {
+        use alloc::vec;
+        let storage = InterfaceStorage {
+            neighbors: vec![Neighbor::default(); 64].into(),
+            demux: vec![DemuxSlot::default(); super::demux::slots_for(socket_capacity)].into(),
+            timers: TimerQueue::new(vec![super::timer::TimerSlot::default(); socket_capacity]),
+            ready: ReadySet::new(vec![super::timer::ReadySlot::default(); socket_capacity]),
+            registrations: vec![Registration::default(); socket_capacity].into(),
+            held: vec![0u8; 2 * (65535 + HELD_RECORD_HEADER)].into(),
+            trace: vec![None; 1024].into(),
+        };
+        Interface::new_with_storage(config, storage)
+    }
+}
+
+impl<'a> Interface<'a> {
+    /// An interface working in caller-provided storage (no allocator).
+    pub fn new_with_storage(config: Config, storage: InterfaceStorage<'a>) -> Interface<'a> {
+        let mut seed = config.random_seed;
+        let isn_lo = splitmix64(&mut seed);
+        let isn_hi = splitmix64(&mut seed);
+        let mut isn_secret = [0u8; 16];
+        isn_secret[..8].copy_from_slice(&isn_lo.to_le_bytes());
+        isn_secret[8..].copy_from_slice(&isn_hi.to_le_bytes());
+        let demux_key = SipKey([splitmix64(&mut seed), splitmix64(&mut seed)]);
+        let ephemeral_span = u64::from(u16::MAX - EPHEMERAL_FIRST) + 1;
+        // The span is at most 2^14, so the remainder fits a u16.
+        let next_ephemeral = EPHEMERAL_FIRST + (splitmix64(&mut seed) % ephemeral_span) as u16;
+        Interface {
+            link: Link {
+                hardware_addr: config.hardware_addr,
+                ip_addrs: config.ip_addrs,
+                gateway: config.gateway,
+                neighbors: NeighborCache::new(storage.neighbors),
+                held: storage.held,
+                held_len: 0,
+                held_wake: None,
+                ip_ident: 0,
+                stats: Stats::default(),
+            },
+            demux: DemuxTable::new(storage.demux, demux_key),
+            timers: storage.timers,
+            ready: storage.ready,
+            registrations: storage.registrations,
+            trace: Trace {
+                ring: storage.trace,
+                head: 0,
+                len: 0,
+                dropped: 0,
+            },
+            isn: IsnGenerator::new(isn_secret),
+            tcp_defaults: config.tcp,
+            next_ephemeral,
+            now: Instant::ZERO,
+        }
+    }
+
+    /// The interface's Ethernet address.
+    pub fn hardware_addr(&self) -> EthernetAddress {
+        self.link.hardware_addr
+    }
+
+    /// The interface's IPv4 addresses.
+    pub fn ip_addrs(&self) -> impl Iterator<Item = Ipv4Cidr> + '_ {
+        self.link.ip_addrs.iter().flatten().copied()
+    }
+
+    /// The TCP settings the interface was configured with.
+    pub fn tcp_defaults(&self) -> &TcpConfig {
+        &self.tcp_defaults
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> Stats {
+        self.link.stats
+    }
+
+    /// The oldest state transition not yet read, with its socket and time
+    /// (DESIGN.md rule 7). The queue is bounded; see
+    /// [`trace_dropped`](Self::trace_dropped).
+    pub fn pop_trace(&mut self) -> Option<TraceEvent> {
+        if self.trace.len == 0 {
+            return None;
+        }
+        let event = self
+            .trace
+            .ring
+            .get_mut(self.trace.head)
+            .and_then(Option::take);
+        self.trace.head = (self.trace.head + 1) % self.trace.ring.len();
+        self.trace.len -= 1;
+        event
+    }
+
+    /// Transitions lost because the trace queue was full.
+    pub fn trace_dropped(&self) -> u64 {
+        self.trace.dropped
+    }
+
+    /// Whether the ARP cache knows `ip` at `now`.
+    pub fn neighbor(&self, ip: Ipv4Address, now: Instant) -> Option<EthernetAddress> {
+        match self.link.neighbors.lookup(IpAddress::Ipv4(ip), now) {
+            NeighborAnswer::Found(mac) => Some(mac),
+            _ => None,
+        }
+    }
+
+    /// A context for calling socket methods that need one, at `now`.
+    pub fn context(&self, now: Instant) -> Context {
+        Context::new(now, self.isn)
+    }
+
+    /// Opens a connection from the socket `handle` to `remote`, choosing the
+    /// local address (the one on `remote`'s prefix, else the first) and an
+    /// ephemeral port (RFC 6335) free for that remote. Returns the local
+    /// endpoint. The SYN goes out on the next poll.
+    pub fn connect(
+        &mut self,
+        sockets: &mut SocketSet<'_>,
+        handle: SocketHandle,
+        remote: IpEndpoint,
+        now: Instant,
+    ) -> Result<IpEndpoint, ConnectError> {
+        // The interface speaks IPv4 only so far.
+        let remote_v4 = remote.addr.as_ipv4().ok_or(ConnectError::Unaddressable)?;
+        let local_addr = self
+            .link
+            .ip_addrs
+            .iter()
+            .flatten()
+            .find(|cidr| cidr.contains(remote_v4))
+            .or_else(|| self.link.ip_addrs.iter().flatten().next())
+            .map(|cidr| IpAddress::Ipv4(cidr.address()))
+            .ok_or(ConnectError::Unaddressable)?;
+        let span = u32::from(u16::MAX - EPHEMERAL_FIRST) + 1;
+        let mut local = None;
+        for _ in 0..span {
+            let port = self.next_ephemeral;
+            self.next_ephemeral = if port == u16::MAX {
+                EPHEMERAL_FIRST
+            } else {
+                port + 1
+            };
+            let candidate = IpEndpoint::new(local_addr, port);
+            if self.demux.lookup_connection(candidate, remote).is_none() {
+                local = Some(candidate);
+                break;
+            }
+        }
+        let local = local.ok_or(ConnectError::Unaddressable)?;
+        let mut cx = self.context(now);
+        let socket = sockets.get_mut(handle).ok_or(ConnectError::InvalidState)?;
+        socket.connect(&mut cx, remote, local)?;
+        self.add_tcp_stats(&cx.stats);
+        Ok(local)
+    }
+
+    /// When to poll next: the time of the last poll if work is pending, the
+    /// earliest timer otherwise, `None` if only a frame can create work.
+    /// Sockets the application touched since the last poll are asked
+    /// directly, so reading or writing a socket does not by itself make the
+    /// interface busy.
+    pub fn poll_at(&self, sockets: &SocketSet<'_>) -> Option<Instant> {
+        if !self.ready.is_empty() {
+            return Some(self.now);
+        }
+        let cx = Context::new(self.now, self.isn);
+        let mut at = self.timers.peek().map(|(at, _)| at);
+        at = earliest(at, self.link.held_wake);
+        for socket in sockets.dirty_sockets() {
+            match socket.poll_at(&cx) {
+                PollAt::Now => return Some(self.now),
+                PollAt::Time(t) => at = earliest(at, Some(t)),
+                PollAt::Ingress => {}
+            }
+        }
+        at
+    }
+
+    /// How long to wait from `now` before polling again (zero: at once).
+    pub fn poll_delay(&self, now: Instant, sockets: &SocketSet<'_>) -> Option<Duration> {
+        self.poll_at(sockets).map(|at| at - now)
+    }
+
+    /// Processes pending ingress (up to a burst), then egress and timers.
+    /// Returns whether anything was received or sent.
+    pub fn poll<D: Device + ?Sized>(
+        &mut self,
+        now: Instant,
+        device: &mut D,
+        sockets: &mut SocketSet<'_>,
+    ) -> bool {
+        self.now = now;
+        let caps = device.capabilities();
+        let mut cx = Context::new(now, self.isn);
+        cx.ip_mtu = caps.max_transmission_unit;
+        let mut changed = false;
+
+        // Sockets the application touched since the last poll first, so a
+        // socket put in LISTEN just now is found by a SYN in this poll.
+        while let Some(slot) = sockets.pop_dirty() {
+            self.sync_socket(&cx, sockets, slot);
+        }
+
+        let burst = caps.max_burst_size.unwrap_or(DEFAULT_INGRESS_BURST).max(1);
+        for _ in 0..burst {
+            let Some((rx, tx)) = device.receive(now) else {
+                break;
+            };
+            changed = true;
+            rx.consume(|frame| {
+                self.link.stats.rx_frames += 1;
+                if let Some((dst_mac, reply)) = self.process_frame(&mut cx, &caps, sockets, frame) {
+                    self.link.emit_reply(tx, &caps, dst_mac, reply);
+                }
+            });
+        }
+
+        changed |= self.egress(&mut cx, device, &caps, sockets);
+        self.add_tcp_stats(&cx.stats);
+        changed
+    }
+
+    fn add_tcp_stats(&mut self, tcp: &TcpStats) {
+        let s = &mut self.link.stats;
+        s.tcp_segments_sent += tcp.segments_sent;
+        s.tcp_retransmissions += tcp.retransmissions;
+        s.tcp_rsts_sent += tcp.rsts_sent;
+        s.tcp_challenge_acks += tcp.challenge_acks;
+    }
+
+    // ------------------------------------------------------------- scheduling
+
+    /// After anything happened to the socket in `slot`: drain its trace,
+    /// free it if it was a listener's child that is done, keep its demux
+    /// registration in step with its state, and schedule it.
+    fn sync_socket(&mut self, cx: &Context, sockets: &mut SocketSet<'_>, slot: usize) {
+        let handle = SocketHandle::from_index(slot);
+        let Some(socket) = sockets.socket_mut(slot) else {
+            self.set_registration(slot, Key::None);
+            self.timers.set(slot, None);
+            self.ready.remove(slot);
+            return;
+        };
+        while let Some(transition) = socket.pop_transition() {
+            self.trace.push(TraceEvent {
+                at: cx.now,
+                handle,
+                transition,
+            });
+        }
+        if sockets.should_free(slot) {
+            self.set_registration(slot, Key::None);
+            self.timers.set(slot, None);
+            self.ready.remove(slot);
+            sockets.free_child(slot);
+            return;
+        }
+        let Some(socket) = sockets.socket(slot) else {
+            return;
+        };
+        let key = match socket.state() {
+            State::Closed => Key::None,
+            State::Listen => Key::Listener(socket.listen_endpoint()),
+            _ => match (socket.local_endpoint(), socket.remote_endpoint()) {
+                (Some(local), Some(remote)) => Key::Connection { local, remote },
+                _ => Key::None,
+            },
+        };
+        let poll_at = socket.poll_at(cx);
+        self.set_registration(slot, key);
+        match poll_at {
+            PollAt::Now => {
+                self.timers.set(slot, None);
+                self.ready.insert(slot);
+            }
+            PollAt::Time(at) => self.timers.set(slot, Some(at)),
+            PollAt::Ingress => self.timers.set(slot, None),
+        }
+    }
+
+    fn set_registration(&mut self, slot: usize, key: Key) {
+        let Some(current) = self.registrations.get(slot).map(|r| r.0) else {
+            self.link.stats.demux_insert_failed += 1;
+            return;
+        };
+        if current == key {
+            return;
+        }
+        match current {
+            Key::None => {}
+            Key::Connection { local, remote } => {
+                self.demux.remove_connection(local, remote);
+            }
+            Key::Listener(ep) => {
+                self.demux.remove_listener(ep);
+            }
+        }
+        let inserted = match key {
+            Key::None => Ok(()),
+            Key::Connection { local, remote } => self.demux.insert_connection(local, remote, slot),
+            Key::Listener(ep) => self.demux.insert_listener(ep, slot),
+        };
+        let registered = if inserted.is_ok() {
+            key
+        } else {
+            self.link.stats.demux_insert_failed += 1;
+            Key::None
+        };
+        if let Some(r) = self.registrations.get_mut(slot) {
+            *r = Registration(registered);
+        }
+    }
+
+    // ----------------------------------------------------------------- egress
+
+    fn egress<D: Device + ?Sized>(
+        &mut self,
+        cx: &mut Context,
+        device: &mut D,
+        caps: &DeviceCapabilities,
+        sockets: &mut SocketSet<'_>,
+    ) -> bool {
+        while let Some(slot) = self.timers.pop_due(cx.now) {
+            self.ready.insert(slot);
+        }
+        let mut sent = self.link.flush_held(device, caps, cx.now);
+
+        // Each ready socket gets one turn per poll; sockets that become
+        // ready again during their turn wait for the next poll.
+        let mut turns = self.ready.len();
+        while turns > 0 {
+            turns -= 1;
+            let Some(slot) = self.ready.pop() else {
+                break;
+            };
+            let mut busy = false;
+            while let Some(socket) = sockets.socket_mut(slot) {
+                let link = &mut self.link;
+                let result = socket.dispatch(cx, |cx, (ip, tcp)| {
+                    link.emit_tcp(device, caps, cx.now, &ip, &tcp)
+                });
+                match result {
+                    Ok(true) => sent = true,
+                    Ok(false) => break,
+                    Err(TxBusy) => {
+                        busy = true;
+                        break;
+                    }
+                }
+            }
+            self.sync_socket(cx, sockets, slot);
+            if busy {
+                self.link.stats.tx_device_busy += 1;
+                self.ready.insert(slot);
+                break;
+            }
+        }
+        sent
+    }
+}
+
+impl Trace<'_> {
+    fn push(&mut self, event: TraceEvent) {
+        let cap = self.ring.len();
+        if self.len >= cap {
+            self.dropped += 1;
+            return;
+        }
+        let tail = (self.head + self.len) % cap;
+        self.ring[tail] = Some(event);
+        self.len += 1;
+    }
+}

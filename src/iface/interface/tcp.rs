@@ -1,0 +1,242 @@
+//! TCP: demultiplexing segments to sockets, listener backlogs, RSTs for no
+//! connection, and segment output.
+
+use super::*;
+
+impl Interface<'_> {
+    pub(super) fn process_tcp(
+        &mut self,
+        cx: &mut Context,
+        caps: &DeviceCapabilities,
+        sockets: &mut SocketSet<'_>,
+        ip: &IpRepr,
+        bytes: &[u8],
+    ) -> Option<(IpRepr, TcpRepr<'static>)> {
+        let stats = &mut self.link.stats;
+        let Ok(packet) = TcpPacket::new_checked(bytes) else {
+            stats.rx_drop_tcp_malformed += 1;
+            return None;
+        };
+        let repr = match TcpRepr::parse(&packet, &ip.src_addr, &ip.dst_addr, &caps.checksum) {
+            Ok(repr) => repr,
+            Err(crate::wire::Error::BadChecksum) => {
+                stats.rx_drop_tcp_checksum += 1;
+                return None;
+            }
+            Err(_) => {
+                stats.rx_drop_tcp_malformed += 1;
+                return None;
+            }
+        };
+        stats.tcp_segments_received += 1;
+        let local = IpEndpoint::new(ip.dst_addr, repr.dst_port);
+        let remote = IpEndpoint::new(ip.src_addr, repr.src_port);
+
+        if let Some(slot) = self.connection(sockets, local, remote) {
+            let reply = sockets
+                .socket_mut(slot)
+                .and_then(|socket| socket.process(cx, ip, &repr));
+            self.sync_socket(cx, sockets, slot);
+            // The socket counted its own reply.
+            return reply;
+        }
+
+        if let Some(listener) = self.listener(sockets, ip.dst_addr, repr.dst_port) {
+            // A bare SYN to a listener with a backlog forks a connection
+            // socket; anything else is the listener's own business (it
+            // answers an ACK with a RST and ignores a RST, RFC 9293 3.10.7.2).
+            let target = if repr.syn()
+                && !repr.rst()
+                && repr.ack().is_none()
+                && sockets.has_backlog(listener)
+            {
+                match sockets.spawn_child(listener) {
+                    Some(child) => child,
+                    None => {
+                        self.link.stats.rx_drop_syn_backlog_full += 1;
+                        return None;
+                    }
+                }
+            } else {
+                listener
+            };
+            let reply = sockets
+                .socket_mut(target)
+                .and_then(|socket| socket.process(cx, ip, &repr));
+            self.sync_socket(cx, sockets, target);
+            return reply;
+        }
+
+        self.link.stats.tcp_no_socket += 1;
+        if self.tcp_defaults.drop_syn_fin && repr.syn() && repr.fin() {
+            return None;
+        }
+        self.count_reply(crate::socket::tcp::rst_for_unmatched(ip, &repr))
+    }
+
+    /// The slot of the connection `local`/`remote`, checked against the
+    /// socket now in that slot: the application may have removed or
+    /// replaced it since the table was last brought in step, and a stale
+    /// entry must not swallow a segment that deserves a RST.
+    pub(super) fn connection(
+        &mut self,
+        sockets: &SocketSet<'_>,
+        local: IpEndpoint,
+        remote: IpEndpoint,
+    ) -> Option<usize> {
+        let slot = self.demux.lookup_connection(local, remote)?;
+        let live = sockets.socket(slot).is_some_and(|socket| {
+            socket.state() != State::Closed
+                && socket.local_endpoint() == Some(local)
+                && socket.remote_endpoint() == Some(remote)
+        });
+        if live {
+            return Some(slot);
+        }
+        self.demux.remove_connection(local, remote);
+        self.forget_registration(slot, Key::Connection { local, remote });
+        None
+    }
+
+    /// The slot of the listener for `addr`:`port`, checked like
+    /// [`connection`](Self::connection).
+    pub(super) fn listener(
+        &mut self,
+        sockets: &SocketSet<'_>,
+        addr: IpAddress,
+        port: u16,
+    ) -> Option<usize> {
+        let slot = self.demux.lookup_listener(addr, port)?;
+        let live = sockets.socket(slot).and_then(|socket| {
+            let ep = socket.listen_endpoint();
+            let matches = socket.state() == State::Listen
+                && ep.port == port
+                && ep.addr.is_none_or(|a| a == addr);
+            matches.then_some(ep)
+        });
+        if live.is_some() {
+            return Some(slot);
+        }
+        // Drop the stale entry that led here: the exact-address one if it
+        // points at this slot, else the wildcard one.
+        for ep in [
+            IpListenEndpoint {
+                addr: Some(addr),
+                port,
+            },
+            IpListenEndpoint { addr: None, port },
+        ] {
+            match self.demux.remove_listener(ep) {
+                Some(stale) if stale == slot => {
+                    self.forget_registration(slot, Key::Listener(ep));
+                    break;
+                }
+                // Another socket's entry: put it back untouched.
+                Some(other) => {
+                    let _ = self.demux.insert_listener(ep, other);
+                }
+                None => {}
+            }
+        }
+        None
+    }
+
+    /// Clears `slot`'s registration if it is `key` (already removed from
+    /// the table by the caller).
+    pub(super) fn forget_registration(&mut self, slot: usize, key: Key) {
+        if let Some(r) = self.registrations.get_mut(slot) {
+            if r.0 == key {
+                *r = Registration(Key::None);
+            }
+        }
+    }
+
+    /// Counts a reply the interface built itself (a RST for a segment that
+    /// matches no socket); sockets count their own.
+    pub(super) fn count_reply(
+        &mut self,
+        reply: Option<(IpRepr, TcpRepr<'static>)>,
+    ) -> Option<(IpRepr, TcpRepr<'static>)> {
+        if let Some((_, tcp)) = &reply {
+            self.link.stats.tcp_segments_sent += 1;
+            if tcp.rst() {
+                self.link.stats.tcp_rsts_sent += 1;
+            }
+        }
+        reply
+    }
+}
+
+impl Link<'_> {
+    /// Sends one TCP segment: straight out if the next hop's hardware address
+    /// is known, else held (bounded) while ARP resolves it.
+    pub(super) fn emit_tcp<D: Device + ?Sized>(
+        &mut self,
+        device: &mut D,
+        caps: &DeviceCapabilities,
+        now: Instant,
+        ip: &IpRepr,
+        tcp: &TcpRepr,
+    ) -> Result<(), TxBusy> {
+        let Some(next_hop) = ip.dst_addr.as_ipv4().and_then(|dst| self.next_hop(dst)) else {
+            self.stats.tx_drop_no_route += 1;
+            return Ok(());
+        };
+        let ip_len = IPV4_HEADER_LEN + tcp.buffer_len();
+        match self.neighbors.lookup(IpAddress::Ipv4(next_hop), now) {
+            NeighborAnswer::Found(dst_mac) => {
+                let token = device.transmit(now).ok_or(TxBusy)?;
+                let ident = self.next_ident();
+                let src_mac = self.hardware_addr;
+                token.consume(ETHERNET_HEADER_LEN + ip_len, |buf| {
+                    write_ethernet(buf, src_mac, dst_mac, EthernetProtocol::Ipv4);
+                    if let Some(ip_bytes) = buf.get_mut(ETHERNET_HEADER_LEN..) {
+                        write_ipv4_tcp(ip_bytes, ident, ip, tcp, caps);
+                    }
+                });
+                self.stats.tx_frames += 1;
+            }
+            answer => {
+                let ident = self.next_ident();
+                self.hold(now, next_hop, ip_len, |bytes| {
+                    write_ipv4_tcp(bytes, ident, ip, tcp, caps)
+                });
+                if answer == NeighborAnswer::NotFound {
+                    self.send_arp_request(device, now, next_hop);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes an IPv4 header (DF set: RFC 1191 path MTU discovery) and the TCP
+/// segment after it.
+pub(super) fn write_ipv4_tcp(
+    buf: &mut [u8],
+    ident: u16,
+    ip: &IpRepr,
+    tcp: &TcpRepr,
+    caps: &DeviceCapabilities,
+) {
+    // The caller routed the segment as IPv4, so both addresses are.
+    let (Some(src), Some(dst)) = (ip.src_addr.as_ipv4(), ip.dst_addr.as_ipv4()) else {
+        return;
+    };
+    let header = Ipv4Repr {
+        src_addr: src,
+        dst_addr: dst,
+        next_header: IpProtocol::Tcp,
+        payload_len: tcp.buffer_len(),
+        hop_limit: ip.hop_limit,
+        dont_frag: true,
+    };
+    let mut packet = Ipv4Packet::new_unchecked(buf);
+    emit_ipv4_header(&mut packet, &header, ident, caps);
+    tcp.emit(
+        &mut TcpPacket::new_unchecked(packet.payload_mut()),
+        &ip.src_addr,
+        &ip.dst_addr,
+        &caps.checksum,
+    );
+}
