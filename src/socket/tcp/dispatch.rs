@@ -507,7 +507,11 @@ impl<'a> TcpSocket<'a> {
     fn commit(&mut self, cx: &mut Context, plan: &Plan) {
         let now = cx.now;
         cx.stats.segments_sent += 1;
-        self.last_tx = Some(now);
+        // RFC 5681 4.1's idle restart counts time since data was sent;
+        // pure ACKs and probes do not make a sender busy.
+        if plan.kind == SegmentKind::Data && plan.payload_len > 0 {
+            self.last_tx = Some(now);
+        }
         match plan.kind {
             SegmentKind::Rst => {
                 cx.stats.rsts_sent += 1;

@@ -69,8 +69,14 @@ pub struct TcpStats {
 pub struct TcpConfig {
     /// Maximum segment lifetime; TIME_WAIT lasts 2*MSL (default 60 s).
     pub msl: Duration,
-    /// How long FIN_WAIT_2 waits for the peer's FIN after a full close.
+    /// How long FIN_WAIT_2 waits for the peer's FIN after a full close: an
+    /// idle timeout, restarted by each acceptable segment (default 60 s).
     pub fin_wait_2_timeout: Duration,
+    /// The hard bound on FIN_WAIT_2 after a full close, from when its
+    /// timeout first runs, whatever the peer sends: a peer that keeps the
+    /// connection alive with ACKs cannot hold it longer (default 120 s,
+    /// twice `fin_wait_2_timeout`).
+    pub fin_wait_2_limit: Duration,
     /// How long a half-open connection may stay in SYN_RCVD.
     pub syn_rcvd_timeout: Duration,
     /// Initial RTO (RFC 6298 2.1: 1 s).
@@ -81,7 +87,9 @@ pub struct TcpConfig {
     pub max_rto: Duration,
     /// Data/FIN retransmissions before the connection is aborted.
     pub max_retransmissions: u32,
-    /// SYN retransmissions before connect fails.
+    /// SYN retransmissions before connect fails (default 7: with the RTO
+    /// doubling from 1 s to its 60 s cap, connect gives up after 183 s,
+    /// RFC 1122 4.2.3.5 / RFC 9293 MUST-23's "at least 3 minutes").
     pub max_syn_retransmissions: u32,
     /// SYN+ACK retransmissions before a half-open connection is dropped.
     pub max_synack_retransmissions: u32,
@@ -111,8 +119,18 @@ pub struct TcpConfig {
     pub insecure_rst: bool,
     /// RFC 793 SYN handling instead of RFC 5961 4.2 (FreeBSD's insecure_syn).
     pub insecure_syn: bool,
-    /// Challenge ACKs allowed per second (RFC 5961 section 7).
+    /// Challenge ACKs this socket sends per second at most (RFC 5961
+    /// section 7's ACK throttling; default 10). The limit is per socket:
+    /// a global counter lets an off-path attacker learn, by counting
+    /// replies, whether a guessed connection exists (CVE-2016-5696).
     pub challenge_ack_limit: u32,
+    /// At most one ACK per this interval answers an unacceptable or
+    /// PAWS-failed segment that carries no data (or carries a SYN), as
+    /// Linux's `tcp_invalid_ratelimit` (default 500 ms): such segments can
+    /// be part of an ACK loop or a reflection attack. Segments with data
+    /// or a FIN are always answered, so a peer retransmitting what we hold
+    /// learns it at once.
+    pub invalid_ack_interval: Duration,
     /// Holes the out-of-order assembler may keep.
     pub max_ooo_holes: usize,
     /// Drop segments with both SYN and FIN set, unanswered (FreeBSD's
@@ -126,12 +144,13 @@ impl Default for TcpConfig {
         TcpConfig {
             msl: Duration::from_secs(60),
             fin_wait_2_timeout: Duration::from_secs(60),
+            fin_wait_2_limit: Duration::from_secs(120),
             syn_rcvd_timeout: Duration::from_secs(20),
             initial_rto: Duration::from_secs(1),
             min_rto: Duration::from_secs(1),
             max_rto: Duration::from_secs(60),
             max_retransmissions: 12,
-            max_syn_retransmissions: 6,
+            max_syn_retransmissions: 7,
             max_synack_retransmissions: 5,
             user_timeout: None,
             ack_delay: Some(Duration::from_millis(100)),
@@ -145,7 +164,8 @@ impl Default for TcpConfig {
             sack: false,
             insecure_rst: false,
             insecure_syn: false,
-            challenge_ack_limit: 1000,
+            challenge_ack_limit: 10,
+            invalid_ack_interval: Duration::from_millis(500),
             max_ooo_holes: 8,
             drop_syn_fin: false,
         }
@@ -456,6 +476,11 @@ pub struct TcpSocket<'a> {
     pending_rst: Option<PendingRst>,
     challenge_window_start: Option<Instant>,
     challenge_count: u32,
+    /// When an ACK last answered an unacceptable dataless segment
+    /// (`invalid_ack_interval`).
+    last_invalid_ack: Option<Instant>,
+    /// FIN_WAIT_2's hard deadline after a full close (`fin_wait_2_limit`).
+    fin_wait_2_limit_at: Option<Instant>,
 }
 
 impl<'a> TcpSocket<'a> {
@@ -525,6 +550,8 @@ impl<'a> TcpSocket<'a> {
             pending_rst: None,
             challenge_window_start: None,
             challenge_count: 0,
+            last_invalid_ack: None,
+            fin_wait_2_limit_at: None,
         }
     }
 
@@ -776,6 +803,9 @@ impl<'a> TcpSocket<'a> {
             }
             State::SynRcvd | State::Established => {
                 self.fin_queued = true;
+                // SYN_RCVD's timeout belongs to SYN_RCVD; the SYN-ACK's
+                // retransmission limit still bounds a dead peer.
+                self.timers.state = None;
                 self.set_state(State::FinWait1, cause);
             }
             State::CloseWait => {
@@ -1070,6 +1100,8 @@ impl<'a> TcpSocket<'a> {
         self.fast_retransmit = false;
         self.challenge_window_start = None;
         self.challenge_count = 0;
+        self.last_invalid_ack = None;
+        self.fin_wait_2_limit_at = None;
         self.snd_mss = DEFAULT_MSS;
     }
 

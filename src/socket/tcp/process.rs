@@ -35,9 +35,6 @@ impl<'a> TcpSocket<'a> {
     /// (3.10.7.2), SYN-SENT (3.10.7.3) and the other states (3.10.7.4:
     /// sequence number, RST, SYN, ACK, URG, text, FIN).
     pub fn process(&mut self, cx: &mut Context, ip_repr: &IpRepr, repr: &TcpRepr) -> Reply {
-        if self.config.drop_syn_fin && repr.syn() && repr.fin() {
-            return None;
-        }
         let reply = match self.state {
             State::Closed => rst_for_unmatched(ip_repr, repr),
             State::Listen => self.process_listen(cx, ip_repr, repr),
@@ -77,6 +74,11 @@ impl<'a> TcpSocket<'a> {
             return rst_for_unmatched(ip_repr, repr);
         }
         if !repr.syn() {
+            return None;
+        }
+        // FreeBSD's drop_synfin applies where a segment would open a
+        // connection; synchronized states answer SYN+FIN as any SYN.
+        if self.config.drop_syn_fin && repr.fin() {
             return None;
         }
         if repr.dst_port != self.listen_endpoint.port
@@ -272,7 +274,9 @@ impl<'a> TcpSocket<'a> {
                 // RFC 7323 section 3.2: a non-RST segment without the
                 // option, once negotiated, SHOULD be dropped silently.
                 None => return None,
-                Some(ts) if self.paws_rejects(now, ts.tsval) => return self.ack_reply(now),
+                Some(ts) if self.paws_rejects(now, ts.tsval) => {
+                    return self.invalid_segment_ack(now, repr);
+                }
                 Some(_) => {}
             }
         }
@@ -300,8 +304,13 @@ impl<'a> TcpSocket<'a> {
             return self.challenge_ack(cx);
         }
 
-        // First: the sequence number.
-        if !self.segment_acceptable(repr) {
+        // First: the sequence number. A SYN that reaches this step (RFC 793
+        // mode, or a passive SYN_RCVD) is "in the window" only if its own
+        // sequence number is: a SYN+FIN whose FIN lands at RCV.NXT while
+        // its SYN lies left of it is an old duplicate, answered with an ACK
+        // like a SYN alone, never with a RST.
+        let syn_outside = repr.syn() && !self.seq_in_window(repr.seq_number);
+        if syn_outside || !self.segment_acceptable(repr) {
             net_trace!(
                 "{}: unacceptable segment seq={} len={} (RCV.NXT={}, RCV.WND={})",
                 super::SocketName(self),
@@ -321,22 +330,17 @@ impl<'a> TcpSocket<'a> {
                 // (RFC 9293 section 3.10.7.4, eighth step).
                 self.timers.state = now.checked_add(self.time_wait_duration());
             }
-            return self.ack_reply(now);
+            return self.invalid_segment_ack(now, repr);
         }
         self.last_rx = now;
         // The FIN_WAIT_2 timeout is an idle timeout, as in lwIP: a peer
         // that is still sending is not half-dead, so each acceptable
         // segment restarts it.
         if self.state == State::FinWait2 && self.rx_closed_by_user && self.timers.state.is_some() {
-            self.timers.state = now.checked_add(self.config.fin_wait_2_timeout);
+            self.timers.state = self.fin_wait_2_deadline(now);
         }
         self.keepalive_probes = 0;
         self.keepalive_due = false;
-        // RFC 7323 section 4.3: update TS.Recent only from segments that
-        // start at or before the last ACK we sent.
-        if repr.seq_number <= self.last_ack_sent {
-            self.update_ts_recent(now, repr);
-        }
 
         // Second: RST.
         if repr.rst() {
@@ -378,6 +382,16 @@ impl<'a> TcpSocket<'a> {
         // RFC 5961 section 5.2: SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT.
         if ack > self.snd_max || ack < self.snd_una - self.max_snd_wnd {
             return self.challenge_ack(cx);
+        }
+        // RFC 7323 section 4.3 (and appendix D): TS.Recent takes the TSval
+        // of a segment that starts at or before the last ACK we sent, but
+        // only once the segment has passed the sequence, RST, SYN and ACK
+        // checks. Updated any earlier, one forged in-window segment with a
+        // huge TSval (and a bad ACK, a RST or a SYN) would poison TS.Recent,
+        // and PAWS would then drop every genuine segment. An old but
+        // acceptable ACK carrying data still updates it.
+        if repr.seq_number <= self.last_ack_sent {
+            self.update_ts_recent(now, repr);
         }
         let syn_acked_now = self.snd_una == self.iss && ack > self.iss;
         let fin_acked_now = self.acknowledge(cx, repr, ack);
@@ -428,7 +442,7 @@ impl<'a> TcpSocket<'a> {
                     self.set_state(State::FinWait2, Cause::RcvAckOfFin);
                     self.timers.retransmit = None;
                     if self.rx_closed_by_user {
-                        self.timers.state = now.checked_add(self.config.fin_wait_2_timeout);
+                        self.start_fin_wait_2_timer(now);
                     }
                 }
             }
@@ -481,6 +495,11 @@ impl<'a> TcpSocket<'a> {
     /// them unread, and if the data in flight was lost and the peer's
     /// retransmissions only carry data we already have, neither side ever
     /// learns what the other received.
+    fn seq_in_window(&self, seq: SeqNumber) -> bool {
+        let window = self.rcv_window();
+        seq >= self.rcv_nxt && (seq - self.rcv_nxt < window || (window == 0 && seq == self.rcv_nxt))
+    }
+
     fn segment_acceptable(&self, repr: &TcpRepr) -> bool {
         let len = repr.segment_len();
         let window = self.rcv_window();
@@ -524,6 +543,44 @@ impl<'a> TcpSocket<'a> {
             _ => self.drop_connection(Some(TcpError::Reset), Cause::RcvRst),
         }
         None
+    }
+
+    /// The ACK that answers an unacceptable or PAWS-failed segment
+    /// (RFC 9293 3.10.7.4 first step, RFC 7323 5.3), rate-limited to one
+    /// per `invalid_ack_interval` when the segment carries neither data nor
+    /// a FIN, or carries a SYN: those are what ACK loops and reflection
+    /// attacks are made of (Linux's `tcp_oow_rate_limited` draws the same
+    /// line). Data and FINs are always answered.
+    fn invalid_segment_ack(&mut self, now: Instant, repr: &TcpRepr) -> Reply {
+        let carries_data = !repr.payload.is_empty() || repr.fin();
+        if carries_data && !repr.syn() {
+            return self.ack_reply(now);
+        }
+        let limited = self.last_invalid_ack.is_some_and(|last| {
+            now.saturating_duration_since(last) < self.config.invalid_ack_interval
+        });
+        if limited {
+            return None;
+        }
+        self.last_invalid_ack = Some(now);
+        self.ack_reply(now)
+    }
+
+    /// Arms FIN_WAIT_2's idle timeout after a full close, and the hard
+    /// bound it may never pass (`fin_wait_2_limit`).
+    pub(super) fn start_fin_wait_2_timer(&mut self, now: Instant) {
+        self.fin_wait_2_limit_at = now.checked_add(self.config.fin_wait_2_limit);
+        self.timers.state = self.fin_wait_2_deadline(now);
+    }
+
+    /// FIN_WAIT_2's next deadline: the idle timeout from `now`, but never
+    /// past the hard bound.
+    fn fin_wait_2_deadline(&self, now: Instant) -> Option<Instant> {
+        let idle = now.checked_add(self.config.fin_wait_2_timeout);
+        match (idle, self.fin_wait_2_limit_at) {
+            (Some(idle), Some(limit)) => Some(idle.min(limit)),
+            (idle, limit) => idle.or(limit),
+        }
     }
 
     /// A challenge ACK (RFC 5961 sections 3.2, 4.2, 5.2), at most

@@ -73,7 +73,7 @@ impl<'a> TcpSocket<'a> {
     /// after the user queued data into a closed window.
     fn arm_timers(&mut self, now: Instant) {
         if self.state == State::FinWait2 && self.rx_closed_by_user && self.timers.state.is_none() {
-            self.timers.state = now.checked_add(self.config.fin_wait_2_timeout);
+            self.start_fin_wait_2_timer(now);
         }
         self.refresh_persist(now);
     }

@@ -138,8 +138,9 @@ fn time_wait_answers_segments_like_freebsd_state_event_scripts() {
     // The in-sequence duplicate ACK: nothing.
     assert_eq!(h.recv(seg(ACK, IRS + 2, Some(ISS + 2), b"")), None);
     // Old (left of the window), right of RCV.NXT inside the window, and
-    // beyond it: an ACK each.
+    // beyond it: an ACK each (one per `invalid_ack_interval`).
     for seq in [IRS + 1, IRS + 3, IRS + 2 + 65535, IRS + 2 + 70000] {
+        h.advance(ms(500));
         h.recv(seg(ACK, seq, Some(ISS + 2), b""))
             .unwrap()
             .is(ACK, ISS + 2, Some(IRS + 2), 0);

@@ -472,9 +472,10 @@ fn syn_retransmissions_back_off_then_connect_times_out() {
     let mut h = Harness::new(65536, 65536, plain_config());
     h.connect(ISS);
     // RTO 1 s doubling, capped at 60 s: retransmissions at 1, 3, 7, 15,
-    // 31 and 63 s (max_syn_retransmissions = 6), give-up at 63 + 60.
+    // 31, 63 and 123 s (max_syn_retransmissions = 7), give-up at 123 + 60:
+    // at least 3 minutes (RFC 1122 4.2.3.5, RFC 9293 MUST-23).
     let mut at = 0;
-    for rto in [1, 2, 4, 8, 16, 32] {
+    for rto in [1, 2, 4, 8, 16, 32, 60] {
         at += rto;
         assert_eq!(h.poll_at(), PollAt::Time(Instant::from_secs(at)));
         h.set_time(Instant::from_secs(at) - ms(1));
@@ -483,9 +484,9 @@ fn syn_retransmissions_back_off_then_connect_times_out() {
         h.dispatch().unwrap().is(SYN, ISS, None, 0);
         h.expect_silence();
     }
-    assert_eq!(h.stats().retransmissions, 6);
-    assert_eq!(h.poll_at(), PollAt::Time(Instant::from_secs(123)));
-    h.set_time(Instant::from_secs(123));
+    assert_eq!(h.stats().retransmissions, 7);
+    assert_eq!(h.poll_at(), PollAt::Time(Instant::from_secs(183)));
+    h.set_time(Instant::from_secs(183));
     // Connect fails quietly: no RST for a connection that never was.
     h.expect_silence();
     assert_eq!(h.state(), Closed);

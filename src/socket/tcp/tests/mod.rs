@@ -16,6 +16,7 @@ use crate::wire::{
 mod close;
 mod data;
 mod handshake;
+mod hardening;
 mod loss;
 mod options;
 mod rst_syn;
