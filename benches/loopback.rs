@@ -11,7 +11,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use pollnet::iface::{Config, Interface};
 use pollnet::phy::{Device, DeviceCapabilities, LinkEnd, Loopback, RxToken, TxToken};
 use pollnet::socket::tcp::{State, TcpConfig, TcpSocket};
-use pollnet::socket::{ChildBuffers, SocketHandle, SocketSet};
+use pollnet::socket::{AnySocket, ChildBuffers, SocketHandle, SocketSet};
 use pollnet::storage::RingBuffer;
 use pollnet::time::{Duration, Instant};
 use pollnet::wire::{
@@ -31,7 +31,7 @@ fn host(mac: u8, ip: Ipv4Address, capacity: usize) -> (Interface<'static>, Socke
         .with_seed(u64::from(mac))
         .with_tcp(tcp);
     (
-        Interface::new(config, capacity),
+        Interface::new(config),
         SocketSet::with_capacity(capacity),
     )
 }
@@ -132,13 +132,13 @@ fn bulk(c: &mut Criterion) {
                 let (mut sent, mut received) = (0, 0);
                 while received < BYTES {
                     if sent < BYTES {
-                        let s = pair.a.sockets.get_mut(pair.client).unwrap();
+                        let s = pair.a.sockets.get_mut::<TcpSocket>(pair.client).unwrap();
                         sent += s
                             .send_slice(&chunk[..chunk.len().min(BYTES - sent)])
                             .unwrap_or(0);
                     }
                     pair.poll();
-                    let s = pair.b.sockets.get_mut(pair.server).unwrap();
+                    let s = pair.b.sockets.get_mut::<TcpSocket>(pair.server).unwrap();
                     while let Ok(n) = s.recv_slice(&mut sink) {
                         if n == 0 {
                             break;
@@ -284,10 +284,10 @@ fn ingress_scaling(c: &mut Criterion) {
         let local = last_local.unwrap();
         let server_conn = sb
             .iter()
-            .find(|(_, s)| s.remote_endpoint() == Some(local))
+            .find(|(_, s)| TcpSocket::downcast(s).is_some_and(|s| s.remote_endpoint() == Some(local)))
             .map(|(h, _)| h)
             .unwrap();
-        let s = sb.get(server_conn).unwrap();
+        let s = sb.get::<TcpSocket>(server_conn).unwrap();
         assert_eq!(s.state(), State::Established);
         let frame = ack_frame(local, server_ep, s.rcv_nxt(), s.snd_nxt());
         let mut device = Replayer {
@@ -302,7 +302,7 @@ fn ingress_scaling(c: &mut Criterion) {
                 black_box(ib.poll(now, &mut device, &mut sb));
             });
         });
-        assert_eq!(sb.get(server_conn).unwrap().state(), State::Established);
+        assert_eq!(sb.get::<TcpSocket>(server_conn).unwrap().state(), State::Established);
     }
     group.finish();
 }

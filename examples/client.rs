@@ -179,7 +179,7 @@ fn fetch<D: Device>(mut device: D, fd: RawFd, options: &Options) -> Result<(), S
     if let Some(gateway) = options.gateway {
         config = config.with_gateway(gateway);
     }
-    let mut iface = Interface::new(config, 4);
+    let mut iface = Interface::new(config);
     let mut sockets = SocketSet::with_capacity(4);
     let socket = TcpSocket::new(
         RingBuffer::new(vec![0u8; BUFFER]),
@@ -206,13 +206,13 @@ fn fetch<D: Device>(mut device: D, fd: RawFd, options: &Options) -> Result<(), S
             return Err(format!("timed out after {}", options.timeout));
         }
         let mut busy = iface.poll(now, &mut device, &mut sockets);
-        while let Some(event) = iface.pop_trace() {
+        while let Some(event) = sockets.pop_trace() {
             eprintln!("[{:>8}] {}", event.at - start, event.transition);
             if event.transition.to == State::Closed {
                 ended_by = Some((event.transition.from, event.transition.cause));
             }
         }
-        let socket = sockets.get_mut(handle).ok_or("socket vanished")?;
+        let socket = sockets.get_mut::<TcpSocket>(handle).ok_or("socket vanished")?;
         let may_send = matches!(socket.state(), State::Established | State::CloseWait);
         if may_send && sent < options.request.len() {
             let n = socket.send_slice(&options.request[sent..]).unwrap_or(0);

@@ -325,7 +325,7 @@ impl<D: Device + NextEvent> Host<D> {
         let sockets = SocketSet::with_capacity(8);
         Host {
             name,
-            iface: Interface::new(config, sockets.capacity()),
+            iface: Interface::new(config),
             device,
             sockets,
         }
@@ -336,7 +336,7 @@ impl<D: Device + NextEvent> Host<D> {
     }
 
     fn print_trace(&mut self) {
-        while let Some(event) = self.iface.pop_trace() {
+        while let Some(event) = self.sockets.pop_trace() {
             println!("[{:>8}] {} {}", event.at, self.name, event.transition);
         }
     }
@@ -345,10 +345,15 @@ impl<D: Device + NextEvent> Host<D> {
         earliest(self.iface.poll_at(&self.sockets), self.device.next_event())
     }
 
-    fn state(&self, handle: Option<SocketHandle>) -> State {
+    /// The state of the connection `handle` was opened as: its socket's,
+    /// or once the set holds it as a TIME_WAIT record (after `close`), the
+    /// record's, found by the 4-tuple `ends`.
+    fn state(&self, handle: Option<SocketHandle>, ends: Option<(IpEndpoint, IpEndpoint)>) -> State {
         handle
-            .and_then(|h| self.sockets.get(h))
-            .map_or(State::Closed, |s| s.state())
+            .and_then(|h| self.sockets.get::<TcpSocket>(h))
+            .map(|s| s.state())
+            .or_else(|| ends.and_then(|(local, remote)| self.sockets.tcp_state(local, remote)))
+            .unwrap_or(State::Closed)
     }
 }
 
@@ -365,6 +370,11 @@ fn new_socket(tcp: TcpConfig) -> TcpSocket<'static> {
 #[derive(Debug, Default)]
 struct Progress {
     client: Option<SocketHandle>,
+    /// The client connection's 4-tuple (its socket becomes a record after
+    /// `close`, in TIME_WAIT).
+    client_ends: Option<(IpEndpoint, IpEndpoint)>,
+    /// The server connection's 4-tuple, likewise.
+    server_ends: Option<(IpEndpoint, IpEndpoint)>,
     server: Option<SocketHandle>,
     sent: usize,
     received: usize,
@@ -427,18 +437,21 @@ where
     let mut chunk = vec![0u8; 16 * 1024];
     let mut same_instant_rounds = 0u32;
 
-    let connect = |client: &mut Host<C>, now: Instant| -> Result<SocketHandle, String> {
+    let connect = |client: &mut Host<C>,
+                   now: Instant|
+     -> Result<(SocketHandle, (IpEndpoint, IpEndpoint)), String> {
         let handle = client
             .sockets
             .add(new_socket(tcp))
             .map_err(|_| "client socket set full")?;
-        client
+        let local = client
             .iface
             .connect(&mut client.sockets, handle, remote, now)
             .map_err(|e| format!("connect: {e:?}"))?;
-        Ok(handle)
+        Ok((handle, (local, remote)))
     };
-    p.client = Some(connect(&mut client, now)?);
+    let (handle, ends) = connect(&mut client, now)?;
+    (p.client, p.client_ends) = (Some(handle), Some(ends));
 
     loop {
         let mut progress = client.poll(now);
@@ -449,7 +462,7 @@ where
         // rst-in-syn-rcvd: the client gives up on its first SYN at once, so
         // the server's SYN-ACK meets no connection and draws a RST.
         if o.scenario == Scenario::RstInSynRcvd && !p.first_attempt_aborted {
-            if let Some(socket) = p.client.and_then(|h| client.sockets.get_mut(h)) {
+            if let Some(socket) = p.client.and_then(|h| client.sockets.get_mut::<TcpSocket>(h)) {
                 if socket.state() == State::SynSent {
                     socket.abort();
                     p.first_attempt_aborted = true;
@@ -460,7 +473,7 @@ where
         if o.scenario == Scenario::RstInSynRcvd
             && p.first_attempt_aborted
             && !p.reconnected
-            && client.state(p.client) == State::Closed
+            && client.state(p.client, p.client_ends) == State::Closed
             && server.sockets.pending(listener) == 0
             && server.iface.stats().tcp_segments_received >= 2
         {
@@ -469,7 +482,8 @@ where
             if let Some(old) = p.client.take() {
                 client.sockets.remove(old);
             }
-            p.client = Some(connect(&mut client, now)?);
+            let (handle, ends) = connect(&mut client, now)?;
+            (p.client, p.client_ends) = (Some(handle), Some(ends));
             p.reconnected = true;
             progress = true;
         }
@@ -478,11 +492,15 @@ where
         if p.server.is_none() && !p.server_done {
             if let Some(conn) = server.sockets.accept(listener) {
                 p.server = Some(conn);
+                p.server_ends = server
+                    .sockets
+                    .get::<TcpSocket>(conn)
+                    .and_then(|s| Some((s.local_endpoint()?, s.remote_endpoint()?)));
                 progress = true;
             }
         }
         if let Some(conn) = p.server {
-            if let Some(socket) = server.sockets.get_mut(conn) {
+            if let Some(socket) = server.sockets.get_mut::<TcpSocket>(conn) {
                 loop {
                     match socket.recv_slice(&mut chunk) {
                         Ok(0) => break,
@@ -507,7 +525,7 @@ where
                         all_in
                             && client
                                 .sockets
-                                .get(p.client.expect("connected"))
+                                .get::<TcpSocket>(p.client.expect("connected"))
                                 .is_some_and(|c| c.send_queue() == 0)
                     }
                     Scenario::FinWait2Timeout => false,
@@ -519,18 +537,14 @@ where
                     if o.scenario == Scenario::SimultaneousClose {
                         // Close the client in the same instant, so the two
                         // FINs cross on the wire.
-                        if let Some(c) = p.client.and_then(|h| client.sockets.get_mut(h)) {
+                        if let Some(c) = p.client.and_then(|h| client.sockets.get_mut::<TcpSocket>(h)) {
                             c.close();
                             p.client_closed = true;
                         }
                     }
                 }
             }
-            if server
-                .sockets
-                .get(conn)
-                .is_none_or(|s| s.state() == State::Closed)
-            {
+            if server.state(Some(conn), p.server_ends) == State::Closed {
                 if let Some(done) = p.server.take() {
                     server.sockets.remove(done);
                 }
@@ -542,7 +556,7 @@ where
         let attempt_live = o.scenario != Scenario::RstInSynRcvd || p.reconnected;
         if let Some(socket) = p
             .client
-            .and_then(|h| client.sockets.get_mut(h))
+            .and_then(|h| client.sockets.get_mut::<TcpSocket>(h))
             .filter(|_| attempt_live)
         {
             let mut sent_now = p.sent;
@@ -574,7 +588,7 @@ where
             }
         }
 
-        let client_state = client.state(p.client);
+        let client_state = client.state(p.client, p.client_ends);
         let finished = match o.scenario {
             Scenario::FinWait2Timeout => p.client_closed && client_state == State::Closed,
             _ => p.client_closed && client_state == State::Closed && p.server_done,

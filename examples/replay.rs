@@ -264,7 +264,7 @@ fn replay(options: &Options) -> Result<(), String> {
         config = config.with_gateway(gateway);
     }
     let capacity = options.listen.len() + 64;
-    let mut iface = Interface::new(config, capacity);
+    let mut iface = Interface::new(config);
     let mut sockets = SocketSet::with_capacity(capacity);
     let mut listeners = Vec::new();
     let mut accepted = Vec::new();
@@ -301,12 +301,12 @@ fn replay(options: &Options) -> Result<(), String> {
                 break;
             }
         }
-        while let Some(event) = iface.pop_trace() {
+        while let Some(event) = sockets.pop_trace() {
             if !options.quiet {
                 println!(
                     "[{:>8}] {} {}",
                     event.at - start,
-                    event.handle,
+                    event.subject(),
                     event.transition
                 );
             }
@@ -319,7 +319,7 @@ fn replay(options: &Options) -> Result<(), String> {
             }
         }
         accepted.retain(|handle| {
-            let Some(socket) = sockets.get_mut(*handle) else {
+            let Some(socket) = sockets.get_mut::<TcpSocket>(*handle) else {
                 return false;
             };
             loop {

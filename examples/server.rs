@@ -10,7 +10,20 @@
 //! cargo run --release --example server -- (--iface NAME | --tap NAME)
 //!     [--ip 192.0.2.1/24] [--gateway IP] [--mac 02:00:00:00:00:01]
 //!     [--port 8080] [--backlog 16] [--connections N] [--pcap FILE] [--quiet]
+//!     [--sockets N] [--time-wait-records N] [--rx-buffer BYTES] [--tx-buffer BYTES]
+//!     [--msl SECONDS] [--fin-wait-2-timeout SECONDS] [--idle-timeout SECONDS]
+//!     [--no-syn-cookies]
 //! ```
+//!
+//! Everything not given on the command line is the library's default: the
+//! TCP settings of `TcpConfig::default()` (2*MSL = 120 s, FIN_WAIT_2 timeout
+//! 60 s), the socket set's `SetCapacity::for_sockets(--sockets)` (four
+//! TIME_WAIT records per slot) and the listener's `ListenOptions::default()`
+//! (SYN cookies on, eviction of idle connections under memory pressure on,
+//! no idle timeout). Half-open connections and TIME_WAIT connections take
+//! no socket slot and no buffers, so neither a SYN flood nor many closed
+//! connections lock clients out; the server keeps no list of lingering
+//! sockets: the set holds closed connections until their 2*MSL is over.
 //!
 //! With a veth pair whose other end is in a namespace with 192.0.2.2/24
 //! (leave pollnet's end without an address, so the kernel there ignores
@@ -37,12 +50,13 @@ use std::process::ExitCode;
 
 use pollnet::iface::{Config, Interface};
 use pollnet::phy::{self, Device, PcapDirection, PcapWriter, RawSocket, TunTap};
-use pollnet::socket::tcp::{RecvError, State, TcpSocket};
-use pollnet::socket::{ChildBuffers, SocketHandle, SocketSet};
+use pollnet::socket::tcp::{RecvError, State, TcpConfig, TcpSocket};
+use pollnet::socket::{ChildBuffers, ListenOptions, SetCapacity, SocketHandle, SocketSet};
 use pollnet::storage::RingBuffer;
 use pollnet::time::{Duration, Instant};
 use pollnet::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 
+/// Default socket buffer sizes (each way).
 const BUFFER: usize = 256 * 1024;
 /// The longest request the HTTP mode reads before answering anyway.
 const MAX_REQUEST: usize = 64 * 1024;
@@ -68,11 +82,37 @@ struct Options {
     connections: Option<u64>,
     pcap: Option<String>,
     quiet: bool,
+    /// Socket slots (connections with buffers, plus the listener).
+    sockets: Option<usize>,
+    /// TIME_WAIT records.
+    time_wait_records: Option<usize>,
+    rx_buffer: usize,
+    tx_buffer: usize,
+    msl: Option<Duration>,
+    fin_wait_2_timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
+    syn_cookies: bool,
 }
 
 fn usage() -> &'static str {
     "usage: server (--iface NAME | --tap NAME) [--ip 192.0.2.1/24] [--gateway IP] \
-     [--mac 02:00:00:00:00:01] [--port 8080] [--backlog 16] [--connections N] [--pcap FILE] [--quiet]"
+     [--mac 02:00:00:00:00:01] [--port 8080] [--backlog 16] [--connections N] [--pcap FILE] [--quiet] \
+     [--sockets N] [--time-wait-records N] [--rx-buffer BYTES] [--tx-buffer BYTES] [--msl SECONDS] \
+     [--fin-wait-2-timeout SECONDS] [--idle-timeout SECONDS] [--no-syn-cookies]"
+}
+
+/// A duration in seconds (fractions allowed, not negative) for `flag`.
+fn parse_seconds(flag: &str, text: &str) -> Result<Duration, String> {
+    let secs: f64 = text.parse().map_err(|e| format!("{flag}: {text}: {e}"))?;
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("{flag}: {text}: not a duration in seconds"));
+    }
+    Ok(Duration::from_micros((secs * 1e6) as u64))
+}
+
+/// A count for `flag`.
+fn parse_count(flag: &str, text: &str) -> Result<usize, String> {
+    text.parse().map_err(|e| format!("{flag}: {text}: {e}"))
 }
 
 /// Parses a flag's value with its type's `FromStr` (addresses come from
@@ -97,6 +137,14 @@ fn parse_options() -> Result<Options, String> {
         connections: None,
         pcap: None,
         quiet: false,
+        sockets: None,
+        time_wait_records: None,
+        rx_buffer: BUFFER,
+        tx_buffer: BUFFER,
+        msl: None,
+        fin_wait_2_timeout: None,
+        idle_timeout: None,
+        syn_cookies: true,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -123,6 +171,18 @@ fn parse_options() -> Result<Options, String> {
             }
             "--pcap" => options.pcap = Some(value()?),
             "--quiet" => options.quiet = true,
+            "--sockets" => options.sockets = Some(parse_count(&flag, &value()?)?),
+            "--time-wait-records" => {
+                options.time_wait_records = Some(parse_count(&flag, &value()?)?)
+            }
+            "--rx-buffer" => options.rx_buffer = parse_count(&flag, &value()?)?,
+            "--tx-buffer" => options.tx_buffer = parse_count(&flag, &value()?)?,
+            "--msl" => options.msl = Some(parse_seconds(&flag, &value()?)?),
+            "--fin-wait-2-timeout" => {
+                options.fin_wait_2_timeout = Some(parse_seconds(&flag, &value()?)?)
+            }
+            "--idle-timeout" => options.idle_timeout = Some(parse_seconds(&flag, &value()?)?),
+            "--no-syn-cookies" => options.syn_cookies = false,
             "-h" | "--help" => return Err(usage().into()),
             other => return Err(format!("unknown option {other}\n{}", usage())),
         }
@@ -310,23 +370,41 @@ fn serve<D: Device>(mut device: D, fd: RawFd, options: &Options) -> Result<(), S
     if let Some(gateway) = options.gateway {
         config = config.with_gateway(gateway);
     }
-    let capacity = options.backlog + 64;
-    let mut iface = Interface::new(config, capacity);
-    let mut sockets = SocketSet::with_capacity(capacity);
-    let listener = sockets
-        .add(new_socket(64, 64))
-        .map_err(|_| "socket set full")?;
+    let mut tcp = TcpConfig::default();
+    if let Some(msl) = options.msl {
+        tcp.msl = msl;
+    }
+    if let Some(timeout) = options.fin_wait_2_timeout {
+        tcp.fin_wait_2_timeout = timeout;
+    }
+    let slots = options.sockets.unwrap_or(options.backlog + 64);
+    let mut capacity = SetCapacity::for_sockets(slots).with_half_open(options.backlog.max(1));
+    if let Some(n) = options.time_wait_records {
+        capacity = capacity.with_time_wait(n);
+    }
+    let mut iface = Interface::new(config);
+    let mut sockets = SocketSet::with_capacities(capacity);
+    let mut listening = new_socket(64, 64);
+    // Children inherit the listener's settings.
+    listening.set_config(tcp);
+    let listener = sockets.add(listening).map_err(|_| "socket set full")?;
     sockets
         .listen(
             listener,
             options.port,
             options.backlog,
             ChildBuffers::Alloc {
-                rx: BUFFER,
-                tx: BUFFER,
+                rx: options.rx_buffer,
+                tx: options.tx_buffer,
             },
         )
         .map_err(|e| format!("listen: {e:?}"))?;
+    let listen_options = ListenOptions::default()
+        .with_syn_cookies(options.syn_cookies)
+        .with_idle_timeout(options.idle_timeout);
+    sockets
+        .set_listen_options(listener, listen_options)
+        .map_err(|e| format!("listen options: {e:?}"))?;
     println!(
         "listening on {}:{} (MAC {}), echo and HTTP",
         options.cidr.address(),
@@ -336,22 +414,23 @@ fn serve<D: Device>(mut device: D, fd: RawFd, options: &Options) -> Result<(), S
     let start = Instant::now();
     let mut connections: BTreeMap<SocketHandle, Connection> = BTreeMap::new();
     let mut served = 0u64;
-    let mut lingering: Vec<SocketHandle> = Vec::new();
     loop {
         let now = Instant::now();
         let mut busy = iface.poll(now, &mut device, &mut sockets);
-        while let Some(event) = iface.pop_trace() {
+        while let Some(event) = sockets.pop_trace() {
             if !options.quiet {
+                // Half-open and TIME_WAIT connections are records without a
+                // handle: the subject names them by their peer.
                 println!(
                     "[{:>8}] {} {}",
                     event.at - start,
-                    event.handle,
+                    event.subject(),
                     event.transition
                 );
             }
         }
         while let Some(handle) = sockets.accept(listener) {
-            if let Some(remote) = sockets.get(handle).and_then(|s| s.remote_endpoint()) {
+            if let Some(remote) = sockets.get::<TcpSocket>(handle).and_then(|s| s.remote_endpoint()) {
                 println!("{handle} accepted from {remote}");
             }
             connections.insert(handle, Connection::new());
@@ -359,16 +438,19 @@ fn serve<D: Device>(mut device: D, fd: RawFd, options: &Options) -> Result<(), S
         }
         let mut done = Vec::new();
         for (handle, connection) in connections.iter_mut() {
-            let Some(socket) = sockets.get_mut(*handle) else {
+            // A socket that is gone became a TIME_WAIT record after our
+            // close (or was evicted); a CLOSED one is removed here.
+            let Some(socket) = sockets.get_mut::<TcpSocket>(*handle) else {
                 done.push(*handle);
                 continue;
             };
             busy |= connection.drive(socket);
-            if matches!(socket.state(), State::Closed | State::TimeWait) {
+            if socket.state() == State::Closed {
                 done.push(*handle);
             }
         }
         for handle in done {
+            sockets.remove(handle);
             if let Some(connection) = connections.remove(&handle) {
                 served += 1;
                 let what = match connection.mode {
@@ -376,26 +458,16 @@ fn serve<D: Device>(mut device: D, fd: RawFd, options: &Options) -> Result<(), S
                     _ => format!("echoed {} bytes", connection.echoed),
                 };
                 println!("{handle} done: {what}");
-                // A connection in TIME_WAIT stays with the stack until 2*MSL
-                // have passed; it is freed below once CLOSED.
-                lingering.push(handle);
             }
         }
-        lingering.retain(|handle| match sockets.get(*handle).map(|s| s.state()) {
-            Some(State::TimeWait) => true,
-            Some(_) => {
-                sockets.remove(*handle);
-                false
-            }
-            None => false,
-        });
         if options.connections.is_some_and(|n| served >= n) && connections.is_empty() {
             // Like a process whose sockets linger in TIME_WAIT after it
             // exits, except that here the stack goes too.
-            println!(
-                "served {served} connection(s); {} still in TIME_WAIT",
-                lingering.len()
-            );
+            let time_wait = sockets
+                .tcp_records()
+                .filter(|r| r.state == State::TimeWait)
+                .count();
+            println!("served {served} connection(s); {time_wait} still in TIME_WAIT");
             return Ok(());
         }
         if !busy {

@@ -75,15 +75,16 @@ fn own_scripts() {
 
 /// A listener with several half-open connections at once, each from its own
 /// remote port (which the script syntax cannot express): each SYN gets its
-/// own SYN_RCVD child and SYN+ACK, the backlog bounds them, a RST frees one
-/// child (RFC 9293 section 3.10.7.4: back to LISTEN) and its slot, the
-/// completed one is accepted, and only the live half-open ones retransmit.
+/// own SYN_RCVD record and SYN+ACK, the backlog bounds them (a SYN beyond it
+/// gets a stateless SYN cookie), a RST ends one (RFC 9293 section 3.10.7.4:
+/// back to LISTEN) and frees its place, the completed one is accepted, and
+/// only the live half-open ones retransmit.
 #[test]
 fn listener_with_several_half_open_connections() {
     use engine::device::{self, LOCAL_IP, OutgoingSegment, REMOTE_IP, ScriptDevice, SentFrame};
     use pollnet::iface::{Config, Interface};
     use pollnet::socket::tcp::{SocketBuffer, State, TcpSocket};
-    use pollnet::socket::{ChildBuffers, SocketSet};
+    use pollnet::socket::{AnySocket, ChildBuffers, SocketSet};
     use pollnet::time::{Duration, Instant};
     use pollnet::wire::{IpListenEndpoint, Ipv4Cidr, TcpFlags};
 
@@ -138,17 +139,20 @@ fn listener_with_several_half_open_connections() {
         }
 
         fn count(&self, state: State) -> usize {
-            self.sockets
+            let sockets = self
+                .sockets
                 .iter()
-                .filter(|(_, s)| s.state() == state)
-                .count()
+                .filter_map(|(_, s)| TcpSocket::downcast(s))
+                .filter(|s| s.state() == state)
+                .count();
+            sockets + self.sockets.tcp_records().filter(|r| r.state == state).count()
         }
     }
 
     let prefix = Ipv4Cidr::new(LOCAL_IP, 24).expect("valid prefix");
     let config = Config::new(device::LOCAL_MAC).with_ip(prefix).with_seed(7);
     let mut rig = Rig {
-        iface: Interface::new(config, 8),
+        iface: Interface::new(config),
         sockets: SocketSet::with_capacity(8),
         device: ScriptDevice::default(),
         now: Instant::from_secs(10),
@@ -170,7 +174,8 @@ fn listener_with_several_half_open_connections() {
         .expect("listen");
     rig.poll();
 
-    // Four SYNs at once; the backlog takes three.
+    // Four SYNs at once; the backlog takes three, the fourth gets a SYN
+    // cookie: a SYN+ACK too, but no state.
     for (port, isn) in [(40001, 1000), (40002, 2000), (40003, 3000), (40004, 4000)] {
         rig.send(port, isn, None, TcpFlags::SYN);
     }
@@ -187,9 +192,13 @@ fn listener_with_several_half_open_connections() {
         })
         .collect();
     answered.sort();
-    assert_eq!(answered, vec![(40001, 1001), (40002, 2001), (40003, 3001)]);
+    assert_eq!(
+        answered,
+        vec![(40001, 1001), (40002, 2001), (40003, 3001), (40004, 4001)]
+    );
     assert_eq!(rig.count(State::SynRcvd), 3);
-    assert_eq!(rig.iface.stats().rx_drop_syn_backlog_full, 1);
+    assert_eq!(rig.iface.stats().tcp_syn_cookies_sent, 1);
+    assert_eq!(rig.iface.stats().rx_drop_syn_backlog_full, 0);
     let isn_of = |port: u16| {
         sent.iter()
             .find(|s| s.dst_port == port)
@@ -212,7 +221,7 @@ fn listener_with_several_half_open_connections() {
         .sockets
         .accept(listener)
         .expect("the completed connection");
-    let socket = rig.sockets.get(accepted).expect("accepted socket");
+    let socket = rig.sockets.get::<TcpSocket>(accepted).expect("accepted socket");
     assert_eq!(socket.remote_endpoint().map(|e| e.port), Some(40002));
     assert_eq!(
         rig.sockets.accept(listener),
@@ -220,7 +229,7 @@ fn listener_with_several_half_open_connections() {
         "40003 is still half-open"
     );
     assert_eq!(
-        rig.sockets.get(listener).map(|s| s.state()),
+        rig.sockets.get::<TcpSocket>(listener).map(|s| s.state()),
         Some(State::Listen)
     );
 

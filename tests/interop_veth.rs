@@ -25,7 +25,7 @@ use interop::{
 use pollnet::phy::{
     Device, FaultConfig, FaultInjector, PcapDirection, PcapWriter, Probability, RawSocket,
 };
-use pollnet::socket::tcp::{State, TcpError};
+use pollnet::socket::tcp::{State, TcpError, TcpSocket};
 use pollnet::socket::{ChildBuffers, SocketHandle};
 use pollnet::time::Instant;
 
@@ -101,7 +101,7 @@ fn case1_kernel_client_pollnet_server_100mb_each_way() {
     assert_eq!(texts(&second.events), ACTIVE_CLOSE_SERVER);
     assert_time_wait_lasted(&second.events, "case 1 conn 2");
 
-    assert_eq!(stack.sockets.get(listener).unwrap().state(), State::Listen);
+    assert_eq!(stack.sockets.get::<TcpSocket>(listener).unwrap().state(), State::Listen);
     assert_eq!(stack.sockets.len(), 1, "only the listener is left");
     let stats = stack.iface.stats();
     let (_, raw_drops) = kernel::packet_drops(fd);
@@ -261,7 +261,7 @@ fn case3_connection_refused_both_ways() {
     );
     assert_eq!(stack.state(h), State::Closed);
     assert_eq!(
-        stack.sockets.get(h).unwrap().error(),
+        stack.sockets.get::<TcpSocket>(h).unwrap().error(),
         Some(TcpError::Refused)
     );
     assert_eq!(stack.iface.stats().tcp_rsts_sent, 1, "no RST for a RST");
@@ -298,7 +298,7 @@ fn send_until_reset(
     let mut transfer = Transfer::new(Order::SendFirst, POLLNET_SEED, u64::MAX / 2);
     let h = stack.run_until(StdDuration::from_secs(30), label, |st| {
         let h = handle(st)?;
-        let socket = st.sockets.get_mut(h).unwrap();
+        let socket = st.sockets.get_mut::<TcpSocket>(h).unwrap();
         transfer.drive(socket);
         (socket.state() == State::Closed && kernel.is_finished()).then_some(h)
     });
@@ -308,7 +308,11 @@ fn send_until_reset(
         "{label}: pollnet was mid-transfer"
     );
     assert!(!transfer.closed, "{label}: pollnet never closed");
-    let mut socket = stack.sockets.remove(h).expect("socket in the set");
+    let mut socket = stack
+        .sockets
+        .remove(h)
+        .and_then(|s| TcpSocket::try_from(s).ok())
+        .expect("socket in the set");
     assert_eq!(socket.state(), State::Closed);
     assert_eq!(socket.error(), Some(TcpError::Reset), "{label}");
     assert!(
@@ -368,7 +372,7 @@ fn case4_kernel_aborts_mid_transfer() {
         "the reset connection is freed, the listener stays"
     );
     assert_eq!(stack.sockets.pending(listener), 0);
-    assert_eq!(stack.sockets.get(listener).unwrap().state(), State::Listen);
+    assert_eq!(stack.sockets.get::<TcpSocket>(listener).unwrap().state(), State::Listen);
 
     // pollnet as the client.
     let kernel_listener = net.ns.run(|| TcpListener::bind(kernel_addr(5005))).unwrap();

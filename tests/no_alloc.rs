@@ -132,7 +132,7 @@ fn host(mac: u8, ip: Ipv4Address, tcp: TcpConfig) -> (Interface<'static>, Socket
         .with_ip(Ipv4Cidr::new(ip, 24).unwrap())
         .with_seed(u64::from(mac))
         .with_tcp(tcp);
-    (Interface::new(config, 4), SocketSet::with_capacity(4))
+    (Interface::new(config), SocketSet::with_capacity(4))
 }
 
 #[test]
@@ -183,7 +183,7 @@ fn poll_allocates_nothing_during_bulk_transfer() {
             let (mut sent, mut received) = (0, 0);
             while received < bytes {
                 if sent < bytes {
-                    let socket = sockets_a.get_mut(client).unwrap();
+                    let socket = sockets_a.get_mut::<TcpSocket>(client).unwrap();
                     let n = chunk.len().min(bytes - sent);
                     sent += socket.send_slice(&chunk[..n]).unwrap_or(0);
                 }
@@ -193,7 +193,7 @@ fn poll_allocates_nothing_during_bulk_transfer() {
                     *server = sockets_b.accept(listener);
                 }
                 if let Some(h) = *server {
-                    let socket = sockets_b.get_mut(h).unwrap();
+                    let socket = sockets_b.get_mut::<TcpSocket>(h).unwrap();
                     while let Ok(n) = socket.recv_slice(&mut sink) {
                         if n == 0 {
                             break;
@@ -203,7 +203,7 @@ fn poll_allocates_nothing_during_bulk_transfer() {
                 }
                 *now += Duration::from_millis(1);
             }
-            (received, sockets_a.get(client).unwrap().state())
+            (received, sockets_a.get::<TcpSocket>(client).unwrap().state())
         };
 
     // Handshake and warm-up: the listener allocates the new connection's

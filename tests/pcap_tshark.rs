@@ -8,7 +8,7 @@ use std::process::Command;
 use common::*;
 use pollnet::phy::{Loopback, PcapDirection, PcapWriter};
 use pollnet::socket::ChildBuffers;
-use pollnet::socket::tcp::State;
+use pollnet::socket::tcp::{State, TcpSocket};
 use pollnet::time::{Duration, Instant};
 use pollnet::wire::{IpAddress, IpEndpoint};
 
@@ -49,7 +49,8 @@ fn recorded_transfer_passes_tshark_checks() {
         .unwrap();
     let client = net.client.sockets.add(socket(tcp, 32768, 32768)).unwrap();
     let remote = IpEndpoint::new(IpAddress::Ipv4(SERVER_IP), 80);
-    net.client
+    let local = net
+        .client
         .iface
         .connect(&mut net.client.sockets, client, remote, net.now)
         .unwrap();
@@ -59,19 +60,23 @@ fn recorded_transfer_passes_tshark_checks() {
         .collect();
     let (mut sent, mut received, mut server, mut closed) = (0, Vec::new(), None, false);
     let mut buf = vec![0u8; 8192];
-    while net.client.sockets.get(client).unwrap().state() != State::Closed || !closed {
-        let s = net.client.sockets.get_mut(client).unwrap();
-        if sent < data.len() {
-            sent += s.send_slice(&data[sent..]).unwrap_or(0);
-        } else if !closed {
-            s.close();
-            closed = true;
+    // After `close`, the client's connection becomes a TIME_WAIT record
+    // (its handle goes stale) and is gone after 2*MSL.
+    while net.client.sockets.tcp_state(local, remote).is_some_and(|s| s != State::Closed) || !closed
+    {
+        if let Some(s) = net.client.sockets.get_mut::<TcpSocket>(client) {
+            if sent < data.len() {
+                sent += s.send_slice(&data[sent..]).unwrap_or(0);
+            } else if !closed {
+                s.close();
+                closed = true;
+            }
         }
         if server.is_none() {
             server = net.server.sockets.accept(listener);
         }
         if let Some(h) = server {
-            let s = net.server.sockets.get_mut(h).unwrap();
+            let s = net.server.sockets.get_mut::<TcpSocket>(h).unwrap();
             while let Ok(n) = s.recv_slice(&mut buf) {
                 if n == 0 {
                     break;

@@ -82,10 +82,13 @@
 //!
 //! `sockstat ... | grep -c STATE | grep N` counts the sockets in STATE: every
 //! socket in the set (the application's, closed-but-lingering ones such as
-//! TIME_WAIT, a listener's unaccepted children) plus each open descriptor
+//! a TIME_WAIT socket held after `shutdown`, a listener's unaccepted
+//! connections), every connection the set holds as a compact record
+//! (half-open SYN_RCVD, TIME_WAIT after `close`), plus each open descriptor
 //! with no pollnet socket yet (CLOSED), filtered by `-p PORT` on either end.
-//! `%{ assert tcpi_state == TCPI_X }%` checks `state()` of the socket behind
-//! the last descriptor a system call used. Neither is ever skipped.
+//! `%{ assert tcpi_state == TCPI_X }%` checks the state of the connection
+//! behind the last descriptor a system call used: its socket's, or that of
+//! the record its 4-tuple is held as. Neither is ever skipped.
 //!
 //! # System calls and sysctls
 //!
@@ -107,8 +110,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use pollnet::iface::{Config, Interface};
-use pollnet::socket::SocketSet;
-use pollnet::socket::tcp::{State, TcpConfig};
+use pollnet::socket::tcp::{State, TcpConfig, TcpSocket};
+use pollnet::socket::{AnySocket, SocketSet};
 use pollnet::time::{Duration, Instant};
 use pollnet::wire::{IpAddress, IpEndpoint, Ipv4Cidr, TcpFlags};
 
@@ -270,7 +273,7 @@ impl Runner {
             .with_seed(seed)
             .with_tcp(config);
         Runner {
-            iface: Interface::new(iface_config, SOCKET_CAPACITY),
+            iface: Interface::new(iface_config),
             sockets: SocketSet::with_capacity(SOCKET_CAPACITY),
             device: ScriptDevice::default(),
             now: EPOCH,
@@ -349,12 +352,15 @@ impl Runner {
             self.iface
                 .poll(self.now, &mut self.device, &mut self.sockets);
             self.collect_sent();
-            while let Some(event) = self.iface.pop_trace() {
+            while let Some(event) = self.sockets.pop_trace() {
                 if self.trace {
                     eprintln!(
                         "drill: {}   socket {}: {}",
                         self.show_time(event.at),
-                        event.handle,
+                        event.handle.map_or_else(
+                            || format!("(record {:?})", event.remote.map(|e| e.port)),
+                            |h| h.to_string()
+                        ),
                         event.transition
                     );
                 }
@@ -423,7 +429,7 @@ impl Runner {
     /// Frees closed-descriptor sockets that reached CLOSED.
     fn reap_orphans(&mut self) {
         let sockets = &mut self.sockets;
-        self.orphans.retain(|&handle| match sockets.get(handle) {
+        self.orphans.retain(|&handle| match sockets.get::<TcpSocket>(handle) {
             Some(socket) if socket.state() == State::Closed => {
                 sockets.remove(handle);
                 false
@@ -544,7 +550,7 @@ impl Runner {
                     // Kernel variables affect live connections too.
                     let handles: Vec<_> = self.sockets.iter().map(|(h, _)| h).collect();
                     for handle in handles {
-                        if let Some(socket) = self.sockets.get_mut(handle) {
+                        if let Some(socket) = self.sockets.get_mut::<TcpSocket>(handle) {
                             let mut config = *socket.config();
                             let mut scratch = self.knobs;
                             // Same name and value: cannot fail the second time.
@@ -572,13 +578,24 @@ impl Runner {
         }
     }
 
+    /// The TCP sockets of the set.
+    fn tcp_sockets(&self) -> impl Iterator<Item = &TcpSocket<'static>> {
+        self.sockets
+            .iter()
+            .filter_map(|(_, socket)| TcpSocket::downcast(socket))
+    }
+
     /// Every socket's state, for messages.
     fn state_summary(&self) -> String {
         let mut states: Vec<String> = self
-            .sockets
-            .iter()
-            .map(|(_, socket)| socket.state().to_string())
+            .tcp_sockets()
+            .map(|socket| socket.state().to_string())
             .collect();
+        states.extend(
+            self.sockets
+                .tcp_records()
+                .map(|record| format!("{} (record)", record.state)),
+        );
         for fd in self.fds.values() {
             if fd.socket.is_none() {
                 states.push("CLOSED (no socket yet)".into());
@@ -594,15 +611,22 @@ impl Runner {
     fn count_in_state(&self, state: &str, port: Option<u16>) -> usize {
         let port_matches = |ports: &[u16]| port.is_none_or(|p| ports.contains(&p));
         let in_set = self
-            .sockets
-            .iter()
-            .filter(|(_, socket)| socket.state().name() == state)
-            .filter(|(_, socket)| {
+            .tcp_sockets()
+            .filter(|socket| socket.state().name() == state)
+            .filter(|socket| {
                 let mut ports = vec![socket.listen_endpoint().port];
                 ports.extend(socket.local_endpoint().map(|e| e.port));
                 ports.extend(socket.remote_endpoint().map(|e| e.port));
                 port_matches(&ports)
             })
+            .count();
+        // Connections held as compact records (half-open, TIME_WAIT) are
+        // sockets to sockstat too.
+        let records = self
+            .sockets
+            .tcp_records()
+            .filter(|record| record.state.name() == state)
+            .filter(|record| port_matches(&[record.local.port, record.remote.port]))
             .count();
         let without_socket = if state == State::Closed.name() {
             self.fds
@@ -613,7 +637,7 @@ impl Runner {
         } else {
             0
         };
-        in_set + without_socket
+        in_set + records + without_socket
     }
 
     fn assert(&mut self, assertions: &[Assertion]) -> Result<(), Mismatch> {
@@ -623,12 +647,21 @@ impl Runner {
                     let Some(expected) = tcpi_state(name) else {
                         return mismatch("a TCPI_ state name", format!("TCPI_{name}"));
                     };
-                    let actual = self
+                    let handle = self
                         .last_fd
                         .and_then(|fd| self.fds.get(&fd))
-                        .and_then(|fd| fd.socket)
-                        .and_then(|handle| self.sockets.get(handle))
-                        .map_or(State::Closed, |socket| socket.state());
+                        .and_then(|fd| fd.socket);
+                    // A socket compacted into a record is found by the
+                    // script's 4-tuple.
+                    let actual = match handle {
+                        Some(handle) => self
+                            .sockets
+                            .get::<TcpSocket>(handle)
+                            .map(|socket| socket.state())
+                            .or_else(|| self.sockets.tcp_state(self.tuple.local, self.tuple.remote))
+                            .unwrap_or(State::Closed),
+                        None => State::Closed,
+                    };
                     if actual != expected {
                         return mismatch(
                             format!("tcpi_state {expected} (TCPI_{name})"),

@@ -234,7 +234,7 @@ impl Runner {
         // Sysctl changes reach both `self.config` and every socket, so the
         // descriptor's view is the socket's full configuration.
         let config = self.socket_config(entry);
-        if let Some(socket) = self.sockets.get_mut(handle) {
+        if let Some(socket) = self.sockets.get_mut::<TcpSocket>(handle) {
             socket.set_config(config);
         }
     }
@@ -367,7 +367,7 @@ impl Runner {
         if let Some(handle) = entry.socket {
             let state = self
                 .sockets
-                .get(handle)
+                .get::<TcpSocket>(handle)
                 .map_or(State::Closed, |s| s.state());
             return Ok(Err(match state {
                 State::SynSent => "EALREADY",
@@ -423,7 +423,7 @@ impl Runner {
             self.sockets.remove(handle);
             return Ok(Ok(0));
         }
-        let closed = match self.sockets.get_mut(handle) {
+        let closed = match self.sockets.get_mut::<TcpSocket>(handle) {
             Some(socket) => {
                 socket.close();
                 socket.state() == State::Closed
@@ -455,7 +455,7 @@ impl Runner {
         let Some(handle) = entry.socket.filter(|_| !entry.listener) else {
             return Ok(Err("ENOTCONN"));
         };
-        let Some(socket) = self.sockets.get_mut(handle) else {
+        let Some(socket) = self.sockets.get_mut::<TcpSocket>(handle) else {
             return Ok(Err("ENOTCONN"));
         };
         if matches!(
@@ -481,7 +481,7 @@ impl Runner {
         }
         let error = entry
             .socket
-            .and_then(|handle| self.sockets.get(handle))
+            .and_then(|handle| self.sockets.get::<TcpSocket>(handle))
             .and_then(|socket| socket.error())?;
         entry.error_reported = true;
         Some(errno_of(error))
@@ -502,7 +502,7 @@ impl Runner {
             return Ok(Ok(0));
         }
         let mut data = vec![0u8; len];
-        let result = match self.sockets.get_mut(handle) {
+        let result = match self.sockets.get_mut::<TcpSocket>(handle) {
             Some(socket) => socket.recv_slice(&mut data),
             None => return Ok(Err("ENOTCONN")),
         };
@@ -530,7 +530,7 @@ impl Runner {
             return Ok(Err(errno));
         }
         let data = vec![0u8; len];
-        let result = match self.sockets.get_mut(handle) {
+        let result = match self.sockets.get_mut::<TcpSocket>(handle) {
             Some(socket) => socket.send_slice(&data),
             None => return Ok(Err("ENOTCONN")),
         };
@@ -582,7 +582,7 @@ impl Runner {
         let Some(entry) = self.fds.get(&fd).cloned() else {
             return Ok(Err("EBADF"));
         };
-        let socket = entry.socket.and_then(|h| self.sockets.get(h));
+        let socket = entry.socket.and_then(|h| self.sockets.get::<TcpSocket>(h));
         match name.as_str() {
             "SO_ERROR" => {
                 let expected = match arg(call, 3)? {

@@ -134,7 +134,7 @@ fn world() -> World {
         .with_ip(Ipv4Cidr::new(OUR_IP, 24).expect("valid prefix"))
         .with_seed(1);
     let mut sockets = SocketSet::with_capacity(8);
-    let mut iface = Interface::new(config, 8);
+    let mut iface = Interface::new(config);
     let mut device = Queue::default();
     let socket = TcpSocket::new(RingBuffer::new(vec![0u8; 64]), RingBuffer::new(vec![0u8; 64]));
     let listener = sockets.add(socket).expect("room");
@@ -165,17 +165,17 @@ fuzz_target!(|data: &[u8]| {
         rest = &tail[take..];
         w.now += Duration::from_millis(1);
         w.iface.poll(w.now, &mut w.device, &mut w.sockets);
-        if let Some(socket) = w.sockets.get(w.conn) {
+        if let Some(socket) = w.sockets.get::<TcpSocket>(w.conn) {
             if let Err(broken) = socket.debug_invariants() {
                 panic!("invariant broken: {broken}");
             }
         }
     }
     let fuzz_reached_tcp = w.iface.stats().tcp_segments_received != received_before;
-    let listener_state = w.sockets.get(w.listener).map(|s| s.state());
+    let listener_state = w.sockets.get::<TcpSocket>(w.listener).map(|s| s.state());
     assert_eq!(listener_state, Some(State::Listen), "the listener keeps listening");
 
-    let socket = w.sockets.get(w.conn).expect("accepted sockets stay until removed");
+    let socket = w.sockets.get::<TcpSocket>(w.conn).expect("accepted sockets stay until removed");
     if fuzz_reached_tcp || socket.state() != State::Established {
         return;
     }
@@ -189,7 +189,7 @@ fuzz_target!(|data: &[u8]| {
     ));
     w.now += Duration::from_millis(1);
     w.iface.poll(w.now, &mut w.device, &mut w.sockets);
-    let socket = w.sockets.get_mut(w.conn).expect("still there");
+    let socket = w.sockets.get_mut::<TcpSocket>(w.conn).expect("still there");
     let mut buf = [0u8; 64];
     let n = socket.recv_slice(&mut buf).expect("readable");
     assert_eq!(&buf[..n], message);

@@ -1,23 +1,22 @@
 //! The interface: ties a [`Device`](crate::phy::Device) to a
 //! [`SocketSet`](crate::socket::SocketSet).
 //!
-//! Ingress: Ethernet -> ARP / IPv4 -> ICMPv4 / TCP demultiplexed in O(1) by
+//! Ingress: Ethernet -> ARP / IPv4 -> ICMPv4 / TCP, handed to the
+//! [`SocketSet`](crate::socket::SocketSet), which demultiplexes in O(1) by
 //! 4-tuple, then by listening port. Egress: only sockets that have something
-//! to do are visited (a ready set and a timer queue, DESIGN.md rule 6).
+//! to do are visited (the set's ready set and timer queue, DESIGN.md rule
+//! 6).
 
-pub mod demux;
 mod interface;
 pub mod neighbor;
-pub mod timer;
 
 #[cfg(all(test, feature = "std"))]
 mod tests;
 
 pub use self::interface::{Interface, InterfaceStorage};
 
-use crate::socket::SocketHandle;
-use crate::socket::tcp::{TcpConfig, Transition};
-use crate::time::Instant;
+pub use crate::socket::TraceEvent;
+use crate::socket::tcp::TcpConfig;
 use crate::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 
 /// How many IPv4 addresses an interface can have.
@@ -81,17 +80,6 @@ impl Config {
     }
 }
 
-/// A state change of one socket, stamped with the poll time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TraceEvent {
-    /// When (the `now` of the poll that saw it).
-    pub at: Instant,
-    /// Which socket.
-    pub handle: SocketHandle,
-    /// The transition.
-    pub transition: Transition,
-}
-
 /// Counters: every reason a frame is dropped, and what was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -124,7 +112,8 @@ pub struct Stats {
     pub rx_drop_tcp_checksum: u64,
     /// TCP segments to or from a broadcast/multicast address.
     pub rx_drop_tcp_bad_address: u64,
-    /// SYNs dropped because the listener's backlog (or buffer pool) is full.
+    /// SYNs dropped because the listener's SYN queue is full and SYN
+    /// cookies are off.
     pub rx_drop_syn_backlog_full: u64,
     /// TCP segments received and handed to a socket.
     pub tcp_segments_received: u64,
@@ -158,4 +147,17 @@ pub struct Stats {
     /// Sockets that could not be entered in the demultiplexing table (full,
     /// or a duplicate 4-tuple).
     pub demux_insert_failed: u64,
+    /// SYN-ACKs carrying a SYN cookie (RFC 4987 section 3.6).
+    pub tcp_syn_cookies_sent: u64,
+    /// Connections rebuilt from a SYN cookie.
+    pub tcp_syn_cookies_accepted: u64,
+    /// Final ACKs of a handshake dropped for want of a socket slot, buffers
+    /// or room in the accept queue (the peer sends them again).
+    pub tcp_final_ack_dropped: u64,
+    /// TIME_WAIT records dropped to make room for newer ones.
+    pub tcp_time_wait_evicted: u64,
+    /// Connections dropped to make room for a new one.
+    pub tcp_evicted: u64,
+    /// Connections ended by their listener's idle timeout.
+    pub tcp_idle_timeouts: u64,
 }

@@ -68,7 +68,7 @@ fn setup() -> (Interface<'static>, ScriptDevice, SocketSet<'static>) {
         .with_ip(Ipv4Cidr::new(OUR_IP, 24).unwrap())
         .with_seed(7);
     let sockets = SocketSet::with_capacity(8);
-    (Interface::new(config, 8), ScriptDevice::default(), sockets)
+    (Interface::new(config), ScriptDevice::default(), sockets)
 }
 
 fn ethernet(
@@ -349,57 +349,68 @@ fn listener(sockets: &mut SocketSet<'static>, backlog: usize) -> crate::socket::
 }
 
 #[test]
-fn listener_spawns_children_up_to_backlog_and_rst_returns_to_listen() {
+fn listener_keeps_half_open_records_up_to_backlog_and_rst_returns_to_listen() {
+    use crate::socket::ListenOptions;
+
     let (mut iface, mut dev, mut sockets) = setup();
     let l = listener(&mut sockets, 2);
+    sockets
+        .set_listen_options(l, ListenOptions::new().with_syn_cookies(false))
+        .unwrap();
     iface.poll(Instant::ZERO, &mut dev, &mut sockets);
-    let first = iface.pop_trace().unwrap();
+    let first = sockets.pop_trace().unwrap();
     assert_eq!(
         (first.handle, first.transition.from, first.transition.to),
-        (l, State::Closed, State::Listen)
+        (Some(l), State::Closed, State::Listen)
     );
 
     for port in [5001, 5002, 5003] {
         dev.rx.push_back(tcp_frame(&syn(port, 80, 100)));
     }
     iface.poll(Instant::ZERO, &mut dev, &mut sockets);
-    // Two SYN-ACKs; the third SYN is beyond the backlog and dropped.
+    // Two SYN-ACKs; the third SYN is beyond the backlog and dropped (SYN
+    // cookies are off).
     assert_eq!(dev.tx.len(), 2, "{:?}", dev.tx.len());
     let (_, synack) = parse_tcp(&dev.tx[0]);
     assert_eq!(synack.flags, TcpFlags::SYN | TcpFlags::ACK);
     assert_eq!(synack.ack_number, SeqNumber(101));
     assert_eq!(synack.dst_port, 5001);
+    // The window and shift come from the children's buffer size.
+    assert_eq!(synack.window_len, 4096);
     let (_, synack_5002) = parse_tcp(&dev.tx[1]);
     assert_eq!(synack_5002.dst_port, 5002);
     let iss_5002 = synack_5002.seq_number;
     assert_eq!(iface.stats().rx_drop_syn_backlog_full, 1);
     assert_eq!(sockets.pending(l), 2);
-    let mut children = Vec::new();
-    while let Some(event) = iface.pop_trace() {
+    // Half-open connections are records: no socket slot, no handle.
+    assert_eq!(sockets.len(), 1);
+    let peer = |port| Some(IpEndpoint::new(IpAddress::Ipv4(PEER_IP), port));
+    for port in [5001, 5002] {
+        let event = sockets.pop_trace().unwrap();
         assert_eq!(
             std::format!("{}", event.transition),
             "LISTEN -> SYN_RCVD (rcv SYN)"
         );
-        assert_ne!(event.handle, l);
-        children.push(event.handle);
+        assert_eq!((event.handle, event.remote), (None, peer(port)));
     }
-    assert_eq!(children.len(), 2);
+    assert_eq!(sockets.pop_trace(), None);
+    assert_eq!(sockets.tcp_records().count(), 2);
 
-    // A RST at RCV.NXT for the first child: SYN_RCVD -> LISTEN, freed.
+    // A RST at RCV.NXT for the first: SYN_RCVD -> LISTEN, the record goes.
     let mut rst = syn(5001, 80, 101);
     rst.flags = TcpFlags::RST;
     rst.max_seg_size = None;
     dev.rx.push_back(tcp_frame(&rst));
     iface.poll(Instant::from_millis(10), &mut dev, &mut sockets);
-    let event = iface.pop_trace().unwrap();
-    assert_eq!(event.handle, children[0]);
+    let event = sockets.pop_trace().unwrap();
+    assert_eq!((event.handle, event.remote), (None, peer(5001)));
     assert_eq!(
         std::format!("{}", event.transition),
         "SYN_RCVD -> LISTEN (rcv RST)"
     );
-    assert!(sockets.get(children[0]).is_none(), "the child is freed");
     assert_eq!(sockets.pending(l), 1);
-    assert_eq!(sockets.get(l).unwrap().state(), State::Listen);
+    assert_eq!(sockets.tcp_records().count(), 1);
+    assert_eq!(sockets.get::<TcpSocket>(l).unwrap().state(), State::Listen);
 
     // The backlog has room again.
     dev.tx.clear();
@@ -407,34 +418,29 @@ fn listener_spawns_children_up_to_backlog_and_rst_returns_to_listen() {
     iface.poll(Instant::from_millis(20), &mut dev, &mut sockets);
     assert_eq!(dev.tx.len(), 1);
     assert_eq!(parse_tcp(&dev.tx[0]).1.ack_number, SeqNumber(901));
-    // The freed slot is reused for the new connection.
-    let event = iface.pop_trace().unwrap();
-    assert_eq!(event.handle, children[0]);
-    assert_eq!(
-        std::format!("{}", event.transition),
-        "LISTEN -> SYN_RCVD (rcv SYN)"
-    );
+    let event = sockets.pop_trace().unwrap();
+    assert_eq!(event.remote, peer(5004));
 
     // Nothing is established yet, so nothing can be accepted.
     assert_eq!(sockets.accept(l), None);
-    // Completing the handshake of 5002 makes it acceptable.
+    // Completing the handshake of 5002 gives it buffers and a slot.
     let mut ack = syn(5002, 80, 101);
     ack.flags = TcpFlags::ACK;
     ack.ack_number = iss_5002 + 1;
     ack.max_seg_size = None;
     dev.rx.push_back(tcp_frame(&ack));
     iface.poll(Instant::from_millis(30), &mut dev, &mut sockets);
-    let event = iface.pop_trace().unwrap();
-    assert_eq!(event.handle, children[1]);
+    let event = sockets.pop_trace().unwrap();
     assert_eq!(
         std::format!("{}", event.transition),
         "SYN_RCVD -> ESTABLISHED (rcv ACK)"
     );
-    assert_eq!(sockets.accept(l), Some(children[1]));
-    assert_eq!(
-        sockets.get(children[1]).unwrap().state(),
-        State::Established
-    );
+    let child = event.handle.expect("a socket now");
+    assert_eq!(sockets.accept(l), Some(child));
+    let socket = sockets.get::<TcpSocket>(child).unwrap();
+    assert_eq!(socket.state(), State::Established);
+    assert_eq!(socket.recv_capacity(), 4096);
+    assert_eq!(socket.remote_endpoint(), peer(5002));
     assert_eq!(sockets.pending(l), 1, "only 5004 is still half-open");
     assert_eq!(sockets.accept(l), None);
 }
@@ -472,7 +478,7 @@ fn outgoing_syn_waits_for_arp_then_goes_out() {
             target_protocol_addr: PEER_IP,
         }
     );
-    assert_eq!(sockets.get(h).unwrap().state(), State::SynSent);
+    assert_eq!(sockets.get::<TcpSocket>(h).unwrap().state(), State::SynSent);
 
     let reply = ArpRepr::EthernetIpv4 {
         operation: ArpOperation::Reply,
@@ -519,7 +525,10 @@ fn a_socket_listening_since_the_last_poll_answers_a_syn_in_the_next_one() {
 
 #[test]
 fn without_alloc_children_take_pooled_buffers_and_give_them_back() {
-    use crate::socket::SocketStorage;
+    use crate::socket::{
+        DemuxSlot, HalfOpenStorage, ListenOptions, ListenerStorage, SocketSetStorage,
+        SocketStorage, TimeWaitStorage, demux_slots_for,
+    };
     use managed::ManagedSlice;
 
     let (mut iface, mut dev, _) = setup();
@@ -530,8 +539,20 @@ fn without_alloc_children_take_pooled_buffers_and_give_them_back() {
         SocketStorage::EMPTY,
         SocketStorage::EMPTY,
     ];
-    let mut dirty = [0usize; 3];
-    let mut sockets = SocketSet::new(&mut slots[..], &mut dirty[..]);
+    let mut listeners = [ListenerStorage::EMPTY];
+    let mut half_open = [HalfOpenStorage::EMPTY; 4];
+    let mut time_wait = [TimeWaitStorage::EMPTY; 2];
+    let mut demux = [DemuxSlot::EMPTY; demux_slots_for(3 + 4 + 2)];
+    let mut trace = [None; 16];
+    let mut sockets = SocketSet::new(SocketSetStorage {
+        sockets: ManagedSlice::Borrowed(&mut slots[..]),
+        listeners: ManagedSlice::Borrowed(&mut listeners[..]),
+        half_open: ManagedSlice::Borrowed(&mut half_open[..]),
+        time_wait: ManagedSlice::Borrowed(&mut time_wait[..]),
+        demux: ManagedSlice::Borrowed(&mut demux[..]),
+        trace: ManagedSlice::Borrowed(&mut trace[..]),
+    })
+    .unwrap();
     let (mut l_rx, mut l_tx) = ([0u8; 64], [0u8; 64]);
     let l = sockets
         .add(TcpSocket::new(
@@ -552,35 +573,67 @@ fn without_alloc_children_take_pooled_buffers_and_give_them_back() {
             ChildBuffers::Pool(ManagedSlice::Borrowed(&mut pool[..])),
         )
         .unwrap();
+    sockets
+        .set_listen_options(l, ListenOptions::new().with_evict(false))
+        .unwrap();
 
-    // The first SYN takes the pooled pair; the second finds the pool empty
-    // and is dropped like a SYN beyond the backlog.
+    // Half-open connections need no buffers: both SYNs are answered, with
+    // the window of the pooled receive buffer.
     dev.rx.push_back(tcp_frame(&syn(7001, 80, 10)));
     dev.rx.push_back(tcp_frame(&syn(7002, 80, 20)));
     iface.poll(Instant::ZERO, &mut dev, &mut sockets);
-    assert_eq!(dev.tx.len(), 1);
-    let (_, synack) = parse_tcp(&dev.tx[0]);
-    assert_eq!((synack.dst_port, synack.ack_number), (7001, SeqNumber(11)));
-    // The window offered is the pooled receive buffer's size.
-    assert_eq!(synack.window_len, 1024);
-    assert_eq!(iface.stats().rx_drop_syn_backlog_full, 1);
+    assert_eq!(dev.tx.len(), 2);
+    let (_, synack_1) = parse_tcp(&dev.tx[0]);
+    let (synack_1_port, synack_1_ack, synack_1_window, iss_1) = (
+        synack_1.dst_port,
+        synack_1.ack_number,
+        synack_1.window_len,
+        synack_1.seq_number,
+    );
+    let iss_2 = parse_tcp(&dev.tx[1]).1.seq_number;
+    assert_eq!((synack_1_port, synack_1_ack), (7001, SeqNumber(11)));
+    assert_eq!(synack_1_window, 1024);
+    assert_eq!(sockets.pending(l), 2);
+    let ack = |port: u16, seq: u32, iss: SeqNumber| {
+        let mut ack = syn(port, 80, seq);
+        ack.flags = TcpFlags::ACK;
+        ack.ack_number = iss + 1;
+        ack.max_seg_size = None;
+        ack
+    };
 
-    // A RST frees the child and its buffers go back to the pool.
+    // The first handshake to complete takes the pooled pair; the second
+    // finds the pool empty, may not evict, and its final ACK is dropped.
+    dev.tx.clear();
+    dev.rx.push_back(tcp_frame(&ack(7001, 11, iss_1)));
+    dev.rx.push_back(tcp_frame(&ack(7002, 21, iss_2)));
+    iface.poll(Instant::from_millis(1), &mut dev, &mut sockets);
+    assert!(dev.tx.is_empty());
+    assert_eq!(iface.stats().tcp_final_ack_dropped, 1);
+    assert_eq!(sockets.pending(l), 2, "one waiting for accept, one half-open");
+
+    // The peer of 7001 resets before it is accepted: the set frees the
+    // connection and its buffers go back to the pool...
     let mut rst = syn(7001, 80, 11);
     rst.flags = TcpFlags::RST;
     rst.max_seg_size = None;
     dev.rx.push_back(tcp_frame(&rst));
-    iface.poll(Instant::from_millis(1), &mut dev, &mut sockets);
-    assert_eq!(sockets.pending(l), 0);
-
-    // So the next SYN is answered again.
-    dev.tx.clear();
-    dev.rx.push_back(tcp_frame(&syn(7003, 80, 30)));
     iface.poll(Instant::from_millis(2), &mut dev, &mut sockets);
-    assert_eq!(dev.tx.len(), 1);
-    let (_, synack) = parse_tcp(&dev.tx[0]);
-    assert_eq!((synack.dst_port, synack.ack_number), (7003, SeqNumber(31)));
     assert_eq!(sockets.pending(l), 1);
+    assert_eq!(sockets.len(), 1, "only the listener holds a slot");
+
+    // ...so 7002's retransmitted final ACK now gets them.
+    dev.rx.push_back(tcp_frame(&ack(7002, 21, iss_2)));
+    iface.poll(Instant::from_millis(3), &mut dev, &mut sockets);
+    let child = sockets.accept(l).unwrap();
+    let socket = sockets.get::<TcpSocket>(child).unwrap();
+    assert_eq!(socket.state(), State::Established);
+    assert_eq!(socket.recv_capacity(), 1024);
+    assert_eq!(
+        socket.remote_endpoint().map(|e| e.port),
+        Some(7002)
+    );
+    assert_eq!(iface.stats().tcp_final_ack_dropped, 1);
 }
 
 /// An ICMP destination-unreachable from the peer quoting `quoted`, the
@@ -639,7 +692,7 @@ fn icmp_port_unreachable_aborts_a_connection_in_syn_sent() {
         .unwrap()
         .clone();
     assert_eq!(parse_tcp(&syn_frame).1.flags, TcpFlags::SYN);
-    while iface.pop_trace().is_some() {}
+    while sockets.pop_trace().is_some() {}
 
     // A quoted sequence number outside SND.UNA..SND.NXT is ignored
     // (RFC 5927 section 4.1).
@@ -650,7 +703,7 @@ fn icmp_port_unreachable_aborts_a_connection_in_syn_sent() {
         &stale,
     ));
     iface.poll(Instant::from_millis(1), &mut dev, &mut sockets);
-    assert_eq!(sockets.get(h).unwrap().state(), State::SynSent);
+    assert_eq!(sockets.get::<TcpSocket>(h).unwrap().state(), State::SynSent);
 
     // Port unreachable for our SYN is a hard error in SYN_SENT (RFC 1122
     // section 4.2.3.9).
@@ -659,10 +712,10 @@ fn icmp_port_unreachable_aborts_a_connection_in_syn_sent() {
         &syn_frame,
     ));
     iface.poll(Instant::from_millis(2), &mut dev, &mut sockets);
-    let socket = sockets.get(h).unwrap();
+    let socket = sockets.get::<TcpSocket>(h).unwrap();
     assert_eq!(socket.state(), State::Closed);
     assert_eq!(socket.error(), Some(TcpError::Unreachable));
-    let event = iface.pop_trace().unwrap();
+    let event = sockets.pop_trace().unwrap();
     assert_eq!(
         std::format!("{}", event.transition),
         "SYN_SENT -> CLOSED (ICMP error)"
@@ -685,7 +738,7 @@ fn a_removed_socket_leaves_no_stale_demux_entry() {
         .connect(&mut sockets, h, remote, Instant::ZERO)
         .unwrap();
     iface.poll(Instant::ZERO, &mut dev, &mut sockets);
-    sockets.get_mut(h).unwrap().close();
+    sockets.get_mut::<TcpSocket>(h).unwrap().close();
     sockets.remove(h);
     // The peer's SYN-ACK now meets no connection: RST with SEQ = SEG.ACK
     // (RFC 9293 3.10.7.1).
@@ -740,7 +793,7 @@ fn drop_syn_fin_drops_syn_fin_segments_unanswered() {
     let config = Config::new(OUR_MAC)
         .with_ip(Ipv4Cidr::new(OUR_IP, 24).unwrap())
         .with_tcp(tcp);
-    let mut iface = Interface::new(config, 8);
+    let mut iface = Interface::new(config);
     dev.tx.clear();
     dev.rx.push_back(tcp_frame(&synfin));
     // To a listener too.
@@ -750,11 +803,11 @@ fn drop_syn_fin_drops_syn_fin_segments_unanswered() {
     );
     l.set_config(tcp);
     let h = sockets.add(l).unwrap();
-    sockets.get_mut(h).unwrap().listen(81).unwrap();
+    sockets.get_mut::<TcpSocket>(h).unwrap().listen(81).unwrap();
     let mut to_listener = synfin;
     to_listener.src_port = 7101;
     dev.rx.push_back(tcp_frame(&to_listener));
     iface.poll(Instant::ZERO, &mut dev, &mut sockets);
     assert!(dev.tx.is_empty(), "SYN+FIN must go unanswered");
-    assert_eq!(sockets.get(h).unwrap().state(), State::Listen);
+    assert_eq!(sockets.get::<TcpSocket>(h).unwrap().state(), State::Listen);
 }

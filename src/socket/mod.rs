@@ -2,13 +2,117 @@
 //!
 //! A socket never sees a device, Ethernet or ARP. The interface hands it
 //! `(now, segment)` through a [`Context`] and asks it for segments to send.
+//! The [`SocketSet`] holds sockets of every kind ([`Socket`]) behind one
+//! handle type.
+//!
+//! # Adding a kind of socket
+//! One file for the socket (`udp.rs`, ...), one variant of [`Socket`], one
+//! [`AnySocket`] impl (the macro below), one arm in each of the few
+//! `match`es on [`Socket`] in this file and in the set (`live_key`: the
+//! demultiplexing key it is found by, with its protocol; `dispatch`, what
+//! it sends; `poll_at`; its transition trace, if it has one), one
+//! [`Packet`] variant for the interface to emit, and an ingress entry point
+//! in the set beside `process_tcp`.
 
 mod set;
 pub mod tcp;
 
-pub use self::set::{ChildBuffers, SetFull, SocketHandle, SocketSet, SocketStorage};
+pub use self::set::{
+    ChildBuffers, DemuxSlot, HalfOpenStorage, ListenOptions, ListenerStorage, RecordStorage,
+    SetCapacity, SetFull, SocketHandle, SocketSet, SocketSetStorage, SocketStorage, StorageError,
+    TcpRecordInfo, TimeWaitStorage, TimerSlot, TraceEvent, TraceSubject, demux_slots_for,
+};
 
 use crate::time::Instant;
+use crate::wire::{IpRepr, TcpRepr};
+
+/// A socket of any kind a [`SocketSet`] holds.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Socket<'a> {
+    /// A TCP socket.
+    Tcp(tcp::TcpSocket<'a>),
+}
+
+/// A kind of socket: converts to and from [`Socket`], so the set's
+/// accessors can take the kind as a type parameter
+/// (`sockets.get::<TcpSocket>(handle)`).
+pub trait AnySocket<'a>: Sized {
+    /// Wraps the socket.
+    fn upcast(self) -> Socket<'a>;
+    /// The socket, if `socket` is of this kind.
+    fn downcast<'c>(socket: &'c Socket<'a>) -> Option<&'c Self>;
+    /// The socket, mutably, if `socket` is of this kind.
+    fn downcast_mut<'c>(socket: &'c mut Socket<'a>) -> Option<&'c mut Self>;
+}
+
+macro_rules! socket_kind {
+    ($kind:ident, $ty:ty) => {
+        impl<'a> AnySocket<'a> for $ty {
+            fn upcast(self) -> Socket<'a> {
+                Socket::$kind(self)
+            }
+
+            #[allow(unreachable_patterns)]
+            fn downcast<'c>(socket: &'c Socket<'a>) -> Option<&'c Self> {
+                match socket {
+                    Socket::$kind(s) => Some(s),
+                    _ => None,
+                }
+            }
+
+            #[allow(unreachable_patterns)]
+            fn downcast_mut<'c>(socket: &'c mut Socket<'a>) -> Option<&'c mut Self> {
+                match socket {
+                    Socket::$kind(s) => Some(s),
+                    _ => None,
+                }
+            }
+        }
+
+        impl<'a> TryFrom<Socket<'a>> for $ty {
+            type Error = Socket<'a>;
+
+            #[allow(unreachable_patterns)]
+            fn try_from(socket: Socket<'a>) -> Result<Self, Socket<'a>> {
+                match socket {
+                    Socket::$kind(s) => Ok(s),
+                    other => Err(other),
+                }
+            }
+        }
+    };
+}
+
+socket_kind!(Tcp, tcp::TcpSocket<'a>);
+
+impl<'a> Socket<'a> {
+    /// When the socket next needs the interface's attention.
+    pub fn poll_at(&self, cx: &Context) -> PollAt {
+        match self {
+            Socket::Tcp(s) => s.poll_at(cx),
+        }
+    }
+
+    /// Lets the socket emit at most one packet through `emit`; `Ok(true)`
+    /// if it did.
+    pub(crate) fn dispatch<E>(
+        &mut self,
+        cx: &mut Context,
+        emit: &mut impl FnMut(&mut Context, Packet<'_>) -> Result<(), E>,
+    ) -> Result<bool, E> {
+        match self {
+            Socket::Tcp(s) => s.dispatch(cx, |cx, (ip, tcp)| emit(cx, Packet::Tcp(ip, tcp))),
+        }
+    }
+}
+
+/// A packet a socket hands the interface to send.
+#[derive(Debug)]
+pub(crate) enum Packet<'p> {
+    /// A TCP segment with its IP header.
+    Tcp(IpRepr, TcpRepr<'p>),
+}
 
 /// When a socket next needs the interface's attention.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

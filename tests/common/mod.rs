@@ -57,7 +57,7 @@ impl<D: Device + NextEvent> Host<D> {
             .with_seed(seed)
             .with_tcp(tcp);
         Host {
-            iface: Interface::new(config, capacity),
+            iface: Interface::new(config),
             device,
             sockets: SocketSet::with_capacity(capacity),
         }

@@ -8,7 +8,7 @@ use std::time::{Duration as StdDuration, Instant as WallClock};
 
 use pollnet::iface::TraceEvent;
 use pollnet::phy::Device;
-use pollnet::socket::tcp::{State, TcpConfig};
+use pollnet::socket::tcp::{State, TcpConfig, TcpSocket};
 use pollnet::socket::{ChildBuffers, SocketHandle};
 use pollnet::time::{Duration, Instant};
 
@@ -91,7 +91,7 @@ pub fn connection<D: Device>(
             }
         }
         let h = handle?;
-        let socket = st.sockets.get_mut(h).unwrap();
+        let socket = st.sockets.get_mut::<TcpSocket>(h).unwrap();
         while transfer.drive(socket) {}
         (transfer.is_finished(socket) && kernel.is_finished()).then_some(Some(h))
     });
@@ -101,7 +101,7 @@ pub fn connection<D: Device>(
             "{label}: the kernel's side ended ({:?}) but pollnet's did not (received {}, state {:?})\ntrace:\n{}\nstats: {:?}",
             kernel.map(|t| (t.sent, t.received)),
             transfer.received(),
-            handle.and_then(|h| stack.sockets.get(h)).map(|s| s.state()),
+            handle.and_then(|h| stack.sockets.get::<TcpSocket>(h)).map(|s| s.state()),
             stack.trace_text(),
             stack.iface.stats()
         );
@@ -110,6 +110,7 @@ pub fn connection<D: Device>(
     let socket = stack
         .sockets
         .remove(handle)
+        .and_then(|s| TcpSocket::try_from(s).ok())
         .expect("socket still in the set");
     assert_eq!(socket.state(), State::Closed);
     Outcome {

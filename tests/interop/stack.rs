@@ -69,7 +69,7 @@ impl<D: Device> Stack<D> {
             .with_tcp(tcp);
         let sockets = SocketSet::with_capacity(16);
         Stack {
-            iface: Interface::new(config, sockets.capacity()),
+            iface: Interface::new(config),
             device,
             sockets,
             fd,
@@ -88,7 +88,7 @@ impl<D: Device> Stack<D> {
         let changed = self
             .iface
             .poll(Instant::now(), &mut self.device, &mut self.sockets);
-        while let Some(event) = self.iface.pop_trace() {
+        while let Some(event) = self.sockets.pop_trace() {
             self.trace.push(event);
         }
         changed
@@ -137,19 +137,41 @@ impl<D: Device> Stack<D> {
         });
     }
 
-    /// The transitions of `handle`, as the trace prints them.
+    /// Whether `event` belongs to the connection of `handle`: its own, or
+    /// one of the compact record the connection was before it had a socket
+    /// (same endpoints, no handle).
+    fn belongs(&self, event: &TraceEvent, handle: SocketHandle) -> bool {
+        if event.handle == Some(handle) {
+            return true;
+        }
+        event.handle.is_none()
+            && event.remote.is_some()
+            && self.trace.iter().any(|e| {
+                e.handle == Some(handle) && (e.local, e.remote) == (event.local, event.remote)
+            })
+    }
+
+    /// The transitions of `handle`'s connection, as the trace prints them.
     pub fn transitions(&self, handle: SocketHandle) -> Vec<String> {
         self.trace
             .iter()
-            .filter(|e| e.handle == handle)
+            .filter(|e| self.belongs(e, handle))
             .map(|e| e.transition.to_string())
             .collect()
     }
 
-    /// The events of `handle`, removed from the trace (a freed slot's handle
-    /// is reused by the next socket).
+    /// The events of `handle`'s connection, removed from the trace.
     pub fn take_events(&mut self, handle: SocketHandle) -> Vec<TraceEvent> {
-        let (taken, kept) = self.trace.drain(..).partition(|e| e.handle == handle);
+        let mine: Vec<bool> = self.trace.iter().map(|e| self.belongs(e, handle)).collect();
+        let mut taken = Vec::new();
+        let mut kept = Vec::new();
+        for (event, mine) in self.trace.drain(..).zip(mine) {
+            if mine {
+                taken.push(event);
+            } else {
+                kept.push(event);
+            }
+        }
         self.trace = kept;
         taken
     }
@@ -157,14 +179,19 @@ impl<D: Device> Stack<D> {
     pub fn trace_text(&self) -> String {
         self.trace
             .iter()
-            .map(|e| format!("[{:>8}] {} {}", e.at, e.handle, e.transition))
+            .map(|e| {
+                let who = e
+                    .handle
+                    .map_or_else(|| format!("{:?}", e.remote), |h| h.to_string());
+                format!("[{:>8}] {who} {}", e.at, e.transition)
+            })
             .collect::<Vec<_>>()
             .join("\n")
     }
 
     pub fn state(&self, handle: SocketHandle) -> State {
         self.sockets
-            .get(handle)
+            .get::<TcpSocket>(handle)
             .map_or(State::Closed, |s| s.state())
     }
 }

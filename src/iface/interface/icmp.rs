@@ -84,14 +84,9 @@ impl Interface<'_> {
         let seq = crate::wire::SeqNumber(u32::from_be_bytes([head[4], head[5], head[6], head[7]]));
         let local = IpEndpoint::new(IpAddress::Ipv4(quoted.src_addr), src_port);
         let remote = IpEndpoint::new(IpAddress::Ipv4(quoted.dst_addr), dst_port);
-        let Some(slot) = self.connection(sockets, local, remote) else {
-            return;
-        };
-        if let Some(socket) = sockets.socket_mut(slot) {
-            socket.on_icmp_error(cx, seq, error);
+        if sockets.tcp_icmp_error(cx, local, remote, seq, error) {
             self.link.stats.icmp_errors_to_tcp += 1;
         }
-        self.sync_socket(cx, sockets, slot);
     }
 }
 

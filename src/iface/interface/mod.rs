@@ -1,8 +1,9 @@
 //! The [`Interface`]: ingress, egress and scheduling.
 //!
-//! This file holds the interface's state, its public API, the per-poll
-//! driver and the socket scheduling; frame handling is split per protocol
-//! (`ethernet`, `arp`, `ipv4`, `icmp`, `tcp`).
+//! This file holds the interface's state, its public API and the per-poll
+//! driver; frame handling is split per protocol (`ethernet`, `arp`,
+//! `ipv4`, `icmp`, `tcp`). The per-socket tables (demultiplexing, timers,
+//! ready set) belong to the [`SocketSet`], which is sized once.
 
 mod arp;
 mod ethernet;
@@ -12,19 +13,17 @@ mod tcp;
 
 use managed::ManagedSlice;
 
-use super::demux::{DemuxSlot, DemuxTable};
 use super::neighbor::{Neighbor, NeighborAnswer, NeighborCache};
-use super::timer::{ReadySet, TimerQueue};
-use super::{Config, MAX_IP_ADDRS, Stats, TraceEvent};
+use super::{Config, MAX_IP_ADDRS, Stats};
 use crate::phy::{Device, DeviceCapabilities, RxToken, TxToken};
-use crate::socket::tcp::{ConnectError, IcmpError, IsnGenerator, State, TcpConfig, TcpStats};
-use crate::socket::{Context, PollAt, SocketHandle, SocketSet};
+use crate::socket::tcp::{ConnectError, IcmpError, IsnGenerator, TcpConfig, TcpSocket, TcpStats};
+use crate::socket::{Context, Packet, SocketHandle, SocketSet};
 use crate::storage::siphash::SipKey;
 use crate::time::{Duration, Instant};
 use crate::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
-    EthernetRepr, Icmpv4Packet, Icmpv4Repr, IpAddress, IpEndpoint, IpListenEndpoint, IpProtocol,
-    IpRepr, Ipv4Address, Ipv4Cidr, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr,
+    EthernetRepr, Icmpv4Packet, Icmpv4Repr, IpAddress, IpEndpoint, IpProtocol, IpRepr,
+    Ipv4Address, Ipv4Cidr, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr,
 };
 
 use self::ethernet::write_ethernet;
@@ -46,39 +45,15 @@ const ARP_RETRY_INTERVAL: Duration = Duration::from_secs(1);
 /// Bytes of a held packet's record header: next hop (4), time (8), length (4).
 const HELD_RECORD_HEADER: usize = 16;
 
-/// What a socket slot is registered as in the demultiplexing table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Registration(Key);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-enum Key {
-    #[default]
-    None,
-    Connection {
-        local: IpEndpoint,
-        remote: IpEndpoint,
-    },
-    Listener(IpListenEndpoint),
-}
-
 /// The storage an interface works in, for builds without an allocator.
-/// Every per-socket array must have at least one entry per socket-set slot.
+/// Nothing in it is sized by the socket set: the set owns the per-socket
+/// tables.
 #[derive(Debug)]
 pub struct InterfaceStorage<'a> {
     /// ARP cache entries.
     pub neighbors: ManagedSlice<'a, Neighbor>,
-    /// Demultiplexing table slots (about twice the socket count).
-    pub demux: ManagedSlice<'a, DemuxSlot>,
-    /// Deadline queue.
-    pub timers: TimerQueue<'a>,
-    /// Sockets with something to send.
-    pub ready: ReadySet<'a>,
-    /// One registration per socket slot.
-    pub registrations: ManagedSlice<'a, Registration>,
     /// Bytes for packets waiting for ARP.
     pub held: ManagedSlice<'a, u8>,
-    /// The transition trace ring.
-    pub trace: ManagedSlice<'a, Option<TraceEvent>>,
 }
 
 /// The packet-level side of the interface: addresses, ARP, the held queue and
@@ -98,15 +73,6 @@ struct Link<'a> {
     stats: Stats,
 }
 
-/// A bounded queue of transitions the application drains; overflow counted.
-#[derive(Debug)]
-struct Trace<'a> {
-    ring: ManagedSlice<'a, Option<TraceEvent>>,
-    head: usize,
-    len: usize,
-    dropped: u64,
-}
-
 /// The device has no transmit token now: stop egress and retry later.
 #[derive(Debug, Clone, Copy)]
 struct TxBusy;
@@ -119,16 +85,13 @@ enum Reply<'f> {
     Tcp(IpRepr, TcpRepr<'static>),
 }
 
-/// A network interface: addresses, ARP, IPv4, ICMPv4 and the TCP scheduling
-/// of one socket set.
+/// A network interface: addresses, ARP, IPv4 and ICMPv4, driving the
+/// sockets of a [`SocketSet`] (one set per interface: the set takes the
+/// interface's demultiplexing key on the first poll).
 #[derive(Debug)]
 pub struct Interface<'a> {
     link: Link<'a>,
-    demux: DemuxTable<'a>,
-    timers: TimerQueue<'a>,
-    ready: ReadySet<'a>,
-    registrations: ManagedSlice<'a, Registration>,
-    trace: Trace<'a>,
+    demux_key: SipKey,
     isn: IsnGenerator,
     tcp_defaults: TcpConfig,
     next_ephemeral: u16,
@@ -152,19 +115,15 @@ fn splitmix64(state: &mut u64) -> u64 {
 }
 
 impl Interface<'static> {
-    /// An interface for a socket set of `socket_capacity` slots, with its
-    /// storage allocated once here.
+    /// An interface with its storage (64 ARP entries, room for two
+    /// largest packets waiting for ARP) allocated once here. It serves a
+    /// [`SocketSet`] of any size.
     #[cfg(feature = "alloc")]
-    pub fn new(config: Config, socket_capacity: usize) -> Interface<'static> {
+    pub fn new(config: Config) -> Interface<'static> {
         use alloc::vec;
         let storage = InterfaceStorage {
             neighbors: vec![Neighbor::default(); 64].into(),
-            demux: vec![DemuxSlot::default(); super::demux::slots_for(socket_capacity)].into(),
-            timers: TimerQueue::new(vec![super::timer::TimerSlot::default(); socket_capacity]),
-            ready: ReadySet::new(vec![super::timer::ReadySlot::default(); socket_capacity]),
-            registrations: vec![Registration::default(); socket_capacity].into(),
             held: vec![0u8; 2 * (65535 + HELD_RECORD_HEADER)].into(),
-            trace: vec![None; 1024].into(),
         };
         Interface::new_with_storage(config, storage)
     }
@@ -195,16 +154,7 @@ impl<'a> Interface<'a> {
                 ip_ident: 0,
                 stats: Stats::default(),
             },
-            demux: DemuxTable::new(storage.demux, demux_key),
-            timers: storage.timers,
-            ready: storage.ready,
-            registrations: storage.registrations,
-            trace: Trace {
-                ring: storage.trace,
-                head: 0,
-                len: 0,
-                dropped: 0,
-            },
+            demux_key,
             isn: IsnGenerator::new(isn_secret),
             tcp_defaults: config.tcp,
             next_ephemeral,
@@ -232,28 +182,6 @@ impl<'a> Interface<'a> {
         self.link.stats
     }
 
-    /// The oldest state transition not yet read, with its socket and time
-    /// (DESIGN.md rule 7). The queue is bounded; see
-    /// [`trace_dropped`](Self::trace_dropped).
-    pub fn pop_trace(&mut self) -> Option<TraceEvent> {
-        if self.trace.len == 0 {
-            return None;
-        }
-        let event = self
-            .trace
-            .ring
-            .get_mut(self.trace.head)
-            .and_then(Option::take);
-        self.trace.head = (self.trace.head + 1) % self.trace.ring.len();
-        self.trace.len -= 1;
-        event
-    }
-
-    /// Transitions lost because the trace queue was full.
-    pub fn trace_dropped(&self) -> u64 {
-        self.trace.dropped
-    }
-
     /// Whether the ARP cache knows `ip` at `now`.
     pub fn neighbor(&self, ip: Ipv4Address, now: Instant) -> Option<EthernetAddress> {
         match self.link.neighbors.lookup(IpAddress::Ipv4(ip), now) {
@@ -278,6 +206,7 @@ impl<'a> Interface<'a> {
         remote: IpEndpoint,
         now: Instant,
     ) -> Result<IpEndpoint, ConnectError> {
+        sockets.attach(self.demux_key);
         // The interface speaks IPv4 only so far.
         let remote_v4 = remote.addr.as_ipv4().ok_or(ConnectError::Unaddressable)?;
         let local_addr = self
@@ -299,14 +228,16 @@ impl<'a> Interface<'a> {
                 port + 1
             };
             let candidate = IpEndpoint::new(local_addr, port);
-            if self.demux.lookup_connection(candidate, remote).is_none() {
+            if !sockets.tcp_in_use(candidate, remote) {
                 local = Some(candidate);
                 break;
             }
         }
         let local = local.ok_or(ConnectError::Unaddressable)?;
         let mut cx = self.context(now);
-        let socket = sockets.get_mut(handle).ok_or(ConnectError::InvalidState)?;
+        let socket = sockets
+            .get_mut::<TcpSocket>(handle)
+            .ok_or(ConnectError::InvalidState)?;
         socket.connect(&mut cx, remote, local)?;
         self.add_tcp_stats(&cx.stats);
         Ok(local)
@@ -318,20 +249,8 @@ impl<'a> Interface<'a> {
     /// directly, so reading or writing a socket does not by itself make the
     /// interface busy.
     pub fn poll_at(&self, sockets: &SocketSet<'_>) -> Option<Instant> {
-        if !self.ready.is_empty() {
-            return Some(self.now);
-        }
         let cx = Context::new(self.now, self.isn);
-        let mut at = self.timers.peek().map(|(at, _)| at);
-        at = earliest(at, self.link.held_wake);
-        for socket in sockets.dirty_sockets() {
-            match socket.poll_at(&cx) {
-                PollAt::Now => return Some(self.now),
-                PollAt::Time(t) => at = earliest(at, Some(t)),
-                PollAt::Ingress => {}
-            }
-        }
-        at
+        earliest(sockets.poll_at(&cx), self.link.held_wake)
     }
 
     /// How long to wait from `now` before polling again (zero: at once).
@@ -348,6 +267,8 @@ impl<'a> Interface<'a> {
         sockets: &mut SocketSet<'_>,
     ) -> bool {
         self.now = now;
+        sockets.attach(self.demux_key);
+        sockets.begin_poll(now);
         let caps = device.capabilities();
         let mut cx = Context::new(now, self.isn);
         cx.ip_mtu = caps.max_transmission_unit;
@@ -355,9 +276,7 @@ impl<'a> Interface<'a> {
 
         // Sockets the application touched since the last poll first, so a
         // socket put in LISTEN just now is found by a SYN in this poll.
-        while let Some(slot) = sockets.pop_dirty() {
-            self.sync_socket(&cx, sockets, slot);
-        }
+        sockets.sync_dirty(&mut cx);
 
         let burst = caps.max_burst_size.unwrap_or(DEFAULT_INGRESS_BURST).max(1);
         for _ in 0..burst {
@@ -384,89 +303,14 @@ impl<'a> Interface<'a> {
         s.tcp_retransmissions += tcp.retransmissions;
         s.tcp_rsts_sent += tcp.rsts_sent;
         s.tcp_challenge_acks += tcp.challenge_acks;
-    }
-
-    // ------------------------------------------------------------- scheduling
-
-    /// After anything happened to the socket in `slot`: drain its trace,
-    /// free it if it was a listener's child that is done, keep its demux
-    /// registration in step with its state, and schedule it.
-    fn sync_socket(&mut self, cx: &Context, sockets: &mut SocketSet<'_>, slot: usize) {
-        let handle = SocketHandle::from_index(slot);
-        let Some(socket) = sockets.socket_mut(slot) else {
-            self.set_registration(slot, Key::None);
-            self.timers.set(slot, None);
-            self.ready.remove(slot);
-            return;
-        };
-        while let Some(transition) = socket.pop_transition() {
-            self.trace.push(TraceEvent {
-                at: cx.now,
-                handle,
-                transition,
-            });
-        }
-        if sockets.should_free(slot) {
-            self.set_registration(slot, Key::None);
-            self.timers.set(slot, None);
-            self.ready.remove(slot);
-            sockets.free_child(slot);
-            return;
-        }
-        let Some(socket) = sockets.socket(slot) else {
-            return;
-        };
-        let key = match socket.state() {
-            State::Closed => Key::None,
-            State::Listen => Key::Listener(socket.listen_endpoint()),
-            _ => match (socket.local_endpoint(), socket.remote_endpoint()) {
-                (Some(local), Some(remote)) => Key::Connection { local, remote },
-                _ => Key::None,
-            },
-        };
-        let poll_at = socket.poll_at(cx);
-        self.set_registration(slot, key);
-        match poll_at {
-            PollAt::Now => {
-                self.timers.set(slot, None);
-                self.ready.insert(slot);
-            }
-            PollAt::Time(at) => self.timers.set(slot, Some(at)),
-            PollAt::Ingress => self.timers.set(slot, None),
-        }
-    }
-
-    fn set_registration(&mut self, slot: usize, key: Key) {
-        let Some(current) = self.registrations.get(slot).map(|r| r.0) else {
-            self.link.stats.demux_insert_failed += 1;
-            return;
-        };
-        if current == key {
-            return;
-        }
-        match current {
-            Key::None => {}
-            Key::Connection { local, remote } => {
-                self.demux.remove_connection(local, remote);
-            }
-            Key::Listener(ep) => {
-                self.demux.remove_listener(ep);
-            }
-        }
-        let inserted = match key {
-            Key::None => Ok(()),
-            Key::Connection { local, remote } => self.demux.insert_connection(local, remote, slot),
-            Key::Listener(ep) => self.demux.insert_listener(ep, slot),
-        };
-        let registered = if inserted.is_ok() {
-            key
-        } else {
-            self.link.stats.demux_insert_failed += 1;
-            Key::None
-        };
-        if let Some(r) = self.registrations.get_mut(slot) {
-            *r = Registration(registered);
-        }
+        s.tcp_syn_cookies_sent += tcp.syn_cookies_sent;
+        s.tcp_syn_cookies_accepted += tcp.syn_cookies_accepted;
+        s.rx_drop_syn_backlog_full += tcp.syn_dropped;
+        s.tcp_final_ack_dropped += tcp.final_ack_dropped;
+        s.tcp_time_wait_evicted += tcp.time_wait_evicted;
+        s.tcp_evicted += tcp.evicted;
+        s.tcp_idle_timeouts += tcp.idle_timeouts;
+        s.demux_insert_failed += tcp.demux_insert_failed;
     }
 
     // ----------------------------------------------------------------- egress
@@ -478,54 +322,14 @@ impl<'a> Interface<'a> {
         caps: &DeviceCapabilities,
         sockets: &mut SocketSet<'_>,
     ) -> bool {
-        while let Some(slot) = self.timers.pop_due(cx.now) {
-            self.ready.insert(slot);
+        let held = self.link.flush_held(device, caps, cx.now);
+        let link = &mut self.link;
+        let (sent, busy) = sockets.egress(cx, |cx, packet| match packet {
+            Packet::Tcp(ip, tcp) => link.emit_tcp(device, caps, cx.now, &ip, &tcp),
+        });
+        if busy.is_some() {
+            self.link.stats.tx_device_busy += 1;
         }
-        let mut sent = self.link.flush_held(device, caps, cx.now);
-
-        // Each ready socket gets one turn per poll; sockets that become
-        // ready again during their turn wait for the next poll.
-        let mut turns = self.ready.len();
-        while turns > 0 {
-            turns -= 1;
-            let Some(slot) = self.ready.pop() else {
-                break;
-            };
-            let mut busy = false;
-            while let Some(socket) = sockets.socket_mut(slot) {
-                let link = &mut self.link;
-                let result = socket.dispatch(cx, |cx, (ip, tcp)| {
-                    link.emit_tcp(device, caps, cx.now, &ip, &tcp)
-                });
-                match result {
-                    Ok(true) => sent = true,
-                    Ok(false) => break,
-                    Err(TxBusy) => {
-                        busy = true;
-                        break;
-                    }
-                }
-            }
-            self.sync_socket(cx, sockets, slot);
-            if busy {
-                self.link.stats.tx_device_busy += 1;
-                self.ready.insert(slot);
-                break;
-            }
-        }
-        sent
-    }
-}
-
-impl Trace<'_> {
-    fn push(&mut self, event: TraceEvent) {
-        let cap = self.ring.len();
-        if self.len >= cap {
-            self.dropped += 1;
-            return;
-        }
-        let tail = (self.head + self.len) % cap;
-        self.ring[tail] = Some(event);
-        self.len += 1;
+        held | sent
     }
 }

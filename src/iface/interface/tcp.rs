@@ -1,5 +1,6 @@
-//! TCP: demultiplexing segments to sockets, listener backlogs, RSTs for no
-//! connection, and segment output.
+//! TCP: parsing segments for the socket set (which demultiplexes them to
+//! sockets, records and listeners), RSTs for no connection, and segment
+//! output.
 
 use super::*;
 
@@ -29,126 +30,15 @@ impl Interface<'_> {
             }
         };
         stats.tcp_segments_received += 1;
-        let local = IpEndpoint::new(ip.dst_addr, repr.dst_port);
-        let remote = IpEndpoint::new(ip.src_addr, repr.src_port);
-
-        if let Some(slot) = self.connection(sockets, local, remote) {
-            let reply = sockets
-                .socket_mut(slot)
-                .and_then(|socket| socket.process(cx, ip, &repr));
-            self.sync_socket(cx, sockets, slot);
-            // The socket counted its own reply.
+        if let Some(reply) = sockets.process_tcp(cx, ip, &repr) {
+            // Sockets count their own replies.
             return reply;
         }
-
-        if let Some(listener) = self.listener(sockets, ip.dst_addr, repr.dst_port) {
-            // A bare SYN to a listener with a backlog forks a connection
-            // socket; anything else is the listener's own business (it
-            // answers an ACK with a RST and ignores a RST, RFC 9293 3.10.7.2).
-            let target = if repr.syn()
-                && !repr.rst()
-                && repr.ack().is_none()
-                && sockets.has_backlog(listener)
-            {
-                match sockets.spawn_child(listener) {
-                    Some(child) => child,
-                    None => {
-                        self.link.stats.rx_drop_syn_backlog_full += 1;
-                        return None;
-                    }
-                }
-            } else {
-                listener
-            };
-            let reply = sockets
-                .socket_mut(target)
-                .and_then(|socket| socket.process(cx, ip, &repr));
-            self.sync_socket(cx, sockets, target);
-            return reply;
-        }
-
         self.link.stats.tcp_no_socket += 1;
         if self.tcp_defaults.drop_syn_fin && repr.syn() && repr.fin() {
             return None;
         }
         self.count_reply(crate::socket::tcp::rst_for_unmatched(ip, &repr))
-    }
-
-    /// The slot of the connection `local`/`remote`, checked against the
-    /// socket now in that slot: the application may have removed or
-    /// replaced it since the table was last brought in step, and a stale
-    /// entry must not swallow a segment that deserves a RST.
-    pub(super) fn connection(
-        &mut self,
-        sockets: &SocketSet<'_>,
-        local: IpEndpoint,
-        remote: IpEndpoint,
-    ) -> Option<usize> {
-        let slot = self.demux.lookup_connection(local, remote)?;
-        let live = sockets.socket(slot).is_some_and(|socket| {
-            socket.state() != State::Closed
-                && socket.local_endpoint() == Some(local)
-                && socket.remote_endpoint() == Some(remote)
-        });
-        if live {
-            return Some(slot);
-        }
-        self.demux.remove_connection(local, remote);
-        self.forget_registration(slot, Key::Connection { local, remote });
-        None
-    }
-
-    /// The slot of the listener for `addr`:`port`, checked like
-    /// [`connection`](Self::connection).
-    pub(super) fn listener(
-        &mut self,
-        sockets: &SocketSet<'_>,
-        addr: IpAddress,
-        port: u16,
-    ) -> Option<usize> {
-        let slot = self.demux.lookup_listener(addr, port)?;
-        let live = sockets.socket(slot).and_then(|socket| {
-            let ep = socket.listen_endpoint();
-            let matches = socket.state() == State::Listen
-                && ep.port == port
-                && ep.addr.is_none_or(|a| a == addr);
-            matches.then_some(ep)
-        });
-        if live.is_some() {
-            return Some(slot);
-        }
-        // Drop the stale entry that led here: the exact-address one if it
-        // points at this slot, else the wildcard one.
-        for ep in [
-            IpListenEndpoint {
-                addr: Some(addr),
-                port,
-            },
-            IpListenEndpoint { addr: None, port },
-        ] {
-            match self.demux.remove_listener(ep) {
-                Some(stale) if stale == slot => {
-                    self.forget_registration(slot, Key::Listener(ep));
-                    break;
-                }
-                // Another socket's entry: put it back untouched.
-                Some(other) => {
-                    let _ = self.demux.insert_listener(ep, other);
-                }
-                None => {}
-            }
-        }
-        None
-    }
-
-    /// Clears `slot`'s registration if it is `key` (already removed from
-    /// the table by the caller).
-    pub(super) fn forget_registration(&mut self, slot: usize, key: Key) {
-        if let Some(r) = self.registrations.get_mut(slot) {
-            if r.0 == key {
-                *r = Registration(Key::None);
-            }
-        }
     }
 
     /// Counts a reply the interface built itself (a RST for a segment that

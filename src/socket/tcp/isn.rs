@@ -28,6 +28,11 @@ impl IsnGenerator {
         }
     }
 
+    /// The secret, for other keyed hashes derived from it (SYN cookies).
+    pub(crate) fn key(&self) -> SipKey {
+        self.key
+    }
+
     /// The ISN for a connection from `local` to `remote` at `now`.
     ///
     /// M is `now` in 4-microsecond ticks, truncated to 32 bits (so it wraps

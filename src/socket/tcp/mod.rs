@@ -19,18 +19,24 @@
 pub mod congestion;
 mod diagram;
 mod dispatch;
+mod half_open;
 mod isn;
 mod process;
 pub mod rtt;
 mod state;
+mod syn_cookie;
+mod time_wait;
 mod timers;
 
 #[cfg(test)]
 mod tests;
 
 pub use self::diagram::transition_allowed;
+pub use self::half_open::HalfOpen;
 pub use self::isn::IsnGenerator;
 pub use self::state::{Cause, State, Transition};
+pub use self::syn_cookie::{COOKIE_LIFETIME_MINUTES, CookieOptions, SynCookies};
+pub use self::time_wait::TimeWait;
 
 use core::fmt;
 
@@ -61,6 +67,24 @@ pub struct TcpStats {
     pub rsts_sent: u64,
     /// Challenge ACKs sent (RFC 5961).
     pub challenge_acks: u64,
+    /// SYN-ACKs carrying a SYN cookie (RFC 4987 section 3.6).
+    pub syn_cookies_sent: u64,
+    /// Connections rebuilt from a SYN cookie.
+    pub syn_cookies_accepted: u64,
+    /// SYNs dropped: the SYN queue was full and SYN cookies are off.
+    pub syn_dropped: u64,
+    /// Final ACKs of a handshake dropped for want of a slot, buffers or
+    /// room in the accept queue (the peer sends them again).
+    pub final_ack_dropped: u64,
+    /// TIME_WAIT records dropped to make room for newer ones.
+    pub time_wait_evicted: u64,
+    /// Connections dropped to make room for a new one (memory policy).
+    pub evicted: u64,
+    /// Connections ended by their listener's idle timeout.
+    pub idle_timeouts: u64,
+    /// Connections or listeners that could not be entered in the
+    /// demultiplexing table (another socket has the key).
+    pub demux_insert_failed: u64,
 }
 
 /// Per-socket TCP settings. Defaults follow lwIP and the RFCs.
@@ -199,11 +223,16 @@ impl fmt::Display for TcpError {
 
 /// `listen` failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ListenError {
     /// The socket is not CLOSED.
     InvalidState,
     /// Port 0.
     Unaddressable,
+    /// Another listener has exactly this local endpoint.
+    AddressInUse,
+    /// The socket set's listener table is full.
+    TooManyListeners,
 }
 
 /// `connect` failed.
@@ -826,6 +855,11 @@ impl<'a> TcpSocket<'a> {
     /// the next dispatch; every state goes to CLOSED and the queues are
     /// flushed.
     pub fn abort(&mut self) {
+        self.abort_with(Cause::Abort);
+    }
+
+    /// [`abort`](Self::abort), with the cause the trace shows.
+    pub(crate) fn abort_with(&mut self, cause: Cause) {
         if matches!(
             self.state,
             State::SynRcvd
@@ -840,7 +874,7 @@ impl<'a> TcpSocket<'a> {
             });
         }
         if self.state != State::Closed {
-            self.set_state(State::Closed, Cause::Abort);
+            self.set_state(State::Closed, cause);
         }
         self.rx_buffer.clear();
         self.reset_connection_keep_endpoints();

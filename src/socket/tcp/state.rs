@@ -122,6 +122,11 @@ pub enum Cause {
     /// New data arrived after a full `close`: nobody will read it, so the
     /// connection is reset (RFC 1122 section 4.2.2.13).
     RcvDataAfterClose,
+    /// The socket set dropped the connection to make room for a new one
+    /// (its memory policy), or dropped a TIME_WAIT record for a newer one.
+    Evicted,
+    /// The listener's idle timeout ended a connection that sent no data.
+    IdleTimeout,
 }
 
 impl Cause {
@@ -147,6 +152,8 @@ impl Cause {
             Cause::KeepaliveTimeout => "keepalive timeout",
             Cause::IcmpError => "ICMP error",
             Cause::RcvDataAfterClose => "rcv data after close",
+            Cause::Evicted => "evicted",
+            Cause::IdleTimeout => "idle timeout",
         }
     }
 }
