@@ -239,6 +239,12 @@ impl<'a> SocketSet<'a> {
             && (socket.fully_closed() || meta.has(AUTO_FREE))
             && self.time_wait.capacity() > 0;
         let heard = meta.has(IDLE_CHECK) && !socket.received_nothing();
+        let done = match state {
+            State::Listen => true,
+            // After its RST is out.
+            State::Closed => !socket.rst_pending(),
+            _ => false,
+        };
         if meta.has(IS_LISTENER) && state != State::Listen {
             self.close_listener(meta.listener);
             if let Some(item) = self.item_at_mut(index) {
@@ -246,7 +252,7 @@ impl<'a> SocketSet<'a> {
                 item.meta.listener = ListenerRef::NONE;
             }
         }
-        if meta.has(AUTO_FREE) && matches!(state, State::Closed | State::Listen) {
+        if meta.has(AUTO_FREE) && done {
             self.free_connection(index);
             return;
         }

@@ -248,6 +248,12 @@ impl TcpSocket<'_> {
         self.last_rx
     }
 
+    /// Whether a RST is still to go out (after `abort` or a give-up): a
+    /// connection nobody holds is freed only once it is sent.
+    pub(crate) fn rst_pending(&self) -> bool {
+        self.pending_rst.is_some()
+    }
+
     /// Whether the peer has sent no data (nor a FIN) since the handshake.
     pub(crate) fn received_nothing(&self) -> bool {
         self.state.is_synchronized() && self.rcv_nxt == self.irs + 1 && self.assembler.is_empty()
