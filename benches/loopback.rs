@@ -30,10 +30,7 @@ fn host(mac: u8, ip: Ipv4Address, capacity: usize) -> (Interface<'static>, Socke
         .with_ip(Ipv4Cidr::new(ip, 24).unwrap())
         .with_seed(u64::from(mac))
         .with_tcp(tcp);
-    (
-        Interface::new(config),
-        SocketSet::with_capacity(capacity),
-    )
+    (Interface::new(config), SocketSet::with_capacity(capacity))
 }
 
 fn socket(rx: usize, tx: usize) -> TcpSocket<'static> {
@@ -284,7 +281,9 @@ fn ingress_scaling(c: &mut Criterion) {
         let local = last_local.unwrap();
         let server_conn = sb
             .iter()
-            .find(|(_, s)| TcpSocket::downcast(s).is_some_and(|s| s.remote_endpoint() == Some(local)))
+            .find(|(_, s)| {
+                TcpSocket::downcast(s).is_some_and(|s| s.remote_endpoint() == Some(local))
+            })
             .map(|(h, _)| h)
             .unwrap();
         let s = sb.get::<TcpSocket>(server_conn).unwrap();
@@ -302,7 +301,10 @@ fn ingress_scaling(c: &mut Criterion) {
                 black_box(ib.poll(now, &mut device, &mut sb));
             });
         });
-        assert_eq!(sb.get::<TcpSocket>(server_conn).unwrap().state(), State::Established);
+        assert_eq!(
+            sb.get::<TcpSocket>(server_conn).unwrap().state(),
+            State::Established
+        );
     }
     group.finish();
 }

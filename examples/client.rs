@@ -212,7 +212,9 @@ fn fetch<D: Device>(mut device: D, fd: RawFd, options: &Options) -> Result<(), S
                 ended_by = Some((event.transition.from, event.transition.cause));
             }
         }
-        let socket = sockets.get_mut::<TcpSocket>(handle).ok_or("socket vanished")?;
+        let socket = sockets
+            .get_mut::<TcpSocket>(handle)
+            .ok_or("socket vanished")?;
         let may_send = matches!(socket.state(), State::Established | State::CloseWait);
         if may_send && sent < options.request.len() {
             let n = socket.send_slice(&options.request[sent..]).unwrap_or(0);

@@ -462,7 +462,10 @@ where
         // rst-in-syn-rcvd: the client gives up on its first SYN at once, so
         // the server's SYN-ACK meets no connection and draws a RST.
         if o.scenario == Scenario::RstInSynRcvd && !p.first_attempt_aborted {
-            if let Some(socket) = p.client.and_then(|h| client.sockets.get_mut::<TcpSocket>(h)) {
+            if let Some(socket) = p
+                .client
+                .and_then(|h| client.sockets.get_mut::<TcpSocket>(h))
+            {
                 if socket.state() == State::SynSent {
                     socket.abort();
                     p.first_attempt_aborted = true;
@@ -537,7 +540,10 @@ where
                     if o.scenario == Scenario::SimultaneousClose {
                         // Close the client in the same instant, so the two
                         // FINs cross on the wire.
-                        if let Some(c) = p.client.and_then(|h| client.sockets.get_mut::<TcpSocket>(h)) {
+                        if let Some(c) = p
+                            .client
+                            .and_then(|h| client.sockets.get_mut::<TcpSocket>(h))
+                        {
                             c.close();
                             p.client_closed = true;
                         }

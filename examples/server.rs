@@ -430,7 +430,10 @@ fn serve<D: Device>(mut device: D, fd: RawFd, options: &Options) -> Result<(), S
             }
         }
         while let Some(handle) = sockets.accept(listener) {
-            if let Some(remote) = sockets.get::<TcpSocket>(handle).and_then(|s| s.remote_endpoint()) {
+            if let Some(remote) = sockets
+                .get::<TcpSocket>(handle)
+                .and_then(|s| s.remote_endpoint())
+            {
                 println!("{handle} accepted from {remote}");
             }
             connections.insert(handle, Connection::new());

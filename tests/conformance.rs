@@ -145,7 +145,12 @@ fn listener_with_several_half_open_connections() {
                 .filter_map(|(_, s)| TcpSocket::downcast(s))
                 .filter(|s| s.state() == state)
                 .count();
-            sockets + self.sockets.tcp_records().filter(|r| r.state == state).count()
+            sockets
+                + self
+                    .sockets
+                    .tcp_records()
+                    .filter(|r| r.state == state)
+                    .count()
         }
     }
 
@@ -221,7 +226,10 @@ fn listener_with_several_half_open_connections() {
         .sockets
         .accept(listener)
         .expect("the completed connection");
-    let socket = rig.sockets.get::<TcpSocket>(accepted).expect("accepted socket");
+    let socket = rig
+        .sockets
+        .get::<TcpSocket>(accepted)
+        .expect("accepted socket");
     assert_eq!(socket.remote_endpoint().map(|e| e.port), Some(40002));
     assert_eq!(
         rig.sockets.accept(listener),

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 
 use common::*;
 use pollnet::phy::{Device, DeviceCapabilities, LinkEnd, Loopback, RxToken};
-use pollnet::socket::tcp::{Cause, State};
+use pollnet::socket::tcp::{Cause, State, TcpSocket};
 use pollnet::time::{Duration, Instant};
 use pollnet::wire::{
     ChecksumCapabilities, EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr,
@@ -160,7 +160,7 @@ fn forged_huge_tsvals_do_not_stall_a_transfer() {
         .unwrap();
     net.server
         .sockets
-        .get_mut(server)
+        .get_mut::<TcpSocket>(server)
         .unwrap()
         .listen(PORT)
         .unwrap();
@@ -185,7 +185,7 @@ fn forged_huge_tsvals_do_not_stall_a_transfer() {
             net.now < limit,
             "transfer stalled at {received} of {TOTAL} bytes"
         );
-        let c = net.client.sockets.get_mut(client).unwrap();
+        let c = net.client.sockets.get_mut::<TcpSocket>(client).unwrap();
         // The client pauses at a quarter, so the attack meets the server
         // with everything read and its whole window open.
         let pause = !attacked && sent >= TOTAL / 4;
@@ -196,7 +196,7 @@ fn forged_huge_tsvals_do_not_stall_a_transfer() {
             }
             sent += c.send_slice(&chunk[..n]).unwrap();
         }
-        let s = net.server.sockets.get_mut(server).unwrap();
+        let s = net.server.sockets.get_mut::<TcpSocket>(server).unwrap();
         while let Ok(n) = s.recv_slice(&mut chunk) {
             if n == 0 {
                 break;
@@ -209,7 +209,7 @@ fn forged_huge_tsvals_do_not_stall_a_transfer() {
         if !attacked && received == sent && sent >= TOTAL / 4 {
             // Let the window update go out first.
             net.settle();
-            let s = net.server.sockets.get_mut(server).unwrap();
+            let s = net.server.sockets.get_mut::<TcpSocket>(server).unwrap();
             // In-window sequence numbers and a TSval far ahead of the
             // client's clock, with what a blind attacker gets wrong: an
             // ACK beyond anything the server sent, a RST off RCV.NXT, a
@@ -256,7 +256,7 @@ fn forged_huge_tsvals_do_not_stall_a_transfer() {
     }
     assert!(attacked);
     assert_eq!(received, TOTAL);
-    let s = net.server.sockets.get(server).unwrap();
+    let s = net.server.sockets.get::<TcpSocket>(server).unwrap();
     assert_eq!(s.state(), State::Established);
     // Each forged segment drew one challenge ACK, and the transfer went on
     // without a retransmission timeout (which PAWS drops would force).
@@ -278,7 +278,7 @@ fn acks_cannot_hold_fin_wait_2_past_its_bound() {
     let server = net.server.sockets.add(socket(tcp, 4096, 4096)).unwrap();
     net.server
         .sockets
-        .get_mut(server)
+        .get_mut::<TcpSocket>(server)
         .unwrap()
         .listen(PORT)
         .unwrap();
@@ -289,24 +289,28 @@ fn acks_cannot_hold_fin_wait_2_past_its_bound() {
         .iface
         .connect(&mut net.client.sockets, client, remote, net.now)
         .unwrap();
-    while net.server.sockets.get(server).unwrap().state() != State::Established {
+    while net.server.sockets.get::<TcpSocket>(server).unwrap().state() != State::Established {
         assert!(net.step(Duration::from_millis(10)));
     }
     // The server closes; the client acknowledges the FIN but never sends its
     // own: the server sits in FIN_WAIT_2.
-    net.server.sockets.get_mut(server).unwrap().close();
-    while net.server.sockets.get(server).unwrap().state() != State::FinWait2 {
+    net.server
+        .sockets
+        .get_mut::<TcpSocket>(server)
+        .unwrap()
+        .close();
+    while net.server.sockets.get::<TcpSocket>(server).unwrap().state() != State::FinWait2 {
         assert!(net.step(Duration::from_millis(10)));
     }
     let entered = net.now;
-    while net.server.iface.pop_trace().is_some() {}
+    while net.server.sockets.pop_trace().is_some() {}
     let (rcv_nxt, snd_nxt) = {
-        let s = net.server.sockets.get(server).unwrap();
+        let s = net.server.sockets.get::<TcpSocket>(server).unwrap();
         (s.rcv_nxt(), s.snd_nxt())
     };
     // A peer that sends an acceptable ACK every 25 s.
     let mut next_ack = entered + Duration::from_secs(25);
-    while net.server.sockets.get(server).unwrap().state() == State::FinWait2 {
+    while net.server.sockets.get::<TcpSocket>(server).unwrap().state() == State::FinWait2 {
         assert!(
             net.now < entered + Duration::from_secs(300),
             "FIN_WAIT_2 lingers"
@@ -330,7 +334,7 @@ fn acks_cannot_hold_fin_wait_2_past_its_bound() {
     }
     let closed_at = net.now;
     assert_eq!(closed_at, entered + Duration::from_secs(120));
-    let event = net.server.iface.pop_trace().expect("trace");
+    let event = net.server.sockets.pop_trace().expect("trace");
     assert_eq!(
         (
             event.transition.from,

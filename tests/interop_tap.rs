@@ -74,7 +74,10 @@ fn case8_tap_handshake_transfer_close_both_roles() {
     assert_eq!(texts(&second.events), ACTIVE_CLOSE_CLIENT);
     assert_time_wait_lasted(&second.events, "case 8 conn 2");
 
-    assert_eq!(stack.sockets.get::<TcpSocket>(listener).unwrap().state(), State::Listen);
+    assert_eq!(
+        stack.sockets.get::<TcpSocket>(listener).unwrap().state(),
+        State::Listen
+    );
     assert_eq!(stack.sockets.len(), 1);
     let stats = stack.iface.stats();
     println!(

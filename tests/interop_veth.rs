@@ -101,7 +101,10 @@ fn case1_kernel_client_pollnet_server_100mb_each_way() {
     assert_eq!(texts(&second.events), ACTIVE_CLOSE_SERVER);
     assert_time_wait_lasted(&second.events, "case 1 conn 2");
 
-    assert_eq!(stack.sockets.get::<TcpSocket>(listener).unwrap().state(), State::Listen);
+    assert_eq!(
+        stack.sockets.get::<TcpSocket>(listener).unwrap().state(),
+        State::Listen
+    );
     assert_eq!(stack.sockets.len(), 1, "only the listener is left");
     let stats = stack.iface.stats();
     let (_, raw_drops) = kernel::packet_drops(fd);
@@ -372,7 +375,10 @@ fn case4_kernel_aborts_mid_transfer() {
         "the reset connection is freed, the listener stays"
     );
     assert_eq!(stack.sockets.pending(listener), 0);
-    assert_eq!(stack.sockets.get::<TcpSocket>(listener).unwrap().state(), State::Listen);
+    assert_eq!(
+        stack.sockets.get::<TcpSocket>(listener).unwrap().state(),
+        State::Listen
+    );
 
     // pollnet as the client.
     let kernel_listener = net.ns.run(|| TcpListener::bind(kernel_addr(5005))).unwrap();

@@ -189,7 +189,9 @@ fn watch(
     let Some((_, h)) = sockets.find(|(port, _)| *port == traced) else {
         return;
     };
-    let Some(s) = set.get::<TcpSocket>(h) else { return };
+    let Some(s) = set.get::<TcpSocket>(h) else {
+        return;
+    };
     let line = format!(
         "{} cwnd {} {}",
         describe_socket(s),
@@ -357,8 +359,14 @@ fn run<C, S>(
     // Every connection went through the whole life: TIME_WAIT records too
     // run out (2*MSL), and every socket still held is CLOSED.
     while net.client.sockets.tcp_records().count() + net.server.sockets.tcp_records().count() > 0 {
-        assert!(net.step(Duration::from_secs(1)), "records but nothing to happen");
-        assert!(net.now < deadline + Duration::from_secs(60), "TIME_WAIT never ended");
+        assert!(
+            net.step(Duration::from_secs(1)),
+            "records but nothing to happen"
+        );
+        assert!(
+            net.now < deadline + Duration::from_secs(60),
+            "TIME_WAIT never ended"
+        );
     }
     for (h, _, _) in &clients {
         let state = net.client.sockets.get::<TcpSocket>(*h).map(|s| s.state());
@@ -366,7 +374,11 @@ fn run<C, S>(
     }
     assert_eq!(net.server.sockets.pending(listener), 0);
     assert_eq!(
-        net.server.sockets.get::<TcpSocket>(listener).unwrap().state(),
+        net.server
+            .sockets
+            .get::<TcpSocket>(listener)
+            .unwrap()
+            .state(),
         State::Listen
     );
 }

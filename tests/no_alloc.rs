@@ -203,7 +203,10 @@ fn poll_allocates_nothing_during_bulk_transfer() {
                 }
                 *now += Duration::from_millis(1);
             }
-            (received, sockets_a.get::<TcpSocket>(client).unwrap().state())
+            (
+                received,
+                sockets_a.get::<TcpSocket>(client).unwrap().state(),
+            )
         };
 
     // Handshake and warm-up: the listener allocates the new connection's

@@ -62,7 +62,12 @@ fn recorded_transfer_passes_tshark_checks() {
     let mut buf = vec![0u8; 8192];
     // After `close`, the client's connection becomes a TIME_WAIT record
     // (its handle goes stale) and is gone after 2*MSL.
-    while net.client.sockets.tcp_state(local, remote).is_some_and(|s| s != State::Closed) || !closed
+    while net
+        .client
+        .sockets
+        .tcp_state(local, remote)
+        .is_some_and(|s| s != State::Closed)
+        || !closed
     {
         if let Some(s) = net.client.sockets.get_mut::<TcpSocket>(client) {
             if sent < data.len() {

@@ -429,14 +429,15 @@ impl Runner {
     /// Frees closed-descriptor sockets that reached CLOSED.
     fn reap_orphans(&mut self) {
         let sockets = &mut self.sockets;
-        self.orphans.retain(|&handle| match sockets.get::<TcpSocket>(handle) {
-            Some(socket) if socket.state() == State::Closed => {
-                sockets.remove(handle);
-                false
-            }
-            Some(_) => true,
-            None => false,
-        });
+        self.orphans
+            .retain(|&handle| match sockets.get::<TcpSocket>(handle) {
+                Some(socket) if socket.state() == State::Closed => {
+                    sockets.remove(handle);
+                    false
+                }
+                Some(_) => true,
+                None => false,
+            });
     }
 
     // --------------------------------------------------------------- events

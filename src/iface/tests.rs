@@ -610,7 +610,11 @@ fn without_alloc_children_take_pooled_buffers_and_give_them_back() {
     iface.poll(Instant::from_millis(1), &mut dev, &mut sockets);
     assert!(dev.tx.is_empty());
     assert_eq!(iface.stats().tcp_final_ack_dropped, 1);
-    assert_eq!(sockets.pending(l), 2, "one waiting for accept, one half-open");
+    assert_eq!(
+        sockets.pending(l),
+        2,
+        "one waiting for accept, one half-open"
+    );
 
     // The peer of 7001 resets before it is accepted: the set frees the
     // connection and its buffers go back to the pool...
@@ -629,10 +633,7 @@ fn without_alloc_children_take_pooled_buffers_and_give_them_back() {
     let socket = sockets.get::<TcpSocket>(child).unwrap();
     assert_eq!(socket.state(), State::Established);
     assert_eq!(socket.recv_capacity(), 1024);
-    assert_eq!(
-        socket.remote_endpoint().map(|e| e.port),
-        Some(7002)
-    );
+    assert_eq!(socket.remote_endpoint().map(|e| e.port), Some(7002));
     assert_eq!(iface.stats().tcp_final_ack_dropped, 1);
 }
 

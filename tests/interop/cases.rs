@@ -101,7 +101,9 @@ pub fn connection<D: Device>(
             "{label}: the kernel's side ended ({:?}) but pollnet's did not (received {}, state {:?})\ntrace:\n{}\nstats: {:?}",
             kernel.map(|t| (t.sent, t.received)),
             transfer.received(),
-            handle.and_then(|h| stack.sockets.get::<TcpSocket>(h)).map(|s| s.state()),
+            handle
+                .and_then(|h| stack.sockets.get::<TcpSocket>(h))
+                .map(|s| s.state()),
             stack.trace_text(),
             stack.iface.stats()
         );

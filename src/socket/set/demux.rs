@@ -574,7 +574,10 @@ mod tests {
         }
         fn lookup_key(&self, key: &DemuxKey) -> Option<usize> {
             let owners = &self.owners;
-            match self.t.find(self.t.hash(key), |t| owners.get(&t) == Some(key)) {
+            match self
+                .t
+                .find(self.t.hash(key), |t| owners.get(&t) == Some(key))
+            {
                 Some(Target::Socket(slot)) => Some(slot),
                 _ => None,
             }
@@ -927,10 +930,7 @@ mod tests {
         t.insert_connection(a.0, a.1, 0).unwrap();
         t.insert_connection(b.0, b.1, 1).unwrap();
         assert_eq!(t.remove_connection(a.0, a.1), Some(0));
-        assert_eq!(
-            t.index_of(&conn(b.0, b.1)),
-            Some(3)
-        );
+        assert_eq!(t.index_of(&conn(b.0, b.1)), Some(3));
         assert_eq!(t.layout()[2], None);
         t.check_invariants();
     }

@@ -1216,10 +1216,7 @@ impl<'a> SocketSet<'a> {
         let Some(item) = self.item_at(index) else {
             return;
         };
-        let idle = item
-            .meta
-            .has(IDLE_CHECK)
-            .then_some(item.meta.idle_deadline);
+        let idle = item.meta.has(IDLE_CHECK).then_some(item.meta.idle_deadline);
         match item.socket.poll_at(cx) {
             PollAt::Now => {
                 self.timers.set(&mut self.slots, index, None);

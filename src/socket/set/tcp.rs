@@ -6,14 +6,14 @@ use core::convert::Infallible;
 
 use super::*;
 use crate::socket::Packet;
-use crate::socket::tcp::{Cause, IcmpError, ListenError, SynCookies, COOKIE_LIFETIME_MINUTES};
+use crate::socket::tcp::{COOKIE_LIFETIME_MINUTES, Cause, IcmpError, ListenError, SynCookies};
 use crate::wire::{IpListenEndpoint, IpRepr, SeqNumber, TcpRepr};
 
 /// An immediate reply: the IP header and the TCP segment.
 pub(crate) type Reply = Option<(IpRepr, TcpRepr<'static>)>;
 
 /// A copy of a dataless segment that borrows nothing.
-fn detach(repr: &TcpRepr<'_>) -> TcpRepr<'static> {
+pub(super) fn detach(repr: &TcpRepr<'_>) -> TcpRepr<'static> {
     TcpRepr {
         src_port: repr.src_port,
         dst_port: repr.dst_port,
@@ -350,7 +350,10 @@ impl<'a> SocketSet<'a> {
     /// Moves the fully closed socket in slot `index`, in TIME_WAIT, into a
     /// TIME_WAIT record (evicting the oldest record if they are all used).
     fn compact(&mut self, cx: &mut Context, index: usize) {
-        let Some(socket) = self.item_at(index).and_then(|i| TcpSocket::downcast(&i.socket)) else {
+        let Some(socket) = self
+            .item_at(index)
+            .and_then(|i| TcpSocket::downcast(&i.socket))
+        else {
             return;
         };
         let Some((record, deadline)) = socket.to_time_wait(cx.now) else {
@@ -378,7 +381,8 @@ impl<'a> SocketSet<'a> {
         };
         let (local, remote) = (record.local_endpoint(), record.remote_endpoint());
         let key = DemuxKey::tcp_connection(local, remote);
-        self.demux.remove(self.demux.hash(&key), Target::TimeWait(r));
+        self.demux
+            .remove(self.demux.hash(&key), Target::TimeWait(r));
         self.push_trace(
             None,
             Some(local),
@@ -397,7 +401,8 @@ impl<'a> SocketSet<'a> {
     fn remove_half_open(&mut self, r: usize) -> Option<HalfOpen> {
         let record = self.half_open.remove(r)?;
         let key = DemuxKey::tcp_connection(record.local_endpoint(), record.remote_endpoint());
-        self.demux.remove(self.demux.hash(&key), Target::HalfOpen(r));
+        self.demux
+            .remove(self.demux.hash(&key), Target::HalfOpen(r));
         if let Some(listener) = self.listener_mut(record.owner) {
             listener.syn_queue = listener.syn_queue.saturating_sub(1);
         }
@@ -421,7 +426,12 @@ impl<'a> SocketSet<'a> {
 
     /// Moves the transitions of a socket rebuilt from the record of
     /// `local` <-> `remote` into the trace (no handle: a record has none).
-    fn drain_record_trace(&mut self, socket: &mut TcpSocket<'_>, local: IpEndpoint, remote: IpEndpoint) {
+    fn drain_record_trace(
+        &mut self,
+        socket: &mut TcpSocket<'_>,
+        local: IpEndpoint,
+        remote: IpEndpoint,
+    ) {
         while let Some(transition) = socket.pop_transition() {
             self.push_trace(None, Some(local), Some(remote), transition);
         }
@@ -531,7 +541,13 @@ impl<'a> SocketSet<'a> {
     /// the SYN queue full a SYN cookie, or (cookies off) nothing. The
     /// SYN-ACK is built by the socket's own code, on a socket forked from
     /// the listener without buffers.
-    fn listener_syn(&mut self, cx: &mut Context, index: usize, ip: &IpRepr, repr: &TcpRepr) -> Reply {
+    fn listener_syn(
+        &mut self,
+        cx: &mut Context,
+        index: usize,
+        ip: &IpRepr,
+        repr: &TcpRepr,
+    ) -> Reply {
         let now = cx.now;
         let raw = self.item_at(index)?.meta.listener;
         let listener = self.listener(raw)?;
@@ -548,7 +564,8 @@ impl<'a> SocketSet<'a> {
         let remote = IpEndpoint::new(ip.src_addr, repr.src_port);
         if queue_full {
             let peer_mss = repr.max_seg_size.unwrap_or(536);
-            let (iss, _) = SynCookies::new(cx.isn).issue(now, local, remote, repr.seq_number, peer_mss);
+            let (iss, _) =
+                SynCookies::new(cx.isn).issue(now, local, remote, repr.seq_number, peer_mss);
             child.set_next_isn(iss);
         }
         let reply = child.process(cx, ip, repr);
@@ -594,17 +611,25 @@ impl<'a> SocketSet<'a> {
     /// A segment for half-open record `r`. One that may complete the
     /// handshake gets buffers and a slot first (or, with none to be had, is
     /// dropped as Linux drops it: the peer sends it again).
-    fn half_open_segment(&mut self, cx: &mut Context, r: usize, ip: &IpRepr, repr: &TcpRepr) -> Reply {
+    fn half_open_segment(
+        &mut self,
+        cx: &mut Context,
+        r: usize,
+        ip: &IpRepr,
+        repr: &TcpRepr,
+    ) -> Reply {
         let record = *self.half_open.get(r)?;
         let raw = record.owner;
         if self.listener_socket(raw).is_none() {
             self.drop_half_open(r, Cause::Abort);
             return None;
         }
-        let completes = !repr.rst() && !repr.syn() && repr.ack().is_some_and(|a| record.completes_with(a));
+        let completes =
+            !repr.rst() && !repr.syn() && repr.ack().is_some_and(|a| record.completes_with(a));
         if !completes {
             let (rx, tx) = no_buffers();
-            let mut socket = TcpSocket::from_half_open(self.listener_socket(raw)?, &record, cx, rx, tx);
+            let mut socket =
+                TcpSocket::from_half_open(self.listener_socket(raw)?, &record, cx, rx, tx);
             let reply = socket.process(cx, ip, repr);
             self.store_half_open(r, &mut socket, cx.now);
             return reply;
@@ -631,7 +656,13 @@ impl<'a> SocketSet<'a> {
     /// cookies: `None` if it does not (the listener answers it), else the
     /// reply of the connection the cookie rebuilt (or nothing if there was
     /// no room for it).
-    fn cookie_ack(&mut self, cx: &mut Context, index: usize, ip: &IpRepr, repr: &TcpRepr) -> Option<Reply> {
+    fn cookie_ack(
+        &mut self,
+        cx: &mut Context,
+        index: usize,
+        ip: &IpRepr,
+        repr: &TcpRepr,
+    ) -> Option<Reply> {
         let now = cx.now;
         let raw = self.item_at(index)?.meta.listener;
         let listener = self.listener(raw)?;
@@ -685,7 +716,9 @@ impl<'a> SocketSet<'a> {
             self.evict(cx, victim);
         }
         if !self.listener(raw)?.buffers.available() {
-            let victim = may_evict.then(|| self.eviction_victim(Some(raw))).flatten()?;
+            let victim = may_evict
+                .then(|| self.eviction_victim(Some(raw)))
+                .flatten()?;
             self.evict(cx, victim);
         }
         self.listener_mut(raw)?.buffers.take()
@@ -712,7 +745,9 @@ impl<'a> SocketSet<'a> {
                 .filter(|e| e.generation == r.generation)
                 .map(|e| e.entry.as_mut())
             {
-                listener.accept.push_back(&mut self.slots, index, accept_link);
+                listener
+                    .accept
+                    .push_back(&mut self.slots, index, accept_link);
             }
         }
         // Out of the dirty list's order: it takes its trace and its demux
@@ -754,10 +789,17 @@ impl<'a> SocketSet<'a> {
     fn evict(&mut self, cx: &mut Context, index: usize) {
         self.drain_socket_trace(index);
         let handle = self.handle_of(index);
-        let Some(socket) = self.item_at(index).and_then(|i| TcpSocket::downcast(&i.socket)) else {
+        let Some(socket) = self
+            .item_at(index)
+            .and_then(|i| TcpSocket::downcast(&i.socket))
+        else {
             return;
         };
-        let (state, local, remote) = (socket.state(), socket.local_endpoint(), socket.remote_endpoint());
+        let (state, local, remote) = (
+            socket.state(),
+            socket.local_endpoint(),
+            socket.remote_endpoint(),
+        );
         if state != State::Closed {
             self.push_trace(
                 Some(handle),
@@ -776,12 +818,22 @@ impl<'a> SocketSet<'a> {
 
     /// A segment for TIME_WAIT record `r`, handled by the socket the record
     /// stands for.
-    fn time_wait_segment(&mut self, cx: &mut Context, r: usize, ip: &IpRepr, repr: &TcpRepr) -> Reply {
+    fn time_wait_segment(
+        &mut self,
+        cx: &mut Context,
+        r: usize,
+        ip: &IpRepr,
+        repr: &TcpRepr,
+    ) -> Reply {
         let mut record = *self.time_wait.get(r)?;
         let deadline = self.time_wait.deadline(r)?;
         let mut socket = TcpSocket::from_time_wait(&record, deadline, cx);
         let reply = socket.process(cx, ip, repr);
-        self.drain_record_trace(&mut socket, record.local_endpoint(), record.remote_endpoint());
+        self.drain_record_trace(
+            &mut socket,
+            record.local_endpoint(),
+            record.remote_endpoint(),
+        );
         match socket.update_time_wait(&mut record) {
             Some(deadline) => {
                 if let Some(stored) = self.time_wait.get_mut(r) {
@@ -791,8 +843,10 @@ impl<'a> SocketSet<'a> {
             }
             None => {
                 if let Some(record) = self.time_wait.remove(r) {
-                    let key = DemuxKey::tcp_connection(record.local_endpoint(), record.remote_endpoint());
-                    self.demux.remove(self.demux.hash(&key), Target::TimeWait(r));
+                    let key =
+                        DemuxKey::tcp_connection(record.local_endpoint(), record.remote_endpoint());
+                    self.demux
+                        .remove(self.demux.hash(&key), Target::TimeWait(r));
                 }
             }
         }
@@ -841,7 +895,8 @@ impl<'a> SocketSet<'a> {
 
     /// Whether a TCP connection (socket or record) has this 4-tuple.
     pub(crate) fn tcp_in_use(&self, local: IpEndpoint, remote: IpEndpoint) -> bool {
-        self.lookup(&DemuxKey::tcp_connection(local, remote)).is_some()
+        self.lookup(&DemuxKey::tcp_connection(local, remote))
+            .is_some()
     }
 
     // ------------------------------------------------------------- egress

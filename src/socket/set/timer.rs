@@ -121,7 +121,12 @@ impl TimerQueue {
 
     /// Sets (or moves, or with None clears) the deadline of element `index`.
     /// O(log n). An index beyond the slice is ignored.
-    pub fn set<E: HasTimer>(&mut self, elements: &mut [E], index: usize, deadline: Option<Instant>) {
+    pub fn set<E: HasTimer>(
+        &mut self,
+        elements: &mut [E],
+        index: usize,
+        deadline: Option<Instant>,
+    ) {
         if index >= elements.len() || index >= MAX_ELEMENTS {
             return;
         }
@@ -506,7 +511,11 @@ impl FifoList {
     }
 
     /// Removes and returns the first member.
-    pub fn pop_front<E>(&mut self, elements: &mut [E], link: fn(&mut E) -> &mut u32) -> Option<usize> {
+    pub fn pop_front<E>(
+        &mut self,
+        elements: &mut [E],
+        link: fn(&mut E) -> &mut u32,
+    ) -> Option<usize> {
         let head = self.front()?;
         let element = elements.get_mut(head)?;
         let own = link(element);
@@ -524,7 +533,12 @@ impl FifoList {
 
     /// Removes element `index` wherever it is (walks the list from the
     /// front); returns whether it was a member.
-    pub fn remove<E>(&mut self, elements: &mut [E], index: usize, link: fn(&mut E) -> &mut u32) -> bool {
+    pub fn remove<E>(
+        &mut self,
+        elements: &mut [E],
+        index: usize,
+        link: fn(&mut E) -> &mut u32,
+    ) -> bool {
         let mut prev = NONE;
         let mut at = self.head;
         // At most `len` steps.

@@ -20,9 +20,10 @@
 
 use super::congestion::CongestionControl;
 use super::rtt::RttEstimator;
+use super::time_wait::{from_millis32, millis32};
 use super::{Congestion, DEFAULT_MSS, SocketBuffer, State, TcpSocket, window_shift_for};
 use crate::socket::Context;
-use crate::time::{Duration, Instant};
+use crate::time::Instant;
 use crate::wire::{IpEndpoint, SeqNumber};
 
 /// `rcv_wscale_offer` is `None`.
@@ -40,6 +41,8 @@ const FLAG_ECN: u8 = 1 << 3;
 const FLAG_SYN_ACK_DUE: u8 = 1 << 4;
 /// A challenge-ACK window is open (RFC 5961 section 7).
 const FLAG_CHALLENGE_WINDOW: u8 = 1 << 5;
+/// An ACK to an unacceptable segment went out (its time is kept).
+const FLAG_INVALID_ACK: u8 = 1 << 6;
 
 /// A passive open in SYN_RCVD without buffers or a socket slot: the
 /// 4-tuple, both initial sequence numbers, the options the peer's SYN
@@ -66,6 +69,8 @@ pub struct HalfOpen {
     syn_ack_sent_at: Instant,
     /// The challenge-ACK window's start, on the millisecond clock.
     challenge_start_ms: u32,
+    /// When the last ACK to an unacceptable segment went out.
+    invalid_ack_ms: u32,
     challenge_count: u16,
     /// The peer's SYN window (never scaled, RFC 7323 section 2.2).
     snd_wnd: u16,
@@ -136,18 +141,6 @@ impl HalfOpen {
     }
 }
 
-/// Truncates `at` to a 32-bit millisecond clock (its natural wrap).
-fn millis32(at: Instant) -> u32 {
-    at.total_millis() as u32
-}
-
-/// The instant a 32-bit millisecond stamp names, the latest one not after
-/// `now`.
-fn from_millis32(now: Instant, stamp: u32) -> Instant {
-    let age = millis32(now).wrapping_sub(stamp);
-    now - Duration::from_millis(u64::from(age))
-}
-
 impl<'a> TcpSocket<'a> {
     /// A socket in SYN_RCVD rebuilt from `record`, as the listener
     /// `listener` would have forked it, with `rx` and `tx` as its buffers
@@ -190,7 +183,8 @@ impl<'a> TcpSocket<'a> {
         s.rcv_mss = usize::from(record.rcv_mss);
         s.snd_wscale = record.snd_wscale;
         s.rcv_wscale = record.rcv_wscale;
-        s.rcv_wscale_offer = (record.rcv_wscale_offer != NO_SHIFT).then_some(record.rcv_wscale_offer);
+        s.rcv_wscale_offer =
+            (record.rcv_wscale_offer != NO_SHIFT).then_some(record.rcv_wscale_offer);
         s.timestamps.enabled = record.flags & FLAG_TIMESTAMPS != 0;
         s.timestamps.recent = record.ts_recent;
         s.timestamps.recent_at = now;
@@ -216,6 +210,9 @@ impl<'a> TcpSocket<'a> {
         if record.flags & FLAG_CHALLENGE_WINDOW != 0 {
             s.challenge_window_start = Some(from_millis32(now, record.challenge_start_ms));
             s.challenge_count = u32::from(record.challenge_count);
+        }
+        if record.flags & FLAG_INVALID_ACK != 0 {
+            s.last_invalid_ack = Some(from_millis32(now, record.invalid_ack_ms));
         }
         s.set_handshake_ecn(record.flags & FLAG_ECN != 0);
         s
@@ -249,6 +246,11 @@ impl<'a> TcpSocket<'a> {
             flags |= FLAG_CHALLENGE_WINDOW;
             challenge_start_ms = millis32(start);
         }
+        let mut invalid_ack_ms = 0;
+        if let Some(at) = self.last_invalid_ack {
+            flags |= FLAG_INVALID_ACK;
+            invalid_ack_ms = millis32(at);
+        }
         let clamp16 = |v: usize| u16::try_from(v).unwrap_or(u16::MAX);
         // A record lives in SYN_RCVD, where both timers always run.
         let retransmit_at = self.timers.retransmit.unwrap_or(self.last_rx);
@@ -263,6 +265,7 @@ impl<'a> TcpSocket<'a> {
             state_deadline,
             syn_ack_sent_at: self.last_tx.unwrap_or(self.last_rx),
             challenge_start_ms,
+            invalid_ack_ms,
             challenge_count: u16::try_from(self.challenge_count).unwrap_or(u16::MAX),
             snd_wnd: clamp16(self.snd_wnd),
             snd_mss: clamp16(self.snd_mss),

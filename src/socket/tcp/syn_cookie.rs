@@ -306,9 +306,15 @@ mod tests {
         let t0 = Instant::from_secs(600);
         let (iss, _) = c.issue(t0, l, r, irs, 1460);
         // Valid in the minute it was issued and the next.
-        assert_eq!(c.check(t0 + crate::time::Duration::from_secs(119), l, r, irs, iss), Some(1460));
+        assert_eq!(
+            c.check(t0 + crate::time::Duration::from_secs(119), l, r, irs, iss),
+            Some(1460)
+        );
         // Two minutes on it is too old.
-        assert_eq!(c.check(t0 + crate::time::Duration::from_secs(120), l, r, irs, iss), None);
+        assert_eq!(
+            c.check(t0 + crate::time::Duration::from_secs(120), l, r, irs, iss),
+            None
+        );
         // Bound to the 4-tuple, the IRS and the secret. (As in Linux's
         // scheme, an IRS off by less than the table's size only shifts the
         // MSS index; the final ACK's SEG.SEQ is the peer's own.)
@@ -319,7 +325,16 @@ mod tests {
         assert_eq!(other_secret.check(t0, l, r, irs, iss), None);
         // A guessed ISS is accepted only by chance: count over many.
         let accepted = (0..10_000u32)
-            .filter(|k| c.check(t0, l, r, irs, SeqNumber(iss.raw().wrapping_add(k * 7919 + 1))).is_some())
+            .filter(|k| {
+                c.check(
+                    t0,
+                    l,
+                    r,
+                    irs,
+                    SeqNumber(iss.raw().wrapping_add(k * 7919 + 1)),
+                )
+                .is_some()
+            })
             .count();
         assert!(accepted <= 2, "{accepted} of 10000 guesses accepted");
     }
@@ -362,7 +377,13 @@ mod tests {
                 assert!(behind < 64, "{tsval} is {behind} behind {now_tsval}");
             }
         }
-        assert_eq!(CookieOptions::from_tsecr(0x0f).map(|o| o.wscale), Some(None));
-        assert_eq!(CookieOptions::from_tsecr(0x0e).map(|o| o.wscale), Some(Some(14)));
+        assert_eq!(
+            CookieOptions::from_tsecr(0x0f).map(|o| o.wscale),
+            Some(None)
+        );
+        assert_eq!(
+            CookieOptions::from_tsecr(0x0e).map(|o| o.wscale),
+            Some(Some(14))
+        );
     }
 }

@@ -29,11 +29,14 @@ const FLAG_DROP_SYN_FIN: u8 = 1 << 1;
 const FLAG_INSECURE_SYN: u8 = 1 << 2;
 /// A challenge-ACK window is open (RFC 5961 section 7).
 const FLAG_CHALLENGE_WINDOW: u8 = 1 << 3;
+/// An ACK to an unacceptable segment went out (its time is kept).
+const FLAG_INVALID_ACK: u8 = 1 << 4;
 
 /// A connection in TIME_WAIT without buffers or a socket slot: the 4-tuple,
 /// the sequence numbers (SND.NXT, RCV.NXT, the peer's largest window for RFC
 /// 5961's ACK check), the window last advertised, TS.Recent, 2*MSL, the
-/// challenge-ACK limiter and the settings TIME_WAIT consults. The deadline
+/// challenge-ACK and invalid-ACK limiters and the settings TIME_WAIT
+/// consults. The deadline
 /// is kept beside the record, in the socket set's timer queue.
 ///
 /// The timestamp offset (RFC 7323 section 5.4) is not stored: it is a keyed
@@ -48,16 +51,22 @@ pub struct TimeWait {
     rcv_nxt: SeqNumber,
     /// MAX.SND.WND (RFC 5961 section 5.2).
     max_snd_wnd: u32,
-    /// RCV.WND as last advertised, in bytes.
-    rcv_window: u32,
     /// TS.Recent.
     ts_recent: u32,
     /// 2*MSL in milliseconds (a retransmitted FIN restarts it).
     two_msl_ms: u32,
     /// The challenge-ACK window's start, on the millisecond clock.
     challenge_start_ms: u32,
+    /// When the last ACK to an unacceptable segment went out, on the
+    /// millisecond clock.
+    invalid_ack_ms: u32,
+    /// RCV.WND as last advertised: the window field (scaled by
+    /// `rcv_wscale`).
+    rcv_window: u16,
     challenge_limit: u16,
     challenge_count: u16,
+    /// `TcpConfig::invalid_ack_interval`, in milliseconds.
+    invalid_ack_interval_ms: u16,
     rcv_wscale: u8,
     flags: u8,
 }
@@ -109,8 +118,15 @@ impl TimeWait {
 }
 
 /// Truncates `at` to a 32-bit millisecond clock (its natural wrap).
-fn millis32(at: Instant) -> u32 {
+pub(super) fn millis32(at: Instant) -> u32 {
     at.total_millis() as u32
+}
+
+/// The instant a 32-bit millisecond stamp names: the latest one not after
+/// `now` (stamps are at most 49 days old).
+pub(super) fn from_millis32(now: Instant, stamp: u32) -> Instant {
+    let age = millis32(now).wrapping_sub(stamp);
+    now - Duration::from_millis(u64::from(age))
 }
 
 impl TcpSocket<'_> {
@@ -142,19 +158,32 @@ impl TcpSocket<'_> {
             flags |= FLAG_CHALLENGE_WINDOW;
             challenge_start_ms = millis32(start);
         }
+        let mut invalid_ack_ms = 0;
+        if let Some(at) = self.last_invalid_ack {
+            flags |= FLAG_INVALID_ACK;
+            invalid_ack_ms = millis32(at);
+        }
         let clamp32 = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+        // The window field last advertised, rounded up as the socket
+        // rounds it, so the rebuilt socket advertises the same field.
+        let shift = self.rcv_wscale;
+        let current = (self.rcv_adv - self.rcv_nxt) as u64;
+        let field = current.div_ceil(1u64 << shift.min(14));
         let record = TimeWait {
             local,
             remote,
             snd_nxt: self.ack_seq(),
             rcv_nxt: self.rcv_nxt,
             max_snd_wnd: clamp32(self.max_snd_wnd as u64),
-            rcv_window: clamp32((self.rcv_adv - self.rcv_nxt) as u64),
             ts_recent: self.timestamps.recent,
             two_msl_ms: clamp32(two_msl.total_millis()),
             challenge_start_ms,
+            invalid_ack_ms,
+            rcv_window: u16::try_from(field).unwrap_or(u16::MAX),
             challenge_limit: u16::try_from(self.config.challenge_ack_limit).unwrap_or(u16::MAX),
             challenge_count: u16::try_from(self.challenge_count).unwrap_or(u16::MAX),
+            invalid_ack_interval_ms: u16::try_from(self.config.invalid_ack_interval.total_millis())
+                .unwrap_or(u16::MAX),
             rcv_wscale: self.rcv_wscale,
             flags,
         };
@@ -178,6 +207,8 @@ impl TcpSocket<'_> {
         s.config.drop_syn_fin = record.flags & FLAG_DROP_SYN_FIN != 0;
         s.config.insecure_syn = record.flags & FLAG_INSECURE_SYN != 0;
         s.config.challenge_ack_limit = u32::from(record.challenge_limit);
+        s.config.invalid_ack_interval =
+            Duration::from_millis(u64::from(record.invalid_ack_interval_ms));
         s.state = State::TimeWait;
         s.local_endpoint = Some(record.local);
         s.remote_endpoint = Some(record.remote);
@@ -197,7 +228,7 @@ impl TcpSocket<'_> {
         s.snd_wl2 = snd;
         s.rcv_nxt = record.rcv_nxt;
         s.irs = record.rcv_nxt - 1;
-        s.rcv_adv = record.rcv_nxt + record.rcv_window as usize;
+        s.rcv_adv = record.rcv_nxt + (usize::from(record.rcv_window) << record.rcv_wscale.min(14));
         s.last_ack_sent = record.rcv_nxt;
         s.fin_received = true;
         s.rcv_wscale = record.rcv_wscale;
@@ -208,9 +239,11 @@ impl TcpSocket<'_> {
         s.timers.state = Some(deadline);
         s.last_rx = now;
         if record.flags & FLAG_CHALLENGE_WINDOW != 0 {
-            let age = millis32(now).wrapping_sub(record.challenge_start_ms);
-            s.challenge_window_start = Some(now - Duration::from_millis(u64::from(age)));
+            s.challenge_window_start = Some(from_millis32(now, record.challenge_start_ms));
             s.challenge_count = u32::from(record.challenge_count);
+        }
+        if record.flags & FLAG_INVALID_ACK != 0 {
+            s.last_invalid_ack = Some(from_millis32(now, record.invalid_ack_ms));
         }
         s
     }
@@ -224,11 +257,15 @@ impl TcpSocket<'_> {
             return None;
         }
         record.ts_recent = self.timestamps.recent;
-        record.flags &= !FLAG_CHALLENGE_WINDOW;
+        record.flags &= !(FLAG_CHALLENGE_WINDOW | FLAG_INVALID_ACK);
         if let Some(start) = self.challenge_window_start {
             record.flags |= FLAG_CHALLENGE_WINDOW;
             record.challenge_start_ms = millis32(start);
             record.challenge_count = u16::try_from(self.challenge_count).unwrap_or(u16::MAX);
+        }
+        if let Some(at) = self.last_invalid_ack {
+            record.flags |= FLAG_INVALID_ACK;
+            record.invalid_ack_ms = millis32(at);
         }
         self.timers.state
     }
