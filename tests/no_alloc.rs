@@ -227,3 +227,119 @@ fn poll_allocates_nothing_during_bulk_transfer() {
         "poll allocated during the transfer"
     );
 }
+
+/// A server whose connections take pooled buffers: after the first round,
+/// whole connection lives (a half-open record, the handshake, data both
+/// ways, the server's close, the TIME_WAIT record) allocate nothing; the
+/// client reuses one socket, which its passive close leaves CLOSED.
+#[test]
+fn connection_lifecycles_with_pooled_buffers_allocate_nothing() {
+    use pollnet::socket::SetCapacity;
+
+    let (a_to_b, b_to_a) = (Queue::new(), Queue::new());
+    let mut dev_a = StaticEnd {
+        rx: b_to_a.clone(),
+        tx: a_to_b.clone(),
+    };
+    let mut dev_b = StaticEnd {
+        rx: a_to_b,
+        tx: b_to_a,
+    };
+    let tcp = TcpConfig::default();
+    let (mut iface_a, mut sockets_a) = host(3, Ipv4Address::new(192, 0, 2, 3), tcp);
+    let (mut iface_b, _) = host(4, Ipv4Address::new(192, 0, 2, 4), tcp);
+    let mut sockets_b = SocketSet::with_capacities(SetCapacity::for_sockets(4));
+    let pool: Vec<_> = (0..2)
+        .map(|_| {
+            Some((
+                RingBuffer::new(vec![0u8; 8192]),
+                RingBuffer::new(vec![0u8; 8192]),
+            ))
+        })
+        .collect();
+    let listener = sockets_b
+        .add(TcpSocket::new(
+            RingBuffer::new(vec![0u8; 64]),
+            RingBuffer::new(vec![0u8; 64]),
+        ))
+        .unwrap();
+    sockets_b
+        .listen(listener, 80, 2, ChildBuffers::Pool(pool.into()))
+        .unwrap();
+    let client = sockets_a
+        .add(TcpSocket::new(
+            RingBuffer::new(vec![0u8; 8192]),
+            RingBuffer::new(vec![0u8; 8192]),
+        ))
+        .unwrap();
+    let remote = IpEndpoint::new(IpAddress::v4(192, 0, 2, 4), 80);
+    let request = [0x11u8; 3000];
+    let response = [0x22u8; 5000];
+    let mut sink = [0u8; 4096];
+    let mut now = Instant::ZERO;
+
+    let mut round = |now: &mut Instant| {
+        iface_a
+            .connect(&mut sockets_a, client, remote, *now)
+            .unwrap();
+        let (mut sent, mut got, mut answered) = (0, 0, false);
+        let mut server = None;
+        let mut server_got = 0;
+        let mut client_closed = false;
+        for _ in 0..10_000 {
+            iface_a.poll(*now, &mut dev_a, &mut sockets_a);
+            iface_b.poll(*now, &mut dev_b, &mut sockets_b);
+            let c = sockets_a.get_mut::<TcpSocket>(client).unwrap();
+            if c.state() == State::Established && sent < request.len() {
+                sent += c.send_slice(&request[sent..]).unwrap();
+            }
+            while let Ok(n) = c.recv_slice(&mut sink) {
+                if n == 0 {
+                    break;
+                }
+                got += n;
+            }
+            if !client_closed && !c.may_recv() && c.state() == State::CloseWait {
+                c.close();
+                client_closed = true;
+            }
+            if client_closed && c.state() == State::Closed {
+                break;
+            }
+            if server.is_none() {
+                server = sockets_b.accept(listener);
+            }
+            if let Some(s) = server.and_then(|h| sockets_b.get_mut::<TcpSocket>(h)) {
+                while let Ok(n) = s.recv_slice(&mut sink) {
+                    if n == 0 {
+                        break;
+                    }
+                    server_got += n;
+                }
+                if server_got == request.len() && !answered {
+                    assert_eq!(s.send_slice(&response), Ok(response.len()));
+                    s.close();
+                    answered = true;
+                }
+            }
+            *now += Duration::from_millis(1);
+        }
+        assert_eq!((server_got, got), (request.len(), response.len()));
+        // The server's side is a TIME_WAIT record, its buffers pooled again.
+        assert!(sockets_b.get::<TcpSocket>(server.unwrap()).is_none());
+        assert_eq!(sockets_b.len(), 1);
+    };
+
+    round(&mut now);
+    COUNTING.with(|c| c.set(true));
+    for _ in 0..20 {
+        round(&mut now);
+    }
+    COUNTING.with(|c| c.set(false));
+    assert_eq!(
+        ALLOCATIONS.load(Ordering::Relaxed),
+        0,
+        "a connection's life allocated"
+    );
+    assert_eq!(sockets_b.tcp_records().count(), 16, "TIME_WAIT records, oldest evicted");
+}
