@@ -341,5 +341,9 @@ fn connection_lifecycles_with_pooled_buffers_allocate_nothing() {
         0,
         "a connection's life allocated"
     );
-    assert_eq!(sockets_b.tcp_records().count(), 16, "TIME_WAIT records, oldest evicted");
+    assert_eq!(
+        sockets_b.tcp_records().count(),
+        16,
+        "TIME_WAIT records, oldest evicted"
+    );
 }
