@@ -11,7 +11,7 @@
 //! `match`es on [`Socket`] in this file and in the set (`live_key`: the
 //! demultiplexing key it is found by, with its protocol; `dispatch`, what
 //! it sends; `poll_at`; its transition trace, if it has one), one
-//! [`Packet`] variant for the interface to emit, and an ingress entry point
+//! `Packet` variant for the interface to emit, and an ingress entry point
 //! in the set beside `process_tcp`.
 
 mod set;
@@ -20,7 +20,7 @@ pub mod tcp;
 pub use self::set::{
     ChildBuffers, DemuxSlot, HalfOpenStorage, ListenOptions, ListenerStorage, RecordStorage,
     SetCapacity, SetFull, SocketHandle, SocketSet, SocketSetStorage, SocketStorage, StorageError,
-    TcpRecordInfo, TimeWaitStorage, TimerSlot, TraceEvent, TraceSubject, demux_slots_for,
+    TcpRecordInfo, TimeWaitStorage, TraceEvent, TraceSubject, demux_slots_for,
 };
 
 use crate::time::Instant;

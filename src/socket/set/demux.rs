@@ -232,7 +232,7 @@ impl DemuxKey {
     }
 }
 
-/// One bucket of a [`DemuxTable`]'s storage: a key's hash and what it
+/// One bucket of the demultiplexing table's storage: a key's hash and what it
 /// points at (8 bytes). The default bucket is empty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DemuxSlot {

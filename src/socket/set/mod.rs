@@ -73,7 +73,7 @@ mod timer;
 use managed::ManagedSlice;
 
 use self::demux::{DemuxKey, DemuxTable, MAX_TARGET_INDEX, Target};
-use self::timer::{FifoList, HasReadyLinks, HasTimer, ReadyLinks, ReadySet, TimerQueue};
+use self::timer::{FifoList, HasReadyLinks, HasTimer, ReadyLinks, ReadySet, TimerQueue, TimerSlot};
 use super::tcp::{HalfOpen, SocketBuffer, State, TcpSocket, TimeWait, Transition};
 use super::{AnySocket, Context, PollAt, Socket};
 use crate::storage::siphash::SipKey;
@@ -81,7 +81,6 @@ use crate::time::{Duration, Instant};
 use crate::wire::IpEndpoint;
 
 pub use self::demux::{DemuxSlot, slots_for as demux_slots_for};
-pub use self::timer::TimerSlot;
 
 /// Identifies a socket in a [`SocketSet`]: a slot index and the slot's
 /// generation when the socket was added (see the module docs). 8 bytes.

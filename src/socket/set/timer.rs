@@ -35,7 +35,7 @@ fn loaded(index: u32) -> usize {
     index as usize
 }
 
-/// One element's share of a [`TimerQueue`]: the heap's `i`-th entry (a
+/// One element's share of a timer queue: the heap's `i`-th entry (a
 /// deadline and the element it belongs to) and the heap position of element
 /// `i`. Two arrays of the same length live in one, so the heap needs no
 /// storage of its own. 16 bytes.
