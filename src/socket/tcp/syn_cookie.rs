@@ -339,6 +339,7 @@ mod tests {
         assert!(accepted <= 2, "{accepted} of 10000 guesses accepted");
     }
 
+    #[cfg(feature = "proto-ipv6")]
     #[test]
     fn ipv6_table() {
         let c = cookies();
