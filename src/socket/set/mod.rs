@@ -1325,15 +1325,13 @@ impl<'a> SocketSet<'a> {
             }
             self.update_registration(index);
         }
-        let half_open: Option<()> = (0..self.half_open.capacity()).try_for_each(|i| {
+        for i in 0..self.half_open.capacity() {
             if let Some(r) = self.half_open.get(i) {
                 let key = DemuxKey::tcp_connection(r.local_endpoint(), r.remote_endpoint());
                 let hash = self.demux.hash(&key);
                 let _ = self.demux.insert(hash, Target::HalfOpen(i));
             }
-            Some(())
-        });
-        let _ = half_open;
+        }
         for i in 0..self.time_wait.capacity() {
             if let Some(r) = self.time_wait.get(i) {
                 let key = DemuxKey::tcp_connection(r.local_endpoint(), r.remote_endpoint());
