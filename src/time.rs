@@ -10,12 +10,14 @@ use core::ops::{Add, AddAssign, Sub, SubAssign};
 /// A point in time, in microseconds since an arbitrary epoch chosen by the
 /// caller (for example the program's start, or the first frame of a capture).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Instant {
     micros: i64,
 }
 
 /// A span of time in microseconds; never negative.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Duration {
     micros: u64,
 }

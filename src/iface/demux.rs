@@ -38,12 +38,24 @@ pub const fn slots_for(sockets: usize) -> usize {
 
 /// Why an insert failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum DemuxError {
     /// Every slot of the table is occupied.
     Full,
     /// An entry with the same key is already present (its slot is unchanged).
     Duplicate,
 }
+
+impl core::fmt::Display for DemuxError {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        f.write_str(match self {
+            DemuxError::Full => "the demultiplexing table is full",
+            DemuxError::Duplicate => "the demultiplexing table already holds that key",
+        })
+    }
+}
+
+impl core::error::Error for DemuxError {}
 
 /// What an entry is found by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -26,6 +26,7 @@ pub const MAX_IP_ADDRS: usize = 4;
 /// An interface's configuration.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Config {
     /// The interface's Ethernet address.
     pub hardware_addr: EthernetAddress,
@@ -83,6 +84,7 @@ impl Config {
 
 /// A state change of one socket, stamped with the poll time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct TraceEvent {
     /// When (the `now` of the poll that saw it).
     pub at: Instant,
@@ -95,6 +97,7 @@ pub struct TraceEvent {
 /// Counters: every reason a frame is dropped, and what was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Stats {
     /// Frames received from the device.
     pub rx_frames: u64,

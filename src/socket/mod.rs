@@ -12,6 +12,7 @@ use crate::time::Instant;
 
 /// When a socket next needs the interface's attention.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum PollAt {
     /// Now: it has something to send.
     Now,

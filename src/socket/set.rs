@@ -11,6 +11,7 @@ use super::tcp::{SocketBuffer, State, TcpSocket};
 
 /// Identifies a socket in a [`SocketSet`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct SocketHandle(usize);
 
 impl SocketHandle {
@@ -120,7 +121,16 @@ struct Item<'a> {
 
 /// `add` failed: every slot is taken and the storage cannot grow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct SetFull;
+
+impl core::fmt::Display for SetFull {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        f.write_str("the socket set is full")
+    }
+}
+
+impl core::error::Error for SetFull {}
 
 /// A set of TCP sockets with handles.
 #[derive(Debug)]
@@ -236,6 +246,17 @@ impl<'a> SocketSet<'a> {
     /// each SYN spawns a connection socket into this set (up to `backlog`
     /// at once, half-open or waiting for [`accept`](Self::accept)), with
     /// buffers from `buffers`. SYNs beyond the backlog are dropped.
+    ///
+    /// # Errors
+    /// [`ListenError::InvalidState`] if `handle` is not in the set or its
+    /// socket is not CLOSED, [`ListenError::Unaddressable`] for port 0, and
+    /// [`ListenError::AddressInUse`] if another socket of the set listens on
+    /// the same port with the same address or on every address (either
+    /// side's `addr: None`): each SYN must have one listener to go to.
+    ///
+    /// [`ListenError::InvalidState`]: super::tcp::ListenError::InvalidState
+    /// [`ListenError::Unaddressable`]: super::tcp::ListenError::Unaddressable
+    /// [`ListenError::AddressInUse`]: super::tcp::ListenError::AddressInUse
     pub fn listen<T: Into<crate::wire::IpListenEndpoint>>(
         &mut self,
         handle: SocketHandle,
@@ -243,10 +264,20 @@ impl<'a> SocketSet<'a> {
         backlog: usize,
         buffers: ChildBuffers<'a>,
     ) -> Result<(), super::tcp::ListenError> {
+        let local = local.into();
         let index = handle.0;
+        // A scan, but listen is rare and not on the data path.
+        let in_use = self.iter().any(|(other, socket)| {
+            other != handle
+                && socket.state() == State::Listen
+                && listen_endpoints_overlap(socket.listen_endpoint(), local)
+        });
         let item = self
             .item_mut(index)
             .ok_or(super::tcp::ListenError::InvalidState)?;
+        if in_use && local.port != 0 && item.socket.state() == State::Closed {
+            return Err(super::tcp::ListenError::AddressInUse);
+        }
         item.socket.listen(local)?;
         item.listener = Some(Listener {
             backlog,
@@ -410,5 +441,98 @@ impl<'a> SocketSet<'a> {
 
     fn item_mut(&mut self, index: usize) -> Option<&mut Item<'a>> {
         self.slots.get_mut(index)?.inner.as_mut()
+    }
+}
+
+/// Whether a SYN could match both listen endpoints: the same port, and the
+/// same address or either bound to every address.
+fn listen_endpoints_overlap(
+    a: crate::wire::IpListenEndpoint,
+    b: crate::wire::IpListenEndpoint,
+) -> bool {
+    a.port == b.port
+        && match (a.addr, b.addr) {
+            (Some(x), Some(y)) => x == y,
+            _ => true,
+        }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::vec;
+
+    use super::*;
+    use crate::socket::tcp::ListenError;
+    use crate::wire::{IpAddress, IpListenEndpoint, Ipv4Address};
+
+    fn socket() -> TcpSocket<'static> {
+        TcpSocket::new(
+            SocketBuffer::new(vec![0; 64]),
+            SocketBuffer::new(vec![0; 64]),
+        )
+    }
+
+    fn on(addr: Option<[u8; 4]>, port: u16) -> IpListenEndpoint {
+        IpListenEndpoint {
+            addr: addr.map(|a| IpAddress::Ipv4(Ipv4Address(a))),
+            port,
+        }
+    }
+
+    const BUFFERS: ChildBuffers<'static> = ChildBuffers::Alloc { rx: 64, tx: 64 };
+
+    /// A second listener on an endpoint a SYN could match twice is refused
+    /// with AddressInUse and stays CLOSED; other ports and other specific
+    /// addresses are fine, and the endpoint is free again once the first
+    /// listener is gone.
+    #[test]
+    fn a_second_listener_on_an_overlapping_endpoint_is_address_in_use() {
+        let mut set = SocketSet::with_capacity(8);
+        let first = set.add(socket()).unwrap();
+        set.listen(first, on(None, 80), 4, BUFFERS).unwrap();
+
+        let second = set.add(socket()).unwrap();
+        for endpoint in [on(None, 80), on(Some([192, 0, 2, 1]), 80)] {
+            assert_eq!(
+                set.listen(second, endpoint, 4, BUFFERS),
+                Err(ListenError::AddressInUse),
+                "{endpoint:?}"
+            );
+            assert_eq!(set.get(second).unwrap().state(), State::Closed);
+        }
+        set.listen(second, on(None, 81), 4, BUFFERS).unwrap();
+
+        // Specific addresses: the same one conflicts, another does not, and
+        // every address conflicts with either.
+        let a = set.add(socket()).unwrap();
+        let b = set.add(socket()).unwrap();
+        let any = set.add(socket()).unwrap();
+        set.listen(a, on(Some([192, 0, 2, 1]), 90), 4, BUFFERS)
+            .unwrap();
+        assert_eq!(
+            set.listen(b, on(Some([192, 0, 2, 1]), 90), 4, BUFFERS),
+            Err(ListenError::AddressInUse)
+        );
+        set.listen(b, on(Some([192, 0, 2, 2]), 90), 4, BUFFERS)
+            .unwrap();
+        assert_eq!(
+            set.listen(any, on(None, 90), 4, BUFFERS),
+            Err(ListenError::AddressInUse)
+        );
+
+        // The other errors keep their precedence.
+        assert_eq!(
+            set.listen(second, on(None, 80), 4, BUFFERS),
+            Err(ListenError::InvalidState),
+            "already listening"
+        );
+        assert_eq!(
+            set.listen(any, on(None, 0), 4, BUFFERS),
+            Err(ListenError::Unaddressable)
+        );
+
+        set.remove(first);
+        set.listen(any, on(None, 80), 4, BUFFERS).unwrap();
+        assert_eq!(set.get(any).unwrap().state(), State::Listen);
     }
 }

@@ -37,6 +37,7 @@ use core::fmt;
 /// Why a packet could not be parsed or emitted. Each variant names one
 /// specific defect so the interface can count drops by reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum Error {
     /// The buffer is shorter than the fixed header.
@@ -87,11 +88,14 @@ impl fmt::Display for Error {
     }
 }
 
+impl core::error::Error for Error {}
+
 /// Result type of the wire layer.
 pub type Result<T> = core::result::Result<T, Error>;
 
 /// Where a checksum is computed: by software (here) or by the device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Checksum {
     /// Verify on receive and compute on transmit (the device does neither).
     #[default]
@@ -120,6 +124,7 @@ impl Checksum {
 /// through its capabilities; `parse`/`emit` honour it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ChecksumCapabilities {
     /// IPv4 header checksum.
     pub ipv4: Checksum,

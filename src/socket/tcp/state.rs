@@ -5,6 +5,7 @@ use core::fmt;
 
 /// A TCP connection state. `Display` prints lwIP's `tcp_state_str` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum State {
     /// No connection.
     Closed,
@@ -82,6 +83,7 @@ impl fmt::Display for State {
 /// The event that caused a state change; `Display` gives the trace's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Cause {
     /// The user called `listen`.
     Listen,
@@ -159,6 +161,7 @@ impl fmt::Display for Cause {
 
 /// One state change: `from -> to (cause)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Transition {
     /// The state before.
     pub from: State,
