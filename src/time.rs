@@ -1,7 +1,7 @@
 //! Time as the stack sees it: an [`Instant`] on a caller-supplied clock and a
 //! [`Duration`], both with microsecond resolution.
 //!
-//! The stack never reads a clock (DESIGN.md rule 1). The caller passes `now`
+//! The stack never reads a clock and never sleeps. The caller passes `now`
 //! into every poll; tests and pcap replay pass a virtual clock.
 
 use core::fmt;

@@ -1,4 +1,4 @@
-//! O(1) TCP demultiplexing (DESIGN.md rule 6): an open-addressing hash table
+//! O(1) TCP demultiplexing: an open-addressing hash table
 //! from a connection's 4-tuple, or a listener's (local address, port), to the
 //! socket set's slot index.
 //!

@@ -3,7 +3,8 @@
 //!
 //! Ingress: Ethernet -> ARP / IPv4 -> ICMPv4 / TCP demultiplexed in O(1) by
 //! 4-tuple, then by listening port. Egress: only sockets that have something
-//! to do are visited (a ready set and a timer queue, DESIGN.md rule 6).
+//! to do are visited (a ready set and a timer queue), so a poll costs what
+//! the active sockets need, not a scan of the set.
 
 pub mod demux;
 mod interface;

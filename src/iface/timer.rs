@@ -1,4 +1,4 @@
-//! Deadlines and the ready set (DESIGN.md rule 6): poll work proportional to
+//! Deadlines and the ready set: poll work proportional to
 //! the sockets that have something to do, not a scan of every socket.
 //!
 //! [`TimerQueue`] holds at most one deadline per socket slot in an indexed

@@ -21,7 +21,8 @@
 //! duplicates, reorders, corrupts and rate-limits frames, seeded.
 //!
 //! Time enters only as the `now` given to [`Device::receive`] and
-//! [`Device::transmit`] (DESIGN.md rule 1): no device here reads a clock.
+//! [`Device::transmit`]: no device here reads a clock, so a virtual clock
+//! drives every device the same way as a real one.
 
 use crate::time::Instant;
 

@@ -2,8 +2,8 @@
 //! listener backlogs and accept queues.
 //!
 //! Every mutable access through the set marks the socket *dirty*, so the
-//! interface revisits only sockets the application touched (DESIGN.md rule 6)
-//! instead of scanning the whole set on each poll.
+//! interface revisits only sockets the application touched instead of
+//! scanning the whole set on each poll.
 
 use managed::ManagedSlice;
 

@@ -1,6 +1,8 @@
-//! Caller-chosen storage: ring buffers for socket data, the out-of-order
-//! assembler, and the keyed hash used for ISNs and demultiplexing
-//! (DESIGN.md rules 2, 5 and 6). Nothing here allocates.
+//! Caller-chosen storage: ring buffers for socket data (borrowed slices or
+//! owned vectors, so no_std builds need no allocator), the out-of-order
+//! assembler, and the keyed hash behind ISNs and demultiplexing (keyed by
+//! the interface's seed: deterministic under replay, unpredictable to
+//! peers). Nothing here allocates.
 
 mod assembler;
 mod ring_buffer;

@@ -247,6 +247,7 @@ impl From<core::net::Ipv6Addr> for IpAddress {
 /// An address `core::net` has but this build cannot carry (an IPv6 address
 /// without the `proto-ipv6` feature).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct UnsupportedVersion;
 
 impl fmt::Display for UnsupportedVersion {
@@ -306,6 +307,7 @@ impl core::str::FromStr for IpAddress {
 
 /// An address with a prefix length, of either version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum IpCidr {
     /// An IPv4 prefix.
     Ipv4(Ipv4Cidr),

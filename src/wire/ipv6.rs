@@ -7,6 +7,7 @@ use super::ipv4::{AddressParseError, Ipv4Address};
 
 /// A sixteen-octet IPv6 address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Ipv6Address(pub [u8; 16]);
 
 impl Ipv6Address {
@@ -236,6 +237,7 @@ fn parse_groups(text: &str, out: &mut [u16; 8], last: bool) -> Result<usize, Add
 
 /// An IPv6 address with a prefix length, e.g. `2001:db8::1/64`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Ipv6Cidr {
     address: Ipv6Address,
     prefix_len: u8,

@@ -3,8 +3,9 @@
 //! Each protocol has a zero-copy view `FooPacket<T: AsRef<[u8]>>` (with
 //! `new_unchecked`, `new_checked`, getters, and setters when `T: AsMut<[u8]>`)
 //! and a `FooRepr` with `parse`, `emit` and `buffer_len`. After `new_checked`
-//! succeeds no accessor panics, and `parse` never panics on any bytes
-//! (DESIGN.md rule 3). Nothing here allocates or knows about layers above.
+//! succeeds no accessor panics, and `parse` never panics on any bytes, so
+//! no peer input can panic the stack. Nothing here allocates or knows about
+//! layers above.
 
 pub mod arp;
 pub mod checksum;

@@ -345,8 +345,9 @@ const HOP_LIMIT: u8 = 64;
 /// included (RFC 7323 appendix A layout, as the wire layer emits it).
 const TIMESTAMP_OPTION_LEN: usize = 12;
 
-/// A bounded queue of state transitions (DESIGN.md rule 7): never blocks the
-/// stack; when full, new entries are counted and dropped.
+/// A bounded queue of state transitions, so every transition is observable
+/// without an allocator: never blocks the stack; when full, new entries are
+/// counted and dropped.
 #[derive(Debug, Clone)]
 struct TraceQueue {
     entries: [Transition; TRACE_CAPACITY],
@@ -1096,7 +1097,7 @@ impl<'a> TcpSocket<'a> {
         Ok(())
     }
 
-    /// Records a state change in the trace and the log (DESIGN.md rule 7).
+    /// Records a state change in the trace and the log.
     fn set_state(&mut self, to: State, cause: Cause) {
         let from = self.state;
         if from == to {

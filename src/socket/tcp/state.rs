@@ -1,5 +1,6 @@
 //! The eleven connection states (RFC 9293 section 3.3.2), named as lwIP
-//! names them, and the transition trace (DESIGN.md rule 7).
+//! names them, and the transition trace: every change of state is recorded
+//! as (from, to, cause), with no allocation.
 
 use core::fmt;
 
