@@ -9,12 +9,16 @@
 //! ```text
 //! cargo run --release --example server -- (--iface NAME | --tap NAME)
 //!     [--ip 192.0.2.1/24] [--gateway IP] [--mac 02:00:00:00:00:01]
-//!     [--port 8080] [--backlog 16] [--connections N] [--pcap FILE] [--quiet]
+//!     [--port 8080] [--backlog 16] [--connections N]
+//!     [--rx-buffer BYTES] [--tx-buffer BYTES] [--pcap FILE] [--quiet]
 //! ```
 //!
-//! With a veth pair whose other end is in a namespace with 192.0.2.2/24
-//! (leave pollnet's end without an address, so the kernel there ignores
-//! pollnet's traffic):
+//! `--help` describes each flag. The kernel peer lives in a network
+//! namespace of its own, as in this crate's interop tests, so no test
+//! address ever lands in the root namespace (whose own network may use the
+//! same documentation prefix). With a veth pair whose other end is in the
+//! namespace with 192.0.2.2/24 (pollnet's end has no address, so the kernel
+//! ignores pollnet's traffic on it):
 //!
 //! ```text
 //! ip netns add peer
@@ -26,8 +30,19 @@
 //! ip netns exec peer curl -s http://192.0.2.1:8080/anything
 //! ```
 //!
-//! With a TAP: `--tap pntap0`, then `ip addr add 192.0.2.2/24 dev pntap0`
-//! and `ip link set pntap0 up` in another shell.
+//! With a TAP, run the server inside the namespace: it creates the TAP
+//! there, and the TAP's kernel side, in the same namespace, is the peer:
+//!
+//! ```text
+//! ip netns add peer
+//! cargo build --release --example server
+//! ip netns exec peer target/release/examples/server --tap pntap0 &
+//! ip -n peer addr add 192.0.2.2/24 dev pntap0 && ip -n peer link set pntap0 up
+//! echo hello | ip netns exec peer nc -N 192.0.2.1 8080
+//! ```
+
+#[path = "common/cli.rs"]
+mod cli;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -35,6 +50,7 @@ use std::io::BufWriter;
 use std::os::fd::{AsRawFd, RawFd};
 use std::process::ExitCode;
 
+use clap::{Args, Parser};
 use pollnet::iface::{Config, Interface};
 use pollnet::phy::{self, Device, PcapDirection, PcapWriter, RawSocket, TunTap};
 use pollnet::socket::tcp::{RecvError, State, TcpSocket};
@@ -51,87 +67,69 @@ const HTTP_METHODS: [&str; 8] = [
     "GET ", "HEAD ", "POST ", "PUT ", "DELETE ", "OPTIONS ", "PATCH ", "TRACE ",
 ];
 
-#[derive(Debug)]
-enum Link {
-    Iface(String),
-    Tap(String),
+/// The link pollnet runs on: exactly one of `--iface` and `--tap`.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+struct Link {
+    /// Run on this interface through a raw socket (AF_PACKET, promiscuous:
+    /// pollnet has its own MAC), e.g. one end of a veth pair.
+    #[arg(long, value_name = "NAME")]
+    iface: Option<String>,
+    /// Run on a TAP device of this name (created if absent).
+    #[arg(long, value_name = "NAME")]
+    tap: Option<String>,
 }
 
-#[derive(Debug)]
+/// An echo and HTTP server on a real link: pollnet on a Linux raw socket or
+/// TAP device, with its own MAC and IP address. Plain TCP is echoed back
+/// byte for byte; a connection that starts with an HTTP request line gets
+/// an HTTP/1.1 200 response whose body is its request. Needs root (or
+/// CAP_NET_RAW / CAP_NET_ADMIN).
+#[derive(Debug, Parser)]
+#[command(name = "server")]
 struct Options {
+    #[command(flatten)]
     link: Link,
+    /// pollnet's address and prefix.
+    #[arg(
+        long = "ip",
+        value_name = "ADDRESS/PREFIX",
+        default_value = "192.0.2.1/24"
+    )]
     cidr: Ipv4Cidr,
+    /// The default gateway, for peers off the prefix.
+    #[arg(long, value_name = "IP")]
     gateway: Option<Ipv4Address>,
+    /// pollnet's own hardware address.
+    #[arg(long, value_name = "MAC", default_value = "02:00:00:00:00:01")]
     mac: EthernetAddress,
+    /// The TCP port to listen on.
+    #[arg(long, value_name = "PORT", default_value = "8080", value_parser = cli::port, allow_negative_numbers = true)]
     port: u16,
+    /// Connections at once that are half-open or waiting to be accepted;
+    /// SYNs beyond it are dropped.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 16,
+        allow_negative_numbers = true
+    )]
     backlog: usize,
+    /// Exit after serving this many connections (default: run until killed).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     connections: Option<u64>,
+    /// Receive buffer of each connection, in bytes.
+    #[arg(long = "rx-buffer", value_name = "BYTES", default_value_t = BUFFER, allow_negative_numbers = true)]
+    rx_buffer: usize,
+    /// Send buffer of each connection, in bytes.
+    #[arg(long = "tx-buffer", value_name = "BYTES", default_value_t = BUFFER, allow_negative_numbers = true)]
+    tx_buffer: usize,
+    /// Record every frame, both directions, to this pcap file.
+    #[arg(long, value_name = "FILE")]
     pcap: Option<String>,
+    /// Do not print each state transition.
+    #[arg(long)]
     quiet: bool,
-}
-
-fn usage() -> &'static str {
-    "usage: server (--iface NAME | --tap NAME) [--ip 192.0.2.1/24] [--gateway IP] \
-     [--mac 02:00:00:00:00:01] [--port 8080] [--backlog 16] [--connections N] [--pcap FILE] [--quiet]"
-}
-
-/// Parses a flag's value with its type's `FromStr` (addresses come from
-/// `pollnet::wire`), naming the text in the error.
-fn parse_arg<T>(text: &str) -> Result<T, String>
-where
-    T: std::str::FromStr,
-    T::Err: std::fmt::Display,
-{
-    text.parse().map_err(|e| format!("{text}: {e}"))
-}
-
-fn parse_options() -> Result<Options, String> {
-    let mut link = None;
-    let mut options = Options {
-        link: Link::Iface(String::new()),
-        cidr: parse_arg::<Ipv4Cidr>("192.0.2.1/24")?,
-        gateway: None,
-        mac: EthernetAddress([0x02, 0, 0, 0, 0, 0x01]),
-        port: 8080,
-        backlog: 16,
-        connections: None,
-        pcap: None,
-        quiet: false,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = || {
-            args.next()
-                .ok_or_else(|| format!("{flag} needs a value\n{}", usage()))
-        };
-        match flag.as_str() {
-            "--iface" => link = Some(Link::Iface(value()?)),
-            "--tap" => link = Some(Link::Tap(value()?)),
-            "--ip" => options.cidr = parse_arg::<Ipv4Cidr>(&value()?)?,
-            "--gateway" => options.gateway = Some(parse_arg::<Ipv4Address>(&value()?)?),
-            "--mac" => options.mac = parse_arg::<EthernetAddress>(&value()?)?,
-            "--port" => options.port = value()?.parse().map_err(|e| format!("--port: {e}"))?,
-            "--backlog" => {
-                options.backlog = value()?.parse().map_err(|e| format!("--backlog: {e}"))?
-            }
-            "--connections" => {
-                options.connections = Some(
-                    value()?
-                        .parse()
-                        .map_err(|e| format!("--connections: {e}"))?,
-                )
-            }
-            "--pcap" => options.pcap = Some(value()?),
-            "--quiet" => options.quiet = true,
-            "-h" | "--help" => return Err(usage().into()),
-            other => return Err(format!("unknown option {other}\n{}", usage())),
-        }
-    }
-    options.link = link.ok_or_else(|| format!("--iface or --tap is required\n{}", usage()))?;
-    if options.port == 0 {
-        return Err("--port must not be 0".into());
-    }
-    Ok(options)
 }
 
 /// What a connection turned out to be.
@@ -322,11 +320,11 @@ fn serve<D: Device>(mut device: D, fd: RawFd, options: &Options) -> Result<(), S
             options.port,
             options.backlog,
             ChildBuffers::Alloc {
-                rx: BUFFER,
-                tx: BUFFER,
+                rx: options.rx_buffer,
+                tx: options.tx_buffer,
             },
         )
-        .map_err(|e| format!("listen: {e:?}"))?;
+        .map_err(|e| format!("listen: {e}"))?;
     println!(
         "listening on {}:{} (MAC {}), echo and HTTP",
         options.cidr.address(),
@@ -419,7 +417,9 @@ fn random_seed() -> u64 {
 
 fn run(options: &Options) -> Result<(), String> {
     match &options.link {
-        Link::Iface(name) => {
+        Link {
+            iface: Some(name), ..
+        } => {
             let mut raw = RawSocket::new(name).map_err(|e| format!("raw socket on {name}: {e}"))?;
             // pollnet has its own MAC: take frames for any address.
             raw.set_promiscuous(true)
@@ -427,11 +427,17 @@ fn run(options: &Options) -> Result<(), String> {
             let fd = raw.as_raw_fd();
             with_pcap(raw, fd, options)
         }
-        Link::Tap(name) => {
+        Link {
+            tap: Some(name), ..
+        } => {
             let tap = TunTap::new(name).map_err(|e| format!("TAP {name}: {e}"))?;
             let fd = tap.as_raw_fd();
             with_pcap(tap, fd, options)
         }
+        Link {
+            iface: None,
+            tap: None,
+        } => unreachable!("clap requires one of --iface and --tap"),
     }
 }
 
@@ -448,13 +454,7 @@ fn with_pcap<D: Device>(device: D, fd: RawFd, options: &Options) -> Result<(), S
 }
 
 fn main() -> ExitCode {
-    let options = match parse_options() {
-        Ok(o) => o,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
-    };
+    let options = Options::parse();
     match run(&options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
