@@ -15,6 +15,7 @@ pub mod ipv4;
 #[cfg(feature = "proto-ipv6")]
 pub mod ipv6;
 pub mod tcp;
+pub mod udp;
 
 pub use self::arp::{ArpOperation, ArpPacket, ArpRepr};
 pub use self::ethernet::{EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr};
@@ -31,6 +32,7 @@ pub use self::ipv6::{Ipv6Address, Ipv6Cidr};
 pub use self::tcp::{
     SeqNumber, TcpFlags, TcpOption, TcpOptionIter, TcpPacket, TcpRepr, TcpSackRange, TcpTimestamp,
 };
+pub use self::udp::{UdpPacket, UdpRepr};
 
 use core::fmt;
 
@@ -65,6 +67,24 @@ pub enum Error {
     Fragmented,
     /// The buffer given to `emit` is too small for the representation.
     BufferTooSmall,
+    /// A UDP datagram over IPv6 has a zero checksum, which RFC 8200
+    /// section 8.1 forbids (over IPv4 zero means "no checksum").
+    MissingChecksum,
+    /// An option other than TCP's is malformed: a zero length where
+    /// RFC 4861 section 4.6 forbids it, a length wrong for its kind, or a
+    /// length running past the end of its header or options area.
+    BadOption,
+    /// A header chain is longer than the parser's bound (IPv6 extension
+    /// headers, see `ipv6ext::MAX_EXT_HEADERS`).
+    TooManyHeaders,
+    /// A DNS compression pointer points forward, outside the message, or
+    /// into a loop (RFC 1035 section 4.1.4 allows prior occurrences only).
+    BadPointer,
+    /// A DNS label is longer than 63 bytes, or its length byte uses the
+    /// reserved `01`/`10` prefixes (RFC 1035 section 2.3.4, RFC 6891 5).
+    LabelTooLong,
+    /// A DNS name is longer than 255 bytes (RFC 1035 section 2.3.4).
+    NameTooLong,
 }
 
 impl fmt::Display for Error {
@@ -82,6 +102,12 @@ impl fmt::Display for Error {
             Error::Unrecognized => "unrecognized field value",
             Error::Fragmented => "IPv4 fragment",
             Error::BufferTooSmall => "buffer too small",
+            Error::MissingChecksum => "zero UDP checksum over IPv6",
+            Error::BadOption => "malformed option",
+            Error::TooManyHeaders => "too many extension headers",
+            Error::BadPointer => "bad DNS compression pointer",
+            Error::LabelTooLong => "DNS label longer than 63 bytes",
+            Error::NameTooLong => "DNS name longer than 255 bytes",
         };
         f.write_str(text)
     }
@@ -127,6 +153,10 @@ pub struct ChecksumCapabilities {
     pub tcp: Checksum,
     /// ICMPv4 checksum.
     pub icmpv4: Checksum,
+    /// UDP checksum (with the pseudo-header, RFC 768).
+    pub udp: Checksum,
+    /// ICMPv6 checksum (with the IPv6 pseudo-header, RFC 4443 section 2.3).
+    pub icmpv6: Checksum,
 }
 
 impl ChecksumCapabilities {
@@ -137,6 +167,8 @@ impl ChecksumCapabilities {
             ipv4: Checksum::None,
             tcp: Checksum::None,
             icmpv4: Checksum::None,
+            udp: Checksum::None,
+            icmpv6: Checksum::None,
         }
     }
 }
