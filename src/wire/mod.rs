@@ -28,7 +28,7 @@ pub use self::ip::{
 };
 pub use self::ipv4::{AddressParseError, Ipv4Address, Ipv4Cidr, Ipv4Packet, Ipv4Repr};
 #[cfg(feature = "proto-ipv6")]
-pub use self::ipv6::{Ipv6Address, Ipv6Cidr};
+pub use self::ipv6::{Ipv6Address, Ipv6Cidr, Ipv6Packet, Ipv6Repr};
 pub use self::tcp::{
     SeqNumber, TcpFlags, TcpOption, TcpOptionIter, TcpPacket, TcpRepr, TcpSackRange, TcpTimestamp,
 };

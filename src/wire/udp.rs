@@ -415,10 +415,7 @@ mod tests {
         assert_eq!(&out[6..8], &[0xff, 0xff]);
         let packet = UdpPacket::new_checked(&out[..]).unwrap();
         assert!(packet.verify_checksum(&V4_SRC, &V4_DST));
-        assert_eq!(
-            UdpRepr::parse(&packet, &V4_SRC, &V4_DST, &caps()),
-            Ok(repr)
-        );
+        assert_eq!(UdpRepr::parse(&packet, &V4_SRC, &V4_DST, &caps()), Ok(repr));
     }
 
     #[test]
@@ -461,10 +458,7 @@ mod tests {
     fn length_errors_and_padding() {
         let bytes = hex(DNS_QUERY);
         for len in 0..8 {
-            assert_eq!(
-                UdpPacket::new_checked(&bytes[..len]),
-                Err(Error::Truncated)
-            );
+            assert_eq!(UdpPacket::new_checked(&bytes[..len]), Err(Error::Truncated));
             let packet = UdpPacket::new_unchecked(&bytes[..len]);
             assert_eq!(packet.to_string(), "UDP (truncated header)");
             assert_eq!(
