@@ -619,9 +619,8 @@ impl Ipv6Repr {
     /// above 65535 is a caller bug and saturates; the flow label keeps its
     /// low 20 bits.
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, packet: &mut Ipv6Packet<T>) {
-        let word = (6u32 << 28)
-            | (u32::from(self.traffic_class) << 20)
-            | (self.flow_label & 0x000f_ffff);
+        let word =
+            (6u32 << 28) | (u32::from(self.traffic_class) << 20) | (self.flow_label & 0x000f_ffff);
         let header = &mut packet.buffer.as_mut()[..HEADER_LEN];
         header[field::VER_TC_FLOW].copy_from_slice(&word.to_be_bytes());
         let len = u16::try_from(self.payload_len).unwrap_or(u16::MAX);
@@ -823,7 +822,10 @@ mod packet_tests {
         let bytes = hex(ECHO_REQUEST);
         let packet = Ipv6Packet::new_checked(&bytes[..]).unwrap();
         assert_eq!(packet.version(), 6);
-        assert_eq!((packet.traffic_class(), packet.dscp(), packet.ecn()), (0, 0, 0));
+        assert_eq!(
+            (packet.traffic_class(), packet.dscp(), packet.ecn()),
+            (0, 0, 0)
+        );
         assert_eq!(packet.flow_label(), 0xd0023);
         assert_eq!(packet.payload_len(), 64);
         assert_eq!(packet.next_header(), IpProtocol::Icmpv6);
@@ -903,7 +905,10 @@ mod packet_tests {
     fn errors() {
         let bytes = hex(ECHO_REQUEST);
         for len in 0..40 {
-            assert_eq!(Ipv6Packet::new_checked(&bytes[..len]), Err(Error::Truncated));
+            assert_eq!(
+                Ipv6Packet::new_checked(&bytes[..len]),
+                Err(Error::Truncated)
+            );
             assert_eq!(
                 Ipv6Repr::parse(&Ipv6Packet::new_unchecked(&bytes[..len])),
                 Err(Error::Truncated)

@@ -10,17 +10,32 @@ pub mod arp;
 pub mod checksum;
 pub mod ethernet;
 pub mod icmpv4;
+#[cfg(feature = "proto-ipv6")]
+pub mod icmpv6;
 pub mod ip;
 pub mod ipv4;
 #[cfg(feature = "proto-ipv6")]
 pub mod ipv6;
+#[cfg(feature = "proto-ipv6")]
+pub mod ipv6ext;
+#[cfg(feature = "proto-ipv6")]
+pub mod mld;
+#[cfg(feature = "proto-ipv6")]
+pub mod ndp;
 pub mod tcp;
+#[cfg(test)]
+mod testdata;
 pub mod udp;
 
 pub use self::arp::{ArpOperation, ArpPacket, ArpRepr};
 pub use self::ethernet::{EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr};
 pub use self::icmpv4::{
     Icmpv4DstUnreachable, Icmpv4Message, Icmpv4Packet, Icmpv4Repr, Icmpv4TimeExceeded,
+};
+#[cfg(feature = "proto-ipv6")]
+pub use self::icmpv6::{
+    Icmpv6DstUnreachable, Icmpv6Message, Icmpv6Packet, Icmpv6ParamProblem, Icmpv6Repr,
+    Icmpv6TimeExceeded,
 };
 pub use self::ip::{
     IpAddress, IpCidr, IpEndpoint, IpListenEndpoint, IpProtocol, IpRepr, IpVersion,
@@ -29,6 +44,18 @@ pub use self::ip::{
 pub use self::ipv4::{AddressParseError, Ipv4Address, Ipv4Cidr, Ipv4Packet, Ipv4Repr};
 #[cfg(feature = "proto-ipv6")]
 pub use self::ipv6::{Ipv6Address, Ipv6Cidr, Ipv6Packet, Ipv6Repr};
+#[cfg(feature = "proto-ipv6")]
+pub use self::ipv6ext::{
+    Ipv6ExtError, Ipv6ExtHeader, Ipv6FragmentHeader, Ipv6FragmentRepr, Ipv6Option,
+    Ipv6OptionAction, Ipv6OptionsIter, Ipv6OptionsRepr, Ipv6RoutingRepr, Ipv6Upper,
+};
+#[cfg(feature = "proto-ipv6")]
+pub use self::mld::{MldAddressRecord, MldRecordType, MldRecords, MldRepr, MldSources};
+#[cfg(feature = "proto-ipv6")]
+pub use self::ndp::{
+    NdiscNeighborFlags, NdiscOption, NdiscOptions, NdiscOptionsIter, NdiscPrefixFlags,
+    NdiscPrefixInfo, NdiscRdnss, NdiscRepr, NdiscRouterFlags,
+};
 pub use self::tcp::{
     SeqNumber, TcpFlags, TcpOption, TcpOptionIter, TcpPacket, TcpRepr, TcpSackRange, TcpTimestamp,
 };
