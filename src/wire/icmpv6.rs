@@ -752,3 +752,6 @@ impl fmt::Display for Icmpv6Repr<'_> {
         }
     }
 }
+
+#[cfg(test)]
+pub(super) mod tests;

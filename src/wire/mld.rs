@@ -523,3 +523,230 @@ impl fmt::Display for MldRepr<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use crate::wire::icmpv6::tests::{emit, linux_icmpv6, parse_and_reemit};
+    use crate::wire::{ChecksumCapabilities, Icmpv6Repr};
+    use std::string::ToString;
+    use std::vec::Vec;
+
+    fn addr(text: &str) -> Ipv6Address {
+        text.parse().unwrap()
+    }
+
+    fn mld(number: usize) -> MldRepr<'static> {
+        match parse_and_reemit(number) {
+            Icmpv6Repr::Mld(repr) => repr,
+            other => panic!("frame {number}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn linux_bridge_general_query() {
+        let repr = mld(3);
+        assert_eq!(
+            repr,
+            MldRepr::Query {
+                max_resp_code: 10_000,
+                mcast_addr: Ipv6Address::UNSPECIFIED,
+                s_flag: false,
+                qrv: 2,
+                qqic: 125,
+                sources: MldSources::EMPTY,
+            }
+        );
+        assert_eq!(max_resp_delay_ms(10_000), 10_000);
+        assert_eq!(query_interval_s(125), 125);
+        assert_eq!(
+            repr.to_string(),
+            "MLDv2 query for :: max delay 10000 ms sources=0"
+        );
+    }
+
+    #[test]
+    fn linux_reports_and_the_records_a_host_sends() {
+        // A host joining its solicited-node group: one "change to exclude
+        // {}" record (frame 22, from the client).
+        let repr = mld(22);
+        let MldRepr::Report { records } = repr else {
+            panic!("{repr:?}");
+        };
+        let solicited = addr("fe80::ff:fe00:102").solicited_node();
+        assert_eq!(
+            records.iter().collect::<Vec<_>>(),
+            [MldAddressRecord::join(solicited)]
+        );
+        // Built from scratch, it is what Linux sent.
+        let mut buf = [0u8; 20];
+        let built = MldRecords::emit_from(&[MldAddressRecord::join(solicited)], &mut buf).unwrap();
+        let (src, dst, bytes) = linux_icmpv6(22);
+        assert_eq!(
+            emit(
+                &src,
+                &dst,
+                &Icmpv6Repr::Mld(MldRepr::Report { records: built })
+            ),
+            bytes
+        );
+
+        // The router's six groups in one report (frame 2).
+        let MldRepr::Report { records } = mld(2) else {
+            panic!()
+        };
+        let groups: Vec<_> = records
+            .iter()
+            .map(|r| (r.record_type, r.mcast_addr))
+            .collect();
+        let expected: Vec<_> = [
+            "ff02::1:ff00:101",
+            "ff02::6a",
+            "ff02::1:ff00:0",
+            "ff02::1:ff00:1",
+            "ff05::2",
+            "ff02::2",
+        ]
+        .iter()
+        .map(|a| (MldRecordType::ChangeToExclude, addr(a)))
+        .collect();
+        assert_eq!(groups, expected);
+        assert_eq!(records.len(), 6);
+        assert_eq!(mld(2).to_string(), "MLDv2 report records=6");
+    }
+
+    #[test]
+    fn records_with_sources_and_aux_data() {
+        let sources = [addr("2001:db8::1").0, addr("2001:db8::2").0].concat();
+        let record = MldAddressRecord {
+            record_type: MldRecordType::AllowNewSources,
+            mcast_addr: addr("ff05::1:3"),
+            sources: MldSources::new(&sources).unwrap(),
+            aux_data: &[1, 2, 3, 4],
+        };
+        let leave = MldAddressRecord::leave(addr("ff02::fb"));
+        let answer = MldAddressRecord::mode_is_exclude(addr("ff02::1:ff00:1"));
+        let mut buf = [0u8; 128];
+        let records = MldRecords::emit_from(&[record, leave, answer], &mut buf).unwrap();
+        assert_eq!(records.as_bytes().len(), 20 + 32 + 4 + 20 + 20);
+        assert_eq!(&records.as_bytes()[..4], &[5, 1, 0, 2]);
+        let repr = Icmpv6Repr::Mld(MldRepr::Report { records });
+        let (src, dst) = (addr("fe80::1"), addr("ff02::16"));
+        let bytes = emit(&src, &dst, &repr);
+        let packet = Icmpv6Packet::new_checked(&bytes[..]).unwrap();
+        assert_eq!(packet.report_num_records(), 3);
+        let parsed = Icmpv6Repr::parse(&src, &dst, &packet, &ChecksumCapabilities::default());
+        assert_eq!(parsed, Ok(repr));
+        let Ok(Icmpv6Repr::Mld(MldRepr::Report { records })) = parsed else {
+            panic!()
+        };
+        let first = records.iter().next().unwrap();
+        assert_eq!(
+            first.sources.iter().collect::<Vec<_>>(),
+            [addr("2001:db8::1"), addr("2001:db8::2")]
+        );
+        assert_eq!(first.aux_data, &[1, 2, 3, 4]);
+        assert_eq!(MldRecordType::from(9), MldRecordType::Unknown(9));
+        for t in 0..=255u8 {
+            assert_eq!(u8::from(MldRecordType::from(t)), t);
+        }
+
+        let bad_aux = MldAddressRecord {
+            aux_data: &[1, 2, 3],
+            ..leave
+        };
+        assert_eq!(bad_aux.emit(&mut buf), Err(Error::BadOption));
+        assert_eq!(leave.emit(&mut buf[..19]), Err(Error::BufferTooSmall));
+        assert_eq!(MldSources::new(&[0; 15]), Err(Error::BadOption));
+    }
+
+    #[test]
+    fn query_versions_and_sources() {
+        let (src, dst) = (addr("fe80::1"), addr("ff02::1"));
+        let v1 = MldRepr::QueryV1 {
+            max_resp_delay: 1000,
+            mcast_addr: Ipv6Address::UNSPECIFIED,
+        };
+        let bytes = emit(&src, &dst, &Icmpv6Repr::Mld(v1));
+        assert_eq!(bytes.len(), 24);
+        let packet = Icmpv6Packet::new_checked(&bytes[..]).unwrap();
+        let caps = ChecksumCapabilities::default();
+        assert_eq!(
+            Icmpv6Repr::parse(&src, &dst, &packet, &caps),
+            Ok(Icmpv6Repr::Mld(v1))
+        );
+
+        let sources = addr("2001:db8::7").0;
+        let v2 = MldRepr::Query {
+            max_resp_code: 0x8123,
+            mcast_addr: addr("ff05::1:3"),
+            s_flag: true,
+            qrv: 7,
+            qqic: 0x91,
+            sources: MldSources::new(&sources).unwrap(),
+        };
+        let mut bytes = emit(&src, &dst, &Icmpv6Repr::Mld(v2));
+        assert_eq!(bytes.len(), 28 + 16);
+        assert_eq!(&bytes[24..28], &[0x0f, 0x91, 0, 1]);
+        let packet = Icmpv6Packet::new_checked(&bytes[..]).unwrap();
+        assert!(packet.query_s_flag());
+        assert_eq!(
+            Icmpv6Repr::parse(&src, &dst, &packet, &caps),
+            Ok(Icmpv6Repr::Mld(v2))
+        );
+        // RFC 3810 5.1.3 and 5.1.9: 0x8123 = exp 0, mant 0x123 -> 0x1123
+        // << 3; 0x91 = exp 1, mant 1 -> 0x11 << 4.
+        assert_eq!(max_resp_delay_ms(0x8123), 0x1123 << 3);
+        assert_eq!(max_resp_delay_ms(0xffff), (0x1fff) << 10);
+        assert_eq!(query_interval_s(0x91), 0x11 << 4);
+        assert_eq!(query_interval_s(0xff), 0x1f << 10);
+
+        // Additional data after the sources is ignored.
+        bytes.extend_from_slice(&[0xaa; 4]);
+        Icmpv6Packet::new_unchecked(&mut bytes[..]).fill_checksum(&src, &dst);
+        let packet = Icmpv6Packet::new_checked(&bytes[..]).unwrap();
+        assert_eq!(
+            Icmpv6Repr::parse(&src, &dst, &packet, &caps),
+            Ok(Icmpv6Repr::Mld(v2))
+        );
+    }
+
+    fn parse(bytes: &[u8]) -> Result<MldRepr<'_>> {
+        MldRepr::parse(&Icmpv6Packet::new_checked(bytes).unwrap())
+    }
+
+    #[test]
+    fn errors() {
+        let (_, _, query) = linux_icmpv6(3);
+        for len in 8..24 {
+            assert_eq!(parse(&query[..len]), Err(Error::Truncated));
+        }
+        assert!(matches!(parse(&query[..24]), Ok(MldRepr::QueryV1 { .. })));
+        for len in 25..28 {
+            assert_eq!(parse(&query[..len]), Err(Error::Unrecognized));
+        }
+        // Sources past the end.
+        let mut sources = query.to_vec();
+        sources[27] = 1;
+        assert_eq!(parse(&sources), Err(Error::Truncated));
+        sources.extend_from_slice(&[0; 16]);
+        assert!(parse(&sources).is_ok());
+        // Records past the end.
+        let (_, _, report) = linux_icmpv6(22);
+        let mut more = report.to_vec();
+        more[7] = 2;
+        assert_eq!(parse(&more), Err(Error::Truncated));
+        let mut sources = report.to_vec();
+        sources[11] = 1;
+        assert_eq!(parse(&sources), Err(Error::Truncated));
+        let mut aux = report.to_vec();
+        aux[9] = 1;
+        assert_eq!(parse(&aux), Err(Error::Truncated));
+        assert_eq!(parse(&report[..27]), Err(Error::Truncated));
+        // Not an MLD type (v1 reports are not handled).
+        let mut v1 = report.to_vec();
+        v1[0] = 131;
+        assert_eq!(parse(&v1), Err(Error::Unrecognized));
+    }
+}

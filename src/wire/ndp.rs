@@ -752,3 +752,376 @@ impl fmt::Display for NdiscRepr<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use crate::wire::icmpv6::tests::{emit, linux_icmpv6, parse_and_reemit};
+    use crate::wire::{ChecksumCapabilities, Icmpv6Repr, Ipv6Repr};
+    use std::string::ToString;
+    use std::vec;
+    use std::vec::Vec;
+
+    fn addr(text: &str) -> Ipv6Address {
+        text.parse().unwrap()
+    }
+
+    const ROUTER_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 1, 1]);
+    const CLIENT_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 1, 2]);
+
+    fn ndisc(number: usize) -> NdiscRepr<'static> {
+        match parse_and_reemit(number) {
+            Icmpv6Repr::Ndisc(repr) => repr,
+            other => panic!("frame {number}: {other:?}"),
+        }
+    }
+
+    /// Emits `repr` from `src` to `dst` and compares it with Linux's frame.
+    fn same_as_linux(number: usize, repr: NdiscRepr) {
+        let (src, dst, bytes) = linux_icmpv6(number);
+        assert_eq!(
+            emit(&src, &dst, &Icmpv6Repr::Ndisc(repr)),
+            bytes,
+            "frame {number}"
+        );
+    }
+
+    #[test]
+    fn linux_router_solicitation() {
+        let repr = ndisc(23);
+        assert_eq!(repr.options().source_lladdr(), Some(CLIENT_MAC));
+        assert_eq!(
+            repr.to_string(),
+            "router solicitation sll=02:00:00:00:01:02"
+        );
+        // Built from scratch, it is what Linux sent.
+        let mut buf = [0u8; 8];
+        let options =
+            NdiscOptions::emit_from(&[NdiscOption::SourceLinkLayerAddr(CLIENT_MAC)], &mut buf)
+                .unwrap();
+        same_as_linux(23, NdiscRepr::RouterSolicit { options });
+    }
+
+    #[test]
+    fn radvd_router_advertisement() {
+        let repr = ndisc(6);
+        let NdiscRepr::RouterAdvert {
+            hop_limit,
+            flags,
+            router_lifetime,
+            reachable_time,
+            retrans_time,
+            options,
+        } = repr
+        else {
+            panic!("{repr:?}");
+        };
+        assert_eq!((hop_limit, router_lifetime), (64, 1800));
+        assert_eq!(flags, NdiscRouterFlags::OTHER);
+        assert_eq!((reachable_time, retrans_time), (30_000, 1000));
+        let prefixes: Vec<_> = options.prefixes().collect();
+        assert_eq!(
+            prefixes,
+            [NdiscPrefixInfo {
+                prefix_len: 64,
+                flags: NdiscPrefixFlags::ON_LINK | NdiscPrefixFlags::ADDRCONF,
+                valid_lifetime: 86400,
+                preferred_lifetime: 14400,
+                prefix: addr("2001:db8:1::"),
+            }]
+        );
+        let rdnss: Vec<_> = options.rdnss().collect();
+        assert_eq!(rdnss.len(), 1);
+        assert_eq!(rdnss[0].lifetime, 600);
+        assert_eq!(rdnss[0].len(), 2);
+        assert_eq!(
+            rdnss[0].addresses().collect::<Vec<_>>(),
+            [addr("2001:db8:1::1"), addr("2001:db8:1::53")]
+        );
+        assert_eq!(options.mtu(), Some(1500));
+        assert_eq!(options.source_lladdr(), Some(ROUTER_MAC));
+        assert_eq!(options.target_lladdr(), None);
+        assert_eq!(options.iter().count(), 4);
+        assert_eq!(
+            repr.to_string(),
+            "router advertisement hlim=64 lifetime=1800s O sll=02:00:00:00:01:01"
+        );
+
+        // The same advertisement built option by option, in radvd's order.
+        let servers = [addr("2001:db8:1::1").0, addr("2001:db8:1::53").0].concat();
+        let mut buf = [0u8; 96];
+        let options = NdiscOptions::emit_from(
+            &[
+                NdiscOption::PrefixInformation(prefixes[0]),
+                NdiscOption::Rdnss(NdiscRdnss::new(600, &servers).unwrap()),
+                NdiscOption::Mtu(1500),
+                NdiscOption::SourceLinkLayerAddr(ROUTER_MAC),
+            ],
+            &mut buf,
+        )
+        .unwrap();
+        same_as_linux(
+            6,
+            NdiscRepr::RouterAdvert {
+                hop_limit: 64,
+                flags: NdiscRouterFlags::OTHER,
+                router_lifetime: 1800,
+                reachable_time: 30_000,
+                retrans_time: 1000,
+                options,
+            },
+        );
+    }
+
+    #[test]
+    fn linux_neighbor_solicitations() {
+        let repr = ndisc(26);
+        assert_eq!(
+            repr,
+            NdiscRepr::NeighborSolicit {
+                target_addr: addr("2001:db8:1::1"),
+                options: repr.options(),
+            }
+        );
+        assert_eq!(repr.options().source_lladdr(), Some(CLIENT_MAC));
+        let mut buf = [0u8; 8];
+        let options =
+            NdiscOptions::emit_from(&[NdiscOption::SourceLinkLayerAddr(CLIENT_MAC)], &mut buf)
+                .unwrap();
+        same_as_linux(
+            26,
+            NdiscRepr::NeighborSolicit {
+                target_addr: addr("2001:db8:1::1"),
+                options,
+            },
+        );
+        assert_eq!(
+            repr.to_string(),
+            "neighbor solicitation for 2001:db8:1::1 sll=02:00:00:00:01:02"
+        );
+
+        // Duplicate address detection from `::`: no source link-layer
+        // address, and Linux adds a nonce option (RFC 7527), unknown to us.
+        let (src, _, _) = linux_icmpv6(1);
+        assert!(src.is_unspecified());
+        let repr = ndisc(1);
+        let NdiscRepr::NeighborSolicit {
+            target_addr,
+            options,
+        } = repr
+        else {
+            panic!("{repr:?}");
+        };
+        assert_eq!(target_addr, addr("fe80::ff:fe00:10e"));
+        assert_eq!(options.source_lladdr(), None);
+        let all: Vec<_> = options.iter().collect();
+        assert!(matches!(all[..], [NdiscOption::Unknown { kind: 14, data }] if data.len() == 6));
+    }
+
+    #[test]
+    fn linux_neighbor_advertisements() {
+        let repr = ndisc(27);
+        let mut buf = [0u8; 8];
+        let options =
+            NdiscOptions::emit_from(&[NdiscOption::TargetLinkLayerAddr(ROUTER_MAC)], &mut buf)
+                .unwrap();
+        let expected = NdiscRepr::NeighborAdvert {
+            flags: NdiscNeighborFlags::ROUTER
+                | NdiscNeighborFlags::SOLICITED
+                | NdiscNeighborFlags::OVERRIDE,
+            target_addr: addr("2001:db8:1::1"),
+            options,
+        };
+        assert_eq!(repr, expected);
+        same_as_linux(27, expected);
+        assert_eq!(
+            repr.to_string(),
+            "neighbor advertisement 2001:db8:1::1 R S O tll=02:00:00:00:01:01"
+        );
+        // A unicast-solicited answer carries no option (RFC 4861 7.2.4
+        // allows leaving it out): solicited, no override.
+        let repr = ndisc(36);
+        assert_eq!(
+            repr,
+            NdiscRepr::NeighborAdvert {
+                flags: NdiscNeighborFlags::SOLICITED,
+                target_addr: addr("fe80::ff:fe00:102"),
+                options: NdiscOptions::EMPTY,
+            }
+        );
+    }
+
+    #[test]
+    fn linux_redirect() {
+        let repr = ndisc(48);
+        let NdiscRepr::Redirect {
+            target_addr,
+            dest_addr,
+            options,
+        } = repr
+        else {
+            panic!("{repr:?}");
+        };
+        assert_eq!(target_addr, addr("fe80::ff:fe00:10e"));
+        assert_eq!(dest_addr, addr("2001:db8:3::1"));
+        assert_eq!(
+            options.target_lladdr(),
+            Some(EthernetAddress([2, 0, 0, 0, 1, 0x0e]))
+        );
+        let redirected = options.redirected_header().unwrap();
+        let (header, rest) = Ipv6Repr::parse_quoted(redirected).unwrap();
+        assert_eq!(header.dst_addr, dest_addr);
+        assert_eq!(header.payload_len, 64);
+        assert_eq!(rest.len(), 64);
+        assert_eq!(
+            repr.to_string(),
+            "redirect 2001:db8:3::1 via fe80::ff:fe00:10e tll=02:00:00:00:01:0e"
+        );
+    }
+
+    fn parse(bytes: &[u8]) -> Result<NdiscRepr<'_>> {
+        NdiscRepr::parse(&Icmpv6Packet::new_checked(bytes).unwrap())
+    }
+
+    #[test]
+    fn errors() {
+        let (_, _, ns) = linux_icmpv6(26);
+        assert!(parse(ns).is_ok());
+        // A zero option length invalidates the message (RFC 4861 4.6).
+        let mut zero = ns.to_vec();
+        zero[25] = 0;
+        assert_eq!(parse(&zero), Err(Error::BadOption));
+        // An option running past the end, or a lone type byte.
+        let mut long = ns.to_vec();
+        long[25] = 2;
+        assert_eq!(parse(&long), Err(Error::BadOption));
+        let mut lone = ns.to_vec();
+        lone.push(1);
+        assert_eq!(parse(&lone), Err(Error::BadOption));
+        // A non-zero code.
+        let mut code = ns.to_vec();
+        code[1] = 1;
+        assert_eq!(parse(&code), Err(Error::Unrecognized));
+        // A multicast target.
+        let mut mcast = ns.to_vec();
+        mcast[8] = 0xff;
+        assert_eq!(parse(&mcast), Err(Error::Unrecognized));
+        // Each type's fixed part.
+        for (number, fixed) in [(23, 8), (6, 16), (26, 24), (27, 24), (48, 40)] {
+            let (_, _, bytes) = linux_icmpv6(number);
+            for len in 8..fixed {
+                assert_eq!(
+                    parse(&bytes[..len]),
+                    Err(Error::Truncated),
+                    "frame {number} len {len}"
+                );
+            }
+            assert!(parse(&bytes[..fixed]).is_ok(), "frame {number}");
+        }
+        let (_, _, redirect) = linux_icmpv6(48);
+        let mut mcast = redirect.to_vec();
+        mcast[24] = 0xff;
+        assert_eq!(parse(&mcast), Err(Error::Unrecognized));
+        // Not an NDP type.
+        let (_, _, echo) = linux_icmpv6(28);
+        assert_eq!(parse(echo), Err(Error::Unrecognized));
+        // An NDP message of another type with a bad checksum is refused by
+        // Icmpv6Repr before NDP sees it.
+        let (src, dst, _) = linux_icmpv6(26);
+        let packet = Icmpv6Packet::new_checked(&zero[..]).unwrap();
+        assert_eq!(
+            Icmpv6Repr::parse(&src, &dst, &packet, &ChecksumCapabilities::default()),
+            Err(Error::BadChecksum)
+        );
+    }
+
+    #[test]
+    fn known_options_of_the_wrong_length_are_unknown() {
+        // (type, 8-octet units): an 8-byte link-layer address (length 2),
+        // a short prefix option, a long MTU option, an RDNSS of length 4.
+        for (kind, units) in [(1u8, 2u8), (3, 3), (5, 2), (25, 4), (25, 1)] {
+            let mut bytes = vec![0u8; usize::from(units) * 8];
+            bytes[0] = kind;
+            bytes[1] = units;
+            let options = NdiscOptions::new_checked(&bytes).unwrap();
+            let all: Vec<_> = options.iter().collect();
+            assert_eq!(
+                all,
+                [NdiscOption::Unknown {
+                    kind,
+                    data: &bytes[2..]
+                }]
+            );
+            assert_eq!(options.mtu(), None);
+            assert_eq!(options.source_lladdr(), None);
+        }
+    }
+
+    #[test]
+    fn option_emit() {
+        let mut out = [0xffu8; 16];
+        // Unknown options are zero-padded to 8 octets.
+        let unknown = NdiscOption::Unknown {
+            kind: 31,
+            data: &[1, 2, 3],
+        };
+        assert_eq!(unknown.buffer_len(), 8);
+        unknown.emit(&mut out).unwrap();
+        assert_eq!(&out[..8], &[31, 1, 1, 2, 3, 0, 0, 0]);
+        assert_eq!(
+            NdiscOption::Mtu(1280).emit(&mut out[..7]),
+            Err(Error::BufferTooSmall)
+        );
+        NdiscOption::Mtu(1280).emit(&mut out).unwrap();
+        assert_eq!(&out[..8], &[5, 1, 0, 0, 0, 0, 5, 0]);
+        let huge = [0u8; 2040];
+        let mut big = vec![0u8; 2100];
+        assert_eq!(
+            NdiscOption::RedirectedHeader(&huge).emit(&mut big),
+            Err(Error::BadOption)
+        );
+        assert_eq!(NdiscRdnss::new(0, &[]), Err(Error::BadOption));
+        assert_eq!(NdiscRdnss::new(0, &[0; 17]), Err(Error::BadOption));
+        let mut small = [0u8; 12];
+        assert_eq!(
+            NdiscOptions::emit_from(&[NdiscOption::Mtu(1), NdiscOption::Mtu(2)], &mut small),
+            Err(Error::BufferTooSmall)
+        );
+        // A redirected header pads the quoted packet to 8 octets.
+        let header = NdiscOption::RedirectedHeader(&[9; 5]);
+        assert_eq!(header.buffer_len(), 16);
+        header.emit(&mut out).unwrap();
+        assert_eq!(&out, &[4, 2, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 9, 0, 0, 0]);
+        assert_eq!(header.kind(), 4);
+        // Flags keep bits they do not name.
+        let flags = NdiscRouterFlags::from_bits_retain(0x48);
+        assert!(flags.contains(NdiscRouterFlags::OTHER));
+        assert_eq!(flags.bits(), 0x48);
+    }
+
+    #[test]
+    fn setters() {
+        let mut bytes = [0u8; 40];
+        let mut packet = Icmpv6Packet::new_unchecked(&mut bytes[..]);
+        packet.set_msg_type(Icmpv6Message::RouterAdvert);
+        packet.set_current_hop_limit(255);
+        packet.set_router_flags(NdiscRouterFlags::MANAGED);
+        packet.set_router_lifetime(9000);
+        packet.set_reachable_time(1);
+        packet.set_retrans_time(2);
+        assert_eq!(
+            &bytes[..16],
+            &[134, 0, 0, 0, 255, 0x80, 0x23, 0x28, 0, 0, 0, 1, 0, 0, 0, 2]
+        );
+        let mut packet = Icmpv6Packet::new_unchecked(&mut bytes[..]);
+        packet.set_neighbor_flags(NdiscNeighborFlags::OVERRIDE);
+        packet.set_target_addr(Ipv6Address::LOOPBACK);
+        packet.set_dest_addr(Ipv6Address::LINK_LOCAL_ALL_NODES);
+        assert_eq!(&bytes[4..8], &[0x20, 0, 0, 0]);
+        let packet = Icmpv6Packet::new_checked(&bytes[..]).unwrap();
+        assert_eq!(packet.neighbor_flags(), NdiscNeighborFlags::OVERRIDE);
+        assert_eq!(packet.target_addr(), Ipv6Address::LOOPBACK);
+        assert_eq!(packet.dest_addr(), Ipv6Address::LINK_LOCAL_ALL_NODES);
+    }
+}
