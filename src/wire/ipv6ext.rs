@@ -1006,7 +1006,7 @@ mod tests {
             data: &[0, 0, 0, 0, 0x20, 0x01, 0x0d, 0xb8],
         };
         assert_eq!(repr.buffer_len(), 16);
-        let mut out = vec![0xffu8; 16];
+        let mut out = [0xffu8; 16];
         repr.emit(&mut Ipv6ExtHeader::new_unchecked(&mut out[..]))
             .unwrap();
         assert_eq!(&out[..8], &[6, 1, 2, 1, 0, 0, 0, 0]);

@@ -8,6 +8,7 @@
 
 pub mod arp;
 pub mod checksum;
+pub mod dhcpv4;
 pub mod ethernet;
 pub mod icmpv4;
 #[cfg(feature = "proto-ipv6")]
@@ -28,6 +29,9 @@ mod testdata;
 pub mod udp;
 
 pub use self::arp::{ArpOperation, ArpPacket, ArpRepr};
+pub use self::dhcpv4::{
+    DhcpMessageType, DhcpOpCode, DhcpOption, DhcpOptionsIter, DhcpPacket, DhcpRepr, Ipv4AddressList,
+};
 pub use self::ethernet::{EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr};
 pub use self::icmpv4::{
     Icmpv4DstUnreachable, Icmpv4Message, Icmpv4Packet, Icmpv4Repr, Icmpv4TimeExceeded,
