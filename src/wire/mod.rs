@@ -9,6 +9,7 @@
 pub mod arp;
 pub mod checksum;
 pub mod dhcpv4;
+pub mod dns;
 pub mod ethernet;
 pub mod icmpv4;
 #[cfg(feature = "proto-ipv6")]
@@ -31,6 +32,10 @@ pub mod udp;
 pub use self::arp::{ArpOperation, ArpPacket, ArpRepr};
 pub use self::dhcpv4::{
     DhcpMessageType, DhcpOpCode, DhcpOption, DhcpOptionsIter, DhcpPacket, DhcpRepr, Ipv4AddressList,
+};
+pub use self::dns::{
+    DnsName, DnsOpcode, DnsPacket, DnsQueryRepr, DnsQuestion, DnsRcode, DnsRecord, DnsRecordData,
+    DnsRecordType, DnsRepr,
 };
 pub use self::ethernet::{EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr};
 pub use self::icmpv4::{
@@ -111,9 +116,10 @@ pub enum Error {
     /// A DNS compression pointer points forward, outside the message, or
     /// into a loop (RFC 1035 section 4.1.4 allows prior occurrences only).
     BadPointer,
-    /// A DNS label is longer than 63 bytes, or its length byte uses the
-    /// reserved `01`/`10` prefixes (RFC 1035 section 2.3.4, RFC 6891 5).
-    LabelTooLong,
+    /// A DNS label is longer than 63 bytes, empty inside a name, or its
+    /// length byte uses the reserved `01`/`10` prefixes (RFC 1035 sections
+    /// 2.3.4 and 4.1.4, RFC 6891 section 5).
+    BadLabel,
     /// A DNS name is longer than 255 bytes (RFC 1035 section 2.3.4).
     NameTooLong,
 }
@@ -137,7 +143,7 @@ impl fmt::Display for Error {
             Error::BadOption => "malformed option",
             Error::TooManyHeaders => "too many extension headers",
             Error::BadPointer => "bad DNS compression pointer",
-            Error::LabelTooLong => "DNS label longer than 63 bytes",
+            Error::BadLabel => "bad DNS label",
             Error::NameTooLong => "DNS name longer than 255 bytes",
         };
         f.write_str(text)

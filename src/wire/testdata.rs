@@ -1,5 +1,5 @@
 //! Test support: frames captured from Linux (tests/data, made by
-//! tests/data/capture-wire.sh), hex decoding and a seeded generator.
+//! tests/data/capture-wire.sh) and a seeded generator.
 
 extern crate std;
 use std::vec::Vec;
@@ -9,6 +9,7 @@ pub(crate) const DHCP_PCAP: &[u8] = include_bytes!("../../tests/data/linux-dhcp.
 /// DNS queries to dnsmasq and its answers (18 frames).
 pub(crate) const DNS_PCAP: &[u8] = include_bytes!("../../tests/data/linux-dns.pcap");
 /// IPv6: NDP, MLDv2, echoes, fragments and ICMPv6 errors (57 frames).
+#[cfg(feature = "proto-ipv6")]
 pub(crate) const IPV6_PCAP: &[u8] = include_bytes!("../../tests/data/linux-ipv6.pcap");
 
 /// Frame `number` (1-based, as tshark counts) of a little-endian pcap file.
@@ -27,6 +28,7 @@ pub(crate) fn frame(pcap: &'static [u8], number: usize) -> &'static [u8] {
 }
 
 /// The IPv6 packet of frame `number` of [`IPV6_PCAP`] (after Ethernet).
+#[cfg(feature = "proto-ipv6")]
 pub(crate) fn ipv6_packet(number: usize) -> &'static [u8] {
     &frame(IPV6_PCAP, number)[14..]
 }
@@ -35,14 +37,6 @@ pub(crate) fn ipv6_packet(number: usize) -> &'static [u8] {
 /// 20-byte IPv4 header and UDP before it).
 pub(crate) fn udp_payload(pcap: &'static [u8], number: usize) -> &'static [u8] {
     &frame(pcap, number)[14 + 20 + 8..]
-}
-
-/// Bytes from hex text.
-pub(crate) fn hex(text: &str) -> Vec<u8> {
-    let text: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    text.chunks(2)
-        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
-        .collect()
 }
 
 /// xorshift64*: deterministic pseudo-random numbers for never-panic loops.
