@@ -230,14 +230,15 @@ impl<'a, H: 'a> PacketBuffer<'a, H> {
     /// empty.
     pub fn dequeue(&mut self) -> Option<(H, &mut [u8])> {
         self.skip_padding();
+        // Padding was skipped, so the front entry (if any) is a datagram;
+        // it is taken only then, so that its bytes always leave with it.
         let (_, entry) = self
             .metadata
             .dequeue_many_with(|slots| match slots.first_mut() {
-                Some(slot) => (1, Some((slot.size, slot.header.take()))),
-                None => (0, None),
+                Some(slot) if !slot.is_padding() => (1, Some((slot.size, slot.header.take()))),
+                _ => (0, None),
             });
         let (size, header) = entry?;
-        // Padding was skipped, so the front entry is a datagram.
         let header = header?;
         self.datagrams -= 1;
         let (_, payload) = self.payload.dequeue_many_with(|queued| {
