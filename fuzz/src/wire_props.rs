@@ -13,7 +13,7 @@ use pollnet::wire::ipv6ext::{self, Ipv6ExtHeader, Ipv6FragmentHeader, MAX_EXT_HE
 use pollnet::wire::{
     ChecksumCapabilities, DhcpPacket, DhcpRepr, DnsPacket, DnsQueryRepr, DnsRecordData, DnsRepr,
     Error, Icmpv6Packet, Icmpv6Repr, IpAddress, IpProtocol, Ipv6Address, Ipv6FragmentRepr,
-    Ipv6OptionsRepr, Ipv6Packet, Ipv6Repr, Ipv6RoutingRepr, UdpPacket, UdpRepr,
+    Ipv6OptionsRepr, Ipv6Packet, Ipv6Repr, Ipv6RoutingRepr, MldRepr, UdpPacket, UdpRepr,
 };
 
 /// Checks the DHCP property on one message; returns whether it parsed.
@@ -329,12 +329,10 @@ fn inspect_icmpv6(repr: &Icmpv6Repr) {
                 options.as_bytes().len()
             );
         }
-        Icmpv6Repr::Mld(mld) => {
-            if let pollnet::wire::MldRepr::Report { records } = mld {
-                assert_eq!(records.iter().count(), records.len());
-                for record in records.iter() {
-                    assert_eq!(record.sources.iter().count(), record.sources.len());
-                }
+        Icmpv6Repr::Mld(MldRepr::Report { records }) => {
+            assert_eq!(records.iter().count(), records.len());
+            for record in records.iter() {
+                assert_eq!(record.sources.iter().count(), record.sources.len());
             }
         }
         _ => {}
