@@ -10,6 +10,7 @@
 //!     [--timeout SECONDS] [--pcap FILE]
 //! ```
 //!
+//! `--help` describes each flag.//!
 //! `--request` takes `\r`, `\n`, `\t` and `\\` escapes; the default is
 //! `--http /`, an HTTP/1.0 GET. With the namespace of the server example's
 //! notes and a kernel-side server:
@@ -19,25 +20,75 @@
 //! cargo run --release --example client -- --iface pn0 --remote 192.0.2.2:8000
 //! ```
 
+#[path = "common/cli.rs"]
+mod cli;
+
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::process::ExitCode;
 
+use clap::{Args, Parser};
 use pollnet::iface::{Config, Interface};
 use pollnet::phy::{self, Device, PcapDirection, PcapWriter, RawSocket, TunTap};
 use pollnet::socket::SocketSet;
 use pollnet::socket::tcp::{Cause, RecvError, State, TcpSocket};
 use pollnet::storage::RingBuffer;
 use pollnet::time::{Duration, Instant};
-use pollnet::wire::{EthernetAddress, IpAddress, IpEndpoint, Ipv4Address, Ipv4Cidr};
+use pollnet::wire::{EthernetAddress, IpEndpoint, Ipv4Address, Ipv4Cidr};
 
 const BUFFER: usize = 256 * 1024;
 
-#[derive(Debug)]
-enum Link {
-    Iface(String),
-    Tap(String),
+/// The link pollnet runs on: exactly one of `--iface` and `--tap`.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+struct Link {
+    /// Run on this interface through a raw socket (AF_PACKET, promiscuous:
+    /// pollnet has its own MAC), e.g. one end of a veth pair.
+    #[arg(long, value_name = "NAME")]
+    iface: Option<String>,
+    /// Run on a TAP device of this name (created if absent).
+    #[arg(long, value_name = "NAME")]
+    tap: Option<String>,
+}
+
+/// A TCP client on a real link: pollnet on a Linux raw socket or TAP device
+/// connects to a server, sends one request and writes what comes back to
+/// stdout until the server closes. State transitions and a summary go to
+/// stderr. Needs root (or CAP_NET_RAW / CAP_NET_ADMIN).
+#[derive(Debug, Parser)]
+#[command(name = "client")]
+struct CommandLine {
+    #[command(flatten)]
+    link: Link,
+    /// The server to connect to.
+    #[arg(long, value_name = "ADDRESS:PORT", value_parser = cli::endpoint)]
+    remote: IpEndpoint,
+    /// pollnet's address and prefix.
+    #[arg(
+        long = "ip",
+        value_name = "ADDRESS/PREFIX",
+        default_value = "192.0.2.1/24"
+    )]
+    cidr: Ipv4Cidr,
+    /// The default gateway, for servers off the prefix.
+    #[arg(long, value_name = "IP")]
+    gateway: Option<Ipv4Address>,
+    /// pollnet's own hardware address.
+    #[arg(long, value_name = "MAC", default_value = "02:00:00:00:00:01")]
+    mac: EthernetAddress,
+    /// The request to send, with \r, \n, \t and \\ escapes.
+    #[arg(long, value_name = "TEXT", value_parser = unescape, conflicts_with = "http")]
+    request: Option<Vec<u8>>,
+    /// Send an HTTP/1.0 GET of this path (the default, with `/`).
+    #[arg(long, value_name = "PATH")]
+    http: Option<String>,
+    /// Give up if the exchange has not ended after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = cli::seconds, allow_negative_numbers = true)]
+    timeout: Duration,
+    /// Record every frame, both directions, to this pcap file.
+    #[arg(long, value_name = "FILE")]
+    pcap: Option<String>,
 }
 
 #[derive(Debug)]
@@ -50,24 +101,6 @@ struct Options {
     request: Vec<u8>,
     timeout: Duration,
     pcap: Option<String>,
-}
-
-fn usage() -> &'static str {
-    "usage: client (--iface NAME | --tap NAME) --remote IP:PORT [--ip 192.0.2.1/24] [--gateway IP] \
-     [--mac 02:00:00:00:00:01] [--request TEXT | --http PATH] [--timeout SECONDS] [--pcap FILE]"
-}
-
-fn parse_endpoint(text: &str) -> Result<IpEndpoint, String> {
-    let addr: std::net::SocketAddrV4 = text
-        .parse()
-        .map_err(|e| format!("{text}: {e} (expected IP:PORT)"))?;
-    if addr.port() == 0 {
-        return Err(format!("{text}: port 0"));
-    }
-    Ok(IpEndpoint::new(
-        IpAddress::Ipv4(Ipv4Address::from_bytes(&addr.ip().octets())),
-        addr.port(),
-    ))
 }
 
 /// `\r`, `\n`, `\t` and `\\` become the characters they name.
@@ -87,7 +120,7 @@ fn unescape(text: &str) -> Result<Vec<u8>, String> {
             Some('\\') => b'\\',
             other => {
                 return Err(format!(
-                    "--request: unknown escape \\{}",
+                    "unknown escape \\{} (\\r, \\n, \\t and \\\\ are known)",
                     other.unwrap_or(' ')
                 ));
             }
@@ -101,67 +134,22 @@ fn http_get(path: &str, remote: IpEndpoint) -> Vec<u8> {
         .into_bytes()
 }
 
-/// Parses a flag's value with its type's `FromStr` (addresses come from
-/// `pollnet::wire`), naming the text in the error.
-fn parse_arg<T>(text: &str) -> Result<T, String>
-where
-    T: std::str::FromStr,
-    T::Err: std::fmt::Display,
-{
-    text.parse().map_err(|e| format!("{text}: {e}"))
-}
-
-fn parse_options() -> Result<Options, String> {
-    let mut link = None;
-    let mut remote = None;
-    let mut request = None;
-    let mut http_path = None;
-    let mut cidr = parse_arg::<Ipv4Cidr>("192.0.2.1/24")?;
-    let mut gateway = None;
-    let mut mac = EthernetAddress([0x02, 0, 0, 0, 0, 0x01]);
-    let mut timeout = Duration::from_secs(30);
-    let mut pcap = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = || {
-            args.next()
-                .ok_or_else(|| format!("{flag} needs a value\n{}", usage()))
-        };
-        match flag.as_str() {
-            "--iface" => link = Some(Link::Iface(value()?)),
-            "--tap" => link = Some(Link::Tap(value()?)),
-            "--remote" => remote = Some(parse_endpoint(&value()?)?),
-            "--ip" => cidr = parse_arg::<Ipv4Cidr>(&value()?)?,
-            "--gateway" => gateway = Some(parse_arg::<Ipv4Address>(&value()?)?),
-            "--mac" => mac = parse_arg::<EthernetAddress>(&value()?)?,
-            "--request" => request = Some(unescape(&value()?)?),
-            "--http" => http_path = Some(value()?),
-            "--timeout" => {
-                let secs: f64 = value()?.parse().map_err(|e| format!("--timeout: {e}"))?;
-                timeout = Duration::from_micros((secs.max(0.0) * 1e6) as u64);
-            }
-            "--pcap" => pcap = Some(value()?),
-            "-h" | "--help" => return Err(usage().into()),
-            other => return Err(format!("unknown option {other}\n{}", usage())),
-        }
-    }
-    let link = link.ok_or_else(|| format!("--iface or --tap is required\n{}", usage()))?;
-    let remote = remote.ok_or_else(|| format!("--remote is required\n{}", usage()))?;
-    let request = match (request, http_path) {
-        (Some(_), Some(_)) => return Err("--request and --http exclude each other".into()),
-        (Some(r), None) => r,
-        (None, path) => http_get(path.as_deref().unwrap_or("/"), remote),
+fn parse_options() -> Options {
+    let args = CommandLine::parse();
+    let request = match (args.request, args.http) {
+        (Some(request), _) => request,
+        (None, path) => http_get(path.as_deref().unwrap_or("/"), args.remote),
     };
-    Ok(Options {
-        link,
-        cidr,
-        gateway,
-        mac,
-        remote,
+    Options {
+        link: args.link,
+        cidr: args.cidr,
+        gateway: args.gateway,
+        mac: args.mac,
+        remote: args.remote,
         request,
-        timeout,
-        pcap,
-    })
+        timeout: args.timeout,
+        pcap: args.pcap,
+    }
 }
 
 /// A seed for ISNs and the ephemeral port that peers cannot guess.
@@ -270,7 +258,9 @@ fn fetch<D: Device>(mut device: D, fd: RawFd, options: &Options) -> Result<(), S
 
 fn run(options: &Options) -> Result<(), String> {
     match &options.link {
-        Link::Iface(name) => {
+        Link {
+            iface: Some(name), ..
+        } => {
             let mut raw = RawSocket::new(name).map_err(|e| format!("raw socket on {name}: {e}"))?;
             // pollnet has its own MAC: take frames for any address.
             raw.set_promiscuous(true)
@@ -278,11 +268,17 @@ fn run(options: &Options) -> Result<(), String> {
             let fd = raw.as_raw_fd();
             with_pcap(raw, fd, options)
         }
-        Link::Tap(name) => {
+        Link {
+            tap: Some(name), ..
+        } => {
             let tap = TunTap::new(name).map_err(|e| format!("TAP {name}: {e}"))?;
             let fd = tap.as_raw_fd();
             with_pcap(tap, fd, options)
         }
+        Link {
+            iface: None,
+            tap: None,
+        } => unreachable!("clap requires one of --iface and --tap"),
     }
 }
 
@@ -299,13 +295,7 @@ fn with_pcap<D: Device>(device: D, fd: RawFd, options: &Options) -> Result<(), S
 }
 
 fn main() -> ExitCode {
-    let options = match parse_options() {
-        Ok(o) => o,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
-    };
+    let options = parse_options();
     match run(&options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

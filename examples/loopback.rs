@@ -12,10 +12,17 @@
 //!     [--scenario default|simultaneous-close|rst-in-syn-rcvd|
 //!                 fin-wait-2-timeout|lost-last-ack|passive-close]
 //! ```
+//!
+//! `--help` describes each flag and scenario.
+
+#[path = "common/cli.rs"]
+mod cli;
 
 use std::cell::Cell;
 use std::process::ExitCode;
 use std::rc::Rc;
+
+use clap::{Parser, ValueEnum};
 
 use pollnet::iface::{Config, Interface};
 use pollnet::phy::{
@@ -38,91 +45,63 @@ const BUFFER_SIZE: usize = 64 * 1024;
 /// A scenario that has not finished after this much virtual time is stuck.
 const VIRTUAL_TIME_LIMIT: Duration = Duration::from_secs(3600);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which path of the RFC 9293 state diagram the connection takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Scenario {
+    /// Handshake, transfer, the client closes first: TIME_WAIT and its expiry.
     Default,
+    /// Both ends close at once: FIN_WAIT_1 -> CLOSING -> TIME_WAIT.
     SimultaneousClose,
+    /// The client aborts its first SYN, so the server's SYN+ACK draws a RST
+    /// and SYN_RCVD returns to LISTEN; then the client connects again.
     RstInSynRcvd,
+    /// The server never closes: the client's FIN_WAIT_2 times out.
+    #[value(name = "fin-wait-2-timeout")]
     FinWait2Timeout,
+    /// The client's last ACK is lost: the server retransmits its FIN from
+    /// LAST_ACK and TIME_WAIT answers it.
     LostLastAck,
+    /// The server closes first: the client goes through CLOSE_WAIT.
     PassiveClose,
 }
 
-impl Scenario {
-    fn parse(name: &str) -> Option<Scenario> {
-        Some(match name {
-            "default" => Scenario::Default,
-            "simultaneous-close" => Scenario::SimultaneousClose,
-            "rst-in-syn-rcvd" => Scenario::RstInSynRcvd,
-            "fin-wait-2-timeout" => Scenario::FinWait2Timeout,
-            "lost-last-ack" => Scenario::LostLastAck,
-            "passive-close" => Scenario::PassiveClose,
-            _ => return None,
-        })
-    }
-}
-
-#[derive(Debug, Clone)]
+/// Two pollnet stacks (client and server) joined by an in-memory link on a
+/// virtual clock; one connection's whole life, every state transition
+/// printed as it happens.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "loopback")]
 struct Options {
+    /// Bytes the client sends to the server (checked byte for byte).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 4_000_000,
+        allow_negative_numbers = true
+    )]
     bytes: usize,
+    /// One-way delay of the link in milliseconds (fractions allowed).
+    #[arg(long = "delay-ms", value_name = "D", default_value = "1", value_parser = cli::millis, allow_negative_numbers = true)]
     delay: Duration,
+    /// Fraction of frames dropped each way on the client's side, in [0, 1).
+    #[arg(long, value_name = "P", default_value = "0", value_parser = cli::fraction, allow_negative_numbers = true)]
     loss: f64,
+    /// Seed of the fault injector's random drops.
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 1,
+        allow_negative_numbers = true
+    )]
     seed: u64,
+    /// Record the client's frames, both directions, to this pcap file.
+    #[arg(long, value_name = "FILE")]
     pcap: Option<String>,
+    /// Maximum segment lifetime in seconds; TIME_WAIT lasts twice this.
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = cli::seconds, allow_negative_numbers = true)]
     msl: Duration,
+    /// The path through the state diagram.
+    #[arg(long, value_enum, default_value_t = Scenario::Default)]
     scenario: Scenario,
-}
-
-fn usage() -> &'static str {
-    "usage: loopback [--bytes N] [--delay-ms D] [--loss P] [--seed S] [--pcap FILE] \
-     [--msl SECONDS] [--scenario default|simultaneous-close|rst-in-syn-rcvd|\
-     fin-wait-2-timeout|lost-last-ack|passive-close]"
-}
-
-fn parse_options() -> Result<Options, String> {
-    let mut options = Options {
-        bytes: 4_000_000,
-        delay: Duration::from_millis(1),
-        loss: 0.0,
-        seed: 1,
-        pcap: None,
-        msl: Duration::from_secs(60),
-        scenario: Scenario::Default,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = || {
-            args.next()
-                .ok_or_else(|| format!("{flag} needs a value\n{}", usage()))
-        };
-        match flag.as_str() {
-            "--bytes" => options.bytes = value()?.parse().map_err(|e| format!("--bytes: {e}"))?,
-            "--delay-ms" => {
-                let ms: f64 = value()?.parse().map_err(|e| format!("--delay-ms: {e}"))?;
-                options.delay = Duration::from_micros((ms * 1000.0).max(0.0) as u64);
-            }
-            "--loss" => {
-                options.loss = value()?.parse().map_err(|e| format!("--loss: {e}"))?;
-                if !(0.0..1.0).contains(&options.loss) {
-                    return Err("--loss takes a fraction in [0, 1)".into());
-                }
-            }
-            "--seed" => options.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
-            "--pcap" => options.pcap = Some(value()?),
-            "--msl" => {
-                let secs: f64 = value()?.parse().map_err(|e| format!("--msl: {e}"))?;
-                options.msl = Duration::from_micros((secs * 1e6).max(0.0) as u64);
-            }
-            "--scenario" => {
-                let name = value()?;
-                options.scenario = Scenario::parse(&name)
-                    .ok_or_else(|| format!("unknown scenario {name}\n{}", usage()))?;
-            }
-            "-h" | "--help" => return Err(usage().into()),
-            other => return Err(format!("unknown option {other}\n{}", usage())),
-        }
-    }
-    Ok(options)
 }
 
 /// The byte at `offset` of the transfer: a seeded pseudo-random stream, so
@@ -629,13 +608,7 @@ where
 }
 
 fn main() -> ExitCode {
-    let options = match parse_options() {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
-    };
+    let options = Options::parse();
     let (client_link, server_link) = Loopback::pair(1500, options.delay);
     let mut faults = FaultInjector::new(client_link, options.seed);
     faults.rx_config_mut().drop = Probability::from_fraction(options.loss);

@@ -12,6 +12,7 @@
 //! `<n> malformed <reason>` for truncated or inconsistent headers. `csum` is
 //! `ok` when the IPv4 header and TCP checksums both verify, `bad` when either
 //! fails, `unverified` when the capture was cut short of the segment.
+//! `--help` says the same.
 
 #[path = "pcapdump/dump.rs"]
 mod dump;
@@ -21,12 +22,26 @@ mod frame;
 use std::io::Write;
 use std::process::ExitCode;
 
+use clap::Parser;
+
+/// One line per frame of a pcap or pcapng capture, as pollnet's wire layer
+/// sees it: `<n> tcp ...` for Ethernet II -> IPv4 (not a fragment) -> TCP
+/// with its fields and checksum status (`ok`, `bad`, or `unverified` when
+/// the capture was cut short of the segment), `<n> other <what>` for frames
+/// that parse but are something else, `<n> malformed <reason>` for truncated
+/// or inconsistent headers.
+#[derive(Debug, Parser)]
+#[command(name = "pcapdump")]
+struct Options {
+    /// The capture (pcap or pcapng, Ethernet link type); `--` before a
+    /// file name that starts with `-`.
+    #[arg(value_name = "CAPTURE")]
+    path: String,
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
-    let [_, path] = args.as_slice() else {
-        eprintln!("usage: pcapdump <capture.pcap|capture.pcapng>");
-        return ExitCode::from(2);
-    };
+    let Options { path } = Options::parse();
+    let path = &path;
     let file = match std::fs::read(path) {
         Ok(file) => file,
         Err(err) => {

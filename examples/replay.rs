@@ -11,6 +11,7 @@
 //!     [--offloaded-checksums] [--start capture|zero] [--quiet]
 //! ```
 //!
+//! `--help` describes each flag.//!
 //! Frames the capture host itself sent come back addressed to the other
 //! host's MAC and are dropped as not ours; frames to us are answered as
 //! pollnet would answer them (ARP, ping, SYN to a `--listen` port, RST for a
@@ -34,10 +35,14 @@
 //! default) runs the virtual clock at the capture's own time, so the output
 //! lines up with the input in Wireshark; `--start zero` starts it at 0.
 
+#[path = "common/cli.rs"]
+mod cli;
+
 use std::fs::File;
 use std::io::{BufWriter, Read};
 use std::process::ExitCode;
 
+use clap::{Parser, ValueEnum};
 use pollnet::iface::{Config, Interface};
 use pollnet::phy::{Checksum, PcapReplay};
 use pollnet::socket::tcp::{RecvError, State, TcpConfig, TcpSocket};
@@ -48,103 +53,66 @@ use pollnet::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 
 const BUFFER: usize = 256 * 1024;
 
-#[derive(Debug)]
+/// Where the virtual clock starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Start {
+    /// At the capture's own time, so the output lines up with the input in
+    /// Wireshark.
+    Capture,
+    /// At 0.
+    Zero,
+}
+
+/// Replays a capture through pollnet: the interface takes the place of one
+/// host of the capture, every frame is received at its captured time on a
+/// virtual clock, and what the stack sends is written to a pcap. The same
+/// capture and flags give the same output bytes on every run.
+#[derive(Debug, Parser)]
+#[command(name = "replay")]
 struct Options {
+    /// The capture to replay (pcap or pcapng, Ethernet).
+    #[arg(long = "pcap", value_name = "IN")]
     input: String,
+    /// Where to write what pollnet sends (pcap).
+    #[arg(long = "out", value_name = "OUT")]
     output: String,
+    /// The address and prefix of the host pollnet replaces.
+    #[arg(long = "ip", value_name = "ADDRESS/PREFIX")]
     cidr: Ipv4Cidr,
+    /// The hardware address of the host pollnet replaces.
+    #[arg(long, value_name = "MAC")]
     mac: EthernetAddress,
+    /// The default gateway.
+    #[arg(long, value_name = "IP")]
     gateway: Option<Ipv4Address>,
+    /// A port to listen on (repeat for more); SYNs to other ports draw a RST.
+    #[arg(long, value_name = "PORT", value_parser = cli::port)]
     listen: Vec<u16>,
+    /// The interface's random seed (ISNs, the demultiplexing key).
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
     seed: u64,
+    /// Maximum segment lifetime in seconds (default: the TCP default).
+    #[arg(long, value_name = "SECONDS", value_parser = cli::seconds, allow_negative_numbers = true)]
     msl: Option<Duration>,
+    /// Virtual time to keep polling after the capture's last frame, in
+    /// seconds, so timers (retransmissions, TIME_WAIT) play out.
+    #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = cli::seconds, allow_negative_numbers = true)]
     tail: Duration,
+    /// Accept frames whose TCP checksum was left to the NIC (captures taken
+    /// on the sending host).
+    #[arg(long = "offloaded-checksums")]
     offloaded_checksums: bool,
-    start_at_capture_time: bool,
+    /// Where the virtual clock starts.
+    #[arg(long, value_enum, default_value_t = Start::Capture)]
+    start: Start,
+    /// Do not print each state transition.
+    #[arg(long)]
     quiet: bool,
-}
-
-fn usage() -> &'static str {
-    "usage: replay --pcap IN --out OUT --ip ADDRESS/PREFIX --mac MAC [--listen PORT]... \
-     [--gateway IP] [--seed S] [--msl SECONDS] [--tail SECONDS] [--offloaded-checksums] \
-     [--start capture|zero] [--quiet]"
-}
-
-fn parse_seconds(flag: &str, text: &str) -> Result<Duration, String> {
-    let secs: f64 = text.parse().map_err(|e| format!("{flag}: {e}"))?;
-    if !(0.0..1e9).contains(&secs) {
-        return Err(format!("{flag}: out of range"));
-    }
-    Ok(Duration::from_micros((secs * 1e6) as u64))
-}
-
-/// Parses a flag's value with its type's `FromStr` (addresses come from
-/// `pollnet::wire`), naming the text in the error.
-fn parse_arg<T>(text: &str) -> Result<T, String>
-where
-    T: std::str::FromStr,
-    T::Err: std::fmt::Display,
-{
-    text.parse().map_err(|e| format!("{text}: {e}"))
-}
-
-fn parse_options() -> Result<Options, String> {
-    let (mut input, mut output, mut cidr, mut mac) = (None, None, None, None);
-    let mut options = Options {
-        input: String::new(),
-        output: String::new(),
-        cidr: parse_arg::<Ipv4Cidr>("0.0.0.0/0")?,
-        mac: EthernetAddress([0; 6]),
-        gateway: None,
-        listen: Vec::new(),
-        seed: 0,
-        msl: None,
-        tail: Duration::from_secs(300),
-        offloaded_checksums: false,
-        start_at_capture_time: true,
-        quiet: false,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = || {
-            args.next()
-                .ok_or_else(|| format!("{flag} needs a value\n{}", usage()))
-        };
-        match flag.as_str() {
-            "--pcap" => input = Some(value()?),
-            "--out" => output = Some(value()?),
-            "--ip" => cidr = Some(parse_arg::<Ipv4Cidr>(&value()?)?),
-            "--mac" => mac = Some(parse_arg::<EthernetAddress>(&value()?)?),
-            "--gateway" => options.gateway = Some(parse_arg::<Ipv4Address>(&value()?)?),
-            "--listen" => {
-                let port: u16 = value()?.parse().map_err(|e| format!("--listen: {e}"))?;
-                if port == 0 {
-                    return Err("--listen: port 0".into());
-                }
-                options.listen.push(port);
-            }
-            "--seed" => options.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
-            "--msl" => options.msl = Some(parse_seconds("--msl", &value()?)?),
-            "--tail" => options.tail = parse_seconds("--tail", &value()?)?,
-            "--offloaded-checksums" => options.offloaded_checksums = true,
-            "--start" => {
-                options.start_at_capture_time = match value()?.as_str() {
-                    "capture" => true,
-                    "zero" => false,
-                    other => return Err(format!("--start: {other}: expected capture or zero")),
-                }
-            }
-            "--quiet" => options.quiet = true,
-            "-h" | "--help" => return Err(usage().into()),
-            other => return Err(format!("unknown option {other}\n{}", usage())),
-        }
-    }
-    let missing = |what: &str| format!("{what} is required\n{}", usage());
-    options.input = input.ok_or_else(|| missing("--pcap"))?;
-    options.output = output.ok_or_else(|| missing("--out"))?;
-    options.cidr = cidr.ok_or_else(|| missing("--ip"))?;
-    options.mac = mac.ok_or_else(|| missing("--mac"))?;
-    Ok(options)
 }
 
 /// The capture time of the first frame of a pcap or pcapng file, if it has
@@ -240,7 +208,7 @@ fn if_tsresol(options: &[u8], big: bool) -> u64 {
 }
 
 fn replay(options: &Options) -> Result<(), String> {
-    let start = if options.start_at_capture_time {
+    let start = if options.start == Start::Capture {
         first_frame_time(&options.input)?.unwrap_or(Instant::ZERO)
     } else {
         Instant::ZERO
@@ -286,7 +254,7 @@ fn replay(options: &Options) -> Result<(), String> {
                     tx: BUFFER,
                 },
             )
-            .map_err(|e| format!("listen on {port}: {e:?}"))?;
+            .map_err(|e| format!("listen on {port}: {e}"))?;
         listeners.push(handle);
     }
 
@@ -378,13 +346,7 @@ fn replay(options: &Options) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let options = match parse_options() {
-        Ok(o) => o,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
-    };
+    let options = Options::parse();
     match replay(&options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

@@ -9,10 +9,10 @@
 //! ```text
 //! cargo run --release --example server -- (--iface NAME | --tap NAME)
 //!     [--ip 192.0.2.1/24] [--gateway IP] [--mac 02:00:00:00:00:01]
-//!     [--port 8080] [--backlog 16] [--connections N] [--pcap FILE] [--quiet]
-//!     [--sockets N] [--time-wait-records N] [--rx-buffer BYTES] [--tx-buffer BYTES]
-//!     [--msl SECONDS] [--fin-wait-2-timeout SECONDS] [--idle-timeout SECONDS]
-//!     [--no-syn-cookies]
+//!     [--port 8080] [--backlog 16] [--connections N]
+//!     [--rx-buffer BYTES] [--tx-buffer BYTES] [--pcap FILE] [--quiet]
+//!     [--sockets N] [--time-wait-records N] [--msl SECONDS]
+//!     [--fin-wait-2-timeout SECONDS] [--idle-timeout SECONDS] [--no-syn-cookies]
 //! ```
 //!
 //! Everything not given on the command line is the library's default: the
@@ -22,12 +22,15 @@
 //! (SYN cookies on, eviction of idle connections under memory pressure on,
 //! no idle timeout). Half-open connections and TIME_WAIT connections take
 //! no socket slot and no buffers, so neither a SYN flood nor many closed
-//! connections lock clients out; the server keeps no list of lingering
+//! connections lock clients out, and the server keeps no list of lingering
 //! sockets: the set holds closed connections until their 2*MSL is over.
 //!
-//! With a veth pair whose other end is in a namespace with 192.0.2.2/24
-//! (leave pollnet's end without an address, so the kernel there ignores
-//! pollnet's traffic):
+//! `--help` describes each flag. The kernel peer lives in a network
+//! namespace of its own, as in this crate's interop tests, so no test
+//! address ever lands in the root namespace (whose own network may use the
+//! same documentation prefix). With a veth pair whose other end is in the
+//! namespace with 192.0.2.2/24 (pollnet's end has no address, so the kernel
+//! ignores pollnet's traffic on it):
 //!
 //! ```text
 //! ip netns add peer
@@ -39,8 +42,19 @@
 //! ip netns exec peer curl -s http://192.0.2.1:8080/anything
 //! ```
 //!
-//! With a TAP: `--tap pntap0`, then `ip addr add 192.0.2.2/24 dev pntap0`
-//! and `ip link set pntap0 up` in another shell.
+//! With a TAP, run the server inside the namespace: it creates the TAP
+//! there, and the TAP's kernel side, in the same namespace, is the peer:
+//!
+//! ```text
+//! ip netns add peer
+//! cargo build --release --example server
+//! ip netns exec peer target/release/examples/server --tap pntap0 &
+//! ip -n peer addr add 192.0.2.2/24 dev pntap0 && ip -n peer link set pntap0 up
+//! echo hello | ip netns exec peer nc -N 192.0.2.1 8080
+//! ```
+
+#[path = "common/cli.rs"]
+mod cli;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -48,6 +62,7 @@ use std::io::BufWriter;
 use std::os::fd::{AsRawFd, RawFd};
 use std::process::ExitCode;
 
+use clap::{Args, Parser};
 use pollnet::iface::{Config, Interface};
 use pollnet::phy::{self, Device, PcapDirection, PcapWriter, RawSocket, TunTap};
 use pollnet::socket::tcp::{RecvError, State, TcpConfig, TcpSocket};
@@ -56,7 +71,6 @@ use pollnet::storage::RingBuffer;
 use pollnet::time::{Duration, Instant};
 use pollnet::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 
-/// Default socket buffer sizes (each way).
 const BUFFER: usize = 256 * 1024;
 /// The longest request the HTTP mode reads before answering anyway.
 const MAX_REQUEST: usize = 64 * 1024;
@@ -65,133 +79,96 @@ const HTTP_METHODS: [&str; 8] = [
     "GET ", "HEAD ", "POST ", "PUT ", "DELETE ", "OPTIONS ", "PATCH ", "TRACE ",
 ];
 
-#[derive(Debug)]
-enum Link {
-    Iface(String),
-    Tap(String),
+/// The link pollnet runs on: exactly one of `--iface` and `--tap`.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+struct Link {
+    /// Run on this interface through a raw socket (AF_PACKET, promiscuous:
+    /// pollnet has its own MAC), e.g. one end of a veth pair.
+    #[arg(long, value_name = "NAME")]
+    iface: Option<String>,
+    /// Run on a TAP device of this name (created if absent).
+    #[arg(long, value_name = "NAME")]
+    tap: Option<String>,
 }
 
-#[derive(Debug)]
+/// An echo and HTTP server on a real link: pollnet on a Linux raw socket or
+/// TAP device, with its own MAC and IP address. Plain TCP is echoed back
+/// byte for byte; a connection that starts with an HTTP request line gets
+/// an HTTP/1.1 200 response whose body is its request. Needs root (or
+/// CAP_NET_RAW / CAP_NET_ADMIN).
+#[derive(Debug, Parser)]
+#[command(name = "server")]
 struct Options {
+    #[command(flatten)]
     link: Link,
+    /// pollnet's address and prefix.
+    #[arg(
+        long = "ip",
+        value_name = "ADDRESS/PREFIX",
+        default_value = "192.0.2.1/24"
+    )]
     cidr: Ipv4Cidr,
+    /// The default gateway, for peers off the prefix.
+    #[arg(long, value_name = "IP")]
     gateway: Option<Ipv4Address>,
+    /// pollnet's own hardware address.
+    #[arg(long, value_name = "MAC", default_value = "02:00:00:00:00:01")]
     mac: EthernetAddress,
+    /// The TCP port to listen on.
+    #[arg(long, value_name = "PORT", default_value = "8080", value_parser = cli::port, allow_negative_numbers = true)]
     port: u16,
+    /// Connections at once that are half-open, and connections waiting to
+    /// be accepted; SYNs beyond it get SYN cookies (see --no-syn-cookies).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 16,
+        allow_negative_numbers = true
+    )]
     backlog: usize,
+    /// Exit after serving this many connections (default: run until killed).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     connections: Option<u64>,
-    pcap: Option<String>,
-    quiet: bool,
-    /// Socket slots (connections with buffers, plus the listener).
-    sockets: Option<usize>,
-    /// TIME_WAIT records.
-    time_wait_records: Option<usize>,
+    /// Receive buffer of each connection, in bytes.
+    #[arg(long = "rx-buffer", value_name = "BYTES", default_value_t = BUFFER, allow_negative_numbers = true)]
     rx_buffer: usize,
+    /// Send buffer of each connection, in bytes.
+    #[arg(long = "tx-buffer", value_name = "BYTES", default_value_t = BUFFER, allow_negative_numbers = true)]
     tx_buffer: usize,
+    /// Socket slots: connections with buffers, and the listener (default:
+    /// the backlog plus 64).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    sockets: Option<usize>,
+    /// TIME_WAIT records, kept without buffers or slots after the server
+    /// closes first (default: four per socket slot); the oldest gives way
+    /// when they are all taken.
+    #[arg(
+        long = "time-wait-records",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
+    time_wait_records: Option<usize>,
+    /// Maximum segment lifetime: TIME_WAIT lasts twice this (default 60 s).
+    #[arg(long, value_name = "SECONDS", value_parser = cli::seconds, allow_negative_numbers = true)]
     msl: Option<Duration>,
+    /// How long FIN_WAIT_2 waits for the peer's FIN after our close
+    /// (default 60 s).
+    #[arg(long = "fin-wait-2-timeout", value_name = "SECONDS", value_parser = cli::seconds, allow_negative_numbers = true)]
     fin_wait_2_timeout: Option<Duration>,
+    /// Reset connections that have sent no data this long after their
+    /// handshake (default: never).
+    #[arg(long = "idle-timeout", value_name = "SECONDS", value_parser = cli::seconds, allow_negative_numbers = true)]
     idle_timeout: Option<Duration>,
-    syn_cookies: bool,
-}
-
-fn usage() -> &'static str {
-    "usage: server (--iface NAME | --tap NAME) [--ip 192.0.2.1/24] [--gateway IP] \
-     [--mac 02:00:00:00:00:01] [--port 8080] [--backlog 16] [--connections N] [--pcap FILE] [--quiet] \
-     [--sockets N] [--time-wait-records N] [--rx-buffer BYTES] [--tx-buffer BYTES] [--msl SECONDS] \
-     [--fin-wait-2-timeout SECONDS] [--idle-timeout SECONDS] [--no-syn-cookies]"
-}
-
-/// A duration in seconds (fractions allowed, not negative) for `flag`.
-fn parse_seconds(flag: &str, text: &str) -> Result<Duration, String> {
-    let secs: f64 = text.parse().map_err(|e| format!("{flag}: {text}: {e}"))?;
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(format!("{flag}: {text}: not a duration in seconds"));
-    }
-    Ok(Duration::from_micros((secs * 1e6) as u64))
-}
-
-/// A count for `flag`.
-fn parse_count(flag: &str, text: &str) -> Result<usize, String> {
-    text.parse().map_err(|e| format!("{flag}: {text}: {e}"))
-}
-
-/// Parses a flag's value with its type's `FromStr` (addresses come from
-/// `pollnet::wire`), naming the text in the error.
-fn parse_arg<T>(text: &str) -> Result<T, String>
-where
-    T: std::str::FromStr,
-    T::Err: std::fmt::Display,
-{
-    text.parse().map_err(|e| format!("{text}: {e}"))
-}
-
-fn parse_options() -> Result<Options, String> {
-    let mut link = None;
-    let mut options = Options {
-        link: Link::Iface(String::new()),
-        cidr: parse_arg::<Ipv4Cidr>("192.0.2.1/24")?,
-        gateway: None,
-        mac: EthernetAddress([0x02, 0, 0, 0, 0, 0x01]),
-        port: 8080,
-        backlog: 16,
-        connections: None,
-        pcap: None,
-        quiet: false,
-        sockets: None,
-        time_wait_records: None,
-        rx_buffer: BUFFER,
-        tx_buffer: BUFFER,
-        msl: None,
-        fin_wait_2_timeout: None,
-        idle_timeout: None,
-        syn_cookies: true,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = || {
-            args.next()
-                .ok_or_else(|| format!("{flag} needs a value\n{}", usage()))
-        };
-        match flag.as_str() {
-            "--iface" => link = Some(Link::Iface(value()?)),
-            "--tap" => link = Some(Link::Tap(value()?)),
-            "--ip" => options.cidr = parse_arg::<Ipv4Cidr>(&value()?)?,
-            "--gateway" => options.gateway = Some(parse_arg::<Ipv4Address>(&value()?)?),
-            "--mac" => options.mac = parse_arg::<EthernetAddress>(&value()?)?,
-            "--port" => options.port = value()?.parse().map_err(|e| format!("--port: {e}"))?,
-            "--backlog" => {
-                options.backlog = value()?.parse().map_err(|e| format!("--backlog: {e}"))?
-            }
-            "--connections" => {
-                options.connections = Some(
-                    value()?
-                        .parse()
-                        .map_err(|e| format!("--connections: {e}"))?,
-                )
-            }
-            "--pcap" => options.pcap = Some(value()?),
-            "--quiet" => options.quiet = true,
-            "--sockets" => options.sockets = Some(parse_count(&flag, &value()?)?),
-            "--time-wait-records" => {
-                options.time_wait_records = Some(parse_count(&flag, &value()?)?)
-            }
-            "--rx-buffer" => options.rx_buffer = parse_count(&flag, &value()?)?,
-            "--tx-buffer" => options.tx_buffer = parse_count(&flag, &value()?)?,
-            "--msl" => options.msl = Some(parse_seconds(&flag, &value()?)?),
-            "--fin-wait-2-timeout" => {
-                options.fin_wait_2_timeout = Some(parse_seconds(&flag, &value()?)?)
-            }
-            "--idle-timeout" => options.idle_timeout = Some(parse_seconds(&flag, &value()?)?),
-            "--no-syn-cookies" => options.syn_cookies = false,
-            "-h" | "--help" => return Err(usage().into()),
-            other => return Err(format!("unknown option {other}\n{}", usage())),
-        }
-    }
-    options.link = link.ok_or_else(|| format!("--iface or --tap is required\n{}", usage()))?;
-    if options.port == 0 {
-        return Err("--port must not be 0".into());
-    }
-    Ok(options)
+    /// Drop SYNs beyond the backlog instead of answering with SYN cookies.
+    #[arg(long = "no-syn-cookies")]
+    no_syn_cookies: bool,
+    /// Record every frame, both directions, to this pcap file.
+    #[arg(long, value_name = "FILE")]
+    pcap: Option<String>,
+    /// Do not print each state transition.
+    #[arg(long)]
+    quiet: bool,
 }
 
 /// What a connection turned out to be.
@@ -385,7 +362,7 @@ fn serve<D: Device>(mut device: D, fd: RawFd, options: &Options) -> Result<(), S
     let mut iface = Interface::new(config);
     let mut sockets = SocketSet::with_capacities(capacity);
     let mut listening = new_socket(64, 64);
-    // Children inherit the listener's settings.
+    // Its connections inherit the listener's settings.
     listening.set_config(tcp);
     let listener = sockets.add(listening).map_err(|_| "socket set full")?;
     sockets
@@ -398,13 +375,13 @@ fn serve<D: Device>(mut device: D, fd: RawFd, options: &Options) -> Result<(), S
                 tx: options.tx_buffer,
             },
         )
-        .map_err(|e| format!("listen: {e:?}"))?;
+        .map_err(|e| format!("listen: {e}"))?;
     let listen_options = ListenOptions::default()
-        .with_syn_cookies(options.syn_cookies)
+        .with_syn_cookies(!options.no_syn_cookies)
         .with_idle_timeout(options.idle_timeout);
     sockets
         .set_listen_options(listener, listen_options)
-        .map_err(|e| format!("listen options: {e:?}"))?;
+        .map_err(|e| format!("listen options: {e}"))?;
     println!(
         "listening on {}:{} (MAC {}), echo and HTTP",
         options.cidr.address(),
@@ -494,7 +471,9 @@ fn random_seed() -> u64 {
 
 fn run(options: &Options) -> Result<(), String> {
     match &options.link {
-        Link::Iface(name) => {
+        Link {
+            iface: Some(name), ..
+        } => {
             let mut raw = RawSocket::new(name).map_err(|e| format!("raw socket on {name}: {e}"))?;
             // pollnet has its own MAC: take frames for any address.
             raw.set_promiscuous(true)
@@ -502,11 +481,17 @@ fn run(options: &Options) -> Result<(), String> {
             let fd = raw.as_raw_fd();
             with_pcap(raw, fd, options)
         }
-        Link::Tap(name) => {
+        Link {
+            tap: Some(name), ..
+        } => {
             let tap = TunTap::new(name).map_err(|e| format!("TAP {name}: {e}"))?;
             let fd = tap.as_raw_fd();
             with_pcap(tap, fd, options)
         }
+        Link {
+            iface: None,
+            tap: None,
+        } => unreachable!("clap requires one of --iface and --tap"),
     }
 }
 
@@ -523,13 +508,7 @@ fn with_pcap<D: Device>(device: D, fd: RawFd, options: &Options) -> Result<(), S
 }
 
 fn main() -> ExitCode {
-    let options = match parse_options() {
-        Ok(o) => o,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
-    };
+    let options = Options::parse();
     match run(&options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

@@ -1,7 +1,7 @@
 //! Time as the stack sees it: an [`Instant`] on a caller-supplied clock and a
 //! [`Duration`], both with microsecond resolution.
 //!
-//! The stack never reads a clock (DESIGN.md rule 1). The caller passes `now`
+//! The stack never reads a clock and never sleeps. The caller passes `now`
 //! into every poll; tests and pcap replay pass a virtual clock.
 
 use core::fmt;
@@ -10,12 +10,14 @@ use core::ops::{Add, AddAssign, Sub, SubAssign};
 /// A point in time, in microseconds since an arbitrary epoch chosen by the
 /// caller (for example the program's start, or the first frame of a capture).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Instant {
     micros: i64,
 }
 
 /// A span of time in microseconds; never negative.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Duration {
     micros: u64,
 }

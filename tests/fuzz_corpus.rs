@@ -1,13 +1,24 @@
-//! The seed corpus of the `tcp_segment` fuzz target (fuzz/corpus/tcp_segment)
-//! is made here from real Linux frames, and the fuzz property is checked on
-//! the seeds and on a few thousand damaged copies of them, so CI runs it
-//! even where cargo-fuzz is not installed.
+//! The seed corpora of the fuzz targets are made here: `tcp_segment`'s
+//! (fuzz/corpus/tcp_segment) from real Linux frames, with the fuzz property
+//! checked on the seeds and on a few thousand damaged copies of them, so CI
+//! runs it even where cargo-fuzz is not installed; `iface_ingress`'s and
+//! `iface_session`'s from frames built with the wire layer for the targets'
+//! own interface (tests that the seeds reach the states they are for). A
+//! missing seed file is written (then checked in); a stale one fails.
 
 #[path = "../fuzz/src/roundtrip.rs"]
 mod roundtrip;
+#[path = "../fuzz/src/world.rs"]
+#[allow(dead_code)]
+mod world;
 
-use roundtrip::{Reached, check_frame};
 use std::path::Path;
+
+use pollnet::socket::AnySocket;
+use pollnet::socket::tcp::{State, TcpSocket};
+use pollnet::wire::{ArpOperation, SeqNumber, TcpFlags};
+use roundtrip::{Reached, check_frame};
+use world::{World, ingress_input, simple_segment};
 
 /// The frames of a little-endian microsecond pcap file.
 fn pcap_frames(file: &[u8]) -> Vec<Vec<u8>> {
@@ -97,4 +108,190 @@ fn property_holds_on_damaged_seeds() {
     // keep the sum) still verifies; most damage reaches TCP unverified.
     assert!(verified > 500, "{verified} verified");
     assert!(unverified > 5000, "{unverified} unverified");
+}
+
+/// Writes the seeds of `target` that are missing and fails on stale ones.
+fn check_corpus(target: &str, seeds: &[(&str, Vec<u8>)]) {
+    let dir = Path::new("fuzz/corpus").join(target);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, bytes) in seeds {
+        let path = dir.join(name);
+        match std::fs::read(&path) {
+            Ok(existing) => assert_eq!(&existing, bytes, "{} is stale", path.display()),
+            Err(_) => std::fs::write(&path, bytes).unwrap(),
+        }
+    }
+}
+
+/// Frames fed to a fresh `iface_ingress` world one by one, as the target
+/// does; `next` builds each frame from the world's state so far (e.g. the
+/// ISN of a SYN-ACK it sent). Returns the seed and the world after it.
+fn ingress_seed(mut next: impl FnMut(&World, usize) -> Option<Vec<u8>>) -> (Vec<u8>, World) {
+    let mut w = World::new(1, 4096);
+    let mut frames = Vec::new();
+    while let Some(frame) = next(&w, frames.len()) {
+        assert!(frame.len() <= 255, "a seed frame fits its length byte");
+        frames.push(frame.clone());
+        w.receive(frame);
+    }
+    (ingress_input(&frames), w)
+}
+
+#[test]
+fn iface_ingress_seeds_reach_arp_icmp_and_every_tcp_path() {
+    let mut seeds = Vec::new();
+    let stats_of = |w: &World| w.iface.stats();
+
+    // ARP: a request for our address is answered; a reply is taken.
+    let (seed, w) = ingress_seed(|_, i| (i == 0).then(|| world::arp(ArpOperation::Request)));
+    assert_eq!(stats_of(&w).arp_replies_sent, 1);
+    seeds.push(("arp-request", seed));
+    let (seed, _) = ingress_seed(|_, i| (i == 0).then(|| world::arp(ArpOperation::Reply)));
+    seeds.push(("arp-reply", seed));
+
+    // ICMP echo.
+    let (seed, w) =
+        ingress_seed(|_, i| (i == 0).then(|| world::echo_request(7, 1, b"ping from the peer")));
+    assert_eq!(stats_of(&w).icmp_echo_replies, 1);
+    seeds.push(("icmp-echo", seed));
+
+    // A new connection with every option, completed.
+    let (seed, w) = ingress_seed(|w, i| match i {
+        0 => Some(world::full_syn(40100, 7_000_000)),
+        1 => {
+            let iss = world::our_isn(&w.device.tx, 40100).expect("a SYN-ACK");
+            Some(world::peer_segment(
+                40100,
+                pollnet::wire::TcpRepr {
+                    seq_number: SeqNumber(7_000_001),
+                    ack_number: iss + 1,
+                    flags: TcpFlags::ACK,
+                    window_len: 502,
+                    timestamp: Some(pollnet::wire::TcpTimestamp {
+                        tsval: 1001,
+                        tsecr: 0,
+                    }),
+                    ..Default::default()
+                },
+            ))
+        }
+        _ => None,
+    });
+    let established = w
+        .sockets
+        .iter()
+        .filter_map(|(_, s)| TcpSocket::downcast(s))
+        .filter(|s| s.state() == State::Established)
+        .count();
+    assert_eq!(established, 2, "the seed's connection completed");
+    seeds.push(("syn-options-ack", seed));
+
+    // A SYN to a closed port draws a RST.
+    let (seed, w) = ingress_seed(|_, i| {
+        (i == 0).then(|| {
+            world::segment_between(
+                40200,
+                81,
+                pollnet::wire::TcpRepr {
+                    seq_number: SeqNumber(1),
+                    flags: TcpFlags::SYN,
+                    window_len: 1024,
+                    ..Default::default()
+                },
+            )
+        })
+    });
+    assert_eq!(stats_of(&w).tcp_rsts_sent, 1);
+    seeds.push(("syn-closed-port", seed));
+
+    // Data on the established connection, out of order then in order,
+    // then the peer's FIN.
+    let data = |w: &World, offset: u32, flags: TcpFlags, payload: &[u8]| {
+        let c = w.conns[0];
+        simple_segment(
+            c.port,
+            c.peer_isn.wrapping_add(1 + offset),
+            c.iss + 1,
+            flags,
+            payload,
+        )
+    };
+    let (seed, w) = ingress_seed(|w, i| match i {
+        0 => Some(data(w, 100, TcpFlags::ACK | TcpFlags::PSH, &[b'b'; 100])),
+        1 => Some(data(w, 0, TcpFlags::ACK | TcpFlags::PSH, &[b'a'; 100])),
+        2 => Some(data(w, 200, TcpFlags::ACK | TcpFlags::FIN, &[])),
+        _ => None,
+    });
+    let socket = w.sockets.get::<TcpSocket>(w.conns[0].handle).unwrap();
+    assert_eq!(socket.state(), State::CloseWait);
+    assert_eq!(socket.recv_queue(), 200);
+    seeds.push(("data-ooo-fin", seed));
+
+    // A RST at RCV.NXT ends the connection.
+    let (seed, w) = ingress_seed(|w, i| (i == 0).then(|| data(w, 0, TcpFlags::RST, &[])));
+    assert_eq!(
+        w.sockets
+            .get::<TcpSocket>(w.conns[0].handle)
+            .unwrap()
+            .state(),
+        State::Closed
+    );
+    seeds.push(("rst", seed));
+
+    // A real captured frame for another host (dropped as not ours).
+    let (seed, w) = ingress_seed(|_, i| (i == 0).then(|| frame("linux-no-sack.pcap", 1)));
+    assert_eq!(stats_of(&w).rx_drop_not_for_us, 1);
+    seeds.push(("foreign-syn", seed));
+
+    check_corpus("iface_ingress", &seeds);
+}
+
+/// `iface_session` inputs: steps of the target's little language (see
+/// fuzz/fuzz_targets/iface_session.rs): a segment on connection k is
+/// `[0, k, control, shape, seq_lo, seq_hi, ack, len, win_lo, win_hi]`, time
+/// is `[5, b]` (`(b & 15) + 1 << (b >> 4)` ms), a send `[6, k, n/8]`, a read
+/// `[7, k, max-1]`, a close `[8, k, 0]` (1: shutdown, 2: abort), accept
+/// `[9]`, connect `[10, port_lo, port_hi]`, read all `[11]`.
+#[test]
+fn iface_session_seeds_are_current() {
+    let segment =
+        |k: u8, control: u8, shape: u8, len: u8| [0, k, control, shape, 0, 0, 0, len, 0x00, 0x20];
+    let mut data_close = Vec::new();
+    data_close.extend(segment(0, 0x02, 0, 100)); // ACK|PSH, 100 bytes
+    data_close.extend([7, 0, 255]); // read
+    data_close.extend([6, 0, 50]); // send 400 bytes
+    data_close.extend(segment(0, 0x04, 0, 0)); // ACK|FIN
+    data_close.extend([8, 0, 0]); // close: LAST_ACK
+    data_close.extend([5, 0x30]); // 8 ms
+    data_close.extend(segment(0, 0x00, 0, 0)); // the final ACK
+
+    let mut sack_ts = Vec::new();
+    sack_ts.extend([6, 1, 200]); // 1600 bytes on the timestamp connection
+    sack_ts.extend([5, 0x40]); // 16 ms
+    // ACK with a SACK block and a timestamp.
+    sack_ts.extend([0, 1, 0x40, 0x18, 0, 0, 0, 0, 0x00, 0x20, 0x40, 0x02, 0x20]);
+    sack_ts.extend([5, 0x80, 5, 0xa0, 5, 0xc0]); // retransmission timeouts
+
+    let mut active_close = Vec::new();
+    active_close.extend([8, 2, 0]); // close: FIN_WAIT_1
+    active_close.extend(segment(2, 0x00, 0, 0)); // ACK: FIN_WAIT_2
+    active_close.extend(segment(2, 0x04, 0, 0)); // FIN: TIME_WAIT
+    active_close.extend([5, 0xf0, 5, 0xf8, 5, 0xff]); // 2*MSL passes
+
+    let mut opens = Vec::new();
+    opens.extend([10, 0x50, 0x00]); // connect to port 80 of the peer
+    opens.extend([5, 0x00, 5, 0x90, 5, 0xb0]); // SYN retransmissions
+    opens.extend([8, 3, 1]); // shutdown
+    opens.extend([5, 0xe0, 5, 0xf0, 11]); // keep-alive range, read all
+    opens.extend([9]);
+
+    check_corpus(
+        "iface_session",
+        &[
+            ("data-close", data_close),
+            ("sack-ts-rto", sack_ts),
+            ("active-close-time-wait", active_close),
+            ("connect-shutdown-timers", opens),
+        ],
+    );
 }

@@ -7,11 +7,12 @@
 //! - many sequential kernel requests (as curl or nc would make them), the
 //!   server closing first, against a pollnet server with four slots.
 //!
-//! Root only; without root or a needed program each case prints one
-//! "skipped:" line.
-#![cfg(all(target_os = "linux", feature = "phy-raw-socket"))]
+//! Root only; without root or a needed program a case shows as ignored,
+//! with the reason. (Linux only, like the interop cases.)
 
 mod interop;
+#[macro_use]
+mod runner;
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
@@ -22,8 +23,8 @@ use std::time::{Duration as StdDuration, Instant as WallClock};
 use interop::cases::pollnet_addr;
 use interop::kernel;
 use interop::netenv::{Offload, VethNet};
+use interop::serial;
 use interop::stack::*;
-use interop::{serial, skip};
 use pollnet::phy::{Device, DeviceCapabilities, RawSocket, RxToken};
 use pollnet::socket::tcp::{RecvError, State, TcpSocket};
 use pollnet::socket::{ChildBuffers, SetCapacity, SocketSet};
@@ -33,6 +34,19 @@ use pollnet::wire::{
     IpAddress, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, SeqNumber, TcpFlags, TcpPacket,
     TcpRepr, TcpTimestamp,
 };
+
+fn main() -> std::process::ExitCode {
+    // Both need root (namespaces, veth, AF_PACKET), iproute2, and ethtool
+    // to switch the kernel side's checksum offload off.
+    runner::main(vec![
+        case!(syn_flood_with_the_kernel_as_the_real_client)
+            .root()
+            .programs(&["ip", "ethtool"]),
+        case!(many_kernel_requests_against_four_slots)
+            .root()
+            .programs(&["ip", "ethtool"]),
+    ])
+}
 
 fn open_raw(net: &VethNet) -> RawSocket {
     let mut raw = RawSocket::new(&net.pollnet_if).expect("RawSocket::new");
@@ -146,11 +160,7 @@ fn spoofed_syn(n: usize, port: u16) -> Vec<u8> {
 const FLOOD: usize = 20_000;
 const BACKLOG: usize = 64;
 
-#[test]
 fn syn_flood_with_the_kernel_as_the_real_client() {
-    if skip("SYN flood, kernel client", &["ip", "ethtool"]) {
-        return;
-    }
     let _serial = serial();
     let net = VethNet::create(Offload::TxOff).expect("test network");
     let raw = open_raw(&net);
@@ -265,11 +275,7 @@ fn syn_flood_with_the_kernel_as_the_real_client() {
     assert!(took < StdDuration::from_secs(15), "{took:?}");
 }
 
-#[test]
 fn many_kernel_requests_against_four_slots() {
-    if skip("many kernel requests, four slots", &["ip", "ethtool"]) {
-        return;
-    }
     let _serial = serial();
     let net = VethNet::create(Offload::TxOff).expect("test network");
     let raw = open_raw(&net);

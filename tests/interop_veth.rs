@@ -1,10 +1,12 @@
 //! pollnet against the Linux kernel's TCP over a veth pair (issue 5, cases
 //! 1-7): pollnet on an AF_PACKET RawSocket in the root namespace, the kernel
 //! in a private network namespace, TEST-NET-1 addresses. Root only; without
-//! root or a needed program each case prints one "skipped:" line and passes.
-#![cfg(all(target_os = "linux", feature = "phy-raw-socket", feature = "phy-pcap"))]
+//! root or a needed program a case shows as ignored, with the reason.
+//! (Linux only, like the `server` and `client` examples.)
 
 mod interop;
+#[macro_use]
+mod runner;
 
 use std::fs::File;
 use std::io::{self, BufWriter, ErrorKind, Read};
@@ -20,7 +22,7 @@ use interop::netenv::{Offload, VethNet};
 use interop::sha256::Sha256;
 use interop::stack::*;
 use interop::{
-    CaseTimer, megabytes, pin_to_current_cpu, remove_capture, serial, skip, temp_path, tshark,
+    CaseTimer, megabytes, pin_to_current_cpu, remove_capture, serial, temp_path, tshark,
 };
 use pollnet::phy::{
     Device, FaultConfig, FaultInjector, PcapDirection, PcapWriter, Probability, RawSocket,
@@ -28,6 +30,39 @@ use pollnet::phy::{
 use pollnet::socket::tcp::{State, TcpError, TcpSocket};
 use pollnet::socket::{ChildBuffers, SocketHandle};
 use pollnet::time::Instant;
+use runner::Case;
+
+fn main() -> std::process::ExitCode {
+    // Each case needs root (namespaces, veth, AF_PACKET) and iproute2;
+    // most switch checksum offload off with ethtool; the pcap checks use
+    // tshark.
+    let veth = |case: Case, programs: &[&'static str]| case.root().programs(programs);
+    runner::main(vec![
+        veth(
+            case!(case1_kernel_client_pollnet_server_100mb_each_way),
+            &["ip", "ethtool", "tshark"],
+        ),
+        veth(
+            case!(case2_pollnet_client_kernel_server_100mb_each_way),
+            &["ip", "ethtool"],
+        ),
+        veth(
+            case!(case3_connection_refused_both_ways),
+            &["ip", "ethtool"],
+        ),
+        veth(case!(case4_kernel_aborts_mid_transfer), &["ip", "ethtool"]),
+        veth(case!(case5_ping_and_arp_both_ways), &["ip", "ethtool"]),
+        veth(
+            case!(case6_three_percent_loss_20mb_each_way),
+            &["ip", "ethtool", "tshark"],
+        ),
+        veth(case!(offload_on_partial_checksums_are_completed), &["ip"]),
+        veth(
+            case!(syn_queued_before_the_first_poll_after_listen_reaches_the_listener),
+            &["ip", "ethtool"],
+        ),
+    ])
+}
 
 /// pollnet's raw socket on the veth end: promiscuous (pollnet has its own
 /// MAC), with a receive queue large enough for a kernel sender's window.
@@ -50,14 +85,7 @@ fn pcap_writer<D: Device>(device: D, path: &Path) -> PcapWriter<D, BufWriter<Fil
 /// connection (pollnet's passive close), pollnet on the second (active
 /// close, TIME_WAIT). The capture has no TCP analysis flag but window-full
 /// and window-update.
-#[test]
 fn case1_kernel_client_pollnet_server_100mb_each_way() {
-    if skip(
-        "case 1 (kernel client -> pollnet server)",
-        &["ip", "ethtool", "tshark"],
-    ) {
-        return;
-    }
     let _serial = serial();
     let _timer = CaseTimer::start("case 1 + case 7 (pcap of case 1)");
     // No reordering on the veth pair: see pin_to_current_cpu. The kernel
@@ -146,14 +174,7 @@ fn case1_kernel_client_pollnet_server_100mb_each_way() {
 /// Case 2: pollnet connects to a kernel listener; 100 MB each way; pollnet
 /// closes first (TIME_WAIT, CLOSED after 2*MSL), then a second connection
 /// where the kernel closes first.
-#[test]
 fn case2_pollnet_client_kernel_server_100mb_each_way() {
-    if skip(
-        "case 2 (pollnet client -> kernel server)",
-        &["ip", "ethtool"],
-    ) {
-        return;
-    }
     let _serial = serial();
     let _timer = CaseTimer::start("case 2");
     let net = VethNet::create(Offload::TxOff).expect("test network");
@@ -209,11 +230,7 @@ fn case2_pollnet_client_kernel_server_100mb_each_way() {
 }
 
 /// Case 3: a connection to a closed port is refused both ways.
-#[test]
 fn case3_connection_refused_both_ways() {
-    if skip("case 3 (connection refused)", &["ip", "ethtool"]) {
-        return;
-    }
     let _serial = serial();
     let _timer = CaseTimer::start("case 3");
     let net = VethNet::create(Offload::TxOff).expect("test network");
@@ -328,11 +345,7 @@ fn send_until_reset(
 /// Case 4: the kernel aborts (SO_LINGER 0) while pollnet is sending, once
 /// as pollnet's client and once as its server: pollnet's socket goes from
 /// ESTABLISHED to CLOSED on the RST and is freed.
-#[test]
 fn case4_kernel_aborts_mid_transfer() {
-    if skip("case 4 (kernel abort, SO_LINGER 0)", &["ip", "ethtool"]) {
-        return;
-    }
     let _serial = serial();
     let _timer = CaseTimer::start("case 4");
     let net = VethNet::create(Offload::TxOff).expect("test network");
@@ -409,11 +422,7 @@ fn case4_kernel_aborts_mid_transfer() {
 /// request), the kernel resolves pollnet's (pollnet's reply), and the
 /// kernel's pings are answered with the exact identifier, sequence number
 /// and data.
-#[test]
 fn case5_ping_and_arp_both_ways() {
-    if skip("case 5 (ping, ARP)", &["ip", "ethtool"]) {
-        return;
-    }
     let _serial = serial();
     let _timer = CaseTimer::start("case 5");
     let net = VethNet::create(Offload::TxOff).expect("test network");
@@ -468,11 +477,7 @@ fn case5_ping_and_arp_both_ways() {
 /// FaultInjector on pollnet's side; 20 MB each way still arrive byte-exact;
 /// pollnet retransmits; the capture (taken on the wire side of the
 /// injector) shows only what loss explains.
-#[test]
 fn case6_three_percent_loss_20mb_each_way() {
-    if skip("case 6 (3% loss)", &["ip", "ethtool", "tshark"]) {
-        return;
-    }
     let _serial = serial();
     let _timer = CaseTimer::start("case 6 + case 7 (pcap of case 6)");
     let net = VethNet::create(Offload::TxOff).expect("test network");
@@ -578,11 +583,7 @@ fn case6_three_percent_loss_20mb_each_way() {
 /// Checksum offload left on the kernel's veth end: its frames reach the raw
 /// socket with partial checksums (TP_STATUS_CSUMNOTREADY), which RawSocket
 /// completes, so none is dropped as bad; the transfer is byte-exact.
-#[test]
 fn offload_on_partial_checksums_are_completed() {
-    if skip("offload on (partial checksums)", &["ip"]) {
-        return;
-    }
     let _serial = serial();
     let _timer = CaseTimer::start("offload on");
     let net = VethNet::create(Offload::On).expect("test network");
@@ -622,11 +623,7 @@ fn offload_on_partial_checksums_are_completed() {
 /// SYN drew a RST; fixed in iface by a1a7012.) The kernel knows pollnet's MAC in advance (a
 /// permanent neighbour entry), so its SYN is queued on the raw socket
 /// before pollnet polls at all.
-#[test]
 fn syn_queued_before_the_first_poll_after_listen_reaches_the_listener() {
-    if skip("queued SYN vs listen", &["ip", "ethtool"]) {
-        return;
-    }
     let _serial = serial();
     let _timer = CaseTimer::start("queued SYN vs listen");
     let net = VethNet::create(Offload::TxOff).expect("test network");

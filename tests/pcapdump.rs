@@ -10,9 +10,6 @@ mod frame;
 #[path = "support/frames.rs"]
 mod frames;
 
-use std::path::PathBuf;
-use std::process::Command;
-
 fn lines(file: &[u8]) -> Result<Vec<String>, dump::DumpError> {
     let mut out = Vec::new();
     dump::dump(file, &mut |n, text| out.push(format!("{n} {text}")))?;
@@ -164,40 +161,4 @@ fn never_panics_on_damaged_files() {
             let _ = frame::describe(&damaged, damaged.len());
         }
     }
-}
-
-/// The example binary, built by `cargo test` beside the test binaries.
-fn pcapdump_binary() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let dir = exe.parent()?.parent()?;
-    let binary = dir.join("examples").join("pcapdump");
-    binary.exists().then_some(binary)
-}
-
-#[test]
-fn binary_exit_codes() {
-    let Some(binary) = pcapdump_binary() else {
-        println!("pcapdump example binary not built (run the whole `cargo test`); skipped");
-        return;
-    };
-    let output = Command::new(&binary).arg("Cargo.toml").output().unwrap();
-    assert!(!output.status.success());
-    assert!(output.stdout.is_empty());
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with("pcapdump: Cargo.toml: not a pcap or pcapng file"));
-
-    let output = Command::new(&binary).output().unwrap();
-    assert_eq!(output.status.code(), Some(2));
-
-    let output = Command::new(&binary)
-        .arg("tests/data/linux-no-sack.pcap")
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    assert_eq!(stdout.lines().count(), 10);
-    assert!(stdout.starts_with(
-        "1 tcp 192.0.2.1:45418 > 192.0.2.2:5003 seq=1181510299 ack=0 flags=0x002 win=64240 len=0 csum=ok\n"
-    ));
 }

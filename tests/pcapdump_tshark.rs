@@ -1,8 +1,9 @@
 //! pcapdump against Wireshark's dissector (`tshark`), field by field, on
-//! hand-made frames and on real Linux captures. Skips (with one line) when
-//! tshark is not installed; CI installs it.
+//! hand-made frames and on real Linux captures. Ignored, with the reason,
+//! when tshark is not installed; CI installs it.
 
-#![cfg(feature = "phy-pcap")]
+#[macro_use]
+mod runner;
 
 #[path = "../examples/pcapdump/dump.rs"]
 mod dump;
@@ -40,12 +41,10 @@ const FIELDS: [&str; 18] = [
 /// tshark's view of one frame, field name to value ("" when absent).
 type Dissection = BTreeMap<&'static str, String>;
 
-fn tshark_installed() -> bool {
-    Command::new("tshark")
-        .arg("--version")
-        .output()
-        .map(|out| out.status.success())
-        .unwrap_or(false)
+fn main() -> std::process::ExitCode {
+    runner::main(vec![
+        case!(pcapdump_agrees_with_tshark).programs(&["tshark"]),
+    ])
 }
 
 fn tshark(path: &Path) -> Vec<Dissection> {
@@ -253,12 +252,7 @@ fn temp_path(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("pollnet-{}-{name}", std::process::id()))
 }
 
-#[test]
 fn pcapdump_agrees_with_tshark() {
-    if !tshark_installed() {
-        println!("tshark not installed: pcapdump/tshark comparison skipped");
-        return;
-    }
     // (a) Hand-made frames, good and damaged.
     let cases = frames::cases();
     let handmade = temp_path("handmade.pcap");

@@ -1,6 +1,9 @@
 //! A pcap written through `PcapWriter` opens in tshark with the frames and
-//! timestamps that passed (skipped with a message when tshark is missing).
-#![cfg(feature = "phy-pcap")]
+//! timestamps that passed (ignored, with the reason, when tshark is
+//! missing); `PcapReplay` replays real captures at their times.
+
+#[macro_use]
+mod runner;
 
 use std::process::Command;
 
@@ -38,7 +41,14 @@ fn arp(opcode: u8) -> Vec<u8> {
     f
 }
 
-#[test]
+fn main() -> std::process::ExitCode {
+    runner::main(vec![
+        case!(tshark_opens_a_recorded_capture).programs(&["tshark"]),
+        case!(replays_a_real_pcapng_capture_at_its_times),
+        case!(replays_real_pcap_captures_frame_for_frame),
+    ])
+}
+
 fn tshark_opens_a_recorded_capture() {
     let path = std::env::temp_dir().join(format!("pollnet-phy-pcap-{}.pcap", std::process::id()));
     let file = std::fs::File::create(&path).unwrap();
@@ -72,13 +82,7 @@ fn tshark_opens_a_recorded_capture() {
         .output();
     drop(dev);
     std::fs::remove_file(&path).unwrap();
-    let output = match tshark {
-        Ok(o) => o,
-        Err(e) => {
-            println!("skipped: tshark not runnable ({e})");
-            return;
-        }
-    };
+    let output = tshark.expect("run tshark");
     assert!(
         output.status.success(),
         "tshark failed: {}",
@@ -125,7 +129,6 @@ fn play(mut replay: PcapReplay, start: Instant) -> Vec<(u64, usize)> {
     out
 }
 
-#[test]
 fn replays_a_real_pcapng_capture_at_its_times() {
     // Offsets and lengths as tshark reports them for this capture.
     let expected: Vec<(u64, usize)> = vec![
@@ -152,7 +155,6 @@ fn replays_a_real_pcapng_capture_at_its_times() {
     assert_eq!(play(replay, start), expected);
 }
 
-#[test]
 fn replays_real_pcap_captures_frame_for_frame() {
     for (name, count, second, last) in [
         ("linux-transfer.pcap", 134, 595_052, 603_788),

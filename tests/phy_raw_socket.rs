@@ -1,9 +1,11 @@
 //! `RawSocket` against real Linux interfaces: a veth pair in a private
 //! network namespace (created by `unshare` on a dedicated thread, so the
 //! host's interfaces and routes are never touched), TEST-NET-1 addresses
-//! only. Needs root and iproute2; otherwise each test prints one line
-//! starting with "skipped:" and passes.
-#![cfg(all(target_os = "linux", feature = "phy-raw-socket"))]
+//! only. Needs root and iproute2; otherwise each test shows as ignored, with
+//! the reason.
+
+#[macro_use]
+mod runner;
 
 use std::os::fd::AsRawFd;
 use std::process::Command;
@@ -20,22 +22,21 @@ const KERNEL_IP: [u8; 4] = [192, 0, 2, 2];
 /// IEEE 802 local experimental EtherType: nothing else on the link uses it.
 const TEST_ETHERTYPE: [u8; 2] = [0x88, 0xb5];
 
-/// Why these tests cannot run here, if they cannot.
-fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root".into());
-    }
-    match Command::new("ip").arg("-V").output() {
-        Ok(o) if o.status.success() => None,
-        _ => Some("iproute2 (`ip`) not installed".into()),
-    }
+fn main() -> std::process::ExitCode {
+    runner::main(vec![
+        case!(frames_cross_a_veth_pair_both_ways)
+            .root()
+            .programs(&["ip"]),
+        case!(kernel_partial_checksums_are_completed)
+            .root()
+            .programs(&["ip"]),
+    ])
 }
 
 /// Runs `f` on a new thread inside a new, private network namespace; the
-/// namespace disappears when the thread ends. `Err` if namespaces are not
-/// available.
-fn in_private_netns<F: FnOnce() + Send + 'static>(f: F) -> Result<(), String> {
+/// namespace disappears when the thread ends. The case is skipped if
+/// namespaces are not available.
+fn in_private_netns<F: FnOnce() + Send + 'static>(f: F) {
     let handle = std::thread::spawn(move || {
         // SAFETY: unshare(2) with CLONE_NEWNET moves only this thread.
         if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
@@ -48,7 +49,8 @@ fn in_private_netns<F: FnOnce() + Send + 'static>(f: F) -> Result<(), String> {
         Ok(())
     });
     match handle.join() {
-        Ok(result) => result,
+        Ok(Ok(())) => {}
+        Ok(Err(reason)) => runner::skip(reason),
         Err(panic) => std::panic::resume_unwind(panic),
     }
 }
@@ -133,13 +135,8 @@ fn test_frame(dst: [u8; 6], src: [u8; 6], fill: u8) -> Vec<u8> {
     f
 }
 
-#[test]
 fn frames_cross_a_veth_pair_both_ways() {
-    if let Some(reason) = skip_reason() {
-        println!("skipped: raw socket veth test: {reason}");
-        return;
-    }
-    let result = in_private_netns(|| {
+    in_private_netns(|| {
         let veth = VethPair::new("r");
         let mut ours = RawSocket::new(&veth.ours).unwrap();
         let mut theirs = RawSocket::new(&veth.kernels).unwrap();
@@ -172,9 +169,6 @@ fn frames_cross_a_veth_pair_both_ways() {
         assert!(ours.stats().received >= 1);
         ours.set_promiscuous(false).unwrap();
     });
-    if let Err(reason) = result {
-        println!("skipped: raw socket veth test: {reason}");
-    }
 }
 
 /// The one's-complement sum of 16-bit big-endian words (RFC 1071).
@@ -244,13 +238,8 @@ fn tcp_segment(dst_mac: [u8; 6], sport: u16, dport: u16, seq: u32, ack: u32, fla
     [&dst_mac[..], &OUR_MAC, &[0x08, 0x00], &ip, &tcp].concat()
 }
 
-#[test]
 fn kernel_partial_checksums_are_completed() {
-    if let Some(reason) = skip_reason() {
-        println!("skipped: raw socket checksum offload test: {reason}");
-        return;
-    }
-    let result = in_private_netns(|| {
+    in_private_netns(|| {
         let veth = VethPair::new("c");
         ip(&["addr", "add", "192.0.2.2/24", "dev", &veth.kernels]);
         // The kernel knows our hardware address, so it sends without ARP.
@@ -348,7 +337,4 @@ fn kernel_partial_checksums_are_completed() {
         // UDP, SYN, the handshake's ACK and the data all came partial.
         assert!(ours.stats().checksums_completed >= 3, "{:?}", ours.stats());
     });
-    if let Err(reason) = result {
-        println!("skipped: raw socket checksum offload test: {reason}");
-    }
 }

@@ -2,8 +2,11 @@
 //! namespace (created by `unshare` on a dedicated thread, so the host is
 //! never touched), addressed from TEST-NET-1; we ask the kernel for its
 //! hardware address with ARP and check its reply byte for byte. Needs root,
-//! /dev/net/tun and iproute2; otherwise prints one "skipped:" line and passes.
-#![cfg(all(target_os = "linux", feature = "phy-tuntap"))]
+//! /dev/net/tun and iproute2; otherwise the test shows as ignored, with the
+//! reason.
+
+#[macro_use]
+mod runner;
 
 use std::os::fd::AsRawFd;
 use std::process::Command;
@@ -12,18 +15,13 @@ use std::time::Instant as WallClock;
 use pollnet::phy::{self, Device, RxToken, TunTap, TxToken};
 use pollnet::time::{Duration, Instant};
 
-fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root".into());
-    }
-    if !std::path::Path::new("/dev/net/tun").exists() {
-        return Some("/dev/net/tun missing".into());
-    }
-    match Command::new("ip").arg("-V").output() {
-        Ok(o) if o.status.success() => None,
-        _ => Some("iproute2 (`ip`) not installed".into()),
-    }
+fn main() -> std::process::ExitCode {
+    runner::main(vec![
+        case!(kernel_answers_arp_through_a_tap)
+            .root()
+            .programs(&["ip"])
+            .needs(runner::Need::Path("/dev/net/tun".into())),
+    ])
 }
 
 fn ip(args: &[&str]) {
@@ -51,12 +49,7 @@ fn arp_request() -> Vec<u8> {
     .concat()
 }
 
-#[test]
 fn kernel_answers_arp_through_a_tap() {
-    if let Some(reason) = skip_reason() {
-        println!("skipped: TAP test: {reason}");
-        return;
-    }
     let handle = std::thread::spawn(|| {
         // SAFETY: unshare(2) with CLONE_NEWNET moves only this thread.
         if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
@@ -109,11 +102,9 @@ fn kernel_answers_arp_through_a_tap() {
         assert!(tap.stats().received >= 1);
         Ok(())
     });
-    let result = match handle.join() {
-        Ok(result) => result,
+    match handle.join() {
+        Ok(Ok(())) => {}
+        Ok(Err(reason)) => runner::skip(reason),
         Err(panic) => std::panic::resume_unwind(panic),
-    };
-    if let Err(reason) = result {
-        println!("skipped: TAP test: {reason}");
     }
 }

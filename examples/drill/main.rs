@@ -24,14 +24,26 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::Parser;
 use engine::{ExpectedFailures, Verdict};
 
+/// Runs packetdrill-style scripts against pollnet on a virtual clock and
+/// prints one line per script: `PASS <path>`, `FAIL <path>: <line>: expected
+/// <...>, got <...>`, or `XFAIL <path>: ...` for a script on the list of
+/// expected failures (with the RFC section behind pollnet's behaviour). The
+/// last line is `<N> passed, <M> failed`. Exits 0 only if every failure is
+/// an expected one. With DRILL_TRACE set, every event, segment and state
+/// transition goes to stderr.
+#[derive(Debug, Parser)]
+#[command(name = "drill")]
+struct Options {
+    /// `.pkt` scripts, or folders searched for them.
+    #[arg(value_name = "PATH", required = true)]
+    paths: Vec<PathBuf>,
+}
+
 fn main() -> ExitCode {
-    let paths: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
-    if paths.is_empty() {
-        eprintln!("usage: drill PATH...  (.pkt files or folders holding them)");
-        return ExitCode::from(2);
-    }
+    let Options { paths } = Options::parse();
     let expected = match ExpectedFailures::parse(engine::EXPECTED_FAILURES) {
         Ok(expected) => expected,
         Err(err) => {

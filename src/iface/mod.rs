@@ -4,8 +4,8 @@
 //! Ingress: Ethernet -> ARP / IPv4 -> ICMPv4 / TCP, handed to the
 //! [`SocketSet`](crate::socket::SocketSet), which demultiplexes in O(1) by
 //! 4-tuple, then by listening port. Egress: only sockets that have something
-//! to do are visited (the set's ready set and timer queue, DESIGN.md rule
-//! 6).
+//! to do are visited (the set's ready set and timer queue), so a poll costs
+//! what the active sockets need, not a scan of the set.
 
 mod interface;
 pub mod neighbor;
@@ -25,6 +25,7 @@ pub const MAX_IP_ADDRS: usize = 4;
 /// An interface's configuration.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Config {
     /// The interface's Ethernet address.
     pub hardware_addr: EthernetAddress,
@@ -83,6 +84,7 @@ impl Config {
 /// Counters: every reason a frame is dropped, and what was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Stats {
     /// Frames received from the device.
     pub rx_frames: u64,

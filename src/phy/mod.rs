@@ -21,7 +21,8 @@
 //! duplicates, reorders, corrupts and rate-limits frames, seeded.
 //!
 //! Time enters only as the `now` given to [`Device::receive`] and
-//! [`Device::transmit`] (DESIGN.md rule 1): no device here reads a clock.
+//! [`Device::transmit`]: no device here reads a clock, so a virtual clock
+//! drives every device the same way as a real one.
 
 use crate::time::Instant;
 
@@ -76,6 +77,7 @@ pub const ETHERNET_HEADER_LEN: usize = 14;
 /// What a device's frames carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Medium {
     /// Ethernet II frames without FCS. (IP-only media, as on a TUN device,
     /// may be added later.)
@@ -95,6 +97,7 @@ impl Medium {
 /// What a device can do, as the interface needs to know it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct DeviceCapabilities {
     /// What the frames carry.
     pub medium: Medium,

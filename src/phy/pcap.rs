@@ -310,7 +310,14 @@ impl fmt::Display for PcapReplayError {
     }
 }
 
-impl std::error::Error for PcapReplayError {}
+impl std::error::Error for PcapReplayError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PcapReplayError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 impl From<io::Error> for PcapReplayError {
     fn from(e: io::Error) -> Self {

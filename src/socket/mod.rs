@@ -116,6 +116,7 @@ pub(crate) enum Packet<'p> {
 
 /// When a socket next needs the interface's attention.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum PollAt {
     /// Now: it has something to send.
     Now,

@@ -6,7 +6,16 @@ pub const MAX_HOLES: usize = 32;
 
 /// Adding a range would need more holes than the assembler may keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct TooManyHoles;
+
+impl core::fmt::Display for TooManyHoles {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        f.write_str("the range would need more holes than the assembler keeps")
+    }
+}
+
+impl core::error::Error for TooManyHoles {}
 
 /// Tracks which byte ranges past a moving front have arrived, with a
 /// bounded, configurable number of holes (no allocation).

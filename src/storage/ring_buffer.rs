@@ -80,6 +80,13 @@ impl<'a, T: 'a> RingBuffer<'a, T> {
         (start, size.min(self.capacity() - start))
     }
 
+    /// The number of free elements contiguous after the queued data: up to
+    /// the end of storage, or to the read position when the free space
+    /// does not wrap.
+    pub fn contiguous_window(&self) -> usize {
+        self.contiguous(self.length, self.window()).1
+    }
+
     /// The largest contiguous free slice after the queued data, handed to
     /// `f`, which returns how many elements it filled; those are enqueued
     /// (a count larger than the slice is clamped to it).
@@ -297,6 +304,23 @@ mod tests {
         let (n, rest) = ring.dequeue_many_with(|buf| (buf.len(), buf.to_vec()));
         assert_eq!((n, rest), (1, b"g".to_vec()));
         assert!(ring.is_empty());
+    }
+
+    #[test]
+    fn contiguous_window_stops_at_the_end_or_the_reader() {
+        let mut ring = RingBuffer::new(vec![0u8; 6]);
+        assert_eq!(ring.contiguous_window(), 6);
+        ring.enqueue_slice(b"abcd");
+        assert_eq!(ring.contiguous_window(), 2);
+        ring.dequeue_allocated(3);
+        // Free: 4..6 then 0..3; only the first run is contiguous.
+        assert_eq!((ring.window(), ring.contiguous_window()), (5, 2));
+        ring.enqueue_slice(b"efg");
+        // Queued d,e,f at 3..6 and g at 0; free 1..3 up to the reader.
+        assert_eq!((ring.window(), ring.contiguous_window()), (2, 2));
+        let mut empty: RingBuffer<u8> = RingBuffer::new(vec![]);
+        assert_eq!(empty.contiguous_window(), 0);
+        empty.clear();
     }
 
     #[test]

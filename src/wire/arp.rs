@@ -11,6 +11,7 @@ pub const PROTOCOL_IPV4: u16 = 0x0800;
 
 /// The ARP operation field (RFC 826).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ArpOperation {
     /// A request (1): who has the target protocol address?
     Request,
@@ -235,6 +236,7 @@ const ETHERNET_IPV4_LEN: usize = field::ADDRESSES + 2 * 6 + 2 * 4;
 /// A high-level representation of an ARP packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ArpRepr {
     /// ARP for Ethernet hardware addresses and IPv4 protocol addresses.
     EthernetIpv4 {

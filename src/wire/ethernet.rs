@@ -6,6 +6,7 @@ use super::{Error, Result};
 
 /// A 48-bit Ethernet (MAC) address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct EthernetAddress(pub [u8; 6]);
 
 impl EthernetAddress {
@@ -51,6 +52,7 @@ impl fmt::Display for EthernetAddress {
 
 /// The EtherType field of an Ethernet II frame (IEEE 802.3 clause 3.2.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum EthernetProtocol {
     /// IPv4 (0x0800).
     Ipv4,
@@ -225,6 +227,7 @@ impl<T: AsRef<[u8]>> fmt::Display for EthernetFrame<T> {
 
 /// A high-level representation of an Ethernet II header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct EthernetRepr {
     /// Source address.
     pub src_addr: EthernetAddress,

@@ -9,6 +9,7 @@ use super::{ChecksumCapabilities, Error, Result};
 
 /// The ICMPv4 message type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Icmpv4Message {
     /// Echo reply (0).
     EchoReply,
@@ -71,6 +72,7 @@ impl fmt::Display for Icmpv4Message {
 /// The code of a destination unreachable message (RFC 792, RFC 1122
 /// section 3.2.2.1, RFC 1812 section 5.2.7.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Icmpv4DstUnreachable {
     /// Network unreachable (0).
     NetUnreachable,
@@ -161,6 +163,7 @@ impl From<Icmpv4DstUnreachable> for u8 {
 
 /// The code of a time exceeded message (RFC 792).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Icmpv4TimeExceeded {
     /// TTL expired in transit (0).
     TtlExpired,
@@ -358,6 +361,7 @@ impl<T: AsRef<[u8]>> fmt::Display for Icmpv4Packet<T> {
 /// A high-level representation of the ICMPv4 messages pollnet handles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Icmpv4Repr<'a> {
     /// An echo request (ping).
     EchoRequest {

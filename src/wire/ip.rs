@@ -14,6 +14,7 @@ use super::ipv6::{Ipv6Address, Ipv6Cidr};
 
 /// An IP version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum IpVersion {
     /// IPv4.
     Ipv4,
@@ -25,6 +26,7 @@ pub enum IpVersion {
 /// An IP protocol number (the IPv4 "protocol" / IPv6 "next header" field,
 /// IANA's assigned internet protocol numbers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum IpProtocol {
     /// IPv6 hop-by-hop options (0, RFC 8200 section 4.3).
     HopByHop,
@@ -101,6 +103,7 @@ impl fmt::Display for IpProtocol {
 
 /// An IP address of any supported version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum IpAddress {
     /// An IPv4 address.
     Ipv4(Ipv4Address),
@@ -244,6 +247,7 @@ impl From<core::net::Ipv6Addr> for IpAddress {
 /// An address `core::net` has but this build cannot carry (an IPv6 address
 /// without the `proto-ipv6` feature).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct UnsupportedVersion;
 
 impl fmt::Display for UnsupportedVersion {
@@ -303,6 +307,7 @@ impl core::str::FromStr for IpAddress {
 
 /// An address with a prefix length, of either version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum IpCidr {
     /// An IPv4 prefix.
     Ipv4(Ipv4Cidr),
@@ -395,6 +400,7 @@ impl core::str::FromStr for IpCidr {
 
 /// An address and a port: one end of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct IpEndpoint {
     /// The IP address.
     pub addr: IpAddress,
@@ -459,6 +465,7 @@ impl From<IpEndpoint> for core::net::SocketAddr {
 /// A local endpoint to listen on: a port, and optionally one local address
 /// (`None` listens on every address of the interface).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct IpListenEndpoint {
     /// The local address, or `None` for any.
     pub addr: Option<IpAddress>,
@@ -498,6 +505,7 @@ impl fmt::Display for IpListenEndpoint {
 /// who sent it, to whom, which protocol, how long the payload is, and the
 /// hop limit (TTL). The interface turns it into a version-specific header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct IpRepr {
     /// Source address.
     pub src_addr: IpAddress,

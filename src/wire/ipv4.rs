@@ -8,6 +8,7 @@ use super::{ChecksumCapabilities, Error, Result};
 
 /// A four-octet IPv4 address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Ipv4Address(pub [u8; 4]);
 
 impl Ipv4Address {
@@ -77,6 +78,7 @@ impl fmt::Display for Ipv4Address {
 
 /// An IPv4 address with a prefix length, e.g. 192.0.2.1/24.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Ipv4Cidr {
     address: Ipv4Address,
     prefix_len: u8,
@@ -487,6 +489,7 @@ impl<T: AsRef<[u8]>> fmt::Display for Ipv4Packet<T> {
 /// the packet view when it needs other values). RFC 6864 section 4.1 allows
 /// any identification on atomic datagrams (DF set, not a fragment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Ipv4Repr {
     /// Source address.
     pub src_addr: Ipv4Address,
@@ -969,6 +972,7 @@ mod tests {
 
 /// Text that is not an address of the expected form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct AddressParseError;
 
 impl fmt::Display for AddressParseError {
@@ -976,6 +980,8 @@ impl fmt::Display for AddressParseError {
         f.write_str("not a valid address")
     }
 }
+
+impl core::error::Error for AddressParseError {}
 
 /// Parses a decimal octet (0..=255) without sign or surrounding space.
 fn parse_octet(text: &str) -> core::result::Result<u8, AddressParseError> {

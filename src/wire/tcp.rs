@@ -19,6 +19,7 @@ pub use self::option::{TcpOption, TcpOptionIter};
 /// across the 2^32 wrap for numbers less than 2^31 apart (which is all TCP
 /// ever compares). It is not a total order over all of `u32`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct SeqNumber(pub u32);
 
 impl SeqNumber {
@@ -120,8 +121,18 @@ bitflags::bitflags! {
     }
 }
 
+/// The control bits as their 12-bit field value in hex (bitflags' struct
+/// cannot derive it).
+#[cfg(feature = "defmt")]
+impl defmt::Format for TcpFlags {
+    fn format(&self, f: defmt::Formatter) {
+        defmt::write!(f, "TcpFlags({=u16:#05x})", self.bits())
+    }
+}
+
 /// The timestamps option (RFC 7323 section 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct TcpTimestamp {
     /// TSval: the sender's timestamp clock.
     pub tsval: u32,
@@ -131,6 +142,7 @@ pub struct TcpTimestamp {
 
 /// One SACK block (RFC 2018): the peer holds `[left, right)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct TcpSackRange {
     /// First sequence number of the block.
     pub left: SeqNumber,
@@ -144,6 +156,7 @@ pub struct TcpSackRange {
 /// The ACK flag lives in `flags`; `ack_number` is the raw field, meaningful
 /// only when ACK is set (use [`TcpRepr::ack`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct TcpRepr<'a> {
     /// Source port.
     pub src_port: u16,

@@ -120,15 +120,3 @@ impl Drop for CaseTimer {
         );
     }
 }
-
-/// Whether `case` cannot run here (not root, not Linux, or one of
-/// `programs` missing); if so, prints the one "skipped: <case>: <why>" line.
-pub fn skip(case: &str, programs: &[&str]) -> bool {
-    match netenv::skip_reason(programs) {
-        Some(reason) => {
-            println!("skipped: {case}: {reason}");
-            true
-        }
-        None => false,
-    }
-}

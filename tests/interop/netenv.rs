@@ -19,42 +19,6 @@ use pollnet::wire::EthernetAddress;
 /// The kernel peer's address in the namespace.
 pub const KERNEL_CIDR: &str = "192.0.2.2/24";
 
-/// Whether the process runs as root.
-pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// Whether `program` is an executable file on `PATH`.
-pub fn has_program(program: &str) -> bool {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path).any(|dir| {
-        let candidate = dir.join(program);
-        candidate.metadata().is_ok_and(|m| {
-            m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
-        })
-    })
-}
-
-/// Why a test needing root and `programs` cannot run here, if it cannot.
-pub fn skip_reason(programs: &[&str]) -> Option<String> {
-    if !cfg!(target_os = "linux") {
-        return Some("Linux only".into());
-    }
-    if !is_root() {
-        return Some("not root (network namespaces, veth and AF_PACKET need it)".into());
-    }
-    let missing: Vec<&str> = programs
-        .iter()
-        .copied()
-        .filter(|p| !has_program(p))
-        .collect();
-    if !missing.is_empty() {
-        return Some(format!("missing program(s): {}", missing.join(", ")));
-    }
-    None
-}
-
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A number unique within this process.

@@ -248,18 +248,38 @@ impl<'a> Interface<'a> {
     /// Sockets the application touched since the last poll are asked
     /// directly, so reading or writing a socket does not by itself make the
     /// interface busy.
+    ///
+    /// The answer may be at or before the `now` of the next call (the last
+    /// poll's time when work is pending, or a timer that expired while the
+    /// application was busy): that means "poll at once", not an error. Call
+    /// [`poll`](Self::poll) with the current time; it catches up on every
+    /// expired timer in one call. A wait computed from it should saturate at
+    /// zero, as [`poll_delay`](Self::poll_delay) does. Ask again after each
+    /// poll and after touching sockets: both can move the answer earlier.
     pub fn poll_at(&self, sockets: &SocketSet<'_>) -> Option<Instant> {
         let cx = Context::new(self.now, self.isn);
         earliest(sockets.poll_at(&cx), self.link.held_wake)
     }
 
-    /// How long to wait from `now` before polling again (zero: at once).
+    /// How long to wait from `now` before polling again: zero if
+    /// [`poll_at`](Self::poll_at) is at or before `now` (poll at once),
+    /// `None` if only an arriving frame can create work (wait for the
+    /// device alone).
     pub fn poll_delay(&self, now: Instant, sockets: &SocketSet<'_>) -> Option<Duration> {
         self.poll_at(sockets).map(|at| at - now)
     }
 
-    /// Processes pending ingress (up to a burst), then egress and timers.
-    /// Returns whether anything was received or sent.
+    /// Processes pending ingress (up to a burst), then egress and timers,
+    /// at time `now` (which must not go backwards between calls).
+    ///
+    /// Returns whether anything happened: a frame was received (even one
+    /// that was then dropped) or sent. `true` means the device or the
+    /// sockets may have more to do at once (the ingress burst can leave
+    /// frames queued; a reply can make room for more data), so poll again
+    /// before sleeping; `false` means this poll found nothing, and the next
+    /// one is due at [`poll_at`](Self::poll_at) or when a frame arrives. The
+    /// value says nothing about any particular socket: read their states
+    /// and buffers for that.
     pub fn poll<D: Device + ?Sized>(
         &mut self,
         now: Instant,

@@ -1,4 +1,4 @@
-//! O(1) demultiplexing (DESIGN.md rule 6): an open-addressing hash table
+//! O(1) demultiplexing: an open-addressing hash table
 //! from a connection's 4-tuple, or a bound endpoint (a TCP listener's local
 //! address and port), to what owns it in the socket set: a socket slot or a
 //! compact TCP record (half-open or TIME_WAIT).

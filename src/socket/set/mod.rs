@@ -3,9 +3,8 @@
 //!
 //! # One source of truth for sizes
 //! The set owns every table that is sized by its sockets: the demultiplexing
-//! table (O(1) lookup of a segment's owner, DESIGN.md rule 6), the timer
-//! queue and the ready set (poll work proportional to sockets with
-//! something to do), the dirty list (sockets the application touched), the
+//! table (O(1) lookup of a segment's owner), the timer queue and the ready
+//! set (poll work proportional to sockets with something to do), the dirty list (sockets the application touched), the
 //! listeners' accept queues, and the transition trace. The per-slot parts
 //! live inside each slot ([`SocketStorage`]) and the per-record parts inside
 //! each record entry ([`RecordStorage`]), so they cannot be shorter than
@@ -31,7 +30,7 @@
 //! 2^32 times).
 //!
 //! # TCP records and memory pressure
-//! TCP connections cost what their state needs (DESIGN.md rule 9): a
+//! TCP connections cost what their state needs: a
 //! listener's half-open connection is a [`HalfOpen`] record in a bounded
 //! SYN queue (SYN cookies when it is full), buffers and a slot attach when
 //! the handshake completes, and a connection the application has fully
@@ -60,7 +59,7 @@
 //! # Transition trace
 //! Every TCP state transition, of sockets and records, goes into one
 //! bounded queue ([`SocketSet::pop_trace`], overflow counted), stamped with
-//! the time of the poll that saw it (DESIGN.md rule 7). Transitions the
+//! the time of the poll that saw it. Transitions the
 //! application caused (`close`, `abort`, `connect`, `listen`) are taken in
 //! when [`pop_trace`](SocketSet::pop_trace) or the next poll runs, and when
 //! the socket is removed, so removing a socket right after closing it loses
@@ -85,6 +84,7 @@ pub use self::demux::{DemuxSlot, slots_for as demux_slots_for};
 /// Identifies a socket in a [`SocketSet`]: a slot index and the slot's
 /// generation when the socket was added (see the module docs). 8 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct SocketHandle {
     index: u32,
     generation: u32,
@@ -189,6 +189,7 @@ impl<'a> ChildBuffers<'a> {
 /// ones; see [`SocketSet::set_listen_options`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ListenOptions {
     /// Answer SYNs with SYN cookies (RFC 4987 section 3.6) while the SYN
     /// queue is full, so clients still get in during a SYN flood. Default:
@@ -242,6 +243,7 @@ impl ListenOptions {
 /// that saw it (or, for a change the application caused, of the last poll
 /// before it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct TraceEvent {
     /// When.
     pub at: Instant,
@@ -288,6 +290,7 @@ impl core::fmt::Display for TraceSubject {
 /// A TCP connection held as a compact record, as
 /// [`SocketSet::tcp_records`] lists it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct TcpRecordInfo {
     /// SYN_RCVD (half-open) or TIME_WAIT.
     pub state: State,
@@ -301,11 +304,12 @@ pub struct TcpRecordInfo {
 
 /// `add` failed: every slot is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct SetFull;
 
 impl core::fmt::Display for SetFull {
     fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
-        f.write_str("socket set full")
+        f.write_str("the socket set is full")
     }
 }
 
@@ -314,6 +318,7 @@ impl core::error::Error for SetFull {}
 /// [`SocketSet::new`] refused its storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum StorageError {
     /// The demultiplexing table has fewer buckets than
     /// [`demux_slots_for`]`(sockets + half_open + time_wait)`.
@@ -344,6 +349,7 @@ impl core::error::Error for StorageError {}
 /// How many of each a set holds; see [`SocketSet::with_capacities`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct SetCapacity {
     /// Socket slots.
     pub sockets: usize,
@@ -718,7 +724,7 @@ impl<'a, R: Copy> Pool<'a, R> {
     }
 }
 
-/// The bounded queue of transitions (DESIGN.md rule 7).
+/// The bounded queue of transitions.
 #[derive(Debug)]
 struct Trace<'a> {
     ring: ManagedSlice<'a, Option<TraceEvent>>,
@@ -998,7 +1004,7 @@ impl<'a> SocketSet<'a> {
         })
     }
 
-    /// The oldest state transition not yet read (DESIGN.md rule 7), of a
+    /// The oldest state transition not yet read, of a
     /// socket or of a compact record. The queue is bounded; see
     /// [`trace_dropped`](Self::trace_dropped). Transitions the application
     /// caused since the last poll are taken in first.

@@ -42,6 +42,16 @@ fn no_buffers() -> (SocketBuffer<'static>, SocketBuffer<'static>) {
 /// How long after the last SYN cookie went out its ACKs are looked for.
 const COOKIE_WINDOW: Duration = Duration::from_secs(60 * COOKIE_LIFETIME_MINUTES as u64);
 
+/// Whether a SYN could match both listen endpoints: the same port, and the
+/// same address or either bound to every address.
+fn endpoints_overlap(a: IpListenEndpoint, b: IpListenEndpoint) -> bool {
+    a.port == b.port
+        && match (a.addr, b.addr) {
+            (Some(x), Some(y)) => x == y,
+            _ => true,
+        }
+}
+
 /// Eviction tiers, lowest goes first.
 fn eviction_tier(state: State) -> Option<u8> {
     match state {
@@ -63,9 +73,13 @@ impl<'a> SocketSet<'a> {
     /// slot of this set. With the SYN queue full, SYNs are answered with
     /// SYN cookies (see [`set_listen_options`](Self::set_listen_options)).
     ///
-    /// Refused with [`ListenError::AddressInUse`] if another listener has
-    /// exactly this endpoint, and [`ListenError::TooManyListeners`] if the
-    /// listener table is full.
+    /// # Errors
+    /// [`ListenError::InvalidState`] if `handle` is not in the set or its
+    /// socket is not CLOSED, [`ListenError::Unaddressable`] for port 0,
+    /// [`ListenError::AddressInUse`] if another socket of the set listens on
+    /// the same port with the same address or on every address (either
+    /// side's `addr: None`): each SYN must have one listener to go to, and
+    /// [`ListenError::TooManyListeners`] if the listener table is full.
     pub fn listen<T: Into<IpListenEndpoint>>(
         &mut self,
         handle: SocketHandle,
@@ -83,10 +97,14 @@ impl<'a> SocketSet<'a> {
         if local.port == 0 {
             return Err(ListenError::Unaddressable);
         }
-        if self
-            .lookup(&DemuxKey::tcp_listener(local))
-            .is_some_and(|t| t != Target::Socket(index))
-        {
+        // A scan, but listen is rare and not on the data path.
+        let in_use = self.iter().any(|(other, socket)| {
+            other != handle
+                && TcpSocket::downcast(socket).is_some_and(|s| {
+                    s.state() == State::Listen && endpoints_overlap(s.listen_endpoint(), local)
+                })
+        });
+        if in_use {
             return Err(ListenError::AddressInUse);
         }
         let entry = self

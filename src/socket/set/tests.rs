@@ -249,40 +249,63 @@ fn trace_survives_removal_before_the_next_poll() {
     assert_eq!(events[0].subject().to_string(), std::format!("{h}"));
 }
 
+fn on(addr: Option<IpAddress>, port: u16) -> IpListenEndpoint {
+    IpListenEndpoint { addr, port }
+}
+
+/// A second listener on an endpoint a SYN could match twice is refused with
+/// AddressInUse and stays CLOSED; other ports and other specific addresses
+/// are fine, and the endpoint is free again once the first listener is gone.
 #[test]
-fn two_listeners_on_one_endpoint_are_refused() {
-    let (mut set, l) = with_listener(SetCapacity::for_sockets(4), 4);
+fn a_second_listener_on_an_overlapping_endpoint_is_address_in_use() {
+    let (mut set, l) = with_listener(SetCapacity::for_sockets(8), 4);
+    let buffers = || ChildBuffers::Alloc { rx: 64, tx: 64 };
     let other = set.add(socket(64, 64)).unwrap();
+    for endpoint in [on(None, 80), on(Some(US), 80)] {
+        assert_eq!(
+            set.listen(other, endpoint, 4, buffers()),
+            Err(ListenError::AddressInUse),
+            "{endpoint:?}"
+        );
+        assert_eq!(
+            set.get::<TcpSocket>(other).unwrap().state(),
+            State::Closed,
+            "a refused listen changes nothing"
+        );
+    }
+    assert_eq!(set.listen(other, 81, 4, buffers()), Ok(()));
+    // Specific addresses: the same one conflicts, another does not, and
+    // every address conflicts with either.
+    let other_addr = IpAddress::v4(192, 0, 2, 9);
+    let a = set.add(socket(64, 64)).unwrap();
+    let b = set.add(socket(64, 64)).unwrap();
+    let any = set.add(socket(64, 64)).unwrap();
+    assert_eq!(set.listen(a, on(Some(US), 90), 4, buffers()), Ok(()));
     assert_eq!(
-        set.listen(other, 80, 4, ChildBuffers::Alloc { rx: 64, tx: 64 }),
+        set.listen(b, on(Some(US), 90), 4, buffers()),
         Err(ListenError::AddressInUse)
     );
     assert_eq!(
-        set.get::<TcpSocket>(other).unwrap().state(),
-        State::Closed,
-        "a refused listen changes nothing"
-    );
-    // Another address or port is another endpoint; the exact address and
-    // the wildcard on one port coexist (the exact one wins a lookup).
-    let exact = IpListenEndpoint {
-        addr: Some(US),
-        port: 80,
-    };
-    assert_eq!(
-        set.listen(other, exact, 4, ChildBuffers::Alloc { rx: 64, tx: 64 }),
+        set.listen(b, on(Some(other_addr), 90), 4, buffers()),
         Ok(())
     );
-    let third = set.add(socket(64, 64)).unwrap();
     assert_eq!(
-        set.listen(third, exact, 4, ChildBuffers::Alloc { rx: 64, tx: 64 }),
+        set.listen(any, on(None, 90), 4, buffers()),
+        Err(ListenError::AddressInUse)
+    );
+    // A listener without a backlog counts too.
+    let plain = set.add(socket(64, 64)).unwrap();
+    set.get_mut::<TcpSocket>(plain)
+        .unwrap()
+        .listen(100)
+        .unwrap();
+    assert_eq!(
+        set.listen(any, 100, 4, buffers()),
         Err(ListenError::AddressInUse)
     );
     // Once the first listener is gone, its endpoint is free again.
     set.remove(l);
-    assert_eq!(
-        set.listen(third, 80, 4, ChildBuffers::Alloc { rx: 64, tx: 64 }),
-        Ok(())
-    );
+    assert_eq!(set.listen(any, 80, 4, buffers()), Ok(()));
 }
 
 #[test]

@@ -1,6 +1,6 @@
-//! Deadlines, the ready set and the set's intrusive lists (DESIGN.md rule
-//! 6): poll work proportional to the sockets that have something to do, not
-//! a scan of every socket.
+//! Deadlines, the ready set and the set's intrusive lists: poll work
+//! proportional to the sockets that have something to do, not a scan of
+//! every socket.
 //!
 //! [`TimerQueue`] holds at most one deadline per element in an indexed
 //! binary min-heap, so setting, moving or clearing a deadline is O(log n) and

@@ -1,4 +1,4 @@
-//! Compact half-open connections (DESIGN.md rule 9, RFC 4987 section 3.3):
+//! Compact half-open connections (RFC 4987 section 3.3):
 //! a passive open in SYN_RCVD kept as a [`HalfOpen`] record of about a
 //! hundred bytes, with no buffers and no socket slot.
 //!

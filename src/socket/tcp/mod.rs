@@ -58,6 +58,7 @@ type Congestion = AnyCongestion;
 /// Counters a socket adds to through the [`Context`]; the interface sums them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct TcpStats {
     /// Segments handed out by `dispatch` or `process`.
     pub segments_sent: u64,
@@ -90,6 +91,7 @@ pub struct TcpStats {
 /// Per-socket TCP settings. Defaults follow lwIP and the RFCs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct TcpConfig {
     /// Maximum segment lifetime; TIME_WAIT lasts 2*MSL (default 60 s).
     pub msl: Duration,
@@ -198,6 +200,7 @@ impl Default for TcpConfig {
 
 /// Why a connection ended badly; readable after the fact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum TcpError {
     /// The peer refused the connection (RST in SYN_SENT).
@@ -221,22 +224,44 @@ impl fmt::Display for TcpError {
     }
 }
 
+impl core::error::Error for TcpError {}
+
 /// `listen` failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum ListenError {
     /// The socket is not CLOSED.
     InvalidState,
     /// Port 0.
     Unaddressable,
-    /// Another listener has exactly this local endpoint.
+    /// Another socket of the set already listens on an overlapping endpoint:
+    /// the same port, and the same address or either of them on every
+    /// address (`addr: None`). A SYN must have one listener to go to.
+    /// Returned by [`SocketSet::listen`](crate::socket::SocketSet::listen);
+    /// [`TcpSocket::listen`] alone cannot know the other sockets.
     AddressInUse,
-    /// The socket set's listener table is full.
+    /// The socket set's listener table is full
+    /// ([`SetCapacity::listeners`](crate::socket::SetCapacity::listeners)).
     TooManyListeners,
 }
 
+impl fmt::Display for ListenError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(match self {
+            ListenError::InvalidState => "listen: the socket is not closed",
+            ListenError::Unaddressable => "listen: port 0",
+            ListenError::AddressInUse => "listen: another socket listens on that endpoint",
+            ListenError::TooManyListeners => "listen: the socket set's listener table is full",
+        })
+    }
+}
+
+impl core::error::Error for ListenError {}
+
 /// `connect` failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ConnectError {
     /// The socket is not CLOSED.
     InvalidState,
@@ -244,15 +269,38 @@ pub enum ConnectError {
     Unaddressable,
 }
 
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(match self {
+            ConnectError::InvalidState => "connect: the socket is not closed",
+            ConnectError::Unaddressable => "connect: unspecified address or port 0",
+        })
+    }
+}
+
+impl core::error::Error for ConnectError {}
+
 /// `send` failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum SendError {
     /// The send side is closed or not yet open.
     InvalidState,
 }
 
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(match self {
+            SendError::InvalidState => "send: the send side is closed or not yet open",
+        })
+    }
+}
+
+impl core::error::Error for SendError {}
+
 /// `recv` failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum RecvError {
     /// The connection is not open for receiving.
     InvalidState,
@@ -260,8 +308,20 @@ pub enum RecvError {
     Finished,
 }
 
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(match self {
+            RecvError::InvalidState => "recv: the connection is not open for receiving",
+            RecvError::Finished => "recv: the peer closed and all its data has been read",
+        })
+    }
+}
+
+impl core::error::Error for RecvError {}
+
 /// An ICMP error matched to this socket by its quoted header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum IcmpError {
     /// Destination unreachable, hard (protocol/port unreachable, admin
     /// prohibited): aborts a connection in SYN_SENT (RFC 1122 4.2.3.9).
@@ -275,6 +335,20 @@ pub enum IcmpError {
         mtu: u16,
     },
 }
+
+impl fmt::Display for IcmpError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            IcmpError::HardUnreachable => f.write_str("destination unreachable (hard)"),
+            IcmpError::SoftUnreachable => f.write_str("destination unreachable (soft)"),
+            IcmpError::FragmentationNeeded { mtu } => {
+                write!(f, "fragmentation needed (next-hop MTU {mtu})")
+            }
+        }
+    }
+}
+
+impl core::error::Error for IcmpError {}
 
 /// How many transitions the trace queue holds before it counts overflow.
 pub const TRACE_CAPACITY: usize = 8;
@@ -299,8 +373,9 @@ const HOP_LIMIT: u8 = 64;
 /// included (RFC 7323 appendix A layout, as the wire layer emits it).
 const TIMESTAMP_OPTION_LEN: usize = 12;
 
-/// A bounded queue of state transitions (DESIGN.md rule 7): never blocks the
-/// stack; when full, new entries are counted and dropped.
+/// A bounded queue of state transitions, so every transition is observable
+/// without an allocator: never blocks the stack; when full, new entries are
+/// counted and dropped.
 #[derive(Debug, Clone)]
 struct TraceQueue {
     entries: [Transition; TRACE_CAPACITY],
@@ -1055,7 +1130,7 @@ impl<'a> TcpSocket<'a> {
         Ok(())
     }
 
-    /// Records a state change in the trace and the log (DESIGN.md rule 7).
+    /// Records a state change in the trace and the log.
     fn set_state(&mut self, to: State, cause: Cause) {
         let from = self.state;
         if from == to {

@@ -1,10 +1,12 @@
 //! The eleven connection states (RFC 9293 section 3.3.2), named as lwIP
-//! names them, and the transition trace (DESIGN.md rule 7).
+//! names them, and the transition trace: every change of state is recorded
+//! as (from, to, cause), with no allocation.
 
 use core::fmt;
 
 /// A TCP connection state. `Display` prints lwIP's `tcp_state_str` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum State {
     /// No connection.
     Closed,
@@ -82,6 +84,7 @@ impl fmt::Display for State {
 /// The event that caused a state change; `Display` gives the trace's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Cause {
     /// The user called `listen`.
     Listen,
@@ -166,6 +169,7 @@ impl fmt::Display for Cause {
 
 /// One state change: `from -> to (cause)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Transition {
     /// The state before.
     pub from: State,

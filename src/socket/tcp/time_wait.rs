@@ -1,4 +1,4 @@
-//! Compact TIME_WAIT (DESIGN.md rule 9): a connection the application has
+//! Compact TIME_WAIT: a connection the application has
 //! fully closed gives back its buffers and its socket slot when it enters
 //! TIME_WAIT, and lives on for 2*MSL as a [`TimeWait`] record of at most 80
 //! bytes (52 without IPv6 addresses).

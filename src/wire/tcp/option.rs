@@ -30,6 +30,7 @@ pub(super) mod len {
 
 /// One TCP option.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum TcpOption<'a> {
     /// End of option list (kind 0); what follows is padding.
     EndOfList,

@@ -1,0 +1,7 @@
+//! What the fuzz targets share with each other and with the crate's tests
+//! (tests/fuzz_corpus.rs includes these files with `#[path]`).
+
+mod roundtrip;
+pub mod world;
+
+pub use roundtrip::*;
