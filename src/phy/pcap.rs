@@ -3,7 +3,8 @@
 //! that records what passes through any device to a pcap file.
 //!
 //! Files written here are classic pcap (not pcapng): little-endian,
-//! version 2.4, microsecond timestamps, link type Ethernet (1), what
+//! version 2.4, microsecond timestamps, link type Ethernet (1), or raw IP
+//! (`LINKTYPE_RAW`, 101) for a device of the IP medium, what
 //! Wireshark, tshark and tcpdump all read. The few bytes of that format are
 //! written here directly (so the stream can be flushed after each frame);
 //! reading uses the `pcap-file` crate. A timestamp is the [`Instant`] the
@@ -41,16 +42,26 @@ const PCAP_MAGIC_NANOS: u32 = 0xa1b2_3c4d;
 const PCAPNG_SECTION_HEADER: u32 = 0x0a0d_0d0a;
 /// Link type of Ethernet in pcap and pcapng.
 const LINKTYPE_ETHERNET: u32 = 1;
+/// Link type of bare IPv4/IPv6 packets (the version in the first nibble).
+const LINKTYPE_RAW: u32 = 101;
+
+/// The pcap link type of a medium's frames.
+fn link_type(medium: Medium) -> u32 {
+    match medium {
+        Medium::Ethernet => LINKTYPE_ETHERNET,
+        Medium::Ip => LINKTYPE_RAW,
+    }
+}
 
 /// The 24-byte header of the pcap files written here.
-fn pcap_file_header() -> [u8; 24] {
+fn pcap_file_header(medium: Medium) -> [u8; 24] {
     let mut h = [0u8; 24];
     h[0..4].copy_from_slice(&PCAP_MAGIC_MICROS.to_le_bytes());
     h[4..6].copy_from_slice(&2u16.to_le_bytes());
     h[6..8].copy_from_slice(&4u16.to_le_bytes());
     // Bytes 8..16: time zone correction and accuracy, both zero.
     h[16..20].copy_from_slice(&PCAP_SNAPLEN.to_le_bytes());
-    h[20..24].copy_from_slice(&LINKTYPE_ETHERNET.to_le_bytes());
+    h[20..24].copy_from_slice(&link_type(medium).to_le_bytes());
     h
 }
 
@@ -131,7 +142,11 @@ impl<W: Write> Recorder<W> {
 }
 
 /// A middleware that records the frames of any device to a pcap stream,
-/// with the `now` of each `receive`/`transmit` as its timestamp. By default
+/// with the `now` of each `receive`/`transmit` as its timestamp, as they
+/// pass: a TCP super-segment handed to a segmentation-offloading device is
+/// recorded as one large frame, with the checksum the device is left to
+/// complete, as a capture on the sending host shows it. The link type
+/// follows the device's medium when the writer is made. By default
 /// both directions are recorded and the stream is flushed after every frame,
 /// so a capture in progress opens in Wireshark. A write error stops the
 /// recording (the device goes on working); see [`PcapWriter::error`].
@@ -143,11 +158,12 @@ pub struct PcapWriter<D: Device, W: Write> {
 }
 
 impl<D: Device, W: Write> PcapWriter<D, W> {
-    /// Wraps `inner`, writing the pcap file header to `out` at once and then
-    /// a record for every frame in the chosen `direction`s.
+    /// Wraps `inner`, writing the pcap file header (link type by the
+    /// device's medium) to `out` at once and then a record for every frame
+    /// in the chosen `direction`s.
     pub fn new(inner: D, out: W, direction: PcapDirection) -> io::Result<PcapWriter<D, W>> {
         let mut out = out;
-        out.write_all(&pcap_file_header())?;
+        out.write_all(&pcap_file_header(inner.capabilities().medium))?;
         out.flush()?;
         Ok(PcapWriter {
             inner,
@@ -168,7 +184,9 @@ impl<D: Device, W: Write> PcapWriter<D, W> {
         self.recorder.get_mut().flush_each_frame = flush;
     }
 
-    /// Flushes the stream.
+    /// Flushes the stream. (The device's own [`Device::flush`], which hands
+    /// queued frames to the wrapped device's kernel, is a different call:
+    /// `Device::flush(&mut writer, now)`.)
     pub fn flush(&mut self) -> io::Result<()> {
         self.recorder.get_mut().out.flush()
     }
@@ -240,6 +258,10 @@ impl<D: Device, W: Write> Device for PcapWriter<D, W> {
     fn capabilities(&self) -> DeviceCapabilities {
         self.inner.capabilities()
     }
+
+    fn flush(&mut self, now: Instant) {
+        self.inner.flush(now);
+    }
 }
 
 /// A received frame, recorded when consumed.
@@ -259,6 +281,10 @@ impl<T: super::RxToken, W: Write> super::RxToken for PcapWriterRxToken<'_, T, W>
             }
             f(frame)
         })
+    }
+
+    fn meta(&self) -> super::FrameMeta {
+        self.inner.meta()
     }
 }
 
@@ -280,6 +306,10 @@ impl<T: super::TxToken, W: Write> super::TxToken for PcapWriterTxToken<'_, T, W>
             }
             result
         })
+    }
+
+    fn set_meta(&mut self, meta: super::FrameMeta) {
+        self.inner.set_meta(meta);
     }
 }
 
@@ -557,7 +587,7 @@ impl PcapReplay {
 
     /// Writes the transmitted frames as a pcap file to `out`.
     pub fn write_transmitted<W: Write>(&self, mut out: W) -> io::Result<()> {
-        out.write_all(&pcap_file_header())?;
+        out.write_all(&pcap_file_header(self.capabilities.medium))?;
         for frame in &self.transmitted {
             write_record(&mut out, frame.timestamp, &frame.data)?;
         }
@@ -662,6 +692,24 @@ mod tests {
             out.push((p.timestamp, p.data.into_owned()));
         }
         out
+    }
+
+    #[test]
+    fn ip_medium_is_recorded_as_raw_ip_with_meta_and_flush_passed_through() {
+        let lo = Loopback::new(1500).with_medium(Medium::Ip);
+        let mut w = PcapWriter::new(lo, Vec::new(), PcapDirection::Both).unwrap();
+        let meta = crate::phy::FrameMeta::new(crate::phy::TransportChecksum::Partial, 1448);
+        let mut tx = w.transmit(Instant::from_millis(1)).unwrap();
+        tx.set_meta(meta);
+        tx.consume(20, |b| b[0] = 0x45);
+        Device::flush(&mut w, Instant::from_millis(1));
+        let (rx, _) = w.receive(Instant::from_millis(2)).unwrap();
+        assert_eq!(rx.meta(), meta, "the inner device's meta, both ways");
+        rx.consume(|f| assert_eq!(f[0], 0x45));
+        let (_, bytes) = w.into_inner().unwrap();
+        let reader = PcapReader::new(&bytes[..]).unwrap();
+        assert_eq!(reader.header().datalink, DataLink::RAW);
+        assert_eq!(u32::from_le_bytes(bytes[20..24].try_into().unwrap()), 101);
     }
 
     #[test]
