@@ -102,11 +102,13 @@ pub struct TraceEvent {
 pub struct Stats {
     /// Frames received from the device.
     pub rx_frames: u64,
-    /// Frames too short for an Ethernet header.
+    /// Frames too short for an Ethernet header (on the IP medium: empty
+    /// packets).
     pub rx_drop_ethernet_malformed: u64,
     /// Frames for another hardware address.
     pub rx_drop_not_for_us: u64,
-    /// Frames of an EtherType we do not handle (IPv6, VLAN, ...).
+    /// Frames of an EtherType we do not handle (IPv6, VLAN, ...); on the
+    /// IP medium, packets of an IP version we do not handle.
     pub rx_drop_unknown_ethertype: u64,
     /// Malformed ARP packets, or ARP for other hardware/protocol types.
     pub rx_drop_arp_malformed: u64,

@@ -48,9 +48,12 @@ mod fault_injector;
 mod loopback;
 #[cfg(all(target_os = "linux", feature = "phy-raw-socket"))]
 mod mmsg;
-#[cfg(all(
-    target_os = "linux",
-    any(feature = "phy-raw-socket", feature = "phy-tuntap")
+#[cfg(any(
+    feature = "phy-pcap",
+    all(
+        target_os = "linux",
+        any(feature = "phy-raw-socket", feature = "phy-tuntap")
+    )
 ))]
 mod partial_checksum;
 #[cfg(feature = "phy-pcap")]

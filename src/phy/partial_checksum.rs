@@ -27,6 +27,16 @@ fn read_u16(bytes: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([pair[0], pair[1]]))
 }
 
+/// [`complete_transport_checksum`] for a frame of `medium` (on the IP
+/// medium the frame is the IPv4 packet).
+#[cfg_attr(not(feature = "phy-pcap"), allow(dead_code))]
+pub(crate) fn complete_frame_checksum(frame: &mut [u8], medium: super::Medium) -> bool {
+    match medium {
+        super::Medium::Ethernet => complete_transport_checksum(frame),
+        super::Medium::Ip => complete_ip_checksum(frame),
+    }
+}
+
 /// Where the IPv4 packet of an Ethernet frame starts (after one optional
 /// 802.1Q tag), if the frame carries IPv4.
 pub(crate) fn ethernet_ipv4_offset(frame: &[u8]) -> Option<usize> {
@@ -109,11 +119,19 @@ impl TransportLayout {
 /// frame and writes it into the frame. Returns whether it did: frames that
 /// are not IPv4 TCP/UDP, fragments, and anything malformed are left alone
 /// (the interface will judge them). Never panics on any bytes.
-#[cfg_attr(not(feature = "phy-raw-socket"), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "phy-raw-socket", feature = "phy-pcap")),
+    allow(dead_code)
+)]
 pub(crate) fn complete_transport_checksum(frame: &mut [u8]) -> bool {
-    let Some(ip) = ethernet_ipv4_offset(frame).and_then(|at| frame.get_mut(at..)) else {
-        return false;
-    };
+    match ethernet_ipv4_offset(frame).and_then(|at| frame.get_mut(at..)) {
+        Some(ip) => complete_ip_checksum(ip),
+        None => false,
+    }
+}
+
+/// [`complete_transport_checksum`] for the IPv4 packet at the start of `ip`.
+fn complete_ip_checksum(ip: &mut [u8]) -> bool {
     let Some(layout) = TransportLayout::of(ip) else {
         return false;
     };

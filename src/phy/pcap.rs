@@ -27,7 +27,8 @@ use pcap_file::pcapng::blocks::interface_description::{
 use pcap_file::pcapng::{Block, PcapNgReader};
 use pcap_file::{DataLink, PcapError};
 
-use super::{Device, DeviceCapabilities, Medium};
+use super::partial_checksum::complete_frame_checksum;
+use super::{Device, DeviceCapabilities, FrameMeta, Medium, TransportChecksum};
 use crate::time::{Duration, Instant};
 
 /// Snapshot length written into pcap headers: frames up to this many bytes
@@ -117,16 +118,32 @@ impl PcapDirection {
 struct Recorder<W: Write> {
     out: W,
     flush_each_frame: bool,
+    /// Record frames whose checksum was left to the device or came partial
+    /// with it computed (see `set_complete_checksums`), and the medium to
+    /// find it in.
+    complete_checksums: bool,
+    medium: Medium,
+    /// The copy such a frame is completed in (kept, so steady state does
+    /// not allocate).
+    scratch: Vec<u8>,
     /// The first write error; recording stops after one.
     error: Option<io::Error>,
     frames_written: u64,
 }
 
 impl<W: Write> Recorder<W> {
-    fn record(&mut self, at: Instant, frame: &[u8]) {
+    fn record(&mut self, at: Instant, frame: &[u8], meta: FrameMeta) {
         if self.error.is_some() {
             return;
         }
+        let frame = if self.complete_checksums && meta.checksum == TransportChecksum::Partial {
+            self.scratch.clear();
+            self.scratch.extend_from_slice(frame);
+            complete_frame_checksum(&mut self.scratch, self.medium);
+            &self.scratch[..]
+        } else {
+            frame
+        };
         let mut result = write_record(&mut self.out, at, frame);
         if result.is_ok() && self.flush_each_frame {
             result = self.out.flush();
@@ -163,7 +180,8 @@ impl<D: Device, W: Write> PcapWriter<D, W> {
     /// in the chosen `direction`s.
     pub fn new(inner: D, out: W, direction: PcapDirection) -> io::Result<PcapWriter<D, W>> {
         let mut out = out;
-        out.write_all(&pcap_file_header(inner.capabilities().medium))?;
+        let medium = inner.capabilities().medium;
+        out.write_all(&pcap_file_header(medium))?;
         out.flush()?;
         Ok(PcapWriter {
             inner,
@@ -171,6 +189,9 @@ impl<D: Device, W: Write> PcapWriter<D, W> {
             recorder: RefCell::new(Recorder {
                 out,
                 flush_each_frame: true,
+                complete_checksums: false,
+                medium,
+                scratch: Vec::new(),
                 error: None,
                 frames_written: 0,
             }),
@@ -182,6 +203,17 @@ impl<D: Device, W: Write> PcapWriter<D, W> {
     /// [`PcapWriter::flush`] or [`PcapWriter::into_inner`] at the end.
     pub fn set_flush_each_frame(&mut self, flush: bool) {
         self.recorder.get_mut().flush_each_frame = flush;
+    }
+
+    /// Whether to record frames whose TCP/UDP checksum was left to the
+    /// device (offload: the frame's [`FrameMeta`] says
+    /// [`TransportChecksum::Partial`]) or arrived partial from a local
+    /// sender with that checksum computed, as the wire would carry it (the
+    /// frame the device handles is not changed). Off by default: such
+    /// frames are recorded as they passed, with the checksum unfinished,
+    /// as a capture on a Linux host with offloads shows them.
+    pub fn set_complete_checksums(&mut self, complete: bool) {
+        self.recorder.get_mut().complete_checksums = complete;
     }
 
     /// Flushes the stream. (The device's own [`Device::flush`], which hands
@@ -242,6 +274,7 @@ impl<D: Device, W: Write> Device for PcapWriter<D, W> {
                 inner: tx,
                 recorder: self.direction.records_tx().then_some(recorder),
                 now,
+                meta: FrameMeta::default(),
             },
         ))
     }
@@ -252,6 +285,7 @@ impl<D: Device, W: Write> Device for PcapWriter<D, W> {
             inner: tx,
             recorder: self.direction.records_tx().then_some(&self.recorder),
             now,
+            meta: FrameMeta::default(),
         })
     }
 
@@ -275,9 +309,10 @@ pub struct PcapWriterRxToken<'a, T, W: Write> {
 impl<T: super::RxToken, W: Write> super::RxToken for PcapWriterRxToken<'_, T, W> {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
         let (recorder, now) = (self.recorder, self.now);
+        let meta = self.inner.meta();
         self.inner.consume(|frame| {
             if let Some(recorder) = recorder {
-                recorder.borrow_mut().record(now, frame);
+                recorder.borrow_mut().record(now, frame, meta);
             }
             f(frame)
         })
@@ -294,21 +329,23 @@ pub struct PcapWriterTxToken<'a, T, W: Write> {
     inner: T,
     recorder: Option<&'a RefCell<Recorder<W>>>,
     now: Instant,
+    meta: FrameMeta,
 }
 
 impl<T: super::TxToken, W: Write> super::TxToken for PcapWriterTxToken<'_, T, W> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let (recorder, now) = (self.recorder, self.now);
+        let (recorder, now, meta) = (self.recorder, self.now, self.meta);
         self.inner.consume(len, |buf| {
             let result = f(buf);
             if let Some(recorder) = recorder {
-                recorder.borrow_mut().record(now, buf);
+                recorder.borrow_mut().record(now, buf, meta);
             }
             result
         })
     }
 
     fn set_meta(&mut self, meta: super::FrameMeta) {
+        self.meta = meta;
         self.inner.set_meta(meta);
     }
 }
@@ -710,6 +747,53 @@ mod tests {
         let reader = PcapReader::new(&bytes[..]).unwrap();
         assert_eq!(reader.header().datalink, DataLink::RAW);
         assert_eq!(u32::from_le_bytes(bytes[20..24].try_into().unwrap()), 101);
+    }
+
+    #[test]
+    fn offloaded_checksums_are_completed_in_the_record_only_when_asked() {
+        // Ethernet + IPv4 + TCP (20-byte header, 6 bytes of data), TCP
+        // checksum left zero for the device.
+        let mut frame = vec![0u8; 14 + 20 + 20 + 6];
+        frame[12..14].copy_from_slice(&[8, 0]);
+        frame[14] = 0x45;
+        frame[16..18].copy_from_slice(&46u16.to_be_bytes());
+        frame[22] = 64;
+        frame[23] = 6;
+        frame[26..30].copy_from_slice(&[192, 0, 2, 1]);
+        frame[30..34].copy_from_slice(&[192, 0, 2, 2]);
+        frame[46] = 0x50;
+        frame[54..].copy_from_slice(b"pollnt");
+        let partial = crate::phy::FrameMeta::new(TransportChecksum::Partial, 0);
+        for complete in [false, true] {
+            let mut w =
+                PcapWriter::new(Loopback::new(1500), Vec::new(), PcapDirection::Tx).unwrap();
+            w.set_complete_checksums(complete);
+            let mut tx = w.transmit(Instant::ZERO).unwrap();
+            tx.set_meta(partial);
+            tx.consume(frame.len(), |b| b.copy_from_slice(&frame));
+            // The device got the frame as the stack built it.
+            let (rx, _) = w.inner_mut().receive(Instant::ZERO).unwrap();
+            rx.consume(|f| assert_eq!(f, &frame[..]));
+            let (_, bytes) = w.into_inner().unwrap();
+            let recorded = &read_back(&bytes)[0].1;
+            let field = u16::from_be_bytes([recorded[50], recorded[51]]);
+            if complete {
+                let src = crate::wire::IpAddress::Ipv4(crate::wire::Ipv4Address([192, 0, 2, 1]));
+                let dst = crate::wire::IpAddress::Ipv4(crate::wire::Ipv4Address([192, 0, 2, 2]));
+                let sum = crate::wire::checksum::combine(&[
+                    crate::wire::checksum::pseudo_header(
+                        &src,
+                        &dst,
+                        crate::wire::IpProtocol::Tcp,
+                        26,
+                    ),
+                    crate::wire::checksum::data(&recorded[34..]),
+                ]);
+                assert_eq!(sum, 0xffff, "recorded with a valid checksum");
+            } else {
+                assert_eq!(field, 0, "recorded as it passed");
+            }
+        }
     }
 
     #[test]

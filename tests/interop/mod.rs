@@ -5,6 +5,7 @@
 pub mod cases;
 pub mod kernel;
 pub mod netenv;
+pub mod paths;
 pub mod sha256;
 pub mod stack;
 pub mod stream;

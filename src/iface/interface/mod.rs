@@ -16,7 +16,7 @@ use super::demux::{DemuxSlot, DemuxTable};
 use super::neighbor::{Neighbor, NeighborAnswer, NeighborCache};
 use super::timer::{ReadySet, TimerQueue};
 use super::{Config, MAX_IP_ADDRS, Stats, TraceEvent};
-use crate::phy::{Device, DeviceCapabilities, RxToken, TxToken};
+use crate::phy::{Device, DeviceCapabilities, FrameMeta, Medium, RxToken, TxToken};
 use crate::socket::tcp::{ConnectError, IcmpError, IsnGenerator, State, TcpConfig, TcpStats};
 use crate::socket::{Context, PollAt, SocketHandle, SocketSet};
 use crate::storage::siphash::SipKey;
@@ -27,7 +27,7 @@ use crate::wire::{
     IpRepr, Ipv4Address, Ipv4Cidr, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr,
 };
 
-use self::ethernet::write_ethernet;
+use self::ethernet::{tcp_frame_meta, write_ethernet};
 use self::ipv4::emit_ipv4_header;
 use self::tcp::write_ipv4_tcp;
 
@@ -133,6 +133,25 @@ pub struct Interface<'a> {
     tcp_defaults: TcpConfig,
     next_ephemeral: u16,
     now: Instant,
+    /// The last poll stopped at its burst limit: the device may hold more
+    /// received frames than its descriptor shows (a batch already read),
+    /// so the next poll is due at once.
+    ingress_pending: bool,
+}
+
+/// The capabilities to parse one received frame with: the device's, less
+/// the transport checksum verification its meta says is done (verified by
+/// the device, or left partial by a local sender).
+fn frame_capabilities(caps: &DeviceCapabilities, meta: FrameMeta) -> DeviceCapabilities {
+    let mut caps = *caps;
+    if !meta.needs_verification() {
+        caps.checksum.tcp = match caps.checksum.tcp {
+            crate::wire::Checksum::Both => crate::wire::Checksum::Tx,
+            crate::wire::Checksum::Rx => crate::wire::Checksum::None,
+            other => other,
+        };
+    }
+    caps
 }
 
 fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
@@ -209,6 +228,7 @@ impl<'a> Interface<'a> {
             tcp_defaults: config.tcp,
             next_ephemeral,
             now: Instant::ZERO,
+            ingress_pending: false,
         }
     }
 
@@ -326,7 +346,7 @@ impl<'a> Interface<'a> {
     /// zero, as [`poll_delay`](Self::poll_delay) does. Ask again after each
     /// poll and after touching sockets: both can move the answer earlier.
     pub fn poll_at(&self, sockets: &SocketSet<'_>) -> Option<Instant> {
-        if !self.ready.is_empty() {
+        if !self.ready.is_empty() || self.ingress_pending {
             return Some(self.now);
         }
         let cx = Context::new(self.now, self.isn);
@@ -351,7 +371,12 @@ impl<'a> Interface<'a> {
     }
 
     /// Processes pending ingress (up to a burst), then egress and timers,
-    /// at time `now` (which must not go backwards between calls).
+    /// at time `now` (which must not go backwards between calls), then lets
+    /// the device hand over what it queued ([`Device::flush`]).
+    ///
+    /// The device's medium decides the framing: Ethernet with ARP, or bare
+    /// IP packets ([`Medium::Ip`]) with no link-layer header and no address
+    /// resolution.
     ///
     /// Returns whether anything happened: a frame was received (even one
     /// that was then dropped) or sent. `true` means the device or the
@@ -380,21 +405,38 @@ impl<'a> Interface<'a> {
         }
 
         let burst = caps.max_burst_size.unwrap_or(DEFAULT_INGRESS_BURST).max(1);
+        let mut drained = false;
         for _ in 0..burst {
             let Some((rx, tx)) = device.receive(now) else {
+                drained = true;
                 break;
             };
             changed = true;
+            let frame_caps = frame_capabilities(&caps, rx.meta());
             rx.consume(|frame| {
                 self.link.stats.rx_frames += 1;
-                if let Some((dst_mac, reply)) = self.process_frame(&mut cx, &caps, sockets, frame) {
-                    self.link.emit_reply(tx, &caps, dst_mac, reply);
+                match caps.medium {
+                    Medium::Ethernet => {
+                        if let Some((dst_mac, reply)) =
+                            self.process_frame(&mut cx, &frame_caps, sockets, frame)
+                        {
+                            self.link.emit_reply(tx, &caps, dst_mac, reply);
+                        }
+                    }
+                    Medium::Ip => {
+                        if let Some(reply) = self.process_ip(&mut cx, &frame_caps, sockets, frame) {
+                            self.link
+                                .emit_reply(tx, &caps, EthernetAddress::BROADCAST, reply);
+                        }
+                    }
                 }
             });
         }
+        self.ingress_pending = !drained;
 
         changed |= self.egress(&mut cx, device, &caps, sockets);
         self.add_tcp_stats(&cx.stats);
+        device.flush(now);
         changed
     }
 
@@ -515,7 +557,7 @@ impl<'a> Interface<'a> {
             while let Some(socket) = sockets.socket_mut(slot) {
                 let link = &mut self.link;
                 let result = socket.dispatch(cx, |cx, (ip, tcp)| {
-                    link.emit_tcp(device, caps, cx.now, &ip, &tcp)
+                    link.emit_tcp(device, caps, cx.now, &ip, &tcp, 0)
                 });
                 match result {
                     Ok(true) => sent = true,
