@@ -222,7 +222,10 @@ fn raw_socket_paths_allocate_nothing_per_frame() {
             let allocated = allocations() - before;
             println!("raw socket {io}: {received} frames, {allocated} allocations");
             assert!(received > 15_000, "{io}: {received}");
-            assert_eq!(allocated, 0, "{io}: allocations while moving {received} frames");
+            assert_eq!(
+                allocated, 0,
+                "{io}: allocations while moving {received} frames"
+            );
         }
         let _ = ip(&["link", "del", &x]);
         Ok(())

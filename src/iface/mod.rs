@@ -145,6 +145,10 @@ pub struct Stats {
     pub tx_frames: u64,
     /// Times the device had no transmit token.
     pub tx_device_busy: u64,
+    /// TCP super-segments handed to a device with segmentation offload
+    /// (each counts once in `tx_frames` and `tcp_segments_sent`; the
+    /// device sends it as several segments).
+    pub tx_tso_frames: u64,
     /// ARP requests sent.
     pub arp_requests_sent: u64,
     /// ARP replies sent.

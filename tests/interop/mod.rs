@@ -6,6 +6,7 @@ pub mod cases;
 pub mod kernel;
 pub mod netenv;
 pub mod paths;
+pub mod pipeline;
 pub mod sha256;
 pub mod stack;
 pub mod stream;

@@ -396,6 +396,7 @@ impl<'a> Interface<'a> {
         let caps = device.capabilities();
         let mut cx = Context::new(now, self.isn);
         cx.ip_mtu = caps.max_transmission_unit;
+        cx.tso_max_len = caps.max_tcp_ipv4_packet_len();
         let mut changed = false;
 
         // Sockets the application touched since the last poll first, so a
@@ -557,7 +558,7 @@ impl<'a> Interface<'a> {
             while let Some(socket) = sockets.socket_mut(slot) {
                 let link = &mut self.link;
                 let result = socket.dispatch(cx, |cx, (ip, tcp)| {
-                    link.emit_tcp(device, caps, cx.now, &ip, &tcp, 0)
+                    link.emit_tcp(device, caps, cx.now, &ip, &tcp, cx.segment_size)
                 });
                 match result {
                     Ok(true) => sent = true,

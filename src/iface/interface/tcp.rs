@@ -189,6 +189,7 @@ impl Link<'_> {
             frame_caps.checksum.tcp = crate::wire::Checksum::None;
         }
         let meta = tcp_frame_meta(caps, segment_size);
+        let tso = u64::from(segment_size != 0);
         if caps.medium == Medium::Ip {
             if ip.dst_addr.as_ipv4().is_none() {
                 self.stats.tx_drop_no_route += 1;
@@ -220,6 +221,7 @@ impl Link<'_> {
                     }
                 });
                 self.stats.tx_frames += 1;
+                self.stats.tx_tso_frames += tso;
             }
             answer => {
                 // Held packets go out later as plain frames: a held
@@ -228,9 +230,12 @@ impl Link<'_> {
                 if ip_len > caps.max_transmission_unit {
                     self.stats.arp_held_dropped += 1;
                 } else {
+                    // Sent later without meta: every checksum in software.
+                    let mut plain_caps = *caps;
+                    plain_caps.checksum = crate::wire::ChecksumCapabilities::default();
                     let ident = self.next_ident();
                     self.hold(now, next_hop, ip_len, |bytes| {
-                        write_ipv4_tcp(bytes, ident, ip, tcp, caps)
+                        write_ipv4_tcp(bytes, ident, ip, tcp, &plain_caps)
                     });
                 }
                 if answer == NeighborAnswer::NotFound {
