@@ -202,6 +202,7 @@ impl Link<'_> {
                 write_ipv4_tcp(buf, ident, ip, tcp, &frame_caps)
             });
             self.stats.tx_frames += 1;
+            self.stats.tx_tso_frames += tso;
             return Ok(());
         }
         let Some(next_hop) = ip.dst_addr.as_ipv4().and_then(|dst| self.next_hop(dst)) else {
