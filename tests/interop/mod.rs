@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cases;
+pub mod fastpath;
 pub mod kernel;
 pub mod netenv;
 pub mod paths;

@@ -60,12 +60,20 @@ pub struct Stack<D: Device> {
     last_poll: Option<WallClock>,
 }
 
+/// pollnet's interface configuration: 192.0.2.1/24 at `POLLNET_MAC`.
+pub fn pollnet_config(tcp: TcpConfig) -> Config {
+    Config::new(POLLNET_MAC)
+        .with_ip(Ipv4Cidr::new(POLLNET_IP, 24).unwrap())
+        .with_seed(0x1e7_0a11)
+        .with_tcp(tcp)
+}
+
 impl<D: Device> Stack<D> {
     pub fn new(device: D, fd: RawFd, tcp: TcpConfig) -> Stack<D> {
-        let config = Config::new(POLLNET_MAC)
-            .with_ip(Ipv4Cidr::new(POLLNET_IP, 24).unwrap())
-            .with_seed(0x1e7_0a11)
-            .with_tcp(tcp);
+        Stack::with_config(device, fd, pollnet_config(tcp))
+    }
+
+    pub fn with_config(device: D, fd: RawFd, config: Config) -> Stack<D> {
         let sockets = SocketSet::with_capacity(16);
         Stack {
             iface: Interface::new(config, sockets.capacity()),
