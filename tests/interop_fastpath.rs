@@ -6,7 +6,7 @@
 //! super-segments reaching the kernel whole (a kernel-side capture shows
 //! them) and, through a forwarding namespace with offloads off, cut into
 //! MTU-sized frames with valid checksums. Root only; a case that cannot run
-//! prints one "skipped:" line.
+//! shows as ignored, with the reason.
 //!
 //! Measure (as root, on an idle machine; figures from a busy machine are
 //! indicative only):
@@ -15,13 +15,10 @@
 //! POLLNET_INTEROP_REPEAT=5 cargo test --release --test interop_fastpath \
 //!     -- --nocapture --test-threads 1
 //! ```
-#![cfg(all(
-    target_os = "linux",
-    feature = "phy-raw-socket",
-    feature = "phy-tuntap"
-))]
 
 mod interop;
+#[macro_use]
+mod runner;
 
 use std::os::fd::AsRawFd;
 
@@ -29,23 +26,33 @@ use interop::cases::*;
 use interop::fastpath::*;
 use interop::netenv::{Offload, TapNet, VethNet};
 use interop::stack::*;
-use interop::{CaseTimer, megabytes, remove_capture, serial, skip, temp_path};
+use interop::{CaseTimer, megabytes, remove_capture, serial, temp_path};
 use pollnet::phy::{RawSocket, RawSocketOptions, TunTapOptions};
 use pollnet::wire::Ipv4Address;
+use runner::Need;
 
-fn no_tun() -> bool {
-    if std::path::Path::new("/dev/net/tun").exists() {
-        return false;
-    }
-    println!("skipped: /dev/net/tun missing");
-    true
+fn main() -> std::process::ExitCode {
+    let tun = || Need::Path("/dev/net/tun".into());
+    runner::main(vec![
+        case!(tap_with_and_without_offloads_100mb_each_way_beside_the_kernel_baseline)
+            .root()
+            .programs(&["ip", "ethtool"])
+            .needs(tun()),
+        case!(veth_rings_and_plain_path_100mb_each_way_beside_the_kernel_baseline)
+            .root()
+            .programs(&["ip", "ethtool"]),
+        case!(super_segments_reach_the_kernel_whole_and_a_forwarder_cuts_them_to_the_mtu)
+            .root()
+            .programs(&["ip", "ethtool", "tcpdump", "tshark"])
+            .needs(tun()),
+        case!(tun_mode_carries_100mb_each_way_with_the_kernel)
+            .root()
+            .programs(&["ip", "ethtool"])
+            .needs(tun()),
+    ])
 }
 
-#[test]
 fn tap_with_and_without_offloads_100mb_each_way_beside_the_kernel_baseline() {
-    if skip("TAP fast path", &["ip", "ethtool"]) || no_tun() {
-        return;
-    }
     let _serial = serial();
     let _timer = CaseTimer::start("TAP fast path");
     let (runs, size) = (repeats(), megabytes(100));
@@ -106,11 +113,7 @@ fn tap_with_and_without_offloads_100mb_each_way_beside_the_kernel_baseline() {
     }
 }
 
-#[test]
 fn veth_rings_and_plain_path_100mb_each_way_beside_the_kernel_baseline() {
-    if skip("veth fast path", &["ip", "ethtool"]) {
-        return;
-    }
     let _serial = serial();
     let _timer = CaseTimer::start("veth fast path");
     let (runs, size) = (repeats(), megabytes(100));
@@ -171,11 +174,7 @@ fn veth_rings_and_plain_path_100mb_each_way_beside_the_kernel_baseline() {
     }
 }
 
-#[test]
 fn super_segments_reach_the_kernel_whole_and_a_forwarder_cuts_them_to_the_mtu() {
-    if skip("super-segments", &["ip", "ethtool", "tcpdump", "tshark"]) || no_tun() {
-        return;
-    }
     let _serial = serial();
     let _timer = CaseTimer::start("super-segments");
     let size = megabytes(20);
@@ -258,11 +257,7 @@ fn super_segments_reach_the_kernel_whole_and_a_forwarder_cuts_them_to_the_mtu() 
     drop(fwd);
 }
 
-#[test]
 fn tun_mode_carries_100mb_each_way_with_the_kernel() {
-    if skip("TUN", &["ip", "ethtool"]) || no_tun() {
-        return;
-    }
     let _serial = serial();
     let _timer = CaseTimer::start("TUN");
     let (runs, size) = (repeats(), megabytes(100));

@@ -4,9 +4,15 @@
 //! veth pair in a private network namespace (created by `unshare` on a
 //! dedicated thread, so the host's interfaces are never touched). Rings are
 //! made tiny so that they wrap hundreds of times; every frame is numbered
-//! and must arrive once, whole, in order. Needs root and iproute2;
-//! otherwise each test prints one "skipped:" line.
-#![cfg(all(target_os = "linux", feature = "phy-raw-socket"))]
+//! and must arrive once, whole, in order; and none of the paths allocates
+//! per frame (a counting global allocator watches). Needs root and
+//! iproute2; otherwise each case shows as ignored, with the reason.
+
+#[macro_use]
+mod runner;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 
 use std::os::fd::AsRawFd;
 use std::process::Command;
@@ -24,19 +30,69 @@ const TEST_ETHERTYPE: [u8; 2] = [0x88, 0xb5];
 /// Frames per direction in the wrap-around test.
 const FRAMES: u32 = 2000;
 
-fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root".into());
+fn main() -> std::process::ExitCode {
+    runner::main(vec![
+        case!(every_path_carries_numbered_frames_both_ways_through_wrapping_rings)
+            .root()
+            .programs(&["ip"]),
+        case!(full_transmit_ring_reports_busy_and_loses_nothing)
+            .root()
+            .programs(&["ip"]),
+        case!(partial_checksums_are_marked_on_every_path)
+            .root()
+            .programs(&["ip"]),
+        case!(raw_socket_paths_allocate_nothing_per_frame)
+            .root()
+            .programs(&["ip"]),
+    ])
+}
+
+/// Counts allocations made by the current thread.
+struct CountingAllocator;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count_one() {
+    // `try_with`: the slot may be gone while a thread is being torn down.
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
+
+// SAFETY: forwards every call to the system allocator unchanged.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
     }
-    match Command::new("ip").arg("-V").output() {
-        Ok(o) if o.status.success() => None,
-        _ => Some("iproute2 (`ip`) not installed".into()),
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_one();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
 
-/// Runs `f` on a new thread inside a new, private network namespace.
-fn in_private_netns<F: FnOnce() + Send + 'static>(f: F) -> Result<(), String> {
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(|n| n.get())
+}
+
+/// Runs `f` on a new thread inside a new, private network namespace; the
+/// case is ignored if namespaces are not available.
+fn in_private_netns<F: FnOnce() + Send + 'static>(f: F) {
+    if let Err(reason) = try_private_netns(f) {
+        runner::skip(reason);
+    }
+}
+
+fn try_private_netns<F: FnOnce() + Send + 'static>(f: F) -> Result<(), String> {
     let handle = std::thread::spawn(move || {
         // SAFETY: unshare(2) with CLONE_NEWNET moves only this thread.
         if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
@@ -190,14 +246,9 @@ fn receive_numbers(
     }
 }
 
-#[test]
 fn every_path_carries_numbered_frames_both_ways_through_wrapping_rings() {
-    if let Some(reason) = skip_reason() {
-        println!("skipped: raw socket rings: {reason}");
-        return;
-    }
     for (name, options) in variants() {
-        let result = in_private_netns(move || {
+        in_private_netns(move || {
             let veth = VethPair::new("w");
             let mut ours = RawSocket::with_options(&veth.ours, options).unwrap();
             ours.set_promiscuous(true).unwrap();
@@ -275,21 +326,12 @@ fn every_path_carries_numbered_frames_both_ways_through_wrapping_rings() {
             assert_eq!(stats.truncated + stats.rx_errors, 0, "{name}: {stats:?}");
             println!("stats: {name}: {stats:?}");
         });
-        if let Err(reason) = result {
-            println!("skipped: raw socket rings: {reason}");
-            return;
-        }
     }
 }
 
-#[test]
 fn full_transmit_ring_reports_busy_and_loses_nothing() {
-    if let Some(reason) = skip_reason() {
-        println!("skipped: full transmit ring: {reason}");
-        return;
-    }
     for version in [TpacketVersion::V3, TpacketVersion::V2] {
-        let result = in_private_netns(move || {
+        in_private_netns(move || {
             let veth = VethPair::new("f");
             let mut options = RawSocketOptions::new();
             options.rx = RawSocketIo::Ring(version);
@@ -343,24 +385,15 @@ fn full_transmit_ring_reports_busy_and_loses_nothing() {
             );
             assert_eq!(ours.stats().transmitted, 28);
         });
-        if let Err(reason) = result {
-            println!("skipped: full transmit ring: {reason}");
-            return;
-        }
     }
 }
 
 /// UDP from a kernel socket on a veth end with checksum offload (veth's
 /// default): every path hands it up marked partial, without a software
 /// pass, and the data is intact.
-#[test]
 fn partial_checksums_are_marked_on_every_path() {
-    if let Some(reason) = skip_reason() {
-        println!("skipped: partial checksum marks: {reason}");
-        return;
-    }
     for (name, options) in variants() {
-        let result = in_private_netns(move || {
+        in_private_netns(move || {
             let veth = VethPair::new("p");
             ip(&["addr", "add", "192.0.2.2/24", "dev", &veth.theirs]);
             ip(&[
@@ -398,9 +431,72 @@ fn partial_checksums_are_marked_on_every_path() {
                 assert_eq!(ours.stats().checksums_completed, 0, "{name}");
             }
         });
-        if let Err(reason) = result {
-            println!("skipped: partial checksum marks: {reason}");
-            return;
+    }
+}
+
+/// Each end sends a frame of varying length per step (broadcast, the test
+/// EtherType) and hands it over, then both drain what arrived.
+fn exchange(a: &mut RawSocket, b: &mut RawSocket, steps: u32) -> u64 {
+    let mut received = 0;
+    for step in 0..steps {
+        for (i, dev) in [&mut *a, &mut *b].into_iter().enumerate() {
+            let len = 60 + ((step as usize * 7 + i * 13) % 1400);
+            if let Some(tx) = dev.transmit(Instant::ZERO) {
+                tx.consume(len, |buf| {
+                    buf.fill(step as u8);
+                    buf[..6].fill(0xff);
+                    buf[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 2 + i as u8]);
+                    buf[12..14].copy_from_slice(&TEST_ETHERTYPE);
+                });
+            }
+            dev.flush(Instant::ZERO);
         }
+        received += drain(a) + drain(b);
+    }
+    received
+}
+
+fn drain(dev: &mut RawSocket) -> u64 {
+    let mut n = 0;
+    while let Some((rx, _)) = dev.receive(Instant::ZERO) {
+        n += rx.consume(|f| u64::from(number_of(f).is_some() || f[12..14] == TEST_ETHERTYPE));
+    }
+    dev.flush(Instant::ZERO);
+    n
+}
+
+/// On each path, after a warm-up, receiving from the ring or batch and
+/// sending through it allocate nothing.
+fn raw_socket_paths_allocate_nothing_per_frame() {
+    for io in [
+        RawSocketIo::Ring(TpacketVersion::V3),
+        RawSocketIo::Ring(TpacketVersion::V2),
+        RawSocketIo::Mmsg,
+    ] {
+        in_private_netns(move || {
+            let veth = VethPair::new("n");
+            let mut options = RawSocketOptions::new();
+            options.rx = io;
+            options.tx = io;
+            options.rx_ring_bytes = 1 << 20;
+            options.rx_block_bytes = 128 << 10;
+            options.tx_ring_frames = 32;
+            let mut a = RawSocket::with_options(&veth.ours, options).unwrap();
+            let mut b = RawSocket::with_options(&veth.theirs, options).unwrap();
+            assert_eq!(a.io_path().rx, io);
+            exchange(&mut a, &mut b, 2_000);
+            let before = allocations();
+            let mut received = exchange(&mut a, &mut b, 10_000);
+            // Frames still in a V3 block not yet handed over.
+            std::thread::sleep(StdDuration::from_millis(20));
+            received += drain(&mut a) + drain(&mut b);
+            let allocated = allocations() - before;
+            println!("raw socket {io}: {received} frames, {allocated} allocations");
+            assert!(received > 15_000, "{io}: {received}");
+            assert_eq!(
+                allocated, 0,
+                "{io}: allocations while moving {received} frames"
+            );
+        });
     }
 }

@@ -3,9 +3,11 @@
 //! addresses: what the kernel grants, the checksum state of the frames it
 //! hands over (partial with offloads, complete on the forced plain path),
 //! and a TUN carrying bare IP packets (an ICMP echo answered by the
-//! kernel). Needs root, /dev/net/tun and iproute2; otherwise prints one
-//! "skipped:" line.
-#![cfg(all(target_os = "linux", feature = "phy-tuntap"))]
+//! kernel). Needs root, /dev/net/tun and iproute2; otherwise each case
+//! shows as ignored, with the reason.
+
+#[macro_use]
+mod runner;
 
 use std::os::fd::AsRawFd;
 use std::process::Command;
@@ -16,18 +18,18 @@ use pollnet::phy::{
 };
 use pollnet::time::{Duration, Instant};
 
-fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root".into());
-    }
-    if !std::path::Path::new("/dev/net/tun").exists() {
-        return Some("/dev/net/tun missing".into());
-    }
-    match Command::new("ip").arg("-V").output() {
-        Ok(o) if o.status.success() => None,
-        _ => Some("iproute2 (`ip`) not installed".into()),
-    }
+fn main() -> std::process::ExitCode {
+    let tun = || runner::Need::Path("/dev/net/tun".into());
+    runner::main(vec![
+        case!(tap_offloads_are_granted_and_partial_checksums_marked_or_completed)
+            .root()
+            .programs(&["ip"])
+            .needs(tun()),
+        case!(tun_carries_bare_ip_packets_both_ways)
+            .root()
+            .programs(&["ip"])
+            .needs(tun()),
+    ])
 }
 
 fn ip(args: &[&str]) {
@@ -40,9 +42,15 @@ fn ip(args: &[&str]) {
     );
 }
 
-/// Runs `f` on a thread in a new private network namespace; `Err` (skip)
-/// when namespaces are unavailable.
-fn in_private_netns<F: FnOnce() + Send + 'static>(f: F) -> Result<(), String> {
+/// Runs `f` on a thread in a new private network namespace; the case is
+/// ignored when namespaces are unavailable.
+fn in_private_netns<F: FnOnce() + Send + 'static>(f: F) {
+    if let Err(reason) = try_private_netns(f) {
+        runner::skip(reason);
+    }
+}
+
+fn try_private_netns<F: FnOnce() + Send + 'static>(f: F) -> Result<(), String> {
     let handle = std::thread::spawn(move || {
         // SAFETY: unshare(2) with CLONE_NEWNET moves only this thread.
         if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
@@ -101,14 +109,9 @@ fn receive_matching(
     panic!("no matching frame within 5 s");
 }
 
-#[test]
 fn tap_offloads_are_granted_and_partial_checksums_marked_or_completed() {
-    if let Some(reason) = skip_reason() {
-        println!("skipped: TAP offloads: {reason}");
-        return;
-    }
     for plain in [false, true] {
-        let result = in_private_netns(move || {
+        in_private_netns(move || {
             let name = format!("pnto{}", std::process::id());
             let options = if plain {
                 TunTapOptions::tap().plain()
@@ -156,10 +159,6 @@ fn tap_offloads_are_granted_and_partial_checksums_marked_or_completed() {
                 assert_eq!(tap.stats().received_checksum_offloaded, 1);
             }
         });
-        if let Err(reason) = result {
-            println!("skipped: TAP offloads: {reason}");
-            return;
-        }
     }
 }
 
@@ -183,14 +182,9 @@ fn echo_request(id: u16, seq: u16) -> Vec<u8> {
     ip
 }
 
-#[test]
 fn tun_carries_bare_ip_packets_both_ways() {
-    if let Some(reason) = skip_reason() {
-        println!("skipped: TUN mode: {reason}");
-        return;
-    }
     for plain in [false, true] {
-        let result = in_private_netns(move || {
+        in_private_netns(move || {
             let name = format!("pntu{}", std::process::id());
             let options = if plain {
                 TunTapOptions::tun().plain()
@@ -220,9 +214,5 @@ fn tun_carries_bare_ip_packets_both_ways() {
             assert_eq!(&reply[24..28], &[0x70, 0x01, 0, 1], "identifier, sequence");
             assert_eq!(&reply[28..], b"pollnet over tun");
         });
-        if let Err(reason) = result {
-            println!("skipped: TUN mode: {reason}");
-            return;
-        }
     }
 }
