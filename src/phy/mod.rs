@@ -145,6 +145,7 @@ impl Medium {
 /// [`DeviceCapabilities::checksum`] says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct TsoCapabilities {
     /// Largest IPv4 packet carrying one TCP super-segment (at most 65,535,
     /// the IPv4 total length field's limit).
@@ -174,6 +175,7 @@ impl TsoCapabilities {
 /// checksum, or what the stack left to the device in a frame it sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum TransportChecksum {
     /// Received: nothing is known, software verifies as
     /// [`DeviceCapabilities::checksum`] says. Sent: the stack wrote the
@@ -195,6 +197,7 @@ pub enum TransportChecksum {
 /// default says nothing: a whole, unverified frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct FrameMeta {
     /// The transport checksum's state.
     pub checksum: TransportChecksum,
