@@ -228,6 +228,82 @@ fn poll_allocates_nothing_during_bulk_transfer() {
     );
 }
 
+/// The same over an IP-medium link with segmentation offload: bare IP
+/// packets, no ARP, and TCP super-segments of up to 64 KiB carried whole
+/// (the in-memory link recycles its buffers). The TSO path, the IP medium
+/// and the end-of-poll flush allocate nothing either.
+#[test]
+fn poll_allocates_nothing_with_tso_on_the_ip_medium() {
+    use pollnet::phy::{Loopback, Medium};
+
+    let (a, b) = Loopback::pair(1500, Duration::ZERO);
+    let mut dev_a = a.with_medium(Medium::Ip).with_tso(65_535);
+    let mut dev_b = b.with_medium(Medium::Ip).with_tso(65_535);
+    let tcp = TcpConfig::default();
+    let (mut iface_a, mut sockets_a) = host(1, Ipv4Address::new(192, 0, 2, 1), tcp);
+    let (mut iface_b, mut sockets_b) = host(2, Ipv4Address::new(192, 0, 2, 2), tcp);
+    let new_socket = || {
+        TcpSocket::new(
+            RingBuffer::new(vec![0u8; 1 << 20]),
+            RingBuffer::new(vec![0u8; 1 << 20]),
+        )
+    };
+    let server = sockets_b.add(new_socket()).unwrap();
+    sockets_b
+        .get_mut::<TcpSocket>(server)
+        .unwrap()
+        .listen(80)
+        .unwrap();
+    let client = sockets_a.add(new_socket()).unwrap();
+    let remote = IpEndpoint::new(IpAddress::v4(192, 0, 2, 2), 80);
+    let mut now = Instant::ZERO;
+    iface_a
+        .connect(&mut sockets_a, client, remote, now)
+        .unwrap();
+    let chunk = vec![0xa5u8; 64 * 1024];
+    let mut sink = vec![0u8; 64 * 1024];
+    let mut transfer = |bytes: usize, now: &mut Instant| -> usize {
+        let (mut sent, mut received) = (0, 0);
+        for _ in 0..1_000_000 {
+            if received >= bytes {
+                break;
+            }
+            if sent < bytes {
+                let socket = sockets_a.get_mut::<TcpSocket>(client).unwrap();
+                let n = chunk.len().min(bytes - sent);
+                sent += socket.send_slice(&chunk[..n]).unwrap_or(0);
+            }
+            iface_a.poll(*now, &mut dev_a, &mut sockets_a);
+            iface_b.poll(*now, &mut dev_b, &mut sockets_b);
+            let socket = sockets_b.get_mut::<TcpSocket>(server).unwrap();
+            while let Ok(n) = socket.recv_slice(&mut sink) {
+                if n == 0 {
+                    break;
+                }
+                received += n;
+            }
+            *now += Duration::from_micros(100);
+        }
+        received
+    };
+    assert_eq!(transfer(4 << 20, &mut now), 4 << 20);
+    COUNTING.with(|c| c.set(true));
+    let moved = transfer(16 << 20, &mut now);
+    COUNTING.with(|c| c.set(false));
+    assert_eq!(moved, 16 << 20);
+    let stats = iface_a.stats();
+    assert!(
+        stats.tx_tso_frames > 100,
+        "super-segments were sent: {stats:?}"
+    );
+    assert_eq!(iface_b.stats().rx_drop_tcp_checksum, 0);
+    assert_eq!(
+        ALLOCATIONS.load(Ordering::Relaxed),
+        0,
+        "poll allocated during the transfer"
+    );
+}
+
 /// A server whose connections take pooled buffers: after the first round,
 /// whole connection lives (a half-open record, the handshake, data both
 /// ways, the server's close, the TIME_WAIT record) allocate nothing; the

@@ -1,6 +1,6 @@
 //! Once their queues have grown to working size, the in-memory link, the
-//! fault injector and the pcap writer move frames without allocating: a
-//! counting global allocator watches a long exchange after a warm-up.
+//! fault injector and the pcap writer move frames without allocating: a counting global allocator watches a
+//! long exchange after a warm-up.
 #![cfg(feature = "std")]
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -77,8 +77,18 @@ trait FnMutDevice {
 impl<D: Device> FnMutDevice for D {
     fn send(&mut self, now: Instant, len: usize, fill: u8) {
         if let Some(tx) = self.transmit(now) {
-            tx.consume(len, |buf| buf.fill(fill));
+            tx.consume(len, |buf| {
+                buf.fill(fill);
+                // A frame any kernel passes along: broadcast, local
+                // experimental EtherType.
+                if len >= 14 {
+                    buf[..6].fill(0xff);
+                    buf[6..12].copy_from_slice(&[2, 0, 0, 0, 0, fill | 2]);
+                    buf[12..14].copy_from_slice(&[0x88, 0xb5]);
+                }
+            });
         }
+        self.flush(now);
     }
     fn drain(&mut self, now: Instant) -> u64 {
         let mut n = 0;

@@ -11,7 +11,7 @@ use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::time::Instant as WallClock;
 
-use pollnet::phy::{self, Device, RawSocket, RxToken, TxToken};
+use pollnet::phy::{self, Device, RawSocket, RawSocketOptions, RxToken, TxToken};
 use pollnet::time::{Duration, Instant};
 
 /// Our stack's side: 192.0.2.1 at 02:00:00:00:00:01.
@@ -120,10 +120,13 @@ fn receive_matching(dev: &mut RawSocket, want: impl Fn(&[u8]) -> bool) -> Vec<u8
     panic!("no matching frame on {} within 10 s", dev.interface_name());
 }
 
+/// Queues one frame and hands it to the kernel (a `RawSocket` sends what
+/// it queued on `flush`, as `Interface::poll` calls it).
 fn send(dev: &mut RawSocket, frame: &[u8]) {
     dev.transmit(Instant::ZERO)
         .unwrap()
         .consume(frame.len(), |b| b.copy_from_slice(frame));
+    dev.flush(Instant::ZERO);
 }
 
 fn test_frame(dst: [u8; 6], src: [u8; 6], fill: u8) -> Vec<u8> {
@@ -266,7 +269,11 @@ fn kernel_partial_checksums_are_completed() {
             .hardware_address()
             .unwrap()
             .0;
-        let mut ours = RawSocket::new(&veth.ours).unwrap();
+        // Completing partial checksums is an option (by default such frames
+        // are handed up marked partial, unverified).
+        let mut options = RawSocketOptions::new();
+        options.complete_partial_checksums = true;
+        let mut ours = RawSocket::with_options(&veth.ours, options).unwrap();
 
         // UDP from a kernel socket.
         let udp = std::net::UdpSocket::bind("192.0.2.2:0").unwrap();

@@ -88,11 +88,13 @@ impl Config {
 pub struct Stats {
     /// Frames received from the device.
     pub rx_frames: u64,
-    /// Frames too short for an Ethernet header.
+    /// Frames too short for an Ethernet header (on the IP medium: empty
+    /// packets).
     pub rx_drop_ethernet_malformed: u64,
     /// Frames for another hardware address.
     pub rx_drop_not_for_us: u64,
-    /// Frames of an EtherType we do not handle (IPv6, VLAN, ...).
+    /// Frames of an EtherType we do not handle (IPv6, VLAN, ...); on the
+    /// IP medium, packets of an IP version we do not handle.
     pub rx_drop_unknown_ethertype: u64,
     /// Malformed ARP packets, or ARP for other hardware/protocol types.
     pub rx_drop_arp_malformed: u64,
@@ -130,6 +132,10 @@ pub struct Stats {
     pub tx_frames: u64,
     /// Times the device had no transmit token.
     pub tx_device_busy: u64,
+    /// TCP super-segments handed to a device with segmentation offload
+    /// (each counts once in `tx_frames` and `tcp_segments_sent`; the
+    /// device sends it as several segments).
+    pub tx_tso_frames: u64,
     /// ARP requests sent.
     pub arp_requests_sent: u64,
     /// ARP replies sent.

@@ -11,7 +11,9 @@
 //!    drop, corrupt, duplicate, reorder;
 //! 4. drop: the frame is gone (`dropped`);
 //! 5. corrupt: 1 to `max_corrupt_bits` distinct bits of the frame flip
-//!    (`corrupted`); their count and positions are further draws;
+//!    (`corrupted`); their count and positions are further draws; whatever
+//!    the device knew of the frame's checksum no longer holds, so its
+//!    [`FrameMeta`] says nothing is known (the stack verifies);
 //! 6. duplicate: a copy goes out at once (`duplicated`), and the original
 //!    follows as below;
 //! 7. reorder: the frame is held back (`reordered`) until N other frames have
@@ -24,7 +26,7 @@
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-use super::{Device, DeviceCapabilities};
+use super::{Device, DeviceCapabilities, FrameMeta, TransportChecksum};
 use crate::time::{Duration, Instant};
 
 /// The SplitMix64 generator (Steele, Lea and Flood, 2014): tiny, fast and
@@ -230,6 +232,7 @@ pub const TX_SEED_XOR: u64 = 0xa5a5_a5a5_a5a5_a5a5;
 #[derive(Debug)]
 struct Held {
     frame: Vec<u8>,
+    meta: FrameMeta,
     /// Frames still to go out before this one (frame-count holds).
     remaining: u32,
     /// When it may go out (time holds).
@@ -243,7 +246,7 @@ struct Lane {
     rng: SplitMix64,
     stats: FaultStats,
     held: VecDeque<Held>,
-    ready: VecDeque<Vec<u8>>,
+    ready: VecDeque<(Vec<u8>, FrameMeta)>,
     spare: Vec<Vec<u8>>,
     /// Capacity of a new buffer: the inner device's largest frame, so a
     /// recycled buffer never has to grow.
@@ -341,7 +344,7 @@ impl Lane {
 
     /// Runs a frame entering this direction through the steps listed in the
     /// module documentation; what survives is queued in `ready` or `held`.
-    fn process(&mut self, now: Instant, mut frame: Vec<u8>) {
+    fn process(&mut self, now: Instant, mut frame: Vec<u8>, mut meta: FrameMeta) {
         self.stats.frames += 1;
         if self
             .config
@@ -371,6 +374,7 @@ impl Lane {
         }
         if self.config.corrupt.hits(corrupt_roll) && !frame.is_empty() {
             self.corrupt(&mut frame);
+            meta.checksum = TransportChecksum::Unknown;
             net_trace!("fault injector: corrupted a {}-byte frame", frame.len());
             self.stats.corrupted += 1;
         }
@@ -378,7 +382,7 @@ impl Lane {
             let mut copy = self.take_buffer();
             copy.extend_from_slice(&frame);
             self.stats.duplicated += 1;
-            self.push_ready(copy);
+            self.push_ready(copy, meta);
         }
         let hold = match self.config.reorder {
             Reorder::Off => None,
@@ -395,20 +399,21 @@ impl Lane {
                 self.stats.reordered += 1;
                 self.held.push_back(Held {
                     frame,
+                    meta,
                     remaining,
                     release_at,
                 });
             }
-            _ => self.push_ready(frame),
+            _ => self.push_ready(frame, meta),
         }
     }
 
-    fn push_ready(&mut self, frame: Vec<u8>) {
+    fn push_ready(&mut self, frame: Vec<u8>, meta: FrameMeta) {
         if self.ready.len() >= READY_LIMIT {
             self.stats.overflowed += 1;
             self.recycle(frame);
         } else {
-            self.ready.push_back(frame);
+            self.ready.push_back((frame, meta));
         }
     }
 
@@ -422,7 +427,7 @@ impl Lane {
                 .is_some_and(|h| h.release_at.is_some_and(|at| at <= now));
             if due {
                 if let Some(held) = self.held.remove(index) {
-                    self.push_ready(held.frame);
+                    self.push_ready(held.frame, held.meta);
                 }
             } else {
                 index += 1;
@@ -445,7 +450,7 @@ impl Lane {
             };
             if released {
                 if let Some(held) = self.held.remove(index) {
-                    self.push_ready(held.frame);
+                    self.push_ready(held.frame, held.meta);
                 }
             } else {
                 index += 1;
@@ -558,12 +563,13 @@ impl<D: Device> FaultInjector<D> {
 /// them.
 fn flush_tx<D: Device>(inner: &mut D, lane: &mut Lane, now: Instant) {
     while !lane.ready.is_empty() {
-        let Some(token) = inner.transmit(now) else {
+        let Some(mut token) = inner.transmit(now) else {
             return;
         };
-        let Some(frame) = lane.ready.pop_front() else {
+        let Some((frame, meta)) = lane.ready.pop_front() else {
             return;
         };
+        super::TxToken::set_meta(&mut token, meta);
         super::TxToken::consume(token, frame.len(), |buf| buf.copy_from_slice(&frame));
         lane.recycle(frame);
         lane.on_delivered();
@@ -589,21 +595,24 @@ impl<D: Device> Device for FaultInjector<D> {
             attempts += 1;
             let (token, _reply) = self.inner.receive(now)?;
             let mut buf = self.rx.take_buffer();
+            let meta = super::RxToken::meta(&token);
             super::RxToken::consume(token, |frame| buf.extend_from_slice(frame));
-            self.rx.process(now, buf);
+            self.rx.process(now, buf, meta);
         }
-        let frame = self.rx.ready.pop_front()?;
+        let (frame, meta) = self.rx.ready.pop_front()?;
         let previous = core::mem::replace(&mut self.rx_slot, frame);
         self.rx.recycle(previous);
         self.rx.on_delivered();
         Some((
             FaultInjectorRxToken {
                 frame: &self.rx_slot,
+                meta,
             },
             FaultInjectorTxToken {
                 inner: &mut self.inner,
                 lane: &mut self.tx,
                 now,
+                meta: FrameMeta::default(),
             },
         ))
     }
@@ -618,11 +627,18 @@ impl<D: Device> Device for FaultInjector<D> {
             inner: &mut self.inner,
             lane: &mut self.tx,
             now,
+            meta: FrameMeta::default(),
         })
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
         self.inner.capabilities()
+    }
+
+    fn flush(&mut self, now: Instant) {
+        self.tx.release_due(now);
+        flush_tx(&mut self.inner, &mut self.tx, now);
+        self.inner.flush(now);
     }
 }
 
@@ -630,11 +646,16 @@ impl<D: Device> Device for FaultInjector<D> {
 #[derive(Debug)]
 pub struct FaultInjectorRxToken<'a> {
     frame: &'a [u8],
+    meta: FrameMeta,
 }
 
 impl super::RxToken for FaultInjectorRxToken<'_> {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
         f(self.frame)
+    }
+
+    fn meta(&self) -> FrameMeta {
+        self.meta
     }
 }
 
@@ -643,6 +664,7 @@ pub struct FaultInjectorTxToken<'a, D: Device> {
     inner: &'a mut D,
     lane: &'a mut Lane,
     now: Instant,
+    meta: FrameMeta,
 }
 
 impl<D: Device> core::fmt::Debug for FaultInjectorTxToken<'_, D> {
@@ -658,9 +680,13 @@ impl<D: Device> super::TxToken for FaultInjectorTxToken<'_, D> {
         let mut buf = self.lane.take_buffer();
         buf.resize(len, 0);
         let result = f(&mut buf);
-        self.lane.process(self.now, buf);
+        self.lane.process(self.now, buf, self.meta);
         flush_tx(self.inner, self.lane, self.now);
         result
+    }
+
+    fn set_meta(&mut self, meta: FrameMeta) {
+        self.meta = meta;
     }
 }
 
@@ -724,6 +750,34 @@ mod tests {
         assert!(tenth.hits(429_496_728));
         assert!(!tenth.hits(429_496_729));
         assert_eq!(Probability::from_ppm(2_000_000), Probability::ALWAYS);
+    }
+
+    #[test]
+    fn meta_passes_through_unless_the_frame_is_corrupted() {
+        use crate::phy::{FrameMeta, TransportChecksum};
+        let meta = FrameMeta::new(TransportChecksum::Valid, 1448);
+        let (a, b) = Loopback::pair(1500, Duration::ZERO);
+        let mut a = FaultInjector::new(a, 1);
+        let mut b = FaultInjector::new(b, 2);
+        for corrupt in [false, true] {
+            a.tx_config_mut().corrupt = if corrupt {
+                Probability::ALWAYS
+            } else {
+                Probability::NEVER
+            };
+            let mut tx = a.transmit(Instant::ZERO).unwrap();
+            tx.set_meta(meta);
+            tx.consume(64, |buf| buf.fill(0x5a));
+            a.flush(Instant::ZERO);
+            let (rx, _) = b.receive(Instant::ZERO).unwrap();
+            let expected = if corrupt {
+                FrameMeta::new(TransportChecksum::Unknown, 1448)
+            } else {
+                meta
+            };
+            assert_eq!(rx.meta(), expected, "corrupted: {corrupt}");
+            rx.consume(|_| ());
+        }
     }
 
     #[test]

@@ -4,13 +4,21 @@
 //!
 //! Frame buffers are recycled through a pool, so once the queues have grown
 //! to their working size, sending and receiving allocate nothing.
+//!
+//! Both carry Ethernet frames unless given another [`Medium`]
+//! (`with_medium`). A [`LinkEnd`] can offer TCP segmentation offload
+//! (`with_tso`): it then carries the sender's super-segments whole, the way
+//! Linux delivers a local sender's GSO packets, with their checksum left
+//! partial and marked so in the receiver's [`FrameMeta`].
 
 use alloc::collections::VecDeque;
 use alloc::rc::Rc;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use super::{Device, DeviceCapabilities, Medium};
+use super::{
+    Checksum, ChecksumCapabilities, Device, DeviceCapabilities, FrameMeta, Medium, TsoCapabilities,
+};
 use crate::time::{Duration, Instant};
 
 /// Frames a queue holds when the caller does not say: enough for a full
@@ -76,15 +84,22 @@ fn ethernet_capabilities(mtu: usize) -> DeviceCapabilities {
     }
 }
 
+/// Largest frame a device with `caps` carries, super-segments included.
+fn max_frame_len(caps: &DeviceCapabilities) -> usize {
+    caps.max_tcp_ipv4_packet_len()
+        .max(caps.max_transmission_unit)
+        .saturating_add(caps.medium.header_len())
+}
+
 /// A device whose transmitted frames come back, in order, as received
 /// frames: a single stack talking to itself. Needs `alloc`.
 #[derive(Debug)]
 pub struct Loopback {
-    queue: VecDeque<Vec<u8>>,
+    queue: VecDeque<(Vec<u8>, FrameMeta)>,
     pool: BufferPool,
     /// The frame an RxToken lends out; kept here so the token only borrows.
     rx_slot: Vec<u8>,
-    mtu: usize,
+    caps: DeviceCapabilities,
     queue_limit: usize,
     stats: LinkStats,
 }
@@ -104,10 +119,18 @@ impl Loopback {
             queue: VecDeque::new(),
             pool: BufferPool::new(caps.max_frame_len(), queue_limit.saturating_add(1)),
             rx_slot: Vec::new(),
-            mtu,
+            caps,
             queue_limit,
             stats: LinkStats::default(),
         }
+    }
+
+    /// The same loopback carrying frames of `medium` (e.g. [`Medium::Ip`]:
+    /// bare IP packets, as on a TUN device).
+    pub fn with_medium(mut self, medium: Medium) -> Loopback {
+        self.caps.medium = medium;
+        self.pool.frame_capacity = max_frame_len(&self.caps);
+        self
     }
 
     /// Two devices joined by a link: a frame one end transmits at `t` is
@@ -135,7 +158,7 @@ impl Loopback {
             shared: Rc::clone(&shared),
             side,
             rx_slot: Vec::new(),
-            mtu,
+            caps: ethernet_capabilities(mtu),
             one_way_delay,
             queue_limit,
             stats: LinkStats::default(),
@@ -159,14 +182,15 @@ impl Device for Loopback {
     type TxToken<'a> = LoopbackTxToken<'a>;
 
     fn receive(&mut self, _now: Instant) -> Option<(LoopbackRxToken<'_>, LoopbackTxToken<'_>)> {
-        let frame = self.queue.pop_front()?;
+        let (frame, meta) = self.queue.pop_front()?;
         let previous = core::mem::replace(&mut self.rx_slot, frame);
         self.pool.give_back(previous);
         self.stats.received += 1;
-        let max_frame_len = ethernet_capabilities(self.mtu).max_frame_len();
+        let max_frame_len = max_frame_len(&self.caps);
         Some((
             LoopbackRxToken {
                 frame: &self.rx_slot,
+                meta,
             },
             LoopbackTxToken {
                 queue: &mut self.queue,
@@ -174,6 +198,7 @@ impl Device for Loopback {
                 stats: &mut self.stats,
                 max_frame_len,
                 queue_limit: self.queue_limit,
+                meta: FrameMeta::default(),
             },
         ))
     }
@@ -183,13 +208,14 @@ impl Device for Loopback {
             queue: &mut self.queue,
             pool: &mut self.pool,
             stats: &mut self.stats,
-            max_frame_len: ethernet_capabilities(self.mtu).max_frame_len(),
+            max_frame_len: max_frame_len(&self.caps),
             queue_limit: self.queue_limit,
+            meta: FrameMeta::default(),
         })
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
-        ethernet_capabilities(self.mtu)
+        self.caps
     }
 }
 
@@ -197,22 +223,28 @@ impl Device for Loopback {
 #[derive(Debug)]
 pub struct LoopbackRxToken<'a> {
     frame: &'a [u8],
+    meta: FrameMeta,
 }
 
 impl super::RxToken for LoopbackRxToken<'_> {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
         f(self.frame)
     }
+
+    fn meta(&self) -> FrameMeta {
+        self.meta
+    }
 }
 
 /// Permission to send one frame into a [`Loopback`].
 #[derive(Debug)]
 pub struct LoopbackTxToken<'a> {
-    queue: &'a mut VecDeque<Vec<u8>>,
+    queue: &'a mut VecDeque<(Vec<u8>, FrameMeta)>,
     pool: &'a mut BufferPool,
     stats: &'a mut LinkStats,
     max_frame_len: usize,
     queue_limit: usize,
+    meta: FrameMeta,
 }
 
 impl super::TxToken for LoopbackTxToken<'_> {
@@ -227,9 +259,13 @@ impl super::TxToken for LoopbackTxToken<'_> {
             self.pool.give_back(buf);
         } else {
             self.stats.transmitted += 1;
-            self.queue.push_back(buf);
+            self.queue.push_back((buf, self.meta));
         }
         result
+    }
+
+    fn set_meta(&mut self, meta: FrameMeta) {
+        self.meta = meta;
     }
 }
 
@@ -238,7 +274,7 @@ impl super::TxToken for LoopbackTxToken<'_> {
 struct LinkShared {
     /// `lanes[i]` holds frames travelling towards end `i`, each with the
     /// instant it arrives. The delay is fixed, so arrival order is send order.
-    lanes: [VecDeque<(Instant, Vec<u8>)>; 2],
+    lanes: [VecDeque<(Instant, Vec<u8>, FrameMeta)>; 2],
     pool: BufferPool,
 }
 
@@ -251,19 +287,47 @@ pub struct LinkEnd {
     /// 0 or 1: which lane this end receives from.
     side: usize,
     rx_slot: Vec<u8>,
-    mtu: usize,
+    caps: DeviceCapabilities,
     one_way_delay: Duration,
     queue_limit: usize,
     stats: LinkStats,
 }
 
 impl LinkEnd {
+    /// This end carrying frames of `medium` (give both ends the same).
+    pub fn with_medium(mut self, medium: Medium) -> LinkEnd {
+        self.caps.medium = medium;
+        self.grow_pool();
+        self
+    }
+
+    /// This end offering TCP segmentation offload for IPv4 packets of up
+    /// to `max_len` bytes (at most 65,535): its stack sends super-segments,
+    /// which the other end receives whole, marked
+    /// [`TransportChecksum::Partial`](super::TransportChecksum::Partial)
+    /// since no checksum was computed for them.
+    pub fn with_tso(mut self, max_len: usize) -> LinkEnd {
+        self.caps.tso = TsoCapabilities::ipv4(max_len.min(65_535));
+        self.caps.checksum = ChecksumCapabilities {
+            tcp: Checksum::Rx,
+            ..ChecksumCapabilities::default()
+        };
+        self.grow_pool();
+        self
+    }
+
+    /// Makes new pool buffers big enough for this end's largest frame.
+    fn grow_pool(&mut self) {
+        let mut shared = self.shared.borrow_mut();
+        shared.pool.frame_capacity = shared.pool.frame_capacity.max(max_frame_len(&self.caps));
+    }
+
     /// When the next frame towards this end arrives (it may already have);
     /// `None` if nothing is in flight. A driver on a virtual clock advances
     /// to the earliest of this and the stacks' `poll_at()`.
     pub fn next_arrival(&self) -> Option<Instant> {
         let shared = self.shared.borrow();
-        shared.lanes[self.side].front().map(|(at, _)| *at)
+        shared.lanes[self.side].front().map(|(at, _, _)| *at)
     }
 
     /// Frames in flight towards this end.
@@ -287,29 +351,30 @@ impl Device for LinkEnd {
     type TxToken<'a> = LinkTxToken<'a>;
 
     fn receive(&mut self, now: Instant) -> Option<(LinkRxToken<'_>, LinkTxToken<'_>)> {
-        {
+        let meta = {
             let mut shared = self.shared.borrow_mut();
             let shared = &mut *shared;
             let lane = &mut shared.lanes[self.side];
             match lane.front() {
-                Some((arrival, _)) if *arrival <= now => {}
+                Some((arrival, _, _)) if *arrival <= now => {}
                 _ => return None,
             }
-            let (_, frame) = lane.pop_front()?;
+            let (_, frame, meta) = lane.pop_front()?;
             let previous = core::mem::replace(&mut self.rx_slot, frame);
             shared.pool.give_back(previous);
-        }
+            meta
+        };
         self.stats.received += 1;
         let frame: &[u8] = &self.rx_slot;
         let tx = LinkTxToken::new(
             &self.shared,
             self.side,
             now + self.one_way_delay,
-            self.mtu,
+            max_frame_len(&self.caps),
             self.queue_limit,
             &mut self.stats,
         );
-        Some((LinkRxToken { frame }, tx))
+        Some((LinkRxToken { frame, meta }, tx))
     }
 
     fn transmit(&mut self, now: Instant) -> Option<LinkTxToken<'_>> {
@@ -317,14 +382,14 @@ impl Device for LinkEnd {
             &self.shared,
             self.side,
             now + self.one_way_delay,
-            self.mtu,
+            max_frame_len(&self.caps),
             self.queue_limit,
             &mut self.stats,
         ))
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
-        ethernet_capabilities(self.mtu)
+        self.caps
     }
 }
 
@@ -332,11 +397,16 @@ impl Device for LinkEnd {
 #[derive(Debug)]
 pub struct LinkRxToken<'a> {
     frame: &'a [u8],
+    meta: FrameMeta,
 }
 
 impl super::RxToken for LinkRxToken<'_> {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
         f(self.frame)
+    }
+
+    fn meta(&self) -> FrameMeta {
+        self.meta
     }
 }
 
@@ -349,6 +419,7 @@ pub struct LinkTxToken<'a> {
     max_frame_len: usize,
     queue_limit: usize,
     stats: &'a mut LinkStats,
+    meta: FrameMeta,
 }
 
 impl<'a> LinkTxToken<'a> {
@@ -357,7 +428,7 @@ impl<'a> LinkTxToken<'a> {
         shared: &'a RefCell<LinkShared>,
         side: usize,
         arrival: Instant,
-        mtu: usize,
+        max_frame_len: usize,
         queue_limit: usize,
         stats: &'a mut LinkStats,
     ) -> LinkTxToken<'a> {
@@ -365,9 +436,10 @@ impl<'a> LinkTxToken<'a> {
             shared,
             lane: 1 - side,
             arrival,
-            max_frame_len: ethernet_capabilities(mtu).max_frame_len(),
+            max_frame_len,
             queue_limit,
             stats,
+            meta: FrameMeta::default(),
         }
     }
 }
@@ -389,9 +461,13 @@ impl super::TxToken for LinkTxToken<'_> {
             shared.pool.give_back(buf);
         } else {
             self.stats.transmitted += 1;
-            lane.push_back((self.arrival, buf));
+            lane.push_back((self.arrival, buf, self.meta));
         }
         result
+    }
+
+    fn set_meta(&mut self, meta: FrameMeta) {
+        self.meta = meta;
     }
 }
 
@@ -413,6 +489,32 @@ mod tests {
     fn recv<D: Device>(dev: &mut D, now: Instant) -> Option<Vec<u8>> {
         let (rx, _tx) = dev.receive(now)?;
         Some(rx.consume(|f| f.to_vec()))
+    }
+
+    #[test]
+    fn media_and_tso_are_in_the_capabilities_and_meta_crosses_the_link() {
+        let lo = Loopback::new(1500).with_medium(Medium::Ip);
+        assert_eq!(lo.capabilities().medium, Medium::Ip);
+        assert_eq!(lo.capabilities().max_frame_len(), 1500);
+        let (a, b) = Loopback::pair(1500, Duration::from_millis(1));
+        let mut a = a.with_tso(65_535);
+        let mut b = b.with_medium(Medium::Ethernet);
+        let caps = a.capabilities();
+        assert_eq!(caps.max_tcp_ipv4_packet_len(), 65_535);
+        assert!(!caps.checksum.tcp.tx() && caps.checksum.tcp.rx());
+        assert_eq!(b.capabilities().tso, TsoCapabilities::NONE);
+        // A super-frame goes through whole, with its meta.
+        let meta = FrameMeta::new(crate::phy::TransportChecksum::Partial, 1448);
+        let mut tx = a.transmit(Instant::ZERO).unwrap();
+        tx.set_meta(meta);
+        tx.consume(14 + 60_000, |buf| buf[20] = 7);
+        assert_eq!(a.stats().dropped_oversized, 0);
+        let (rx, _) = b.receive(Instant::from_millis(1)).unwrap();
+        assert_eq!(rx.meta(), meta);
+        assert_eq!(rx.consume(|f| (f.len(), f[20])), (60_014, 7));
+        // Without TSO, the same frame is too long.
+        send(&mut b, Instant::ZERO, &[0; 14 + 60_000]);
+        assert_eq!(b.stats().dropped_oversized, 1);
     }
 
     #[test]

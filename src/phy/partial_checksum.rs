@@ -9,7 +9,8 @@
 //! field held, and the frame verifies like any other.
 //!
 //! Only the few IPv4 header fields needed are read, by offset and with bounds
-//! checks; the sums are the wire layer's (RFC 1071).
+//! checks; the sums are the wire layer's (RFC 1071). The same layout
+//! reading serves the virtio-net header of the offloading backends.
 
 use crate::wire::checksum;
 use crate::wire::{IpAddress, IpProtocol, Ipv4Address};
@@ -26,67 +27,125 @@ fn read_u16(bytes: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([pair[0], pair[1]]))
 }
 
-/// Computes the TCP or UDP checksum of the IPv4 packet in an Ethernet
-/// frame and writes it into the frame. Returns whether it did: frames that
-/// are not IPv4 TCP/UDP, fragments, and anything malformed are left alone
-/// (the interface will judge them). Never panics on any bytes.
-pub(super) fn complete_transport_checksum(frame: &mut [u8]) -> bool {
+/// [`complete_transport_checksum`] for a frame of `medium` (on the IP
+/// medium the frame is the IPv4 packet).
+#[cfg_attr(not(feature = "phy-pcap"), allow(dead_code))]
+pub(crate) fn complete_frame_checksum(frame: &mut [u8], medium: super::Medium) -> bool {
+    match medium {
+        super::Medium::Ethernet => complete_transport_checksum(frame),
+        super::Medium::Ip => complete_ip_checksum(frame),
+    }
+}
+
+/// Where the IPv4 packet of an Ethernet frame starts (after one optional
+/// 802.1Q tag), if the frame carries IPv4.
+pub(crate) fn ethernet_ipv4_offset(frame: &[u8]) -> Option<usize> {
     let mut ip_start = 14;
     let mut ethertype = read_u16(frame, 12);
     if ethertype == Some(ETHERTYPE_VLAN) {
         ethertype = read_u16(frame, 16);
         ip_start = 18;
     }
-    if ethertype != Some(ETHERTYPE_IPV4) {
-        return false;
+    (ethertype == Some(ETHERTYPE_IPV4)).then_some(ip_start)
+}
+
+/// The layout of an unfragmented IPv4 TCP or UDP packet, from the few
+/// header fields it needs, bounds-checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TransportLayout {
+    /// IPv4 header length.
+    pub header_len: usize,
+    /// IPv4 total length (header and transport segment).
+    pub total_len: usize,
+    /// 6 (TCP) or 17 (UDP).
+    pub protocol: u8,
+    /// Offset of the checksum field within the transport header.
+    pub checksum_at: usize,
+}
+
+impl TransportLayout {
+    /// Reads the layout of the IPv4 packet at the start of `ip`, or `None`
+    /// for anything that is not an unfragmented IPv4 TCP/UDP packet that
+    /// fits in `ip` with room for its checksum field.
+    pub(crate) fn of(ip: &[u8]) -> Option<TransportLayout> {
+        let &version_ihl = ip.first()?;
+        let header_len = usize::from(version_ihl & 0x0f) * 4;
+        let total_len = usize::from(read_u16(ip, 2)?);
+        let flags_fragment = read_u16(ip, 6)?;
+        // RFC 791 section 3.1: more-fragments flag and fragment offset.
+        let is_fragment = flags_fragment & 0x3fff != 0;
+        if version_ihl >> 4 != 4
+            || header_len < 20
+            || total_len < header_len
+            || total_len > ip.len()
+            || is_fragment
+        {
+            return None;
+        }
+        let protocol = *ip.get(9)?;
+        let checksum_at = match protocol {
+            PROTO_TCP => 16,
+            PROTO_UDP => 6,
+            _ => return None,
+        };
+        if header_len + checksum_at + 2 > total_len {
+            return None;
+        }
+        Some(TransportLayout {
+            header_len,
+            total_len,
+            protocol,
+            checksum_at,
+        })
     }
-    let Some(ip) = frame.get_mut(ip_start..) else {
-        return false;
-    };
-    let Some(&version_ihl) = ip.first() else {
-        return false;
-    };
-    let header_len = usize::from(version_ihl & 0x0f) * 4;
-    let Some(total_len) = read_u16(ip, 2).map(usize::from) else {
-        return false;
-    };
-    let Some(flags_fragment) = read_u16(ip, 6) else {
-        return false;
-    };
-    // RFC 791 section 3.1: more-fragments flag and fragment offset.
-    let is_fragment = flags_fragment & 0x3fff != 0;
-    if version_ihl >> 4 != 4
-        || header_len < 20
-        || total_len < header_len
-        || total_len > ip.len()
-        || is_fragment
-    {
-        return false;
+
+    /// The pseudo-header sum (RFC 9293 section 3.1, RFC 768) of the packet
+    /// `ip`, whose layout this is.
+    pub(crate) fn pseudo_header_sum(&self, ip: &[u8]) -> u16 {
+        let address =
+            |at: usize| IpAddress::Ipv4(Ipv4Address([ip[at], ip[at + 1], ip[at + 2], ip[at + 3]]));
+        // At most 65,535 - 20 by the checks in `of`.
+        let segment_len = (self.total_len - self.header_len) as u32;
+        checksum::pseudo_header(
+            &address(12),
+            &address(16),
+            IpProtocol::from(self.protocol),
+            segment_len,
+        )
     }
-    let protocol = ip[9];
-    let checksum_at = match protocol {
-        PROTO_TCP => 16,
-        PROTO_UDP => 6,
-        _ => return false,
-    };
-    let address =
-        |at: usize| IpAddress::Ipv4(Ipv4Address([ip[at], ip[at + 1], ip[at + 2], ip[at + 3]]));
-    let (src, dst) = (address(12), address(16));
-    // At most 65,535 - 20 by the checks above.
-    let segment_len = (total_len - header_len) as u32;
-    let segment = &mut ip[header_len..total_len];
-    let Some(field) = segment.get_mut(checksum_at..checksum_at + 2) else {
+}
+
+/// Computes the TCP or UDP checksum of the IPv4 packet in an Ethernet
+/// frame and writes it into the frame. Returns whether it did: frames that
+/// are not IPv4 TCP/UDP, fragments, and anything malformed are left alone
+/// (the interface will judge them). Never panics on any bytes.
+#[cfg_attr(
+    not(any(feature = "phy-raw-socket", feature = "phy-pcap")),
+    allow(dead_code)
+)]
+pub(crate) fn complete_transport_checksum(frame: &mut [u8]) -> bool {
+    match ethernet_ipv4_offset(frame).and_then(|at| frame.get_mut(at..)) {
+        Some(ip) => complete_ip_checksum(ip),
+        None => false,
+    }
+}
+
+/// [`complete_transport_checksum`] for the IPv4 packet at the start of `ip`.
+fn complete_ip_checksum(ip: &mut [u8]) -> bool {
+    let Some(layout) = TransportLayout::of(ip) else {
         return false;
     };
-    field.copy_from_slice(&[0, 0]);
-    let pseudo = checksum::pseudo_header(&src, &dst, IpProtocol::from(protocol), segment_len);
+    let pseudo = layout.pseudo_header_sum(ip);
+    let segment = &mut ip[layout.header_len..layout.total_len];
+    let at = layout.checksum_at;
+    segment[at..at + 2].copy_from_slice(&[0, 0]);
     let mut checksum = !checksum::combine(&[pseudo, checksum::data(segment)]);
     // RFC 768: a computed UDP checksum of zero is sent as all ones (zero
     // means "no checksum").
-    if protocol == PROTO_UDP && checksum == 0 {
+    if layout.protocol == PROTO_UDP && checksum == 0 {
         checksum = 0xffff;
     }
-    segment[checksum_at..checksum_at + 2].copy_from_slice(&checksum.to_be_bytes());
+    segment[at..at + 2].copy_from_slice(&checksum.to_be_bytes());
     true
 }
 

@@ -3,7 +3,8 @@
 //! that records what passes through any device to a pcap file.
 //!
 //! Files written here are classic pcap (not pcapng): little-endian,
-//! version 2.4, microsecond timestamps, link type Ethernet (1), what
+//! version 2.4, microsecond timestamps, link type Ethernet (1), or raw IP
+//! (`LINKTYPE_RAW`, 101) for a device of the IP medium, what
 //! Wireshark, tshark and tcpdump all read. The few bytes of that format are
 //! written here directly (so the stream can be flushed after each frame);
 //! reading uses the `pcap-file` crate. A timestamp is the [`Instant`] the
@@ -26,7 +27,8 @@ use pcap_file::pcapng::blocks::interface_description::{
 use pcap_file::pcapng::{Block, PcapNgReader};
 use pcap_file::{DataLink, PcapError};
 
-use super::{Device, DeviceCapabilities, Medium};
+use super::partial_checksum::complete_frame_checksum;
+use super::{Device, DeviceCapabilities, FrameMeta, Medium, TransportChecksum};
 use crate::time::{Duration, Instant};
 
 /// Snapshot length written into pcap headers: frames up to this many bytes
@@ -41,16 +43,26 @@ const PCAP_MAGIC_NANOS: u32 = 0xa1b2_3c4d;
 const PCAPNG_SECTION_HEADER: u32 = 0x0a0d_0d0a;
 /// Link type of Ethernet in pcap and pcapng.
 const LINKTYPE_ETHERNET: u32 = 1;
+/// Link type of bare IPv4/IPv6 packets (the version in the first nibble).
+const LINKTYPE_RAW: u32 = 101;
+
+/// The pcap link type of a medium's frames.
+fn link_type(medium: Medium) -> u32 {
+    match medium {
+        Medium::Ethernet => LINKTYPE_ETHERNET,
+        Medium::Ip => LINKTYPE_RAW,
+    }
+}
 
 /// The 24-byte header of the pcap files written here.
-fn pcap_file_header() -> [u8; 24] {
+fn pcap_file_header(medium: Medium) -> [u8; 24] {
     let mut h = [0u8; 24];
     h[0..4].copy_from_slice(&PCAP_MAGIC_MICROS.to_le_bytes());
     h[4..6].copy_from_slice(&2u16.to_le_bytes());
     h[6..8].copy_from_slice(&4u16.to_le_bytes());
     // Bytes 8..16: time zone correction and accuracy, both zero.
     h[16..20].copy_from_slice(&PCAP_SNAPLEN.to_le_bytes());
-    h[20..24].copy_from_slice(&LINKTYPE_ETHERNET.to_le_bytes());
+    h[20..24].copy_from_slice(&link_type(medium).to_le_bytes());
     h
 }
 
@@ -106,16 +118,32 @@ impl PcapDirection {
 struct Recorder<W: Write> {
     out: W,
     flush_each_frame: bool,
+    /// Record frames whose checksum was left to the device or came partial
+    /// with it computed (see `set_complete_checksums`), and the medium to
+    /// find it in.
+    complete_checksums: bool,
+    medium: Medium,
+    /// The copy such a frame is completed in (kept, so steady state does
+    /// not allocate).
+    scratch: Vec<u8>,
     /// The first write error; recording stops after one.
     error: Option<io::Error>,
     frames_written: u64,
 }
 
 impl<W: Write> Recorder<W> {
-    fn record(&mut self, at: Instant, frame: &[u8]) {
+    fn record(&mut self, at: Instant, frame: &[u8], meta: FrameMeta) {
         if self.error.is_some() {
             return;
         }
+        let frame = if self.complete_checksums && meta.checksum == TransportChecksum::Partial {
+            self.scratch.clear();
+            self.scratch.extend_from_slice(frame);
+            complete_frame_checksum(&mut self.scratch, self.medium);
+            &self.scratch[..]
+        } else {
+            frame
+        };
         let mut result = write_record(&mut self.out, at, frame);
         if result.is_ok() && self.flush_each_frame {
             result = self.out.flush();
@@ -131,7 +159,11 @@ impl<W: Write> Recorder<W> {
 }
 
 /// A middleware that records the frames of any device to a pcap stream,
-/// with the `now` of each `receive`/`transmit` as its timestamp. By default
+/// with the `now` of each `receive`/`transmit` as its timestamp, as they
+/// pass: a TCP super-segment handed to a segmentation-offloading device is
+/// recorded as one large frame, with the checksum the device is left to
+/// complete, as a capture on the sending host shows it. The link type
+/// follows the device's medium when the writer is made. By default
 /// both directions are recorded and the stream is flushed after every frame,
 /// so a capture in progress opens in Wireshark. A write error stops the
 /// recording (the device goes on working); see [`PcapWriter::error`].
@@ -143,11 +175,13 @@ pub struct PcapWriter<D: Device, W: Write> {
 }
 
 impl<D: Device, W: Write> PcapWriter<D, W> {
-    /// Wraps `inner`, writing the pcap file header to `out` at once and then
-    /// a record for every frame in the chosen `direction`s.
+    /// Wraps `inner`, writing the pcap file header (link type by the
+    /// device's medium) to `out` at once and then a record for every frame
+    /// in the chosen `direction`s.
     pub fn new(inner: D, out: W, direction: PcapDirection) -> io::Result<PcapWriter<D, W>> {
         let mut out = out;
-        out.write_all(&pcap_file_header())?;
+        let medium = inner.capabilities().medium;
+        out.write_all(&pcap_file_header(medium))?;
         out.flush()?;
         Ok(PcapWriter {
             inner,
@@ -155,6 +189,9 @@ impl<D: Device, W: Write> PcapWriter<D, W> {
             recorder: RefCell::new(Recorder {
                 out,
                 flush_each_frame: true,
+                complete_checksums: false,
+                medium,
+                scratch: Vec::new(),
                 error: None,
                 frames_written: 0,
             }),
@@ -168,7 +205,20 @@ impl<D: Device, W: Write> PcapWriter<D, W> {
         self.recorder.get_mut().flush_each_frame = flush;
     }
 
-    /// Flushes the stream.
+    /// Whether to record frames whose TCP/UDP checksum was left to the
+    /// device (offload: the frame's [`FrameMeta`] says
+    /// [`TransportChecksum::Partial`]) or arrived partial from a local
+    /// sender with that checksum computed, as the wire would carry it (the
+    /// frame the device handles is not changed). Off by default: such
+    /// frames are recorded as they passed, with the checksum unfinished,
+    /// as a capture on a Linux host with offloads shows them.
+    pub fn set_complete_checksums(&mut self, complete: bool) {
+        self.recorder.get_mut().complete_checksums = complete;
+    }
+
+    /// Flushes the stream. (The device's own [`Device::flush`], which hands
+    /// queued frames to the wrapped device's kernel, is a different call:
+    /// `Device::flush(&mut writer, now)`.)
     pub fn flush(&mut self) -> io::Result<()> {
         self.recorder.get_mut().out.flush()
     }
@@ -224,6 +274,7 @@ impl<D: Device, W: Write> Device for PcapWriter<D, W> {
                 inner: tx,
                 recorder: self.direction.records_tx().then_some(recorder),
                 now,
+                meta: FrameMeta::default(),
             },
         ))
     }
@@ -234,11 +285,16 @@ impl<D: Device, W: Write> Device for PcapWriter<D, W> {
             inner: tx,
             recorder: self.direction.records_tx().then_some(&self.recorder),
             now,
+            meta: FrameMeta::default(),
         })
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
         self.inner.capabilities()
+    }
+
+    fn flush(&mut self, now: Instant) {
+        self.inner.flush(now);
     }
 }
 
@@ -253,12 +309,17 @@ pub struct PcapWriterRxToken<'a, T, W: Write> {
 impl<T: super::RxToken, W: Write> super::RxToken for PcapWriterRxToken<'_, T, W> {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
         let (recorder, now) = (self.recorder, self.now);
+        let meta = self.inner.meta();
         self.inner.consume(|frame| {
             if let Some(recorder) = recorder {
-                recorder.borrow_mut().record(now, frame);
+                recorder.borrow_mut().record(now, frame, meta);
             }
             f(frame)
         })
+    }
+
+    fn meta(&self) -> super::FrameMeta {
+        self.inner.meta()
     }
 }
 
@@ -268,18 +329,24 @@ pub struct PcapWriterTxToken<'a, T, W: Write> {
     inner: T,
     recorder: Option<&'a RefCell<Recorder<W>>>,
     now: Instant,
+    meta: FrameMeta,
 }
 
 impl<T: super::TxToken, W: Write> super::TxToken for PcapWriterTxToken<'_, T, W> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let (recorder, now) = (self.recorder, self.now);
+        let (recorder, now, meta) = (self.recorder, self.now, self.meta);
         self.inner.consume(len, |buf| {
             let result = f(buf);
             if let Some(recorder) = recorder {
-                recorder.borrow_mut().record(now, buf);
+                recorder.borrow_mut().record(now, buf, meta);
             }
             result
         })
+    }
+
+    fn set_meta(&mut self, meta: super::FrameMeta) {
+        self.meta = meta;
+        self.inner.set_meta(meta);
     }
 }
 
@@ -557,7 +624,7 @@ impl PcapReplay {
 
     /// Writes the transmitted frames as a pcap file to `out`.
     pub fn write_transmitted<W: Write>(&self, mut out: W) -> io::Result<()> {
-        out.write_all(&pcap_file_header())?;
+        out.write_all(&pcap_file_header(self.capabilities.medium))?;
         for frame in &self.transmitted {
             write_record(&mut out, frame.timestamp, &frame.data)?;
         }
@@ -662,6 +729,71 @@ mod tests {
             out.push((p.timestamp, p.data.into_owned()));
         }
         out
+    }
+
+    #[test]
+    fn ip_medium_is_recorded_as_raw_ip_with_meta_and_flush_passed_through() {
+        let lo = Loopback::new(1500).with_medium(Medium::Ip);
+        let mut w = PcapWriter::new(lo, Vec::new(), PcapDirection::Both).unwrap();
+        let meta = crate::phy::FrameMeta::new(crate::phy::TransportChecksum::Partial, 1448);
+        let mut tx = w.transmit(Instant::from_millis(1)).unwrap();
+        tx.set_meta(meta);
+        tx.consume(20, |b| b[0] = 0x45);
+        Device::flush(&mut w, Instant::from_millis(1));
+        let (rx, _) = w.receive(Instant::from_millis(2)).unwrap();
+        assert_eq!(rx.meta(), meta, "the inner device's meta, both ways");
+        rx.consume(|f| assert_eq!(f[0], 0x45));
+        let (_, bytes) = w.into_inner().unwrap();
+        let reader = PcapReader::new(&bytes[..]).unwrap();
+        assert_eq!(reader.header().datalink, DataLink::RAW);
+        assert_eq!(u32::from_le_bytes(bytes[20..24].try_into().unwrap()), 101);
+    }
+
+    #[test]
+    fn offloaded_checksums_are_completed_in_the_record_only_when_asked() {
+        // Ethernet + IPv4 + TCP (20-byte header, 6 bytes of data), TCP
+        // checksum left zero for the device.
+        let mut frame = vec![0u8; 14 + 20 + 20 + 6];
+        frame[12..14].copy_from_slice(&[8, 0]);
+        frame[14] = 0x45;
+        frame[16..18].copy_from_slice(&46u16.to_be_bytes());
+        frame[22] = 64;
+        frame[23] = 6;
+        frame[26..30].copy_from_slice(&[192, 0, 2, 1]);
+        frame[30..34].copy_from_slice(&[192, 0, 2, 2]);
+        frame[46] = 0x50;
+        frame[54..].copy_from_slice(b"pollnt");
+        let partial = crate::phy::FrameMeta::new(TransportChecksum::Partial, 0);
+        for complete in [false, true] {
+            let mut w =
+                PcapWriter::new(Loopback::new(1500), Vec::new(), PcapDirection::Tx).unwrap();
+            w.set_complete_checksums(complete);
+            let mut tx = w.transmit(Instant::ZERO).unwrap();
+            tx.set_meta(partial);
+            tx.consume(frame.len(), |b| b.copy_from_slice(&frame));
+            // The device got the frame as the stack built it.
+            let (rx, _) = w.inner_mut().receive(Instant::ZERO).unwrap();
+            rx.consume(|f| assert_eq!(f, &frame[..]));
+            let (_, bytes) = w.into_inner().unwrap();
+            let recorded = &read_back(&bytes)[0].1;
+            let field = u16::from_be_bytes([recorded[50], recorded[51]]);
+            if complete {
+                let src = crate::wire::IpAddress::Ipv4(crate::wire::Ipv4Address([192, 0, 2, 1]));
+                let dst = crate::wire::IpAddress::Ipv4(crate::wire::Ipv4Address([192, 0, 2, 2]));
+                let sum = crate::wire::checksum::combine(&[
+                    crate::wire::checksum::pseudo_header(
+                        &src,
+                        &dst,
+                        crate::wire::IpProtocol::Tcp,
+                        26,
+                    ),
+                    crate::wire::checksum::data(&recorded[34..]),
+                ]);
+                assert_eq!(sum, 0xffff, "recorded with a valid checksum");
+            } else {
+                assert_eq!(field, 0, "recorded as it passed");
+            }
+        }
     }
 
     #[test]

@@ -136,17 +136,28 @@ pub struct Context {
     pub isn: tcp::IsnGenerator,
     /// Largest IP packet on the path out; the MSS derives from it.
     pub ip_mtu: usize,
+    /// Largest IP packet the device takes and cuts into MSS-sized segments
+    /// (TCP segmentation offload); not above `ip_mtu`: none. With it, a
+    /// socket sends super-segments of several MSS.
+    pub tso_max_len: usize,
+    /// Set by a TCP socket's `dispatch` for the segment it hands to its
+    /// emit closure: the payload of each segment the device is to cut that
+    /// super-segment into, or 0 for a plain segment.
+    pub segment_size: u16,
     /// Counters the socket increments (segments, retransmissions, RSTs).
     pub stats: tcp::TcpStats,
 }
 
 impl Context {
-    /// A context at `now` with `isn` and an IP MTU of 1500.
+    /// A context at `now` with `isn`, an IP MTU of 1500 and no
+    /// segmentation offload.
     pub fn new(now: Instant, isn: tcp::IsnGenerator) -> Context {
         Context {
             now,
             isn,
             ip_mtu: 1500,
+            tso_max_len: 0,
+            segment_size: 0,
             stats: tcp::TcpStats::default(),
         }
     }

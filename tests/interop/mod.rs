@@ -3,8 +3,11 @@
 #![allow(dead_code)]
 
 pub mod cases;
+pub mod fastpath;
 pub mod kernel;
 pub mod netenv;
+pub mod paths;
+pub mod pipeline;
 pub mod sha256;
 pub mod stack;
 pub mod stream;

@@ -13,7 +13,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::JoinHandle;
 
-use pollnet::phy::TunTap;
+use pollnet::phy::{TunTap, TunTapOptions};
 use pollnet::wire::EthernetAddress;
 
 /// The kernel peer's address in the namespace.
@@ -250,7 +250,14 @@ pub struct TapNet {
 }
 
 impl TapNet {
+    /// A TAP with the path `POLLNET_TAP_OFFLOAD` asks for (offloads by
+    /// default).
     pub fn create() -> Result<(TapNet, TunTap), String> {
+        TapNet::create_with(super::paths::tap_options())
+    }
+
+    /// A TAP (or, with `TunTapOptions::tun()`, a TUN) opened with `options`.
+    pub fn create_with(options: TunTapOptions) -> Result<(TapNet, TunTap), String> {
         let pid = std::process::id();
         let id = next_id();
         let ns = Netns::create(format!("pollnet-{pid}-{id}"))?;
@@ -258,14 +265,19 @@ impl TapNet {
         let name = tap_if.clone();
         let tap = ns
             .run(move || {
-                let tap = TunTap::new(&name);
+                let tap = TunTap::with_options(&name, options);
                 disable_ipv6(&name);
                 tap
             })
             .map_err(|e| format!("opening TAP {tap_if}: {e}"))?;
         ns.ip(&["addr", "add", KERNEL_CIDR, "dev", &tap_if]);
         ns.ip(&["link", "set", &tap_if, "up"]);
-        let kernel_mac = ns.mac_of(&tap_if);
+        // A TUN has no hardware address.
+        let kernel_mac = if options.medium == pollnet::phy::Medium::Ip {
+            EthernetAddress([0; 6])
+        } else {
+            ns.mac_of(&tap_if)
+        };
         Ok((
             TapNet {
                 ns,

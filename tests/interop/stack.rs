@@ -12,8 +12,7 @@ use pollnet::storage::RingBuffer;
 use pollnet::time::{Duration, Instant};
 use pollnet::wire::{EthernetAddress, IpAddress, IpEndpoint, Ipv4Address, Ipv4Cidr};
 
-use super::sha256::Sha256;
-use super::stream::Source;
+use super::pipeline::{Incoming, Outgoing};
 
 pub const POLLNET_IP: Ipv4Address = Ipv4Address::new(192, 0, 2, 1);
 pub const KERNEL_IP: Ipv4Address = Ipv4Address::new(192, 0, 2, 2);
@@ -61,12 +60,20 @@ pub struct Stack<D: Device> {
     last_poll: Option<WallClock>,
 }
 
+/// pollnet's interface configuration: 192.0.2.1/24 at `POLLNET_MAC`.
+pub fn pollnet_config(tcp: TcpConfig) -> Config {
+    Config::new(POLLNET_MAC)
+        .with_ip(Ipv4Cidr::new(POLLNET_IP, 24).unwrap())
+        .with_seed(0x1e7_0a11)
+        .with_tcp(tcp)
+}
+
 impl<D: Device> Stack<D> {
     pub fn new(device: D, fd: RawFd, tcp: TcpConfig) -> Stack<D> {
-        let config = Config::new(POLLNET_MAC)
-            .with_ip(Ipv4Cidr::new(POLLNET_IP, 24).unwrap())
-            .with_seed(0x1e7_0a11)
-            .with_tcp(tcp);
+        Stack::with_config(device, fd, pollnet_config(tcp))
+    }
+
+    pub fn with_config(device: D, fd: RawFd, config: Config) -> Stack<D> {
         let sockets = SocketSet::with_capacity(16);
         Stack {
             iface: Interface::new(config),
@@ -230,19 +237,18 @@ pub struct Tally {
     pub recv_end: Option<WallClock>,
 }
 
-/// The pollnet application side of a transfer over one socket.
+/// The pollnet application side of a transfer over one socket. The stream
+/// is generated, and both directions hashed, on helper threads (see
+/// `pipeline`): this thread only moves bytes between them and the socket.
 pub struct Transfer {
     order: Order,
-    source: Source,
-    sent_sha: Sha256,
-    received_sha: Sha256,
-    received: u64,
+    outgoing: Outgoing,
+    incoming: Incoming,
     /// The peer's FIN has been read.
     pub eof: bool,
     /// `shutdown()` (sending first) or `close()` (sending second) has been
     /// called.
     pub closed: bool,
-    buffer: Vec<u8>,
     send_start: Option<WallClock>,
     recv_end: Option<WallClock>,
 }
@@ -251,20 +257,17 @@ impl Transfer {
     pub fn new(order: Order, send_seed: u64, send_len: u64) -> Transfer {
         Transfer {
             order,
-            source: Source::new(send_seed, send_len),
-            sent_sha: Sha256::new(),
-            received_sha: Sha256::new(),
-            received: 0,
+            outgoing: Outgoing::new(send_seed, send_len),
+            incoming: Incoming::new(),
             eof: false,
             closed: false,
-            buffer: vec![0; 256 * 1024],
             send_start: None,
             recv_end: None,
         }
     }
 
     pub fn received(&self) -> u64 {
-        self.received
+        self.incoming.received()
     }
 
     /// Reads what arrived, sends what fits, closes when due. Whether it did
@@ -272,11 +275,16 @@ impl Transfer {
     pub fn drive(&mut self, socket: &mut TcpSocket<'static>) -> bool {
         let mut acted = false;
         loop {
-            match socket.recv_slice(&mut self.buffer) {
+            let space = self.incoming.space();
+            if space.is_empty() {
+                // Every buffer is with the hasher: leave the rest in the
+                // socket for now.
+                break;
+            }
+            match socket.recv_slice(space) {
                 Ok(0) => break,
                 Ok(n) => {
-                    self.received_sha.update(&self.buffer[..n]);
-                    self.received += n as u64;
+                    self.incoming.advance(n);
                     self.recv_end = Some(WallClock::now());
                     acted = true;
                 }
@@ -292,18 +300,21 @@ impl Transfer {
         }
         let may_send = self.order == Order::SendFirst || self.eof;
         if may_send && !self.closed {
-            while !self.source.is_done() {
-                let chunk = self.source.pending();
+            while !self.outgoing.is_done() {
+                let chunk = self.outgoing.pending();
+                if chunk.is_empty() {
+                    // The generator has not caught up.
+                    break;
+                }
                 let accepted = socket.send_slice(chunk).unwrap_or_default();
                 if accepted == 0 {
                     break;
                 }
-                self.sent_sha.update(&chunk[..accepted]);
                 self.send_start.get_or_insert_with(WallClock::now);
-                self.source.advance(accepted);
+                self.outgoing.advance(accepted);
                 acted = true;
             }
-            if self.source.is_done() {
+            if self.outgoing.is_done() {
                 // The side that sends first still reads afterwards: it
                 // half-closes (FIN, and FIN_WAIT_2 waits for the peer's
                 // FIN). The other side has read everything: a full close.
@@ -325,10 +336,10 @@ impl Transfer {
 
     pub fn tally(&self) -> Tally {
         Tally {
-            sent: self.source.sent(),
-            sent_sha: self.sent_sha.clone().finish(),
-            received: self.received,
-            received_sha: self.received_sha.clone().finish(),
+            sent: self.outgoing.sent(),
+            sent_sha: self.outgoing.digest(),
+            received: self.incoming.received(),
+            received_sha: self.incoming.digest(),
             send_start: self.send_start,
             recv_end: self.recv_end,
         }

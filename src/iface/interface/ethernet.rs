@@ -3,6 +3,29 @@
 use super::*;
 
 impl Interface<'_> {
+    /// A bare IP packet from a device of the IP medium: the version nibble
+    /// (RFC 791 section 3.1) chooses the protocol; there is no link-layer
+    /// sender to learn.
+    pub(super) fn process_ip<'f>(
+        &mut self,
+        cx: &mut Context,
+        caps: &DeviceCapabilities,
+        sockets: &mut SocketSet<'_>,
+        packet: &'f [u8],
+    ) -> Option<Reply<'f>> {
+        let Some(&first) = packet.first() else {
+            self.link.stats.rx_drop_ethernet_malformed += 1;
+            return None;
+        };
+        match first >> 4 {
+            4 => self.process_ipv4(cx, caps, sockets, None, packet),
+            _ => {
+                self.link.stats.rx_drop_unknown_ethertype += 1;
+                None
+            }
+        }
+    }
+
     pub(super) fn process_frame<'f>(
         &mut self,
         cx: &mut Context,
@@ -22,7 +45,9 @@ impl Interface<'_> {
         let src_mac = eth.src_addr();
         let reply = match eth.ethertype() {
             EthernetProtocol::Arp => self.link.process_arp(cx.now, eth.payload()),
-            EthernetProtocol::Ipv4 => self.process_ipv4(cx, caps, sockets, src_mac, eth.payload()),
+            EthernetProtocol::Ipv4 => {
+                self.process_ipv4(cx, caps, sockets, Some(src_mac), eth.payload())
+            }
             _ => {
                 self.link.stats.rx_drop_unknown_ethertype += 1;
                 None
@@ -33,15 +58,21 @@ impl Interface<'_> {
 }
 
 impl Link<'_> {
+    /// Sends a reply through the receive token's paired transmit token; on
+    /// the IP medium there is no link-layer header and `dst_mac` is unused.
     pub(super) fn emit_reply<T: TxToken>(
         &mut self,
-        tx: T,
+        mut tx: T,
         caps: &DeviceCapabilities,
         dst_mac: EthernetAddress,
         reply: Reply<'_>,
     ) {
         let src_mac = self.hardware_addr;
+        let l2 = caps.medium.header_len();
+        let medium = caps.medium;
         match reply {
+            // ARP exists only on Ethernet; no other medium gets here.
+            Reply::Arp(_) if medium != Medium::Ethernet => return,
             Reply::Arp(arp) => {
                 let len = ETHERNET_HEADER_LEN + arp.buffer_len();
                 tx.consume(len, |buf| {
@@ -53,10 +84,10 @@ impl Link<'_> {
             }
             Reply::Icmp(header, icmp) => {
                 let ident = self.next_ident();
-                let len = ETHERNET_HEADER_LEN + IPV4_HEADER_LEN + icmp.buffer_len();
+                let len = l2 + IPV4_HEADER_LEN + icmp.buffer_len();
                 tx.consume(len, |buf| {
-                    write_ethernet(buf, src_mac, dst_mac, EthernetProtocol::Ipv4);
-                    if let Some(ip_bytes) = buf.get_mut(ETHERNET_HEADER_LEN..) {
+                    write_link_header(buf, medium, src_mac, dst_mac, EthernetProtocol::Ipv4);
+                    if let Some(ip_bytes) = buf.get_mut(l2..) {
                         let mut packet = Ipv4Packet::new_unchecked(ip_bytes);
                         emit_ipv4_header(&mut packet, &header, ident, caps);
                         icmp.emit(
@@ -68,10 +99,11 @@ impl Link<'_> {
             }
             Reply::Tcp(ip, tcp) => {
                 let ident = self.next_ident();
-                let len = ETHERNET_HEADER_LEN + IPV4_HEADER_LEN + tcp.buffer_len();
+                let len = l2 + IPV4_HEADER_LEN + tcp.buffer_len();
+                tx.set_meta(tcp_frame_meta(caps, 0));
                 tx.consume(len, |buf| {
-                    write_ethernet(buf, src_mac, dst_mac, EthernetProtocol::Ipv4);
-                    if let Some(ip_bytes) = buf.get_mut(ETHERNET_HEADER_LEN..) {
+                    write_link_header(buf, medium, src_mac, dst_mac, EthernetProtocol::Ipv4);
+                    if let Some(ip_bytes) = buf.get_mut(l2..) {
                         write_ipv4_tcp(ip_bytes, ident, &ip, &tcp, caps);
                     }
                 });
@@ -79,6 +111,33 @@ impl Link<'_> {
         }
         self.stats.tx_frames += 1;
     }
+}
+
+/// Writes the medium's link-layer header, if it has one, at the start of
+/// `buf`.
+pub(super) fn write_link_header(
+    buf: &mut [u8],
+    medium: Medium,
+    src: EthernetAddress,
+    dst: EthernetAddress,
+    ethertype: EthernetProtocol,
+) {
+    match medium {
+        Medium::Ethernet => write_ethernet(buf, src, dst, ethertype),
+        Medium::Ip => {}
+    }
+}
+
+/// What a TCP frame's meta tells the device: whether the stack left the
+/// TCP checksum to it, and the segment size to cut a super-segment into
+/// (0: none).
+pub(super) fn tcp_frame_meta(caps: &DeviceCapabilities, segment_size: u16) -> FrameMeta {
+    let checksum = if caps.checksum.tcp.tx() && segment_size == 0 {
+        crate::phy::TransportChecksum::Unknown
+    } else {
+        crate::phy::TransportChecksum::Partial
+    };
+    FrameMeta::new(checksum, segment_size)
 }
 
 pub(super) fn write_ethernet(

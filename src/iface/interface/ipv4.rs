@@ -9,7 +9,7 @@ impl Interface<'_> {
         cx: &mut Context,
         caps: &DeviceCapabilities,
         sockets: &mut SocketSet<'_>,
-        src_mac: EthernetAddress,
+        src_mac: Option<EthernetAddress>,
         bytes: &'f [u8],
     ) -> Option<Reply<'f>> {
         let Ok(packet) = Ipv4Packet::new_checked(bytes) else {
@@ -44,16 +44,18 @@ impl Interface<'_> {
         }
         // Learn an unknown on-link sender from a valid packet addressed to
         // us, so replies need no ARP round trip; an existing entry is only
-        // ever changed by ARP.
+        // ever changed by ARP. (Only Ethernet frames have a sender to learn.)
         let src_ip = IpAddress::Ipv4(ipv4.src_addr);
-        if to_us
-            && src_mac.is_unicast()
-            && self.link.is_on_link(ipv4.src_addr)
-            && !matches!(
-                self.link.neighbors.lookup(src_ip, cx.now),
-                NeighborAnswer::Found(_)
-            )
-        {
+        let learn = src_mac.filter(|mac| {
+            to_us
+                && mac.is_unicast()
+                && self.link.is_on_link(ipv4.src_addr)
+                && !matches!(
+                    self.link.neighbors.lookup(src_ip, cx.now),
+                    NeighborAnswer::Found(_)
+                )
+        });
+        if let Some(src_mac) = learn {
             self.link.neighbors.fill(src_ip, src_mac, cx.now);
         }
         let ip = IpRepr {

@@ -15,7 +15,7 @@ use managed::ManagedSlice;
 
 use super::neighbor::{Neighbor, NeighborAnswer, NeighborCache};
 use super::{Config, MAX_IP_ADDRS, Stats};
-use crate::phy::{Device, DeviceCapabilities, RxToken, TxToken};
+use crate::phy::{Device, DeviceCapabilities, FrameMeta, Medium, RxToken, TxToken};
 use crate::socket::tcp::{ConnectError, IcmpError, IsnGenerator, TcpConfig, TcpSocket, TcpStats};
 use crate::socket::{Context, Packet, SocketHandle, SocketSet};
 use crate::storage::siphash::SipKey;
@@ -26,7 +26,7 @@ use crate::wire::{
     Ipv4Cidr, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr,
 };
 
-use self::ethernet::write_ethernet;
+use self::ethernet::{tcp_frame_meta, write_ethernet};
 use self::ipv4::emit_ipv4_header;
 use self::tcp::write_ipv4_tcp;
 
@@ -96,6 +96,25 @@ pub struct Interface<'a> {
     tcp_defaults: TcpConfig,
     next_ephemeral: u16,
     now: Instant,
+    /// The last poll stopped at its burst limit: the device may hold more
+    /// received frames than its descriptor shows (a batch already read),
+    /// so the next poll is due at once.
+    ingress_pending: bool,
+}
+
+/// The capabilities to parse one received frame with: the device's, less
+/// the transport checksum verification its meta says is done (verified by
+/// the device, or left partial by a local sender).
+fn frame_capabilities(caps: &DeviceCapabilities, meta: FrameMeta) -> DeviceCapabilities {
+    let mut caps = *caps;
+    if !meta.needs_verification() {
+        caps.checksum.tcp = match caps.checksum.tcp {
+            crate::wire::Checksum::Both => crate::wire::Checksum::Tx,
+            crate::wire::Checksum::Rx => crate::wire::Checksum::None,
+            other => other,
+        };
+    }
+    caps
 }
 
 fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
@@ -159,6 +178,7 @@ impl<'a> Interface<'a> {
             tcp_defaults: config.tcp,
             next_ephemeral,
             now: Instant::ZERO,
+            ingress_pending: false,
         }
     }
 
@@ -257,6 +277,9 @@ impl<'a> Interface<'a> {
     /// zero, as [`poll_delay`](Self::poll_delay) does. Ask again after each
     /// poll and after touching sockets: both can move the answer earlier.
     pub fn poll_at(&self, sockets: &SocketSet<'_>) -> Option<Instant> {
+        if self.ingress_pending {
+            return Some(self.now);
+        }
         let cx = Context::new(self.now, self.isn);
         earliest(sockets.poll_at(&cx), self.link.held_wake)
     }
@@ -270,7 +293,12 @@ impl<'a> Interface<'a> {
     }
 
     /// Processes pending ingress (up to a burst), then egress and timers,
-    /// at time `now` (which must not go backwards between calls).
+    /// at time `now` (which must not go backwards between calls), then lets
+    /// the device hand over what it queued ([`Device::flush`]).
+    ///
+    /// The device's medium decides the framing: Ethernet with ARP, or bare
+    /// IP packets ([`Medium::Ip`]) with no link-layer header and no address
+    /// resolution.
     ///
     /// Returns whether anything happened: a frame was received (even one
     /// that was then dropped) or sent. `true` means the device or the
@@ -292,6 +320,7 @@ impl<'a> Interface<'a> {
         let caps = device.capabilities();
         let mut cx = Context::new(now, self.isn);
         cx.ip_mtu = caps.max_transmission_unit;
+        cx.tso_max_len = caps.max_tcp_ipv4_packet_len();
         let mut changed = false;
 
         // Sockets the application touched since the last poll first, so a
@@ -299,21 +328,38 @@ impl<'a> Interface<'a> {
         sockets.sync_dirty(&mut cx);
 
         let burst = caps.max_burst_size.unwrap_or(DEFAULT_INGRESS_BURST).max(1);
+        let mut drained = false;
         for _ in 0..burst {
             let Some((rx, tx)) = device.receive(now) else {
+                drained = true;
                 break;
             };
             changed = true;
+            let frame_caps = frame_capabilities(&caps, rx.meta());
             rx.consume(|frame| {
                 self.link.stats.rx_frames += 1;
-                if let Some((dst_mac, reply)) = self.process_frame(&mut cx, &caps, sockets, frame) {
-                    self.link.emit_reply(tx, &caps, dst_mac, reply);
+                match caps.medium {
+                    Medium::Ethernet => {
+                        if let Some((dst_mac, reply)) =
+                            self.process_frame(&mut cx, &frame_caps, sockets, frame)
+                        {
+                            self.link.emit_reply(tx, &caps, dst_mac, reply);
+                        }
+                    }
+                    Medium::Ip => {
+                        if let Some(reply) = self.process_ip(&mut cx, &frame_caps, sockets, frame) {
+                            self.link
+                                .emit_reply(tx, &caps, EthernetAddress::BROADCAST, reply);
+                        }
+                    }
                 }
             });
         }
+        self.ingress_pending = !drained;
 
         changed |= self.egress(&mut cx, device, &caps, sockets);
         self.add_tcp_stats(&cx.stats);
+        device.flush(now);
         changed
     }
 
@@ -345,7 +391,7 @@ impl<'a> Interface<'a> {
         let held = self.link.flush_held(device, caps, cx.now);
         let link = &mut self.link;
         let (sent, busy) = sockets.egress(cx, |cx, packet| match packet {
-            Packet::Tcp(ip, tcp) => link.emit_tcp(device, caps, cx.now, &ip, &tcp),
+            Packet::Tcp(ip, tcp) => link.emit_tcp(device, caps, cx.now, &ip, &tcp, cx.segment_size),
         });
         if busy.is_some() {
             self.link.stats.tx_device_busy += 1;

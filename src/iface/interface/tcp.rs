@@ -58,8 +58,11 @@ impl Interface<'_> {
 }
 
 impl Link<'_> {
-    /// Sends one TCP segment: straight out if the next hop's hardware address
-    /// is known, else held (bounded) while ARP resolves it.
+    /// Sends one TCP segment: on Ethernet straight out if the next hop's
+    /// hardware address is known, else held (bounded) while ARP resolves
+    /// it; on the IP medium straight out, whatever the next hop.
+    /// `segment_size` (non-zero) asks the device to cut a super-segment
+    /// into segments of that payload (TSO).
     pub(super) fn emit_tcp<D: Device + ?Sized>(
         &mut self,
         device: &mut D,
@@ -67,30 +70,65 @@ impl Link<'_> {
         now: Instant,
         ip: &IpRepr,
         tcp: &TcpRepr,
+        segment_size: u16,
     ) -> Result<(), TxBusy> {
+        let ip_len = IPV4_HEADER_LEN + tcp.buffer_len();
+        // A super-segment's checksums are the device's to compute.
+        let mut frame_caps = *caps;
+        if segment_size != 0 {
+            frame_caps.checksum.tcp = crate::wire::Checksum::None;
+        }
+        let meta = tcp_frame_meta(caps, segment_size);
+        let tso = u64::from(segment_size != 0);
+        if caps.medium == Medium::Ip {
+            if ip.dst_addr.as_ipv4().is_none() {
+                self.stats.tx_drop_no_route += 1;
+                return Ok(());
+            }
+            let mut token = device.transmit(now).ok_or(TxBusy)?;
+            let ident = self.next_ident();
+            token.set_meta(meta);
+            token.consume(ip_len, |buf| {
+                write_ipv4_tcp(buf, ident, ip, tcp, &frame_caps)
+            });
+            self.stats.tx_frames += 1;
+            self.stats.tx_tso_frames += tso;
+            return Ok(());
+        }
         let Some(next_hop) = ip.dst_addr.as_ipv4().and_then(|dst| self.next_hop(dst)) else {
             self.stats.tx_drop_no_route += 1;
             return Ok(());
         };
-        let ip_len = IPV4_HEADER_LEN + tcp.buffer_len();
         match self.neighbors.lookup(IpAddress::Ipv4(next_hop), now) {
             NeighborAnswer::Found(dst_mac) => {
-                let token = device.transmit(now).ok_or(TxBusy)?;
+                let mut token = device.transmit(now).ok_or(TxBusy)?;
                 let ident = self.next_ident();
                 let src_mac = self.hardware_addr;
+                token.set_meta(meta);
                 token.consume(ETHERNET_HEADER_LEN + ip_len, |buf| {
                     write_ethernet(buf, src_mac, dst_mac, EthernetProtocol::Ipv4);
                     if let Some(ip_bytes) = buf.get_mut(ETHERNET_HEADER_LEN..) {
-                        write_ipv4_tcp(ip_bytes, ident, ip, tcp, caps);
+                        write_ipv4_tcp(ip_bytes, ident, ip, tcp, &frame_caps);
                     }
                 });
                 self.stats.tx_frames += 1;
+                self.stats.tx_tso_frames += tso;
             }
             answer => {
-                let ident = self.next_ident();
-                self.hold(now, next_hop, ip_len, |bytes| {
-                    write_ipv4_tcp(bytes, ident, ip, tcp, caps)
-                });
+                // Held packets go out later as plain frames: a held
+                // super-segment could not be cut up, so hold only what
+                // fits the MTU (TCP retransmits the rest).
+                if ip_len > caps.max_transmission_unit {
+                    self.stats.arp_held_dropped += 1;
+                } else {
+                    // Sent later without meta: every checksum in software.
+                    let mut plain_caps = *caps;
+                    plain_caps.checksum = crate::wire::ChecksumCapabilities::default();
+                    let ident = self.next_ident();
+                    self.hold(now, next_hop, ip_len, |bytes| {
+                        write_ipv4_tcp(bytes, ident, ip, tcp, &plain_caps)
+                    });
+                }
                 if answer == NeighborAnswer::NotFound {
                     self.send_arp_request(device, now, next_hop);
                 }

@@ -37,6 +37,9 @@ struct Plan {
     payload_len: usize,
     /// The segment resends sequence space sent before.
     retransmission: bool,
+    /// A super-segment for the device to cut into segments of this much
+    /// payload (TSO); 0 for one segment.
+    segment_size: u16,
     /// A fast retransmission: SND.NXT stays where it is.
     fast: bool,
 }
@@ -51,6 +54,7 @@ impl Plan {
             payload_offset: 0,
             payload_len: 0,
             retransmission: false,
+            segment_size: 0,
             fast: false,
         }
     }
@@ -70,7 +74,7 @@ impl<'a> TcpSocket<'a> {
     {
         self.run_timers(cx);
         let now = cx.now;
-        let Some(plan) = self.plan(now) else {
+        let Some(plan) = self.plan(now, cx.tso_max_len) else {
             return Ok(false);
         };
         if plan.kind == SegmentKind::Data && !plan.retransmission {
@@ -82,7 +86,10 @@ impl<'a> TcpSocket<'a> {
             self.pending_rst = None;
             return Ok(false);
         };
-        emit(cx, segment)?;
+        cx.segment_size = plan.segment_size;
+        let emitted = emit(cx, segment);
+        cx.segment_size = 0;
+        emitted?;
         self.commit(cx, &plan);
         Ok(true)
     }
@@ -97,7 +104,8 @@ impl<'a> TcpSocket<'a> {
         if matches!(self.state, State::Closed | State::Listen) {
             return PollAt::Ingress;
         }
-        if self.plan(now).is_some() || self.needs_arming() {
+        // Whether a segment is due does not depend on how large it may be.
+        if self.plan(now, 0).is_some() || self.needs_arming() {
             return PollAt::Now;
         }
         match self.next_deadline() {
@@ -107,7 +115,9 @@ impl<'a> TcpSocket<'a> {
     }
 
     /// Decides the next segment, if any, without changing anything.
-    fn plan(&self, now: Instant) -> Option<Plan> {
+    /// The next segment to send, if any; data segments may be
+    /// super-segments of up to `tso_max_len` bytes of IP packet.
+    fn plan(&self, now: Instant, tso_max_len: usize) -> Option<Plan> {
         if let Some(rst) = self.pending_rst {
             return Some(Plan::control(
                 SegmentKind::Rst,
@@ -136,7 +146,7 @@ impl<'a> TcpSocket<'a> {
                     return Some(plan);
                 }
             }
-            if let Some(plan) = self.plan_data() {
+            if let Some(plan) = self.plan_data(tso_max_len) {
                 return Some(plan);
             }
             if self.persist_probe_due {
@@ -261,9 +271,28 @@ impl<'a> TcpSocket<'a> {
         self.dup_acks.min(2) as usize * self.max_payload()
     }
 
+    /// Payload of the largest data segment to hand the device: one MSS, or
+    /// with segmentation offload as many whole MSS as fit an IP packet of
+    /// `tso_max_len` bytes (at most 64, the most Linux cuts one into).
+    fn burst_payload(&self, tso_max_len: usize) -> usize {
+        let mss = self.max_payload();
+        let ip_header = match self.local_endpoint.map(|e| e.addr.version()) {
+            #[cfg(feature = "proto-ipv6")]
+            Some(crate::wire::IpVersion::Ipv6) => 40,
+            _ => 20,
+        };
+        let headers = ip_header + 20 + self.option_overhead();
+        let segments = (tso_max_len.saturating_sub(headers) / mss).clamp(1, 64);
+        segments * mss
+    }
+
     /// Data from SND.NXT within the send and congestion windows, with Nagle
     /// and sender-side silly window avoidance; or the FIN after the data.
-    fn plan_data(&self) -> Option<Plan> {
+    /// With segmentation offload (`tso_max_len`) one plan carries several
+    /// MSS, ending on a whole MSS unless Nagle would let its short tail go
+    /// now (judged with what is in flight before it, as Linux's
+    /// `tcp_mss_split_point` does).
+    fn plan_data(&self, tso_max_len: usize) -> Option<Plan> {
         let data_end = self.data_end();
         let next = self.snd_nxt;
         if next < data_end {
@@ -273,13 +302,21 @@ impl<'a> TcpSocket<'a> {
             let window = self.snd_wnd.min(cwnd);
             let usable = (self.snd_una + window) - next;
             let max_payload = self.max_payload();
-            let len = unsent.min(max_payload).min(usable);
+            let mut len = unsent.min(self.burst_payload(tso_max_len)).min(usable);
             if len == 0 {
                 return None;
             }
             let retransmission = next < self.snd_max;
             if !retransmission && len < max_payload && !self.may_send_small(len, unsent) {
                 return None;
+            }
+            let tail = len % max_payload;
+            if !retransmission
+                && len > max_payload
+                && tail != 0
+                && !self.may_send_small(tail, unsent - (len - tail))
+            {
+                len -= tail;
             }
             // The ring buffer hands out one contiguous run: at its wrap the
             // segment is cut short, and the rest follows at once.
@@ -288,6 +325,10 @@ impl<'a> TcpSocket<'a> {
             plan.payload_offset = offset;
             plan.payload_len = len;
             plan.retransmission = retransmission;
+            if len > max_payload {
+                // At most 64 KiB of IP packet, so the MSS fits 16 bits.
+                plan.segment_size = u16::try_from(max_payload).unwrap_or(u16::MAX);
+            }
             if next + len == data_end {
                 plan.flags |= TcpFlags::PSH;
                 if self.fin_queued {
