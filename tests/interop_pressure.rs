@@ -222,8 +222,12 @@ fn syn_flood_with_the_kernel_as_the_real_client() {
     let mut buf = vec![0u8; 16384];
     let mut pending: Vec<u8> = Vec::new();
     stack.run_until(StdDuration::from_secs(20), "flood", |st| {
-        // Keep flooding, 250 SYNs per turn.
-        inject(st, 250);
+        // Keep flooding, 50 SYNs per turn: fewer than a poll's burst of 64
+        // frames, so the wire (the kernel's ARP and TCP) gets its turn after
+        // them, as on a shared link.
+        if st.device.injected.is_empty() {
+            inject(st, 50);
+        }
         if server.is_none() {
             server = st.sockets.accept(listener);
         }
@@ -338,7 +342,12 @@ fn many_kernel_requests_against_four_slots() {
             }
             true
         });
-        most_records = most_records.max(st.sockets.tcp_records().count());
+        let time_wait = st
+            .sockets
+            .tcp_records()
+            .filter(|r| r.state == State::TimeWait)
+            .count();
+        most_records = most_records.max(time_wait);
         kernel.is_finished().then_some(())
     });
     let served = kernel
@@ -352,7 +361,7 @@ fn many_kernel_requests_against_four_slots() {
          {} evicted for newer ones",
         stats.tcp_time_wait_evicted
     );
-    assert!(most_records <= 16);
+    assert!(most_records <= 16, "{most_records}");
     // The last connections may still be closing when the kernel is done.
     assert!(stats.tcp_time_wait_evicted >= (REQUESTS - 16 - 4) as u64);
     assert_eq!(stats.tcp_evicted, 0);
