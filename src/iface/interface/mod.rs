@@ -13,7 +13,7 @@ mod tcp;
 use managed::ManagedSlice;
 
 use super::demux::{DemuxSlot, DemuxTable};
-use super::neighbor::{Neighbor, NeighborAnswer, NeighborCache};
+use super::neighbor::{Neighbor, NeighborCache, Resolution};
 use super::timer::{ReadySet, TimerQueue};
 use super::{Config, MAX_IP_ADDRS, Stats, TraceEvent};
 use crate::phy::{Device, DeviceCapabilities, FrameMeta, Medium, RxToken, TxToken};
@@ -35,14 +35,19 @@ const ETHERNET_HEADER_LEN: usize = 14;
 const IPV4_HEADER_LEN: usize = 20;
 /// Frames handled per poll when the device states no burst size.
 const DEFAULT_INGRESS_BURST: usize = 64;
-/// Held packets whose next hop stays unresolved this long are dropped.
+/// Held packets whose next hop stays unresolved this long are dropped
+/// (the neighbor cache's default resolution: three requests a second apart).
 const HELD_PACKET_LIFETIME: Duration = Duration::from_secs(3);
+/// The IP MTU assumed before the first poll tells the device's (RFC 894's
+/// Ethernet MTU).
+const DEFAULT_IP_MTU: usize = 1500;
 /// The first ephemeral port (RFC 6335 section 6).
 const EPHEMERAL_FIRST: u16 = 49152;
 /// TTL of packets we originate.
 const DEFAULT_HOP_LIMIT: u8 = 64;
-/// How often an unanswered ARP request for held packets is repeated.
-const ARP_RETRY_INTERVAL: Duration = Duration::from_secs(1);
+/// How often held packets are looked at again while their next hop is
+/// being resolved (the neighbor cache's own timers send the requests).
+const HELD_RECHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// Bytes of a held packet's record header: next hop (4), time (8), length (4).
 const HELD_RECORD_HEADER: usize = 16;
 
@@ -65,7 +70,7 @@ enum Key {
 /// Every per-socket array must have at least one entry per socket-set slot.
 #[derive(Debug)]
 pub struct InterfaceStorage<'a> {
-    /// ARP cache entries.
+    /// Neighbor cache entries (ARP; NDP).
     pub neighbors: ManagedSlice<'a, Neighbor>,
     /// Demultiplexing table slots (about twice the socket count).
     pub demux: ManagedSlice<'a, DemuxSlot>,
@@ -92,7 +97,7 @@ struct Link<'a> {
     neighbors: NeighborCache<'a>,
     held: ManagedSlice<'a, u8>,
     held_len: usize,
-    /// When to look at held packets again (ARP retry or expiry).
+    /// When to look at held packets again (expiry).
     held_wake: Option<Instant>,
     ip_ident: u16,
     stats: Stats,
@@ -137,6 +142,9 @@ pub struct Interface<'a> {
     /// received frames than its descriptor shows (a batch already read),
     /// so the next poll is due at once.
     ingress_pending: bool,
+    /// The IP MTU: the device's, as its capabilities said at the last poll
+    /// (`DEFAULT_IP_MTU` before the first one). The MSS derives from it.
+    ip_mtu: usize,
 }
 
 /// The capabilities to parse one received frame with: the device's, less
@@ -159,6 +167,14 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
+}
+
+/// ReachableTime for `base` (RFC 4861 section 6.3.2): a uniformly random
+/// multiple of it between MIN_RANDOM_FACTOR (0.5) and MAX_RANDOM_FACTOR
+/// (1.5), from `random`, in steps of 1/1024.
+fn randomized_reachable_time(base: Duration, random: u64) -> Duration {
+    let factor = 512 + random % 1025;
+    Duration::from_micros((base.total_micros() / 1024).saturating_mul(factor))
 }
 
 /// splitmix64: spreads the configured seed into independent secrets.
@@ -202,12 +218,18 @@ impl<'a> Interface<'a> {
         let ephemeral_span = u64::from(u16::MAX - EPHEMERAL_FIRST) + 1;
         // The span is at most 2^14, so the remainder fits a u16.
         let next_ephemeral = EPHEMERAL_FIRST + (splitmix64(&mut seed) % ephemeral_span) as u16;
+        let mut neighbors = NeighborCache::new(storage.neighbors);
+        neighbors.set_config(config.neighbor);
+        neighbors.set_reachable_time(randomized_reachable_time(
+            config.neighbor.base_reachable_time,
+            splitmix64(&mut seed),
+        ));
         Interface {
             link: Link {
                 hardware_addr: config.hardware_addr,
                 ip_addrs: config.ip_addrs,
                 gateway: config.gateway,
-                neighbors: NeighborCache::new(storage.neighbors),
+                neighbors,
                 held: storage.held,
                 held_len: 0,
                 held_wake: None,
@@ -229,6 +251,7 @@ impl<'a> Interface<'a> {
             next_ephemeral,
             now: Instant::ZERO,
             ingress_pending: false,
+            ip_mtu: DEFAULT_IP_MTU,
         }
     }
 
@@ -249,7 +272,9 @@ impl<'a> Interface<'a> {
 
     /// Counters.
     pub fn stats(&self) -> Stats {
-        self.link.stats
+        let mut stats = self.link.stats;
+        stats.neighbor = self.link.neighbors.stats();
+        stats
     }
 
     /// The oldest state transition not yet read, with its socket and time.
@@ -274,17 +299,32 @@ impl<'a> Interface<'a> {
         self.trace.dropped
     }
 
-    /// Whether the ARP cache knows `ip` at `now`.
-    pub fn neighbor(&self, ip: Ipv4Address, now: Instant) -> Option<EthernetAddress> {
-        match self.link.neighbors.lookup(IpAddress::Ipv4(ip), now) {
-            NeighborAnswer::Found(mac) => Some(mac),
-            _ => None,
-        }
+    /// The hardware address the neighbor cache maps `ip` to at `now`, in
+    /// any NUD state but `Incomplete`.
+    pub fn neighbor(&self, ip: impl Into<IpAddress>, now: Instant) -> Option<EthernetAddress> {
+        self.link.neighbors.lookup(ip.into(), now)
     }
 
-    /// A context for calling socket methods that need one, at `now`.
+    /// The neighbor cache, to read entries' states, its timers and counters.
+    pub fn neighbor_cache(&self) -> &NeighborCache<'a> {
+        &self.link.neighbors
+    }
+
+    /// The IP MTU the interface derives the TCP MSS from (RFC 9293 section
+    /// 3.7.1): the device's `max_transmission_unit` as of the last
+    /// [`poll`](Self::poll), 1500 before the first. A SYN takes its MSS
+    /// option from the MTU of the poll that sends it, so a connection
+    /// opened before the first poll still offers the device's.
+    pub fn ip_mtu(&self) -> usize {
+        self.ip_mtu
+    }
+
+    /// A context for calling socket methods that need one, at `now`: the
+    /// interface's ISN generator and IP MTU.
     pub fn context(&self, now: Instant) -> Context {
-        Context::new(now, self.isn)
+        let mut cx = Context::new(now, self.isn);
+        cx.ip_mtu = self.ip_mtu;
+        cx
     }
 
     /// Opens a connection from the socket `handle` to `remote`, choosing the
@@ -349,9 +389,10 @@ impl<'a> Interface<'a> {
         if !self.ready.is_empty() || self.ingress_pending {
             return Some(self.now);
         }
-        let cx = Context::new(self.now, self.isn);
+        let cx = self.context(self.now);
         let mut at = self.timers.peek().map(|(at, _)| at);
         at = earliest(at, self.link.held_wake);
+        at = earliest(at, self.link.neighbors.poll_at());
         for socket in sockets.dirty_sockets() {
             match socket.poll_at(&cx) {
                 PollAt::Now => return Some(self.now),
@@ -394,8 +435,8 @@ impl<'a> Interface<'a> {
     ) -> bool {
         self.now = now;
         let caps = device.capabilities();
-        let mut cx = Context::new(now, self.isn);
-        cx.ip_mtu = caps.max_transmission_unit;
+        self.ip_mtu = caps.max_transmission_unit;
+        let mut cx = self.context(now);
         cx.tso_max_len = caps.max_tcp_ipv4_packet_len();
         let mut changed = false;
 
@@ -576,6 +617,9 @@ impl<'a> Interface<'a> {
                 break;
             }
         }
+        // Last, so a resolution that a segment of this poll started asks
+        // for its address in this poll too.
+        sent |= self.link.send_solicitations(device, cx.now);
         sent
     }
 }
