@@ -302,6 +302,15 @@ fn establish(
     dev: &mut Dev,
     sockets: &mut SocketSet<'static>,
 ) -> Conn {
+    establish_with_mss(iface, dev, sockets, 1460)
+}
+
+fn establish_with_mss(
+    iface: &mut Interface<'static>,
+    dev: &mut Dev,
+    sockets: &mut SocketSet<'static>,
+    peer_mss: u16,
+) -> Conn {
     let handle = sockets.add(new_socket()).unwrap();
     let remote = IpEndpoint::new(v4(PEER_IP), 80);
     let port = iface.connect(sockets, handle, remote, ms(0)).unwrap().port;
@@ -319,7 +328,7 @@ fn establish(
         ack_number: SeqNumber(iss.wrapping_add(1)),
         flags: TcpFlags::SYN | TcpFlags::ACK,
         window_len: 65535,
-        max_seg_size: Some(1460),
+        max_seg_size: Some(peer_mss),
         ..TcpRepr::default()
     };
     dev.rx.push_back(tcp_frame(PEER_IP, OUR_IP, &syn_ack));
@@ -899,4 +908,27 @@ fn a_full_cache_of_pending_resolutions_drops_and_counts() {
     let mut now = ms(0);
     run_until(&mut iface, &mut dev, &mut sockets, &mut now, ms(999));
     assert_eq!(dev.arp_requests(0).len(), capacity);
+}
+
+#[test]
+fn a_peer_mss_below_the_mtu_gives_whole_segments_on_a_device_without_tso() {
+    // The device's MTU is 1500 and it has no segmentation offload: a peer
+    // MSS of 536 must give 536-byte segments with their own checksums,
+    // never a 1072-byte super-segment left for a device that cannot cut
+    // it (the interface tells a socket of offload only when there is one).
+    let (mut iface, mut dev, mut sockets) = setup();
+    let conn = establish_with_mss(&mut iface, &mut dev, &mut sockets, 536);
+    assert_eq!(sockets.get(conn.handle).unwrap().send_mss(), 536);
+    sockets
+        .get_mut(conn.handle)
+        .unwrap()
+        .send_slice(&[3u8; 3000])
+        .unwrap();
+    let sent = dev.tx.len();
+    iface.poll(ms(3), &mut dev, &mut sockets);
+    // `tcp` verifies every checksum.
+    let segments = dev.tcp(sent);
+    assert!(segments.len() >= 2, "{}", segments.len());
+    assert!(segments.iter().all(|(_, s)| s.payload.len() <= 536));
+    assert_eq!(iface.stats().tx_tso_frames, 0);
 }

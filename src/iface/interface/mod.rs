@@ -437,7 +437,14 @@ impl<'a> Interface<'a> {
         let caps = device.capabilities();
         self.ip_mtu = caps.max_transmission_unit;
         let mut cx = self.context(now);
-        cx.tso_max_len = caps.max_tcp_ipv4_packet_len();
+        // Only a device that cuts super-segments may be sent one: without
+        // offload, a socket whose MSS is below the MTU (a peer's smaller
+        // MSS, a lowered path MTU) must still send one MSS per packet.
+        cx.tso_max_len = if caps.tso.ipv4_max_len > caps.max_transmission_unit {
+            caps.max_tcp_ipv4_packet_len()
+        } else {
+            0
+        };
         let mut changed = false;
 
         // Sockets the application touched since the last poll first, so a
