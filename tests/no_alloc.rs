@@ -1,7 +1,9 @@
 //! Proves that `Interface::poll` allocates nothing during a bulk transfer
 //! once the connection is up (DESIGN.md rule 5): a counting global allocator
 //! counts every allocation made on this test's thread while a 4 MB transfer
-//! runs over a link whose frame buffers were allocated beforehand.
+//! runs over a link whose frame buffers were allocated beforehand, and
+//! then while the idle connection's neighbor entries go stale and are
+//! revalidated by unicast ARP probes (NUD).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::{Cell, RefCell};
@@ -178,49 +180,72 @@ fn poll_allocates_nothing_during_bulk_transfer() {
     let chunk = vec![0x5au8; 8192];
     let mut sink = vec![0u8; 8192];
     let mut server = None;
-    let mut transfer =
-        |bytes: usize, now: &mut Instant, server: &mut Option<_>| -> (usize, State) {
-            let (mut sent, mut received) = (0, 0);
-            while received < bytes {
-                if sent < bytes {
-                    let socket = sockets_a.get_mut::<TcpSocket>(client).unwrap();
-                    let n = chunk.len().min(bytes - sent);
-                    sent += socket.send_slice(&chunk[..n]).unwrap_or(0);
-                }
-                iface_a.poll(*now, &mut dev_a, &mut sockets_a);
-                iface_b.poll(*now, &mut dev_b, &mut sockets_b);
-                if server.is_none() {
-                    *server = sockets_b.accept(listener);
-                }
-                if let Some(h) = *server {
-                    let socket = sockets_b.get_mut::<TcpSocket>(h).unwrap();
-                    while let Ok(n) = socket.recv_slice(&mut sink) {
-                        if n == 0 {
-                            break;
-                        }
-                        received += n;
-                    }
-                }
-                *now += Duration::from_millis(1);
+    // Polls both ends every 100 ms for `idle`, then moves `bytes`.
+    let mut transfer = |idle: Duration,
+                        bytes: usize,
+                        now: &mut Instant,
+                        server: &mut Option<_>|
+     -> (usize, State) {
+        let idle_end = *now + idle;
+        while *now < idle_end {
+            iface_a.poll(*now, &mut dev_a, &mut sockets_a);
+            iface_b.poll(*now, &mut dev_b, &mut sockets_b);
+            *now += Duration::from_millis(100);
+        }
+        let (mut sent, mut received) = (0, 0);
+        while received < bytes {
+            if sent < bytes {
+                let socket = sockets_a.get_mut::<TcpSocket>(client).unwrap();
+                let n = chunk.len().min(bytes - sent);
+                sent += socket.send_slice(&chunk[..n]).unwrap_or(0);
             }
-            (
-                received,
-                sockets_a.get::<TcpSocket>(client).unwrap().state(),
-            )
-        };
+            iface_a.poll(*now, &mut dev_a, &mut sockets_a);
+            iface_b.poll(*now, &mut dev_b, &mut sockets_b);
+            if server.is_none() {
+                *server = sockets_b.accept(listener);
+            }
+            if let Some(h) = *server {
+                let socket = sockets_b.get_mut::<TcpSocket>(h).unwrap();
+                while let Ok(n) = socket.recv_slice(&mut sink) {
+                    if n == 0 {
+                        break;
+                    }
+                    received += n;
+                }
+            }
+            *now += Duration::from_millis(1);
+        }
+        (
+            received,
+            sockets_a.get::<TcpSocket>(client).unwrap().state(),
+        )
+    };
+    let unicast_probes = |a: &Interface, b: &Interface| {
+        a.stats().arp_unicast_probes_sent + b.stats().arp_unicast_probes_sent
+    };
 
     // Handshake and warm-up: the listener allocates the new connection's
     // buffers here, which is allowed.
     assert_eq!(
-        transfer(1 << 20, &mut now, &mut server),
+        transfer(Duration::ZERO, 1 << 20, &mut now, &mut server),
         (1 << 20, State::Established)
     );
 
     COUNTING.with(|c| c.set(true));
-    let (moved, state) = transfer(4 << 20, &mut now, &mut server);
+    let (moved, state) = transfer(Duration::ZERO, 4 << 20, &mut now, &mut server);
+    // Idle past ReachableTime (at most 45 s): the entries go stale; the
+    // next data sends on them, and the receiver, which sees no progress
+    // of its own, probes after 5 s.
+    let (moved_later, _) = transfer(Duration::from_secs(60), 1 << 16, &mut now, &mut server);
+    let (_, state_later) = transfer(Duration::from_secs(10), 0, &mut now, &mut server);
     COUNTING.with(|c| c.set(false));
 
     assert_eq!((moved, state), (4 << 20, State::Established));
+    assert_eq!((moved_later, state_later), (1 << 16, State::Established));
+    assert!(
+        unicast_probes(&iface_a, &iface_b) > 0,
+        "the NUD probe path ran while counting"
+    );
     assert_eq!(
         ALLOCATIONS.load(Ordering::Relaxed),
         0,

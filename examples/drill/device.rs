@@ -38,6 +38,8 @@ pub struct ScriptDevice {
     pub inbound: VecDeque<Vec<u8>>,
     /// Frames pollnet sent, oldest first.
     pub outbound: VecDeque<Sent>,
+    /// The MTU the device reports (the script's `--mtu`); 1500 if `None`.
+    pub mtu: Option<usize>,
 }
 
 /// Receive token: owns the frame taken off the queue.
@@ -90,7 +92,11 @@ impl Device for ScriptDevice {
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
-        DeviceCapabilities::default()
+        let mut caps = DeviceCapabilities::default();
+        if let Some(mtu) = self.mtu {
+            caps.max_transmission_unit = mtu;
+        }
+        caps
     }
 }
 

@@ -72,7 +72,7 @@
 //! pollnet's own choice from its settings (which the script's sysctls set),
 //! and for a SYN+ACK or later segment RFC 7323 and RFC 2018 fix it by what
 //! the peer offered. The MSS value must match (pollnet derives it from the
-//! 1500-byte MTU, as FreeBSD does). SACK blocks and TSecr must match.
+//! device's MTU, as FreeBSD does: 1500, or the script's `--mtu`). SACK blocks and TSecr must match.
 //! Tolerated, because the script encodes FreeBSD's own choices: the window
 //! scale's shift (FreeBSD derives 6 from its 2 MB socket-buffer limit,
 //! pollnet from its buffer), the TSval (each stack's own clock), and the
@@ -275,7 +275,10 @@ impl Runner {
         Runner {
             iface: Interface::new(iface_config),
             sockets: SocketSet::with_capacity(SOCKET_CAPACITY),
-            device: ScriptDevice::default(),
+            device: ScriptDevice {
+                mtu: script.mtu,
+                ..ScriptDevice::default()
+            },
             now: EPOCH,
             tolerance: Duration::from_micros(
                 script.tolerance_usecs.unwrap_or(DEFAULT_TOLERANCE_USECS),

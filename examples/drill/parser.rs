@@ -4,7 +4,7 @@
 //! source). A script is a list of lines:
 //!
 //! - `--name=value` options before the first event (`--tolerance_usecs`,
-//!   `--ip_version`);
+//!   `--ip_version`, `--mtu`);
 //! - `#ifdef NAME` / `#ifndef NAME` / `#else` / `#endif` blocks, resolved here
 //!   with only the symbols the caller defines (the runner defines `STANDARD`);
 //! - events, each starting with a time: `0.10` (absolute, from the start of
@@ -69,6 +69,8 @@ pub struct Script {
     pub tolerance_usecs: Option<u64>,
     /// `--ip_version`, if given.
     pub ip_version: Option<String>,
+    /// `--mtu` (packetdrill's: the device's MTU), if given.
+    pub mtu: Option<usize>,
     /// Every other `--name=value` option, in order.
     pub other_options: Vec<(String, String)>,
     /// The events in order, with `#ifdef` blocks already resolved.
@@ -225,6 +227,7 @@ pub fn parse(text: &str, defined: &[&str]) -> Result<Script, ParseError> {
     let mut script = Script {
         tolerance_usecs: None,
         ip_version: None,
+        mtu: None,
         other_options: Vec::new(),
         events: Vec::new(),
     };
@@ -248,6 +251,12 @@ pub fn parse(text: &str, defined: &[&str]) -> Result<Script, ParseError> {
                     script.tolerance_usecs = Some(usecs);
                 }
                 "ip_version" => script.ip_version = Some(value.to_string()),
+                "mtu" => {
+                    let mtu = value
+                        .parse()
+                        .or_else(|_| error(line_no, "an MTU in bytes", value))?;
+                    script.mtu = Some(mtu);
+                }
                 _ => script
                     .other_options
                     .push((name.to_string(), value.to_string())),

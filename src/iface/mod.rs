@@ -5,16 +5,21 @@
 //! [`SocketSet`](crate::socket::SocketSet), which demultiplexes in O(1) by
 //! 4-tuple, then by listening port. Egress: only sockets that have something
 //! to do are visited (the set's ready set and timer queue), so a poll costs
-//! what the active sockets need, not a scan of the set.
+//! what the active sockets need, not a scan of the set. Next hops resolve
+//! through one [`NeighborCache`](neighbor::NeighborCache) with the NUD
+//! states of RFC 4861 section 7.3, for ARP (and NDP).
 
 mod interface;
 pub mod neighbor;
 
 #[cfg(all(test, feature = "std"))]
 mod tests;
+#[cfg(all(test, feature = "std"))]
+mod tests_link;
 
 pub use self::interface::{Interface, InterfaceStorage};
 
+use self::neighbor::{NeighborConfig, NeighborStats};
 pub use crate::socket::TraceEvent;
 use crate::socket::tcp::TcpConfig;
 use crate::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
@@ -40,6 +45,10 @@ pub struct Config {
     /// Settings given to connection sockets spawned by listeners that have
     /// none of their own, and defaults for `connect`.
     pub tcp: TcpConfig,
+    /// The neighbor cache's NUD timers and limits (RFC 4861 section 10's
+    /// defaults). ReachableTime is drawn from `random_seed` between 0.5 and
+    /// 1.5 times `neighbor.base_reachable_time` (RFC 4861 section 6.3.2).
+    pub neighbor: NeighborConfig,
 }
 
 impl Config {
@@ -51,6 +60,7 @@ impl Config {
             gateway: None,
             random_seed: 0,
             tcp: TcpConfig::default(),
+            neighbor: NeighborConfig::default(),
         }
     }
 
@@ -79,6 +89,12 @@ impl Config {
         self.tcp = tcp;
         self
     }
+
+    /// Sets the neighbor cache's NUD timers and limits.
+    pub fn with_neighbor(mut self, neighbor: NeighborConfig) -> Config {
+        self.neighbor = neighbor;
+        self
+    }
 }
 
 /// Counters: every reason a frame is dropped, and what was sent.
@@ -96,8 +112,17 @@ pub struct Stats {
     /// Frames of an EtherType we do not handle (IPv6, VLAN, ...); on the
     /// IP medium, packets of an IP version we do not handle.
     pub rx_drop_unknown_ethertype: u64,
-    /// Malformed ARP packets, or ARP for other hardware/protocol types.
+    /// Malformed ARP packets, or ARP for other hardware/protocol types, or
+    /// with a group (broadcast/multicast) sender hardware address.
     pub rx_drop_arp_malformed: u64,
+    /// ARP packets whose sender protocol address is one of ours: another
+    /// host claims our address (RFC 5227 section 2.4 calls it a conflict).
+    /// Nothing is learned from them.
+    pub rx_drop_arp_address_conflict: u64,
+    /// ARP packets whose sender protocol address cannot be a host's: a
+    /// broadcast, a network address, multicast, 0.0.0.0/8 or loopback (the
+    /// rules of the `rx_drop_martian_*` counters).
+    pub rx_drop_arp_martian: u64,
     /// Malformed IPv4 headers.
     pub rx_drop_ipv4_malformed: u64,
     /// IPv4 header checksum failures.
@@ -106,6 +131,28 @@ pub struct Stats {
     pub rx_drop_ipv4_fragment: u64,
     /// IPv4 packets for another address.
     pub rx_drop_ipv4_not_for_us: u64,
+    /// IPv4 datagrams from one of our own addresses (a LAND attack, or our
+    /// own broadcast looped back): RFC 1122 section 3.2.1.3 lets no host
+    /// send from an address it does not own.
+    pub rx_drop_martian_own_address: u64,
+    /// IPv4 datagrams from a broadcast address: 255.255.255.255 or the
+    /// directed broadcast of one of our prefixes (RFC 1122 section
+    /// 3.2.1.3: a broadcast is never a source).
+    pub rx_drop_martian_broadcast: u64,
+    /// IPv4 datagrams from the network address of one of our prefixes (host
+    /// part all zeros, prefixes up to /30; the old broadcast form, RFC 1122
+    /// section 3.2.1.3).
+    pub rx_drop_martian_network: u64,
+    /// IPv4 datagrams from a multicast address (224.0.0.0/4, RFC 1122
+    /// section 3.2.1.3).
+    pub rx_drop_martian_multicast: u64,
+    /// IPv4 datagrams from 0.0.0.0/8, "this host on this network", a
+    /// source only during initialization (RFC 1122 section 3.2.1.3 (a) and
+    /// (b)), which this interface never does.
+    pub rx_drop_martian_unspecified: u64,
+    /// IPv4 datagrams from 127.0.0.0/8 arriving from the device (RFC 1122
+    /// section 3.2.1.3 (g): loopback must not appear on a network).
+    pub rx_drop_martian_loopback: u64,
     /// IPv4 packets of a protocol we do not handle (UDP, ...).
     pub rx_drop_unknown_protocol: u64,
     /// Malformed ICMPv4 messages or ICMP checksum failures.
@@ -140,8 +187,16 @@ pub struct Stats {
     pub arp_requests_sent: u64,
     /// ARP replies sent.
     pub arp_replies_sent: u64,
+    /// ARP requests sent by unicast to the cached address of an entry being
+    /// revalidated (NUD's `Probe` state); also counted in
+    /// `arp_requests_sent`.
+    pub arp_unicast_probes_sent: u64,
     /// Packets held waiting for ARP and then dropped (queue full or expired).
     pub arp_held_dropped: u64,
+    /// Packets dropped because the neighbor cache had no room to resolve
+    /// their next hop: every entry was a resolution in progress or rate
+    /// limited (TCP retransmits).
+    pub tx_drop_neighbor_cache_full: u64,
     /// Packets with no route (off-link and no gateway).
     pub tx_drop_no_route: u64,
     /// TCP segments sent.
@@ -168,4 +223,7 @@ pub struct Stats {
     pub tcp_evicted: u64,
     /// Connections ended by their listener's idle timeout.
     pub tcp_idle_timeouts: u64,
+    /// The neighbor cache's events: failed resolutions, unreachable
+    /// entries, upper-layer confirmations, address changes, evictions.
+    pub neighbor: NeighborStats,
 }

@@ -146,6 +146,12 @@ pub struct Context {
     pub segment_size: u16,
     /// Counters the socket increments (segments, retransmissions, RSTs).
     pub stats: tcp::TcpStats,
+    /// Set by a TCP socket when a segment it processed acknowledged new
+    /// data: forward progress, which the interface passes to its neighbor
+    /// cache as upper-layer advice that the next hop is reachable (RFC 4861
+    /// section 7.3.1, RFC 1122 section 2.3.2.1). The interface clears it
+    /// before each segment; sockets only ever set it.
+    pub forward_progress: bool,
 }
 
 impl Context {
@@ -159,6 +165,7 @@ impl Context {
             tso_max_len: 0,
             segment_size: 0,
             stats: tcp::TcpStats::default(),
+            forward_progress: false,
         }
     }
 }

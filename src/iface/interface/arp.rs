@@ -1,9 +1,20 @@
-//! ARP (RFC 826): answering requests, resolving next hops, and the queue
-//! of packets waiting for a resolution.
+//! ARP (RFC 826): answering requests, feeding the NUD neighbor cache,
+//! sending its solicitations (broadcast requests, unicast probes), and the
+//! queue of packets waiting for a resolution.
 
 use super::*;
+use crate::iface::neighbor::Solicitation;
 
 impl Link<'_> {
+    /// Handles one ARP packet: answers a request for one of our addresses
+    /// and tells the neighbor cache what the sender says about itself. Only
+    /// senders on one of our prefixes are learned.
+    ///
+    /// RFC 826 updates an entry from any ARP packet whose sender it holds
+    /// and creates one when we are the target; under NUD (RFC 4861 section
+    /// 7.2.5 read for ARP) a reply to our own request or probe confirms the
+    /// entry, while anything unsolicited that changes an address leaves the
+    /// entry stale and suspect until a probe is answered.
     pub(super) fn process_arp<'f>(&mut self, now: Instant, bytes: &[u8]) -> Option<Reply<'f>> {
         let repr = ArpPacket::new_checked(bytes).and_then(|packet| ArpRepr::parse(&packet));
         let Ok(ArpRepr::EthernetIpv4 {
@@ -17,19 +28,42 @@ impl Link<'_> {
             self.stats.rx_drop_arp_malformed += 1;
             return None;
         };
-        if !source_hardware_addr.is_unicast() || !source_protocol_addr.is_unicast() {
+        if !source_hardware_addr.is_unicast() {
             self.stats.rx_drop_arp_malformed += 1;
             return None;
         }
-        let source_ip = IpAddress::Ipv4(source_protocol_addr);
-        let known = matches!(
-            self.neighbors.lookup(source_ip, now),
-            NeighborAnswer::Found(_)
-        );
+        if self.has_ip(source_protocol_addr) {
+            net_debug!(
+                "arp: {:?} claims our address {}",
+                source_hardware_addr,
+                source_protocol_addr
+            );
+            self.stats.rx_drop_arp_address_conflict += 1;
+            return None;
+        }
+        if self.martian_source(source_protocol_addr).is_some() {
+            self.stats.rx_drop_arp_martian += 1;
+            return None;
+        }
+        if !source_protocol_addr.is_unicast() {
+            self.stats.rx_drop_arp_malformed += 1;
+            return None;
+        }
+        let sender = IpAddress::Ipv4(source_protocol_addr);
         let for_us = self.has_ip(target_protocol_addr);
-        // RFC 826: refresh a known sender; learn it when we are the target.
-        if known || for_us {
-            self.neighbors.fill(source_ip, source_hardware_addr, now);
+        if self.is_on_link(source_protocol_addr) {
+            match (operation, for_us) {
+                (ArpOperation::Reply, true) => {
+                    self.neighbors.answer(sender, source_hardware_addr, now)
+                }
+                (ArpOperation::Request, true) => {
+                    self.neighbors.learn(sender, source_hardware_addr, now)
+                }
+                // A gratuitous ARP, or traffic between others: update only.
+                _ => self
+                    .neighbors
+                    .update_known(sender, source_hardware_addr, now),
+            }
         }
         if operation == ArpOperation::Request && for_us {
             self.stats.arp_replies_sent += 1;
@@ -44,12 +78,46 @@ impl Link<'_> {
         None
     }
 
-    pub(super) fn send_arp_request<D: Device + ?Sized>(
+    /// Sends every solicitation the neighbor cache has due: an ARP request
+    /// broadcast for a resolution, or unicast to the cached address for a
+    /// probe. Returns whether a frame went out.
+    pub(super) fn send_solicitations<D: Device + ?Sized>(
         &mut self,
         device: &mut D,
         now: Instant,
-        target: Ipv4Address,
-    ) {
+    ) -> bool {
+        let mut sent = false;
+        // Each solicitation sent moves its entry's timer past `now`, so
+        // there is at most one per entry.
+        for _ in 0..self.neighbors.capacity() {
+            let Some(solicitation) = self.neighbors.due_solicitation(now) else {
+                break;
+            };
+            match self.send_arp_request(device, now, solicitation) {
+                Ok(frame_sent) => sent |= frame_sent,
+                Err(TxBusy) => {
+                    self.stats.tx_device_busy += 1;
+                    break;
+                }
+            }
+            self.neighbors.solicitation_sent(solicitation.target, now);
+        }
+        sent
+    }
+
+    /// Sends the ARP request for `solicitation`. `Ok(false)` when none can
+    /// be sent (no IPv4 address of ours to ask from, or an IPv6 target,
+    /// which ARP cannot ask about): the cache's round runs its course
+    /// anyway, so an impossible resolution ends.
+    fn send_arp_request<D: Device + ?Sized>(
+        &mut self,
+        device: &mut D,
+        now: Instant,
+        solicitation: Solicitation,
+    ) -> Result<bool, TxBusy> {
+        let Some(target) = solicitation.target.as_ipv4() else {
+            return Ok(false);
+        };
         let Some(source) = self
             .ip_addrs
             .iter()
@@ -58,11 +126,9 @@ impl Link<'_> {
             .or_else(|| self.ip_addrs.iter().flatten().next())
             .map(|cidr| cidr.address())
         else {
-            return;
+            return Ok(false);
         };
-        let Some(token) = device.transmit(now) else {
-            return;
-        };
+        let token = device.transmit(now).ok_or(TxBusy)?;
         let arp = ArpRepr::EthernetIpv4 {
             operation: ArpOperation::Request,
             source_hardware_addr: self.hardware_addr,
@@ -71,21 +137,19 @@ impl Link<'_> {
             target_protocol_addr: target,
         };
         let src_mac = self.hardware_addr;
+        let dst_mac = solicitation.unicast.unwrap_or(EthernetAddress::BROADCAST);
         token.consume(ETHERNET_HEADER_LEN + arp.buffer_len(), |buf| {
-            write_ethernet(
-                buf,
-                src_mac,
-                EthernetAddress::BROADCAST,
-                EthernetProtocol::Arp,
-            );
+            write_ethernet(buf, src_mac, dst_mac, EthernetProtocol::Arp);
             if let Some(payload) = buf.get_mut(ETHERNET_HEADER_LEN..) {
                 arp.emit(&mut ArpPacket::new_unchecked(payload));
             }
         });
-        self.neighbors
-            .note_request_sent(IpAddress::Ipv4(target), now);
         self.stats.arp_requests_sent += 1;
+        if solicitation.unicast.is_some() {
+            self.stats.arp_unicast_probes_sent += 1;
+        }
         self.stats.tx_frames += 1;
+        Ok(true)
     }
 
     /// Appends an IP packet of `len` bytes, written by `write`, to the held
@@ -111,7 +175,7 @@ impl Link<'_> {
         write(packet);
         self.held_len = end;
         if self.held_wake.is_none() {
-            self.held_wake = Some(now + ARP_RETRY_INTERVAL);
+            self.held_wake = Some(now + HELD_RECHECK_INTERVAL);
         }
     }
 
@@ -137,18 +201,14 @@ impl Link<'_> {
             let record_len = HELD_RECORD_HEADER + len;
             let mut keep = true;
             let expired = now - since >= HELD_PACKET_LIFETIME;
-            if !expired
-                && self.neighbors.lookup(IpAddress::Ipv4(next_hop), now) == NeighborAnswer::NotFound
-            {
-                // Still unresolved and the rate limit allows: ask again.
-                self.send_arp_request(device, now, next_hop);
-            }
             if expired {
                 self.stats.arp_held_dropped += 1;
                 keep = false;
             } else if !busy {
-                if let NeighborAnswer::Found(dst_mac) =
-                    self.neighbors.lookup(IpAddress::Ipv4(next_hop), now)
+                // Resolving again restarts a resolution that failed or was
+                // flushed while the packet waited (within the rate limit).
+                if let Resolution::Send(dst_mac) =
+                    self.neighbors.resolve(IpAddress::Ipv4(next_hop), now)
                 {
                     match device.transmit(now) {
                         Some(token) => {
@@ -180,7 +240,7 @@ impl Link<'_> {
             read += record_len;
         }
         self.held_len = write;
-        self.held_wake = (write > 0).then_some(now + ARP_RETRY_INTERVAL);
+        self.held_wake = (write > 0).then_some(now + HELD_RECHECK_INTERVAL);
         sent
     }
 }

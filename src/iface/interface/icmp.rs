@@ -49,7 +49,7 @@ impl Interface<'_> {
                 header,
                 data,
             } => {
-                let error = icmp_error_kind(u8::from(reason), next_hop_mtu);
+                let error = icmp_error_kind(u8::from(reason), next_hop_mtu, &header);
                 self.icmp_to_tcp(cx, sockets, &header, data, error);
                 None
             }
@@ -92,11 +92,106 @@ impl Interface<'_> {
 
 /// Classifies a destination-unreachable code (RFC 1122 4.2.3.9, RFC 5461):
 /// protocol/port unreachable and administrative prohibitions are hard,
-/// fragmentation needed carries a path MTU, the rest are soft.
-fn icmp_error_kind(code: u8, next_hop_mtu: u16) -> IcmpError {
+/// fragmentation needed carries a path MTU ([`path_mtu`]), the rest are
+/// soft.
+fn icmp_error_kind(code: u8, next_hop_mtu: u16, quoted: &Ipv4Repr) -> IcmpError {
     match code {
         2 | 3 | 9 | 10 | 13 => IcmpError::HardUnreachable,
-        4 => IcmpError::FragmentationNeeded { mtu: next_hop_mtu },
+        4 => IcmpError::FragmentationNeeded {
+            mtu: path_mtu(next_hop_mtu, quoted),
+        },
         _ => IcmpError::SoftUnreachable,
+    }
+}
+
+/// The smallest path MTU a "fragmentation needed" message can set, as
+/// Linux's `min_pmtu` (512 bytes of payload plus 40 of headers): a forged
+/// message cannot shrink a connection's segments below a 512-byte MSS,
+/// where headers would outweigh data (RFC 5927 section 7.2 describes that
+/// attack). Every host accepts 576-byte datagrams (RFC 791), so real
+/// paths are not below it.
+const MIN_PATH_MTU: u16 = 552;
+
+/// The plateaus of RFC 1191 section 7's table, largest first.
+const MTU_PLATEAUS: [u16; 11] = [
+    65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68,
+];
+
+/// The path MTU a "fragmentation needed" message tells (RFC 1191 section
+/// 4): its next-hop MTU; when that is 0 (a router older than RFC 1191),
+/// the largest plateau of section 7's table below the quoted datagram's
+/// total length (section 5); at least [`MIN_PATH_MTU`].
+fn path_mtu(next_hop_mtu: u16, quoted: &Ipv4Repr) -> u16 {
+    let mtu = if next_hop_mtu == 0 {
+        // The quoted header's own length is not kept; ours carry no
+        // options, so it is 20 bytes.
+        let total_len = quoted.header_len().saturating_add(quoted.payload_len);
+        MTU_PLATEAUS
+            .iter()
+            .copied()
+            .find(|&plateau| usize::from(plateau) < total_len)
+            .unwrap_or(68)
+    } else {
+        next_hop_mtu
+    };
+    mtu.max(MIN_PATH_MTU)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quoted(total_len: usize) -> Ipv4Repr {
+        Ipv4Repr {
+            src_addr: Ipv4Address::new(192, 0, 2, 1),
+            dst_addr: Ipv4Address::new(198, 51, 100, 7),
+            next_header: IpProtocol::Tcp,
+            payload_len: total_len - 20,
+            hop_limit: 64,
+            dont_frag: true,
+        }
+    }
+
+    #[test]
+    fn next_hop_mtu_zero_takes_the_plateau_below_the_quoted_length() {
+        assert_eq!(path_mtu(0, &quoted(1500)), 1492);
+        assert_eq!(path_mtu(0, &quoted(1492)), 1006);
+        assert_eq!(path_mtu(0, &quoted(1493)), 1492);
+        assert_eq!(path_mtu(0, &quoted(9000)), 8166);
+        assert_eq!(path_mtu(0, &quoted(65535)), 32000);
+        assert_eq!(path_mtu(0, &quoted(4400)), 4352);
+        // Below the floor: 1006 -> 508 and 576 -> 508 are raised to 552.
+        assert_eq!(path_mtu(0, &quoted(1006)), 552);
+        assert_eq!(path_mtu(0, &quoted(576)), 552);
+        assert_eq!(path_mtu(0, &quoted(40)), 552);
+    }
+
+    #[test]
+    fn next_hop_mtu_is_used_above_the_floor() {
+        assert_eq!(path_mtu(1400, &quoted(1500)), 1400);
+        assert_eq!(path_mtu(552, &quoted(1500)), 552);
+        assert_eq!(path_mtu(551, &quoted(1500)), 552);
+        assert_eq!(path_mtu(68, &quoted(1500)), 552);
+        assert_eq!(path_mtu(1, &quoted(1500)), 552);
+    }
+
+    #[test]
+    fn fragmentation_needed_is_classified_with_its_path_mtu() {
+        assert_eq!(
+            icmp_error_kind(4, 0, &quoted(1500)),
+            IcmpError::FragmentationNeeded { mtu: 1492 }
+        );
+        assert_eq!(
+            icmp_error_kind(4, 1280, &quoted(1500)),
+            IcmpError::FragmentationNeeded { mtu: 1280 }
+        );
+        assert_eq!(
+            icmp_error_kind(3, 0, &quoted(1500)),
+            IcmpError::HardUnreachable
+        );
+        assert_eq!(
+            icmp_error_kind(1, 0, &quoted(1500)),
+            IcmpError::SoftUnreachable
+        );
     }
 }

@@ -42,21 +42,25 @@ impl Interface<'_> {
             self.link.stats.rx_drop_ipv4_not_for_us += 1;
             return None;
         }
+        // RFC 1122 section 3.2.1.3: a datagram from an address no host can
+        // have is discarded, whatever it carries, so nothing (a SYN-ACK, an
+        // echo reply, an ICMP error) is ever sent back to such an address.
+        if let Some(martian) = self.link.martian_source(ipv4.src_addr) {
+            net_debug!("ipv4: martian source {} ({:?})", ipv4.src_addr, martian);
+            self.link.count_martian(martian);
+            return None;
+        }
         // Learn an unknown on-link sender from a valid packet addressed to
         // us, so replies need no ARP round trip; an existing entry is only
         // ever changed by ARP. (Only Ethernet frames have a sender to learn.)
         let src_ip = IpAddress::Ipv4(ipv4.src_addr);
-        let learn = src_mac.filter(|mac| {
-            to_us
-                && mac.is_unicast()
-                && self.link.is_on_link(ipv4.src_addr)
-                && !matches!(
-                    self.link.neighbors.lookup(src_ip, cx.now),
-                    NeighborAnswer::Found(_)
-                )
-        });
-        if let Some(src_mac) = learn {
-            self.link.neighbors.fill(src_ip, src_mac, cx.now);
+        let learnable = |mac: &EthernetAddress| {
+            to_us && mac.is_unicast() && self.link.is_on_link(ipv4.src_addr)
+        };
+        if let Some(src_mac) = src_mac.filter(learnable) {
+            self.link
+                .neighbors
+                .learn_if_unresolved(src_ip, src_mac, cx.now);
         }
         let ip = IpRepr {
             src_addr: IpAddress::Ipv4(ipv4.src_addr),
@@ -84,7 +88,64 @@ impl Interface<'_> {
     }
 }
 
+/// Why a source address is one no host can send from (RFC 1122 section
+/// 3.2.1.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Martian {
+    /// One of our own addresses (a LAND attack).
+    OwnAddress,
+    /// 255.255.255.255 or one of our prefixes' directed broadcasts.
+    Broadcast,
+    /// One of our prefixes' network address.
+    Network,
+    /// 224.0.0.0/4.
+    Multicast,
+    /// 0.0.0.0/8.
+    Unspecified,
+    /// 127.0.0.0/8.
+    Loopback,
+}
+
 impl<'a> Link<'a> {
+    /// Whether `src` cannot be the source of a datagram from the network,
+    /// and why (RFC 1122 sections 3.2.1.3 and 3.2.2). 0.0.0.0 is refused
+    /// too: it is a valid source only for a host still configuring itself
+    /// (BOOTP/DHCP), which nothing here handles yet.
+    pub(super) fn martian_source(&self, src: Ipv4Address) -> Option<Martian> {
+        let prefixes = || self.ip_addrs.iter().flatten();
+        if self.has_ip(src) {
+            Some(Martian::OwnAddress)
+        } else if src.is_broadcast() || prefixes().any(|cidr| cidr.broadcast() == Some(src)) {
+            Some(Martian::Broadcast)
+        } else if prefixes().any(|cidr| {
+            // /31 (RFC 3021) and /32 prefixes have no network address.
+            cidr.prefix_len() <= 30 && src.to_bits() == cidr.address().to_bits() & cidr.mask_bits()
+        }) {
+            Some(Martian::Network)
+        } else if src.is_multicast() {
+            Some(Martian::Multicast)
+        } else if src.0[0] == 0 {
+            Some(Martian::Unspecified)
+        } else if src.is_loopback() {
+            Some(Martian::Loopback)
+        } else {
+            None
+        }
+    }
+
+    pub(super) fn count_martian(&mut self, martian: Martian) {
+        let stats = &mut self.stats;
+        let counter = match martian {
+            Martian::OwnAddress => &mut stats.rx_drop_martian_own_address,
+            Martian::Broadcast => &mut stats.rx_drop_martian_broadcast,
+            Martian::Network => &mut stats.rx_drop_martian_network,
+            Martian::Multicast => &mut stats.rx_drop_martian_multicast,
+            Martian::Unspecified => &mut stats.rx_drop_martian_unspecified,
+            Martian::Loopback => &mut stats.rx_drop_martian_loopback,
+        };
+        *counter += 1;
+    }
+
     pub(super) fn has_ip(&self, addr: Ipv4Address) -> bool {
         self.ip_addrs
             .iter()

@@ -13,7 +13,7 @@ mod tcp;
 
 use managed::ManagedSlice;
 
-use super::neighbor::{Neighbor, NeighborAnswer, NeighborCache};
+use super::neighbor::{Neighbor, NeighborCache, Resolution};
 use super::{Config, MAX_IP_ADDRS, Stats};
 use crate::phy::{Device, DeviceCapabilities, FrameMeta, Medium, RxToken, TxToken};
 use crate::socket::tcp::{ConnectError, IcmpError, IsnGenerator, TcpConfig, TcpSocket, TcpStats};
@@ -34,14 +34,19 @@ const ETHERNET_HEADER_LEN: usize = 14;
 const IPV4_HEADER_LEN: usize = 20;
 /// Frames handled per poll when the device states no burst size.
 const DEFAULT_INGRESS_BURST: usize = 64;
-/// Held packets whose next hop stays unresolved this long are dropped.
+/// Held packets whose next hop stays unresolved this long are dropped
+/// (the neighbor cache's default resolution: three requests a second apart).
 const HELD_PACKET_LIFETIME: Duration = Duration::from_secs(3);
+/// The IP MTU assumed before the first poll tells the device's (RFC 894's
+/// Ethernet MTU).
+const DEFAULT_IP_MTU: usize = 1500;
 /// The first ephemeral port (RFC 6335 section 6).
 const EPHEMERAL_FIRST: u16 = 49152;
 /// TTL of packets we originate.
 const DEFAULT_HOP_LIMIT: u8 = 64;
-/// How often an unanswered ARP request for held packets is repeated.
-const ARP_RETRY_INTERVAL: Duration = Duration::from_secs(1);
+/// How often held packets are looked at again while their next hop is
+/// being resolved (the neighbor cache's own timers send the requests).
+const HELD_RECHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// Bytes of a held packet's record header: next hop (4), time (8), length (4).
 const HELD_RECORD_HEADER: usize = 16;
 
@@ -50,7 +55,7 @@ const HELD_RECORD_HEADER: usize = 16;
 /// tables.
 #[derive(Debug)]
 pub struct InterfaceStorage<'a> {
-    /// ARP cache entries.
+    /// Neighbor cache entries (ARP; NDP).
     pub neighbors: ManagedSlice<'a, Neighbor>,
     /// Bytes for packets waiting for ARP.
     pub held: ManagedSlice<'a, u8>,
@@ -67,7 +72,7 @@ struct Link<'a> {
     neighbors: NeighborCache<'a>,
     held: ManagedSlice<'a, u8>,
     held_len: usize,
-    /// When to look at held packets again (ARP retry or expiry).
+    /// When to look at held packets again (expiry).
     held_wake: Option<Instant>,
     ip_ident: u16,
     stats: Stats,
@@ -100,6 +105,9 @@ pub struct Interface<'a> {
     /// received frames than its descriptor shows (a batch already read),
     /// so the next poll is due at once.
     ingress_pending: bool,
+    /// The IP MTU: the device's, as its capabilities said at the last poll
+    /// (`DEFAULT_IP_MTU` before the first one). The MSS derives from it.
+    ip_mtu: usize,
 }
 
 /// The capabilities to parse one received frame with: the device's, less
@@ -122,6 +130,14 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
+}
+
+/// ReachableTime for `base` (RFC 4861 section 6.3.2): a uniformly random
+/// multiple of it between MIN_RANDOM_FACTOR (0.5) and MAX_RANDOM_FACTOR
+/// (1.5), from `random`, in steps of 1/1024.
+fn randomized_reachable_time(base: Duration, random: u64) -> Duration {
+    let factor = 512 + random % 1025;
+    Duration::from_micros((base.total_micros() / 1024).saturating_mul(factor))
 }
 
 /// splitmix64: spreads the configured seed into independent secrets.
@@ -161,12 +177,18 @@ impl<'a> Interface<'a> {
         let ephemeral_span = u64::from(u16::MAX - EPHEMERAL_FIRST) + 1;
         // The span is at most 2^14, so the remainder fits a u16.
         let next_ephemeral = EPHEMERAL_FIRST + (splitmix64(&mut seed) % ephemeral_span) as u16;
+        let mut neighbors = NeighborCache::new(storage.neighbors);
+        neighbors.set_config(config.neighbor);
+        neighbors.set_reachable_time(randomized_reachable_time(
+            config.neighbor.base_reachable_time,
+            splitmix64(&mut seed),
+        ));
         Interface {
             link: Link {
                 hardware_addr: config.hardware_addr,
                 ip_addrs: config.ip_addrs,
                 gateway: config.gateway,
-                neighbors: NeighborCache::new(storage.neighbors),
+                neighbors,
                 held: storage.held,
                 held_len: 0,
                 held_wake: None,
@@ -179,6 +201,7 @@ impl<'a> Interface<'a> {
             next_ephemeral,
             now: Instant::ZERO,
             ingress_pending: false,
+            ip_mtu: DEFAULT_IP_MTU,
         }
     }
 
@@ -199,20 +222,37 @@ impl<'a> Interface<'a> {
 
     /// Counters.
     pub fn stats(&self) -> Stats {
-        self.link.stats
+        let mut stats = self.link.stats;
+        stats.neighbor = self.link.neighbors.stats();
+        stats
     }
 
-    /// Whether the ARP cache knows `ip` at `now`.
-    pub fn neighbor(&self, ip: Ipv4Address, now: Instant) -> Option<EthernetAddress> {
-        match self.link.neighbors.lookup(IpAddress::Ipv4(ip), now) {
-            NeighborAnswer::Found(mac) => Some(mac),
-            _ => None,
-        }
+    /// The hardware address the neighbor cache maps `ip` to at `now`, in
+    /// any NUD state but `Incomplete`.
+    pub fn neighbor(&self, ip: impl Into<IpAddress>, now: Instant) -> Option<EthernetAddress> {
+        self.link.neighbors.lookup(ip.into(), now)
     }
 
-    /// A context for calling socket methods that need one, at `now`.
+    /// The neighbor cache, to read entries' states, its timers and counters.
+    pub fn neighbor_cache(&self) -> &NeighborCache<'a> {
+        &self.link.neighbors
+    }
+
+    /// The IP MTU the interface derives the TCP MSS from (RFC 9293 section
+    /// 3.7.1): the device's `max_transmission_unit` as of the last
+    /// [`poll`](Self::poll), 1500 before the first. A SYN takes its MSS
+    /// option from the MTU of the poll that sends it, so a connection
+    /// opened before the first poll still offers the device's.
+    pub fn ip_mtu(&self) -> usize {
+        self.ip_mtu
+    }
+
+    /// A context for calling socket methods that need one, at `now`: the
+    /// interface's ISN generator and IP MTU.
     pub fn context(&self, now: Instant) -> Context {
-        Context::new(now, self.isn)
+        let mut cx = Context::new(now, self.isn);
+        cx.ip_mtu = self.ip_mtu;
+        cx
     }
 
     /// Opens a connection from the socket `handle` to `remote`, choosing the
@@ -280,8 +320,9 @@ impl<'a> Interface<'a> {
         if self.ingress_pending {
             return Some(self.now);
         }
-        let cx = Context::new(self.now, self.isn);
-        earliest(sockets.poll_at(&cx), self.link.held_wake)
+        let cx = self.context(self.now);
+        let at = earliest(sockets.poll_at(&cx), self.link.held_wake);
+        earliest(at, self.link.neighbors.poll_at())
     }
 
     /// How long to wait from `now` before polling again: zero if
@@ -318,9 +359,16 @@ impl<'a> Interface<'a> {
         sockets.attach(self.demux_key);
         sockets.begin_poll(now);
         let caps = device.capabilities();
-        let mut cx = Context::new(now, self.isn);
-        cx.ip_mtu = caps.max_transmission_unit;
-        cx.tso_max_len = caps.max_tcp_ipv4_packet_len();
+        self.ip_mtu = caps.max_transmission_unit;
+        let mut cx = self.context(now);
+        // Only a device that cuts super-segments may be sent one: without
+        // offload, a socket whose MSS is below the MTU (a peer's smaller
+        // MSS, a lowered path MTU) must still send one MSS per packet.
+        cx.tso_max_len = if caps.tso.ipv4_max_len > caps.max_transmission_unit {
+            caps.max_tcp_ipv4_packet_len()
+        } else {
+            0
+        };
         let mut changed = false;
 
         // Sockets the application touched since the last poll first, so a
@@ -396,6 +444,9 @@ impl<'a> Interface<'a> {
         if busy.is_some() {
             self.link.stats.tx_device_busy += 1;
         }
-        held | sent
+        // Last, so a resolution that a segment of this poll started asks
+        // for its address in this poll too.
+        let solicited = self.link.send_solicitations(device, cx.now);
+        held | sent | solicited
     }
 }

@@ -30,7 +30,14 @@ impl Interface<'_> {
             }
         };
         stats.tcp_segments_received += 1;
-        if let Some(reply) = sockets.process_tcp(cx, ip, &repr) {
+        cx.forward_progress = false;
+        let handled = sockets.process_tcp(cx, ip, &repr);
+        if cx.forward_progress {
+            // The connection moved forward: its next hop is reachable (RFC
+            // 4861 section 7.3.1, upper-layer confirmation).
+            self.link.confirm_neighbor(ip.src_addr, cx.now);
+        }
+        if let Some(reply) = handled {
             // Sockets count their own replies.
             return reply;
         }
@@ -99,8 +106,8 @@ impl Link<'_> {
             self.stats.tx_drop_no_route += 1;
             return Ok(());
         };
-        match self.neighbors.lookup(IpAddress::Ipv4(next_hop), now) {
-            NeighborAnswer::Found(dst_mac) => {
+        match self.neighbors.resolve(IpAddress::Ipv4(next_hop), now) {
+            Resolution::Send(dst_mac) => {
                 let mut token = device.transmit(now).ok_or(TxBusy)?;
                 let ident = self.next_ident();
                 let src_mac = self.hardware_addr;
@@ -114,7 +121,7 @@ impl Link<'_> {
                 self.stats.tx_frames += 1;
                 self.stats.tx_tso_frames += tso;
             }
-            answer => {
+            Resolution::Hold => {
                 // Held packets go out later as plain frames: a held
                 // super-segment could not be cut up, so hold only what
                 // fits the MTU (TCP retransmits the rest).
@@ -129,12 +136,21 @@ impl Link<'_> {
                         write_ipv4_tcp(bytes, ident, ip, tcp, &plain_caps)
                     });
                 }
-                if answer == NeighborAnswer::NotFound {
-                    self.send_arp_request(device, now, next_hop);
-                }
+                // The request goes out at the end of this poll's egress
+                // (`send_solicitations`), with the rest the cache has due.
             }
+            Resolution::CacheFull => self.stats.tx_drop_neighbor_cache_full += 1,
         }
         Ok(())
+    }
+
+    /// Upper-layer advice (RFC 4861 section 7.3.1, RFC 1122 section
+    /// 2.3.2.1): a TCP segment from `remote` acknowledged new data, so the
+    /// next hop towards `remote` demonstrably receives what we send.
+    pub(super) fn confirm_neighbor(&mut self, remote: IpAddress, now: Instant) {
+        if let Some(next_hop) = remote.as_ipv4().and_then(|addr| self.next_hop(addr)) {
+            self.neighbors.confirm(IpAddress::Ipv4(next_hop), now);
+        }
     }
 }
 

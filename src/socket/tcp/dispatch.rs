@@ -73,6 +73,11 @@ impl<'a> TcpSocket<'a> {
         F: FnOnce(&mut Context, (IpRepr, TcpRepr)) -> Result<(), E>,
     {
         self.run_timers(cx);
+        if self.state == State::SynSent {
+            // Our SYN offers the MSS of the MTU of the poll that sends it:
+            // `connect` may have run before the interface knew the device's.
+            self.rcv_mss = super::mss_for_mtu(cx.ip_mtu);
+        }
         let now = cx.now;
         let Some(plan) = self.plan(now, cx.tso_max_len) else {
             return Ok(false);

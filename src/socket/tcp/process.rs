@@ -35,12 +35,19 @@ impl<'a> TcpSocket<'a> {
     /// (3.10.7.2), SYN-SENT (3.10.7.3) and the other states (3.10.7.4:
     /// sequence number, RST, SYN, ACK, URG, text, FIN).
     pub fn process(&mut self, cx: &mut Context, ip_repr: &IpRepr, repr: &TcpRepr) -> Reply {
+        let open = |state| !matches!(state, State::Closed | State::Listen);
+        let (una_before, was_open) = (self.snd_una, open(self.state));
         let reply = match self.state {
             State::Closed => rst_for_unmatched(ip_repr, repr),
             State::Listen => self.process_listen(cx, ip_repr, repr),
             State::SynSent => self.process_syn_sent(cx, ip_repr, repr),
             _ => self.process_other(cx, ip_repr, repr),
         };
+        // New data (or our SYN) acknowledged: upper-layer advice for the
+        // neighbor cache (RFC 4861 section 7.3.1).
+        if was_open && open(self.state) && self.snd_una > una_before {
+            cx.forward_progress = true;
+        }
         if let Some((_, segment)) = &reply {
             cx.stats.segments_sent += 1;
             if segment.rst() {
