@@ -363,6 +363,12 @@ pub const MIN_MSS: usize = 68 - 40;
 /// IP and TCP header bytes without options (IPv4).
 const IP_TCP_HEADER_LEN: usize = 40;
 
+/// How long a send MSS lowered by an ICMP "fragmentation needed" message
+/// stays lowered before the MSS the handshake settled is tried again:
+/// RFC 1191 section 6.3 asks for at least 5 minutes and recommends 10,
+/// which is also Linux's `mtu_expires`.
+pub const PMTU_RAISE_INTERVAL: Duration = Duration::from_secs(600);
+
 /// Largest window shift (RFC 7323 section 2.3).
 const MAX_WINDOW_SHIFT: u8 = 14;
 
@@ -525,6 +531,11 @@ pub struct TcpSocket<'a> {
     // Options.
     /// Effective send MSS: the peer's MSS, our MTU, and path MTU discovery.
     snd_mss: usize,
+    /// The send MSS the handshake settled (the peer's MSS and our MTU),
+    /// which path MTU discovery raises `snd_mss` back to (RFC 1191 6.3).
+    mss_ceiling: u16,
+    /// When a path MTU lowered by ICMP is next tried at `mss_ceiling`.
+    pmtu_raise_at: Option<Instant>,
     /// The MSS we offered.
     rcv_mss: usize,
     snd_wscale: u8,
@@ -625,6 +636,8 @@ impl<'a> TcpSocket<'a> {
             rcv_unacked: 0,
             ack_now: false,
             snd_mss: DEFAULT_MSS,
+            mss_ceiling: DEFAULT_MSS as u16,
+            pmtu_raise_at: None,
             rcv_mss: DEFAULT_MSS,
             snd_wscale: 0,
             rcv_wscale: 0,
@@ -1212,6 +1225,8 @@ impl<'a> TcpSocket<'a> {
         self.last_invalid_ack = None;
         self.fin_wait_2_limit_at = None;
         self.snd_mss = DEFAULT_MSS;
+        self.mss_ceiling = DEFAULT_MSS as u16;
+        self.pmtu_raise_at = None;
     }
 
     /// Drops the connection after a RST, a give-up or a hard error: state
