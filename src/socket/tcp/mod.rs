@@ -830,7 +830,7 @@ impl<'a> TcpSocket<'a> {
     where
         F: FnOnce(&mut [u8]) -> (usize, R),
     {
-        if !self.may_send() {
+        if !self.send_open() {
             return Err(SendError::InvalidState);
         }
         let (_, result) = self.tx_buffer.enqueue_many_with(f);
@@ -839,7 +839,7 @@ impl<'a> TcpSocket<'a> {
 
     /// Queues as much of `data` as fits; returns how much that was.
     pub fn send_slice(&mut self, data: &[u8]) -> Result<usize, SendError> {
-        if !self.may_send() {
+        if !self.send_open() {
             return Err(SendError::InvalidState);
         }
         Ok(self.tx_buffer.enqueue_slice(data))
@@ -898,8 +898,11 @@ impl<'a> TcpSocket<'a> {
 
     /// Graceful close of both directions (RFC 9293 section 3.10.4): LISTEN
     /// and SYN_SENT go to CLOSED; SYN_RCVD and ESTABLISHED to FIN_WAIT_1 and
-    /// CLOSE_WAIT to LAST_ACK, with a FIN after the queued data. Because the
-    /// application will read no more, FIN_WAIT_2 then times out after
+    /// CLOSE_WAIT to LAST_ACK, with a FIN after the queued data. SYN_SENT
+    /// and SYN_RCVD with data queued keep connecting: the data and then the
+    /// FIN go out once the handshake completes (RFC 9293 lets a close in SYN_SENT
+    /// discard queued sends; "send, then close" would lose them). Because
+    /// the application will read no more, FIN_WAIT_2 then times out after
     /// `fin_wait_2_timeout`.
     pub fn close(&mut self) {
         self.rx_closed_by_user = true;
@@ -914,6 +917,14 @@ impl<'a> TcpSocket<'a> {
 
     fn close_send_side(&mut self, cause: Cause) {
         match self.state {
+            State::SynSent | State::SynRcvd if !self.tx_buffer.is_empty() => {
+                // The FIN follows the queued data after the handshake
+                // (see `close`; RFC 9293 3.10.4 for SYN_RCVD: "queue for
+                // processing after entering ESTABLISHED state"), so no data
+                // goes out before our SYN is acknowledged;
+                // `close_after_handshake` makes the move.
+                self.fin_queued = true;
+            }
             State::Listen | State::SynSent => {
                 self.set_state(State::Closed, cause);
                 self.reset_connection();
@@ -935,6 +946,29 @@ impl<'a> TcpSocket<'a> {
             | State::Closing
             | State::LastAck
             | State::TimeWait => {}
+        }
+    }
+
+    /// A close or shutdown in SYN_SENT with data queued set `fin_queued`
+    /// and left the state alone: now that the handshake has moved the
+    /// connection on, it takes the state that close would have taken.
+    pub(super) fn close_after_handshake(&mut self) {
+        if !self.fin_queued {
+            return;
+        }
+        let cause = if self.rx_closed_by_user {
+            Cause::Close
+        } else {
+            Cause::Shutdown
+        };
+        match self.state {
+            State::Established => self.set_state(State::FinWait1, cause),
+            State::CloseWait => self.set_state(State::LastAck, cause),
+            State::SynRcvd if self.tx_buffer.is_empty() => {
+                self.timers.state = None;
+                self.set_state(State::FinWait1, cause);
+            }
+            _ => {}
         }
     }
 
@@ -1011,8 +1045,19 @@ impl<'a> TcpSocket<'a> {
         !matches!(self.state, State::Closed | State::Listen | State::TimeWait)
     }
 
-    /// Whether `send` is allowed (the send side is open).
+    /// Whether the connection is established with its send side open
+    /// (ESTABLISHED or CLOSE_WAIT, before `close` or `shutdown`), as
+    /// smoltcp's `may_send`: false during the handshake, so "if may_send,
+    /// send, then close" waits for the connection. [`send`](Self::send)
+    /// itself also accepts data in SYN_SENT and SYN_RCVD and queues it
+    /// until the handshake completes (RFC 9293 section 3.10.2).
     pub fn may_send(&self) -> bool {
+        matches!(self.state, State::Established | State::CloseWait) && !self.fin_queued
+    }
+
+    /// Whether `send` accepts data: the send side is open or about to be
+    /// (SYN_SENT and SYN_RCVD queue it for after the handshake).
+    fn send_open(&self) -> bool {
         matches!(
             self.state,
             State::SynSent | State::SynRcvd | State::Established | State::CloseWait
@@ -1033,7 +1078,8 @@ impl<'a> TcpSocket<'a> {
                 ))
     }
 
-    /// Whether `send` would queue at least one byte now.
+    /// Whether the connection is established and `send` would queue at
+    /// least one byte now (smoltcp's `can_send`).
     pub fn can_send(&self) -> bool {
         self.may_send() && !self.tx_buffer.is_full()
     }

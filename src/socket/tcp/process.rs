@@ -228,6 +228,7 @@ impl<'a> TcpSocket<'a> {
                 if fin_taken {
                     self.set_state(State::CloseWait, Cause::RcvFin);
                 }
+                self.close_after_handshake();
                 // The ACK of the SYN-ACK goes out at once.
                 self.ack_reply(cx.now)
             }
@@ -240,6 +241,7 @@ impl<'a> TcpSocket<'a> {
                 self.queue_early_data(repr.seq_number + 1, repr.payload);
                 self.set_state(State::SynRcvd, Cause::RcvSyn);
                 self.timers.state = cx.now.checked_add(self.config.syn_rcvd_timeout);
+                self.close_after_handshake();
                 None
             }
         }
@@ -382,6 +384,7 @@ impl<'a> TcpSocket<'a> {
             };
             self.set_state(State::Established, cause);
             self.timers.state = None;
+            self.close_after_handshake();
             self.snd_wnd = usize::from(repr.window_len) << self.snd_wscale;
             self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
             self.snd_wl1 = repr.seq_number;
