@@ -26,11 +26,13 @@ const B_IP: Ipv4Address = Ipv4Address::new(192, 0, 2, 2);
 fn host(mac: u8, ip: Ipv4Address, capacity: usize) -> (Interface<'static>, SocketSet<'static>) {
     let mut tcp = TcpConfig::default();
     tcp.ack_delay = None;
-    let config = Config::new(EthernetAddress([2, 0, 0, 0, 0, mac]))
+    let config = Config::new(EthernetAddress([2, 0, 0, 0, 0, mac]), u128::from(mac))
         .with_ip(Ipv4Cidr::new(ip, 24).unwrap())
-        .with_seed(u64::from(mac))
-        .with_tcp(tcp);
-    (Interface::new(config), SocketSet::with_capacity(capacity))
+        .with_drop_syn_fin(tcp.drop_syn_fin);
+    (
+        Interface::new(config).unwrap(),
+        SocketSet::with_capacity(capacity),
+    )
 }
 
 fn socket(rx: usize, tx: usize) -> TcpSocket<'static> {
