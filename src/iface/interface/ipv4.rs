@@ -112,15 +112,26 @@ impl<'a> Link<'a> {
     /// too: it is a valid source only for a host still configuring itself
     /// (BOOTP/DHCP), which nothing here handles yet.
     pub(super) fn martian_source(&self, src: Ipv4Address) -> Option<Martian> {
-        let prefixes = || self.ip_addrs.iter().flatten();
-        if self.has_ip(src) {
-            Some(Martian::OwnAddress)
-        } else if src.is_broadcast() || prefixes().any(|cidr| cidr.broadcast() == Some(src)) {
+        // One pass over the prefixes (this runs on every datagram); the
+        // checks keep their order of precedence.
+        let bits = src.to_bits();
+        let (mut broadcast, mut network) = (bits == u32::MAX, false);
+        for cidr in self.ip_addrs.iter().flatten() {
+            let address = cidr.address().to_bits();
+            if address == bits {
+                return Some(Martian::OwnAddress);
+            }
+            // /31 (RFC 3021) and /32 prefixes have neither a broadcast nor
+            // a network address.
+            if cidr.prefix_len() <= 30 {
+                let mask = cidr.mask_bits();
+                broadcast |= bits == address | !mask;
+                network |= bits == address & mask;
+            }
+        }
+        if broadcast {
             Some(Martian::Broadcast)
-        } else if prefixes().any(|cidr| {
-            // /31 (RFC 3021) and /32 prefixes have no network address.
-            cidr.prefix_len() <= 30 && src.to_bits() == cidr.address().to_bits() & cidr.mask_bits()
-        }) {
+        } else if network {
             Some(Martian::Network)
         } else if src.is_multicast() {
             Some(Martian::Multicast)

@@ -449,6 +449,9 @@ struct Meta {
     idle_deadline: Instant,
     /// The hash the slot is entered under in the demultiplexing table.
     registered_hash: u32,
+    /// The socket's state-change count when it was entered: while it is
+    /// the same, so is the socket's key, and syncing skips the hash.
+    registered_version: u32,
     /// The listener entry this socket owns (`IS_LISTENER`) or was spawned
     /// by (`CHILD`).
     listener: u32,
@@ -460,6 +463,7 @@ impl Meta {
         Meta {
             idle_deadline: Instant::ZERO,
             registered_hash: 0,
+            registered_version: 0,
             listener: ListenerRef::NONE,
             flags: 0,
         }
@@ -1251,6 +1255,14 @@ impl<'a> SocketSet<'a> {
         }
     }
 
+    /// A count that moves whenever the socket's [`live_key`](Self::live_key)
+    /// may have.
+    fn key_version(socket: &Socket<'_>) -> u32 {
+        match socket {
+            Socket::Tcp(tcp) => tcp.state_changes(),
+        }
+    }
+
     /// Whether `target`'s owner has `key` now.
     fn owner_has(&self, target: Target, key: &DemuxKey) -> bool {
         match target {
@@ -1293,10 +1305,19 @@ impl<'a> SocketSet<'a> {
         let Some(item) = self.item_at(index) else {
             return true;
         };
-        let key = Self::live_key(&item.socket);
+        let version = Self::key_version(&item.socket);
         let meta = item.meta;
+        // The common case on every segment: nothing that makes up the key
+        // moved since it was entered, so neither hash nor table is touched.
+        if meta.has(REGISTERED) && meta.registered_version == version {
+            return true;
+        }
+        let key = Self::live_key(&item.socket);
         let new_hash = key.as_ref().map(|k| self.demux.hash(k));
         if meta.has(REGISTERED) && new_hash == Some(meta.registered_hash) {
+            if let Some(item) = self.item_at_mut(index) {
+                item.meta.registered_version = version;
+            }
             return true;
         }
         self.unregister(index);
@@ -1306,6 +1327,7 @@ impl<'a> SocketSet<'a> {
         let entered = self.register(&key, Target::Socket(index));
         if let (true, Some(hash), Some(item)) = (entered, new_hash, self.item_at_mut(index)) {
             item.meta.registered_hash = hash;
+            item.meta.registered_version = version;
             item.meta.flags |= REGISTERED;
         }
         entered

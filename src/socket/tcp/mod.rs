@@ -490,6 +490,10 @@ pub struct TcpSocket<'a> {
     error: Option<TcpError>,
     soft_error: Option<TcpError>,
     trace: TraceQueue,
+    /// State transitions so far (wrapping): the socket set re-derives the
+    /// socket's demultiplexing key only when this moved, since endpoints
+    /// change only together with the state.
+    state_changes: u32,
     isn_override: Option<SeqNumber>,
 
     // Send sequence space.
@@ -616,6 +620,7 @@ impl<'a> TcpSocket<'a> {
             error: None,
             soft_error: None,
             trace: TraceQueue::new(),
+            state_changes: 0,
             isn_override: None,
             iss: SeqNumber(0),
             snd_una: SeqNumber(0),
@@ -1007,6 +1012,15 @@ impl<'a> TcpSocket<'a> {
         self.state
     }
 
+    /// How many state transitions the socket has made (wrapping). Its
+    /// endpoints change only together with its state (`connect` and
+    /// `listen` from CLOSED, a passive open from LISTEN, a reset to CLOSED
+    /// or back to LISTEN), so a socket whose count has not moved still has
+    /// the demultiplexing key it had.
+    pub(crate) fn state_changes(&self) -> u32 {
+        self.state_changes
+    }
+
     /// The oldest unread state transition.
     pub fn pop_transition(&mut self) -> Option<Transition> {
         self.trace.pop()
@@ -1196,6 +1210,7 @@ impl<'a> TcpSocket<'a> {
             return;
         }
         self.state = to;
+        self.state_changes = self.state_changes.wrapping_add(1);
         let transition = Transition { from, to, cause };
         net_debug!("{}: {}", SocketName(self), transition);
         self.trace.push(transition);
