@@ -8,8 +8,12 @@
 //! [`CongestionControl::set_window`]; the algorithm chooses ssthresh, PRR's
 //! target. All arithmetic saturates, so no sequence of events can overflow.
 
+mod cubic;
+pub mod hystart;
 mod new_reno;
 
+pub use self::cubic::{Cubic, cube_root, cubic_k, w_cubic};
+pub use self::hystart::HyStart;
 pub use self::new_reno::NewReno;
 
 use crate::time::{Duration, Instant};
@@ -172,18 +176,81 @@ pub(crate) fn window_limited(
     }
 }
 
+/// Slow start for one ACK of `acked` bytes (RFC 5681 section 3.1 with
+/// RFC 3465 byte counting): cwnd += min(acked, L * SMSS) / `divisor`
+/// (HyStart++'s CSS divides by 4, RFC 9406 section 4.2), never past
+/// ssthresh. Returns the bytes of `acked` beyond ssthresh, which count for
+/// congestion avoidance.
+pub(crate) fn slow_start(
+    cwnd: &mut usize,
+    ssthresh: usize,
+    mss: usize,
+    acked: usize,
+    divisor: usize,
+) -> usize {
+    let used = acked.min(ssthresh.saturating_sub(*cwnd));
+    let limit = mss.saturating_mul(SLOW_START_ACK_LIMIT_SEGMENTS);
+    *cwnd = cwnd.saturating_add(used.min(limit) / divisor.max(1));
+    acked - used
+}
+
+/// The congestion control algorithms a socket can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum CongestionAlgorithm {
+    /// NewReno (RFC 5681, RFC 6582) with RFC 3465 byte counting and
+    /// HyStart++ (RFC 9406) in the first slow start.
+    NewReno,
+    /// CUBIC (RFC 9438) with HyStart++ (RFC 9406), the default: Linux,
+    /// Windows and the Apple stacks run it, so a pollnet sender competes
+    /// evenly with them for a shared bottleneck, and its window recovers
+    /// from a loss in time independent of the RTT, where NewReno needs one
+    /// RTT per segment of window.
+    #[default]
+    Cubic,
+}
+
 /// Every congestion control algorithm pollnet offers, as one concrete type
 /// the socket can hold without generics or allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AnyCongestion {
     /// NewReno (RFC 5681 + RFC 6582).
     NewReno(NewReno),
+    /// CUBIC (RFC 9438).
+    Cubic(Cubic),
 }
 
 impl AnyCongestion {
     /// NewReno for a sender MSS of `mss`.
     pub fn new_reno(mss: usize) -> Self {
         AnyCongestion::NewReno(NewReno::new(mss))
+    }
+
+    /// CUBIC for a sender MSS of `mss`.
+    pub fn cubic(mss: usize) -> Self {
+        AnyCongestion::Cubic(Cubic::new(mss))
+    }
+
+    /// `algorithm` for a sender MSS of `mss`.
+    pub fn new(algorithm: CongestionAlgorithm, mss: usize) -> Self {
+        match algorithm {
+            CongestionAlgorithm::NewReno => AnyCongestion::new_reno(mss),
+            CongestionAlgorithm::Cubic => AnyCongestion::cubic(mss),
+        }
+    }
+
+    /// Which algorithm this is.
+    pub fn algorithm(&self) -> CongestionAlgorithm {
+        match self {
+            AnyCongestion::NewReno(_) => CongestionAlgorithm::NewReno,
+            AnyCongestion::Cubic(_) => CongestionAlgorithm::Cubic,
+        }
+    }
+}
+
+impl From<Cubic> for AnyCongestion {
+    fn from(algorithm: Cubic) -> Self {
+        AnyCongestion::Cubic(algorithm)
     }
 }
 
@@ -198,6 +265,7 @@ macro_rules! delegate {
     ($self:ident, $inner:ident => $call:expr) => {
         match $self {
             AnyCongestion::NewReno($inner) => $call,
+            AnyCongestion::Cubic($inner) => $call,
         }
     };
 }
