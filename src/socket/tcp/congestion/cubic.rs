@@ -133,8 +133,9 @@ pub struct Cubic {
     w_est_remainder: u64,
     /// Remainder of the cubic growth, in units of 1/cwnd byte.
     cubic_remainder: u64,
-    /// Smoothed RTT of the ACKs' samples.
-    srtt: Option<Duration>,
+    /// Smoothed RTT of the ACKs' samples, in microseconds (a `u32` holds
+    /// 71 minutes; kept small for the socket's size).
+    srtt_micros: Option<u32>,
     hystart: HyStart,
     prior: Option<CubicPrior>,
     /// Whether a data-transfer event has happened (IW is fixed then).
@@ -163,7 +164,7 @@ impl Cubic {
             w_est: 0,
             w_est_remainder: 0,
             cubic_remainder: 0,
-            srtt: None,
+            srtt_micros: None,
             hystart: HyStart::new(),
             prior: None,
             transferring: false,
@@ -176,6 +177,20 @@ impl Cubic {
     /// The sender MSS (SMSS) in bytes.
     pub fn mss(&self) -> usize {
         self.mss
+    }
+
+    /// Whether the data transfer has begun (the initial window is fixed).
+    pub fn transferring(&self) -> bool {
+        self.transferring
+    }
+
+    /// Takes over a connection's window from another algorithm: cwnd and
+    /// ssthresh as given (cwnd at least one segment), the transfer begun.
+    pub fn take_over(&mut self, cwnd: usize, ssthresh: usize) {
+        self.transferring = true;
+        self.cwnd = cwnd.max(self.mss);
+        self.ssthresh = ssthresh.max(self.mss);
+        self.hystart.finish();
     }
 
     /// W_max in bytes (0 before the first reduction).
@@ -259,11 +274,10 @@ impl Cubic {
 
     fn sample_rtt(&mut self, rtt: Duration) {
         // SRTT = 7/8 SRTT + 1/8 R (RFC 6298 section 2.3).
-        self.srtt = Some(match self.srtt {
-            None => rtt,
-            Some(srtt) => Duration::from_micros(
-                srtt.total_micros() - srtt.total_micros() / 8 + rtt.total_micros() / 8,
-            ),
+        let sample = u32::try_from(rtt.total_micros()).unwrap_or(u32::MAX);
+        self.srtt_micros = Some(match self.srtt_micros {
+            None => sample,
+            Some(srtt) => srtt - srtt / 8 + sample / 8,
         });
     }
 
@@ -305,7 +319,7 @@ impl Cubic {
         };
         let cwnd = self.cwnd.max(1);
         let t = now.saturating_duration_since(epoch_start);
-        let rtt = self.srtt.unwrap_or(Duration::ZERO);
+        let rtt = Duration::from_micros(u64::from(self.srtt_micros.unwrap_or(0)));
         // target = W_cubic(t + RTT), within [cwnd, 1.5 * cwnd].
         let target = w_cubic(t.saturating_add(rtt), self.k, self.w_max, self.mss)
             .min(cwnd.saturating_add(cwnd / 2))

@@ -65,17 +65,34 @@ pub enum HyStartGrowth {
     EnterAvoidance,
 }
 
+/// RTTs are kept in microseconds in a `u32` (71 minutes, far above any
+/// RTT), so the detector stays small; this is the RFC's "infinity".
+const INFINITE_RTT: u32 = u32::MAX;
+
+/// [`HyStartPhase`] as stored, with the baseline in microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    SlowStart,
+    Css { rounds: u8, baseline_micros: u32 },
+    Done,
+}
+
+/// An RTT in microseconds, saturated to the stored range.
+fn rtt_micros(rtt: Duration) -> u32 {
+    u32::try_from(rtt.total_micros()).unwrap_or(INFINITE_RTT - 1)
+}
+
 /// The HyStart++ detector of RFC 9406 section 4.2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HyStart {
-    phase: HyStartPhase,
+    phase: Phase,
     /// SND.NXT when the current round started: the round ends when SND.UNA
     /// reaches it. `None` before the first ACK.
     window_end: Option<SeqNumber>,
-    /// The previous round's smallest RTT sample (`None`: infinity).
-    last_round_min_rtt: Option<Duration>,
-    /// This round's smallest RTT sample so far (`None`: infinity).
-    current_round_min_rtt: Option<Duration>,
+    /// The previous round's smallest RTT sample, in microseconds.
+    last_round_min_rtt: u32,
+    /// This round's smallest RTT sample so far, in microseconds.
+    current_round_min_rtt: u32,
     /// RTT samples this round.
     rtt_sample_count: u8,
 }
@@ -90,10 +107,10 @@ impl HyStart {
     /// A detector at the start of a connection, in slow start.
     pub const fn new() -> Self {
         HyStart {
-            phase: HyStartPhase::SlowStart,
+            phase: Phase::SlowStart,
             window_end: None,
-            last_round_min_rtt: None,
-            current_round_min_rtt: None,
+            last_round_min_rtt: INFINITE_RTT,
+            current_round_min_rtt: INFINITE_RTT,
             rtt_sample_count: 0,
         }
     }
@@ -101,20 +118,30 @@ impl HyStart {
     /// A detector that never acts: plain RFC 5681 slow start.
     pub const fn disabled() -> Self {
         HyStart {
-            phase: HyStartPhase::Done,
+            phase: Phase::Done,
             ..HyStart::new()
         }
     }
 
     /// The phase now.
     pub fn phase(&self) -> HyStartPhase {
-        self.phase
+        match self.phase {
+            Phase::SlowStart => HyStartPhase::SlowStart,
+            Phase::Css {
+                rounds,
+                baseline_micros,
+            } => HyStartPhase::Css {
+                rounds,
+                baseline: Duration::from_micros(u64::from(baseline_micros)),
+            },
+            Phase::Done => HyStartPhase::Done,
+        }
     }
 
     /// The first slow start ended by loss, ECN or a timeout: HyStart++ is
     /// used for the initial slow start only (RFC 9406 section 4.2).
     pub fn finish(&mut self) {
-        self.phase = HyStartPhase::Done;
+        self.phase = Phase::Done;
     }
 
     /// The RTT rise that ends slow start, from the last round's minimum:
@@ -128,7 +155,7 @@ impl HyStart {
     /// Takes one ACK of new data received in slow start (cwnd below
     /// ssthresh) and says how cwnd grows for it.
     pub fn on_ack(&mut self, ack: &AckEvent) -> HyStartGrowth {
-        if self.phase == HyStartPhase::Done {
+        if self.phase == Phase::Done {
             return HyStartGrowth::SlowStart;
         }
         // A round ends when the data sent up to its start is acknowledged.
@@ -136,46 +163,52 @@ impl HyStart {
         if round_over {
             self.window_end = Some(ack.snd_nxt);
             self.last_round_min_rtt = self.current_round_min_rtt;
-            self.current_round_min_rtt = None;
+            self.current_round_min_rtt = INFINITE_RTT;
             self.rtt_sample_count = 0;
-            if let HyStartPhase::Css { rounds, baseline } = self.phase {
+            if let Phase::Css {
+                rounds,
+                baseline_micros,
+            } = self.phase
+            {
                 let rounds = rounds.saturating_add(1);
                 if rounds > CSS_ROUNDS {
-                    self.phase = HyStartPhase::Done;
+                    self.phase = Phase::Done;
                     return HyStartGrowth::EnterAvoidance;
                 }
-                self.phase = HyStartPhase::Css { rounds, baseline };
+                self.phase = Phase::Css {
+                    rounds,
+                    baseline_micros,
+                };
             }
         }
         if let Some(rtt) = ack.rtt {
-            self.current_round_min_rtt =
-                Some(self.current_round_min_rtt.map_or(rtt, |min| min.min(rtt)));
+            self.current_round_min_rtt = self.current_round_min_rtt.min(rtt_micros(rtt));
             self.rtt_sample_count = self.rtt_sample_count.saturating_add(1);
         }
-        if self.rtt_sample_count >= N_RTT_SAMPLE {
-            if let Some(current) = self.current_round_min_rtt {
-                match self.phase {
-                    HyStartPhase::SlowStart => {
-                        if let Some(last) = self.last_round_min_rtt {
-                            let threshold = HyStart::rtt_threshold(last);
-                            if current >= last.saturating_add(threshold) {
-                                self.phase = HyStartPhase::Css {
-                                    rounds: 0,
-                                    baseline: current,
-                                };
-                            }
-                        }
+        let current = self.current_round_min_rtt;
+        if self.rtt_sample_count >= N_RTT_SAMPLE && current != INFINITE_RTT {
+            match self.phase {
+                Phase::SlowStart if self.last_round_min_rtt != INFINITE_RTT => {
+                    let last = Duration::from_micros(u64::from(self.last_round_min_rtt));
+                    let threshold = rtt_micros(HyStart::rtt_threshold(last));
+                    if current >= self.last_round_min_rtt.saturating_add(threshold) {
+                        self.phase = Phase::Css {
+                            rounds: 0,
+                            baseline_micros: current,
+                        };
                     }
-                    HyStartPhase::Css { baseline, .. } if current < baseline => {
-                        // The RTT rise was jitter: back to slow start.
-                        self.phase = HyStartPhase::SlowStart;
-                    }
-                    _ => {}
                 }
+                Phase::Css {
+                    baseline_micros, ..
+                } if current < baseline_micros => {
+                    // The RTT rise was jitter: back to slow start.
+                    self.phase = Phase::SlowStart;
+                }
+                _ => {}
             }
         }
         match self.phase {
-            HyStartPhase::Css { .. } => HyStartGrowth::Conservative,
+            Phase::Css { .. } => HyStartGrowth::Conservative,
             _ => HyStartGrowth::SlowStart,
         }
     }

@@ -239,6 +239,38 @@ impl AnyCongestion {
         }
     }
 
+    /// Switches to `algorithm`. Before the data transfer the new one starts
+    /// afresh (keeping the MSS and a lost handshake's one-segment window);
+    /// after, it takes over the current cwnd and ssthresh.
+    pub fn switch_to(&mut self, algorithm: CongestionAlgorithm) {
+        if self.algorithm() == algorithm {
+            return;
+        }
+        let (mss, cwnd, ssthresh) = (self.mss(), self.window(), self.ssthresh());
+        let started = match self {
+            AnyCongestion::NewReno(cc) => cc.transferring(),
+            AnyCongestion::Cubic(cc) => cc.transferring(),
+        };
+        let mut next = AnyCongestion::new(algorithm, mss);
+        if started {
+            match &mut next {
+                AnyCongestion::NewReno(cc) => cc.take_over(cwnd, ssthresh),
+                AnyCongestion::Cubic(cc) => cc.take_over(cwnd, ssthresh),
+            }
+        } else if cwnd < initial_window(mss) {
+            next.on_handshake_loss();
+        }
+        *self = next;
+    }
+
+    /// The sender MSS in bytes.
+    pub fn mss(&self) -> usize {
+        match self {
+            AnyCongestion::NewReno(cc) => cc.mss(),
+            AnyCongestion::Cubic(cc) => cc.mss(),
+        }
+    }
+
     /// Which algorithm this is.
     pub fn algorithm(&self) -> CongestionAlgorithm {
         match self {
@@ -353,6 +385,57 @@ mod tests {
         assert_eq!(initial_window(9000), 18_000);
         assert_eq!(initial_window(usize::MAX), usize::MAX);
         assert_eq!(INITIAL_SSTHRESH, 1_073_725_440);
+    }
+
+    /// The controller lives in every socket: keep it small (on 64-bit
+    /// targets CUBIC's state with its undo copy is 192 bytes).
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn controller_size_is_bounded() {
+        assert!(core::mem::size_of::<AnyCongestion>() <= 192);
+        assert!(core::mem::size_of::<HyStart>() <= 28);
+    }
+
+    #[test]
+    fn algorithm_selects_the_variant() {
+        assert_eq!(CongestionAlgorithm::default(), CongestionAlgorithm::Cubic);
+        for algorithm in [CongestionAlgorithm::NewReno, CongestionAlgorithm::Cubic] {
+            let cc = AnyCongestion::new(algorithm, 1460);
+            assert_eq!(cc.algorithm(), algorithm);
+            assert_eq!(cc.window(), 14_600);
+        }
+        assert_eq!(
+            AnyCongestion::new(CongestionAlgorithm::Cubic, 1000),
+            Cubic::new(1000).into()
+        );
+    }
+
+    #[test]
+    fn switching_keeps_the_window() {
+        // Before data: a fresh controller with the MSS (and a lost
+        // handshake's window).
+        let mut cc = AnyCongestion::new_reno(1000);
+        cc.on_handshake_loss();
+        cc.switch_to(CongestionAlgorithm::Cubic);
+        assert_eq!(cc.algorithm(), CongestionAlgorithm::Cubic);
+        assert_eq!((cc.mss(), cc.window()), (1000, 1000));
+        cc.set_mss(1460);
+        assert_eq!(cc.window(), 1460);
+        // During the transfer: cwnd and ssthresh carry over.
+        let mut cc = AnyCongestion::cubic(1000);
+        cc.on_retransmit_timeout(20_000);
+        cc.on_ack(T, 1000, 1000);
+        assert_eq!((cc.window(), cc.ssthresh()), (2000, 7000));
+        cc.switch_to(CongestionAlgorithm::NewReno);
+        assert_eq!(cc.algorithm(), CongestionAlgorithm::NewReno);
+        assert_eq!((cc.window(), cc.ssthresh()), (2000, 7000));
+        // No longer re-derived from the MSS.
+        cc.set_mss(500);
+        assert_eq!(cc.window(), 2000);
+        // The same algorithm: nothing changes.
+        let before = cc;
+        cc.switch_to(CongestionAlgorithm::NewReno);
+        assert_eq!(cc, before);
     }
 
     #[test]

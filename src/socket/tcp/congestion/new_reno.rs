@@ -68,6 +68,20 @@ impl NewReno {
         self.mss
     }
 
+    /// Whether the data transfer has begun (the initial window is fixed).
+    pub fn transferring(&self) -> bool {
+        self.transferring
+    }
+
+    /// Takes over a connection's window from another algorithm: cwnd and
+    /// ssthresh as given (cwnd at least one segment), the transfer begun.
+    pub fn take_over(&mut self, cwnd: usize, ssthresh: usize) {
+        self.transferring = true;
+        self.cwnd = cwnd.max(self.mss);
+        self.ssthresh = ssthresh.max(self.mss);
+        self.hystart.finish();
+    }
+
     /// The HyStart++ detector.
     pub fn hystart(&self) -> &HyStart {
         &self.hystart

@@ -14,6 +14,7 @@ use crate::wire::{
 };
 
 mod close;
+mod congestion;
 mod data;
 mod handshake;
 mod hardening;
