@@ -29,6 +29,29 @@ fn cubic_is_the_default_and_the_config_chooses() {
     }
 }
 
+#[test]
+fn min_rto_default_is_200_ms() {
+    assert_eq!(TcpConfig::default().min_rto, ms(200));
+    assert_eq!(TcpConfig::default().initial_rto, secs(1));
+    let defaults = TcpConfig {
+        timestamps: false,
+        ..TcpConfig::default()
+    };
+    let mut h = Harness::new(65536, 65536, defaults);
+    h.establish_active(ISS, IRS);
+    h.socket.set_nagle_enabled(false);
+    // The handshake's sample (0 ms) put the RTO at its 200 ms floor...
+    h.socket.send_slice(bytes(100)).unwrap();
+    h.dispatch().unwrap();
+    assert_eq!(h.poll_at(), PollAt::Time(Instant::ZERO + ms(200)));
+    // ...where a 2 ms sample keeps it.
+    h.set_time(Instant::ZERO + ms(2));
+    h.recv(seg(ACK, IRS + 1, Some(ISS + 101), b""));
+    h.socket.send_slice(bytes(100)).unwrap();
+    h.dispatch().unwrap();
+    assert_eq!(h.poll_at(), PollAt::Time(Instant::ZERO + ms(202)));
+}
+
 /// Sends `n` full segments at once.
 fn fill(h: &mut Harness, n: usize) {
     assert_eq!(h.socket.send_slice(bytes(n * 1460)), Ok(n * 1460));
