@@ -589,10 +589,8 @@ impl Host {
         s: &Scenario,
         pool: Pool,
     ) -> Host {
-        let config = Config::new(mac)
-            .with_ip(Ipv4Cidr::new(ip, 24).expect("24 is a valid prefix length"))
-            .with_seed(seed)
-            .with_tcp(tcp);
+        let config = Config::new(mac, u128::from(seed))
+            .with_ip(Ipv4Cidr::new(ip, 24).expect("24 is a valid prefix length"));
         let mut sockets = SocketSet::with_capacity(2);
         let mut socket = TcpSocket::new(
             RingBuffer::new(vec![0u8; s.buffer]),
@@ -601,7 +599,7 @@ impl Host {
         socket.set_config(tcp);
         let socket = sockets.add(socket).expect("an empty set has room");
         Host {
-            iface: Interface::new(config),
+            iface: Interface::new(config).expect("the link's MACs are unicast"),
             nic: Nic::new(pool),
             sockets,
             socket,
