@@ -34,6 +34,7 @@ mod timers;
 #[cfg(test)]
 mod tests;
 
+pub use self::congestion::{AckEvent, AnyCongestion, CongestionCause, CongestionControl};
 pub use self::diagram::transition_allowed;
 pub use self::half_open::HalfOpen;
 pub use self::isn::IsnGenerator;
@@ -43,7 +44,6 @@ pub use self::time_wait::TimeWait;
 
 use core::fmt;
 
-use self::congestion::{AnyCongestion, CongestionControl};
 use self::rtt::RttEstimator;
 use crate::socket::{Context, PollAt};
 use crate::storage::{Assembler, RingBuffer};
