@@ -40,8 +40,11 @@ struct Plan {
     /// A super-segment for the device to cut into segments of this much
     /// payload (TSO); 0 for one segment.
     segment_size: u16,
-    /// A fast retransmission: SND.NXT stays where it is.
+    /// A retransmission of a segment marked lost (or a loss probe's):
+    /// SND.NXT stays where it is.
     fast: bool,
+    /// A tail loss probe (RFC 8985 section 7.3).
+    loss_probe: bool,
 }
 
 impl Plan {
@@ -56,6 +59,7 @@ impl Plan {
             retransmission: false,
             segment_size: 0,
             fast: false,
+            loss_probe: false,
         }
     }
 }
@@ -146,12 +150,18 @@ impl<'a> TcpSocket<'a> {
             return Some(plan);
         }
         if self.sends_data() {
-            if self.fast_retransmit {
-                if let Some(plan) = self.plan_fast_retransmit() {
+            if self.loss_probe_due {
+                if let Some(plan) = self.plan_loss_probe() {
                     return Some(plan);
                 }
             }
+            if let Some(plan) = self.plan_lost_retransmission() {
+                return Some(plan);
+            }
             if let Some(plan) = self.plan_data(tso_max_len) {
+                return Some(plan);
+            }
+            if let Some(plan) = self.plan_rescue_retransmission() {
                 return Some(plan);
             }
             if self.persist_probe_due {
@@ -234,32 +244,98 @@ impl<'a> TcpSocket<'a> {
         }
     }
 
-    /// One segment at SND.UNA (fast retransmit, or the next hole after a
-    /// partial ACK); SND.NXT stays put.
-    fn plan_fast_retransmit(&self) -> Option<Plan> {
-        if self.snd_max <= self.snd_una {
+    /// A retransmission of `[start, end)`, sequence space sent before
+    /// (data, and the FIN if `end` passes the data); SND.NXT stays put.
+    fn plan_resend(&self, start: SeqNumber, end: SeqNumber) -> Option<Plan> {
+        let data_end = self.data_end();
+        if start < self.snd_una || end > self.snd_max || !(start < end) {
             return None;
         }
-        let data_end = self.data_end();
-        let mut plan = Plan::control(SegmentKind::Data, self.snd_una, self.rcv_nxt, TcpFlags::ACK);
+        let mut plan = Plan::control(SegmentKind::Data, start, self.rcv_nxt, TcpFlags::ACK);
         plan.retransmission = true;
         plan.fast = true;
-        if self.snd_una < data_end {
-            let offset = self.snd_una - self.tx_seq;
-            let len = (data_end - self.snd_una)
-                .min(self.max_payload())
-                .min(self.snd_max - self.snd_una);
+        if start < data_end {
+            let offset = start - self.tx_seq;
+            let len = end.min(data_end) - start;
+            // The ring buffer hands out one contiguous run.
             let len = self.tx_buffer.get_allocated(offset, len).len();
             plan.payload_offset = offset;
             plan.payload_len = len;
-            if self.fin_queued && self.snd_una + len == data_end && self.snd_max > data_end {
-                plan.flags |= TcpFlags::FIN;
+            if start + len == data_end {
+                plan.flags |= TcpFlags::PSH;
+                if self.fin_queued && end > data_end {
+                    plan.flags |= TcpFlags::FIN;
+                }
             }
-        } else if self.fin_queued && self.snd_max > data_end {
+        } else if self.fin_queued && start == data_end {
             plan.flags |= TcpFlags::FIN;
         } else {
             return None;
         }
+        Some(plan)
+    }
+
+    /// RFC 6675 NextSeg rule (1): the lowest segment marked lost (by
+    /// RACK, duplicate ACKs or a timeout), its part the peer lacks, at
+    /// most one MSS, when cwnd - pipe leaves room for it (RFC 6675
+    /// section 5 step C, with PRR's window during recovery).
+    fn plan_lost_retransmission(&self) -> Option<Plan> {
+        let (start, end) = self.sent_log.next_lost(&self.sacked, self.max_payload())?;
+        let room = self.cc.window().saturating_sub(self.pipe());
+        if room < end - start {
+            return None;
+        }
+        self.plan_resend(start, end)
+    }
+
+    /// RFC 6675 NextSeg rule (3), in fast recovery with SACK when neither
+    /// a lost segment nor new data can go: one segment below the highest
+    /// SACKed byte that was never resent.
+    fn plan_rescue_retransmission(&self) -> Option<Plan> {
+        if !self.in_recovery || !self.sack_in_use() {
+            return None;
+        }
+        let (start, end) = self
+            .sent_log
+            .next_rescue(&self.sacked, self.max_payload())?;
+        let room = self.cc.window().saturating_sub(self.pipe());
+        if room < end - start {
+            return None;
+        }
+        self.plan_resend(start, end)
+    }
+
+    /// The tail loss probe (RFC 8985 section 7.3): one new segment if the
+    /// peer's window allows (cwnd does not apply), else the last segment
+    /// sent again.
+    fn plan_loss_probe(&self) -> Option<Plan> {
+        let data_end = self.data_end();
+        let next = self.snd_nxt;
+        if next == self.snd_max && next < data_end {
+            let offset = next - self.tx_seq;
+            let rwnd_room = (self.snd_una + self.snd_wnd) - next;
+            let len = (data_end - next).min(self.max_payload()).min(rwnd_room);
+            let len = self.tx_buffer.get_allocated(offset, len).len();
+            if len > 0 && self.sent_log.free() > 0 {
+                let mut plan = Plan::control(SegmentKind::Data, next, self.rcv_nxt, TcpFlags::ACK);
+                plan.payload_offset = offset;
+                plan.payload_len = len;
+                plan.loss_probe = true;
+                if next + len == data_end {
+                    plan.flags |= TcpFlags::PSH;
+                    if self.fin_queued {
+                        plan.flags |= TcpFlags::FIN;
+                    }
+                }
+                return Some(plan);
+            }
+        }
+        let last = self.sent_log.get(self.sent_log.len().checked_sub(1)?)?;
+        if last.sacked {
+            return None;
+        }
+        let mut plan = self.plan_resend(last.start.max(self.snd_una), last.end)?;
+        plan.loss_probe = true;
         Some(plan)
     }
 
@@ -270,7 +346,12 @@ impl<'a> TcpSocket<'a> {
     /// needs instead of waiting for the RTO. Not during recovery, and not
     /// while resending old data.
     fn limited_transmit_allowance(&self) -> usize {
-        if self.in_recovery || self.snd_nxt < self.snd_max {
+        // With SACK, pipe already shrinks as the SACKs arrive.
+        if self.in_recovery
+            || self.in_rto_recovery
+            || self.sack_in_use()
+            || self.snd_nxt < self.snd_max
+        {
             return 0;
         }
         self.dup_acks.min(2) as usize * self.max_payload()
@@ -303,10 +384,21 @@ impl<'a> TcpSocket<'a> {
         if next < data_end {
             let offset = next - self.tx_seq;
             let unsent = data_end - next;
-            let cwnd = self.cc.window() + self.limited_transmit_allowance();
-            let window = self.snd_wnd.min(cwnd);
-            let usable = (self.snd_una + window) - next;
             let max_payload = self.max_payload();
+            let usable = if next < self.snd_max {
+                // Resending after a rewind (persist, a smaller path MTU):
+                // the flight restarts from SND.UNA.
+                let window = self.snd_wnd.min(self.cc.window());
+                (self.snd_una + window) - next
+            } else {
+                // New data: cwnd - pipe (RFC 6675 section 5), the peer's
+                // window, and room in the segment log.
+                let cwnd = self.cc.window() + self.limited_transmit_allowance();
+                let room = cwnd.saturating_sub(self.pipe());
+                let rwnd_room = (self.snd_una + self.snd_wnd) - next;
+                let log_room = self.sent_log.free().saturating_mul(max_payload);
+                room.min(rwnd_room).min(log_room)
+            };
             let mut len = unsent.min(self.burst_payload(tso_max_len)).min(usable);
             if len == 0 {
                 return None;
@@ -574,13 +666,25 @@ impl<'a> TcpSocket<'a> {
                         self.syn_retransmitted = true;
                     }
                 }
-                if plan.fast {
-                    self.fast_retransmit = false;
-                } else {
+                if plan.kind == SegmentKind::Data {
+                    self.record_sent(now, plan.seq, end, plan.retransmission);
+                }
+                if !plan.fast {
                     self.snd_nxt = end;
                 }
                 if end > self.snd_max {
                     self.snd_max = end;
+                }
+                if plan.loss_probe {
+                    self.loss_probe_due = false;
+                    cx.stats.tlps_sent = cx.stats.tlps_sent.saturating_add(1);
+                    self.rack.on_probe_sent(self.snd_max, plan.retransmission);
+                    // RFC 8985 section 7.3: the RTO runs from the probe.
+                    self.timers.retransmit = now.checked_add(self.rtt.rto());
+                    self.timers.loss_probe = None;
+                } else if plan.kind == SegmentKind::Data && !plan.retransmission {
+                    // New data: the probe timeout restarts (RFC 8985 7.2).
+                    self.arm_loss_probe(now);
                 }
                 // Karn's rule: time only segments sent for the first time.
                 if !plan.retransmission && self.rtt_probe.is_none() && !self.timestamps.enabled {
@@ -598,6 +702,7 @@ impl<'a> TcpSocket<'a> {
                 self.persist_probes = self.persist_probes.saturating_add(1);
                 self.persist_shift = self.persist_shift.saturating_add(1);
                 let end = self.snd_una + 1;
+                self.record_sent(now, self.snd_una, end, true);
                 if self.snd_nxt < end {
                     self.snd_nxt = end;
                 }
@@ -619,6 +724,26 @@ impl<'a> TcpSocket<'a> {
                 self.advertised_window().1
             };
             self.note_ack_sent(edge);
+        }
+    }
+
+    /// `[start, end)` went out at `now`: the part beyond the segment log is
+    /// new data (one record per MSS), the rest resends recorded segments;
+    /// PRR and undo count what fast recovery sends.
+    fn record_sent(&mut self, now: Instant, start: SeqNumber, end: SeqNumber, retransmission: bool) {
+        let log_end = self.sent_log.end();
+        if end > log_end {
+            let mss = self.max_payload();
+            self.sent_log.on_new_data(start.max(log_end), end, mss, now);
+        }
+        if start < log_end {
+            self.sent_log.on_retransmit(start, end.min(log_end), now);
+            if retransmission {
+                self.note_retransmission(now, start, end.min(log_end));
+            }
+        }
+        if self.in_recovery {
+            self.prr.on_sent(end - start);
         }
     }
 

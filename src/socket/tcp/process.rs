@@ -623,8 +623,12 @@ impl<'a> TcpSocket<'a> {
             usize::from(repr.window_len) << self.snd_wscale
         };
         let mut fin_acked = false;
+        let before = self.recovery_snapshot();
+        let sack = self.take_sack_blocks(repr, ack);
+        let mut rtt = None;
+        let mut duplicate = false;
         if ack > self.snd_una {
-            fin_acked = self.on_new_ack(now, repr, ack);
+            (fin_acked, rtt) = self.on_new_ack(now, repr, ack);
         } else if ack == self.snd_una
             && self.snd_max > self.snd_una
             && repr.payload.is_empty()
@@ -635,8 +639,10 @@ impl<'a> TcpSocket<'a> {
         {
             // RFC 5681 section 2's duplicate ACK (answers to zero-window
             // probes are not: nothing was lost).
-            self.on_duplicate_ack();
+            duplicate = true;
+            self.dup_acks = self.dup_acks.saturating_add(1);
         }
+        self.on_ack_loss_recovery(cx, repr, before, sack, rtt, duplicate);
         // Window update (RFC 9293 3.10.7.4, ESTABLISHED): only from a
         // segment newer than the one that last set it.
         if ack >= una_before
@@ -656,12 +662,17 @@ impl<'a> TcpSocket<'a> {
     }
 
     /// SND.UNA advances to `ack`: frees acknowledged data, measures the
-    /// RTT, feeds congestion control and restarts the retransmission timer
-    /// (RFC 6298 5.2/5.3). Returns whether our FIN is now acknowledged.
-    fn on_new_ack(&mut self, now: Instant, repr: &TcpRepr, ack: SeqNumber) -> bool {
+    /// RTT, frees the scoreboard below it and restarts the retransmission
+    /// timer (RFC 6298 5.2/5.3). Returns whether our FIN is now
+    /// acknowledged, and the RTT sample the ACK gave.
+    fn on_new_ack(
+        &mut self,
+        now: Instant,
+        repr: &TcpRepr,
+        ack: SeqNumber,
+    ) -> (bool, Option<Duration>) {
         let data_end = self.data_end();
         let data_acked = ack.min(data_end) - self.snd_una.max(self.tx_seq);
-        let flight_before = self.snd_max - self.snd_una;
         self.tx_buffer.dequeue_allocated(data_acked);
         self.tx_seq += data_acked;
         let fin_acked = self.fin_queued && ack > data_end;
@@ -670,6 +681,12 @@ impl<'a> TcpSocket<'a> {
         if self.snd_nxt < ack {
             self.snd_nxt = ack;
         }
+        // Only now may the scoreboard forget what lies below SND.UNA
+        // (RFC 2018 section 8).
+        self.sacked.advance(ack);
+        let rack = &mut self.rack;
+        self.sent_log.advance(ack, |seg| rack.on_delivered(seg.into(), now));
+        let mut sample = None;
 
         // RTT: from the echoed timestamp (RFC 7323 section 4.1, which also
         // lifts Karn's ambiguity), else from the timed segment.
@@ -707,67 +724,37 @@ impl<'a> TcpSocket<'a> {
                 }
             }
             Some(ms) if ms <= MAX_TIMESTAMP_RTT_MS => {
-                self.rtt.sample(Duration::from_millis(u64::from(ms)));
+                let rtt = Duration::from_millis(u64::from(ms));
+                self.rtt.sample(rtt);
+                sample = Some(rtt);
                 self.rtt_probe = None;
             }
             _ => {
                 if let Some((probe_end, sent_at)) = self.rtt_probe {
                     if ack >= probe_end {
-                        self.rtt.sample(now.saturating_duration_since(sent_at));
+                        let rtt = now.saturating_duration_since(sent_at);
+                        self.rtt.sample(rtt);
+                        sample = Some(rtt);
                         self.rtt_probe = None;
                     }
                 }
             }
         }
         self.retransmits = 0;
-
-        // Congestion control (RFC 5681 3.1, RFC 6582 3.2).
-        let flight_after = self.snd_max - self.snd_una;
-        if self.in_recovery {
-            if ack >= self.recover {
-                self.in_recovery = false;
-                self.dup_acks = 0;
-                self.cc.on_recovery_exit(flight_after);
-            } else {
-                // A partial ACK: resend the next hole at once.
-                self.cc.on_partial_ack(data_acked);
-                self.fast_retransmit = true;
-            }
-        } else {
+        if !self.in_recovery {
             self.dup_acks = 0;
-            if data_acked > 0 {
-                self.cc.on_ack(now, data_acked, flight_before);
-            }
         }
 
         if self.snd_una == self.snd_max {
             self.timers.retransmit = None;
             self.stalled_since = None;
-            self.fast_retransmit = false;
             // Everything sent before the timeout is acknowledged.
             self.timeout_tsval = None;
         } else {
             self.timers.retransmit = now.checked_add(self.rtt.rto());
             self.stalled_since = Some(now);
         }
-        fin_acked
-    }
-
-    /// A duplicate ACK: the third starts fast retransmit and fast recovery
-    /// (RFC 5681 3.2), once per window of data (RFC 6582 3.2 step 2).
-    fn on_duplicate_ack(&mut self) {
-        self.dup_acks = self.dup_acks.saturating_add(1);
-        if self.in_recovery {
-            self.cc.on_dup_ack_in_recovery();
-            return;
-        }
-        if self.dup_acks == 3 && self.snd_una > self.recover && self.snd_una > self.iss {
-            self.in_recovery = true;
-            self.recover = self.snd_max;
-            self.cc.on_fast_retransmit(self.snd_max - self.snd_una);
-            self.fast_retransmit = true;
-            self.rtt_probe = None;
-        }
+        (fin_acked, sample)
     }
 
     /// Our SYN is acknowledged: congestion control learns the MSS and data
@@ -919,7 +906,7 @@ impl<'a> TcpSocket<'a> {
         };
         self.persist_probe_due = false;
         self.keepalive_due = false;
-        self.fast_retransmit = false;
+        self.loss_probe_due = false;
     }
 
     /// A connection that ended normally (LAST_ACK, TIME_WAIT, FIN_WAIT_2

@@ -31,6 +31,7 @@ impl Prr {
     }
 
     /// Bytes sent so far in this recovery (prr_out).
+    #[cfg(test)]
     pub fn sent(&self) -> usize {
         self.out
     }

@@ -99,16 +99,19 @@ impl Rack {
     }
 
     /// Whether the path has been seen to reorder.
+    #[cfg(test)]
     pub fn reordering_seen(&self) -> bool {
         self.reordering_seen
     }
 
     /// RACK.min_RTT, once known.
+    #[cfg(test)]
     pub fn min_rtt(&self) -> Option<Duration> {
         self.min_rtt
     }
 
     /// RACK.rtt.
+    #[cfg(test)]
     pub fn rtt(&self) -> Duration {
         self.rtt
     }
@@ -249,6 +252,11 @@ impl Rack {
     /// 8985 section 7.3).
     pub fn probe_outstanding(&self) -> bool {
         self.tlp_end_seq.is_some()
+    }
+
+    /// TLP.end_seq, while a probe is outstanding.
+    pub fn probe_end(&self) -> Option<SeqNumber> {
+        self.tlp_end_seq
     }
 
     /// A loss probe went out: TLP.end_seq is SND.NXT after it.

@@ -96,6 +96,7 @@ impl SackRanges {
     }
 
     /// Whether no range is held.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

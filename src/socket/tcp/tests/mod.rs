@@ -6,6 +6,7 @@ extern crate std;
 use std::vec;
 use std::vec::Vec;
 
+use super::congestion::CongestionControl;
 use super::{Cause, IsnGenerator, SocketBuffer, State, TcpConfig, TcpSocket, TcpStats, Transition};
 use crate::socket::{Context, PollAt};
 use crate::time::{Duration, Instant};
