@@ -730,7 +730,13 @@ impl<'a> TcpSocket<'a> {
     /// `[start, end)` went out at `now`: the part beyond the segment log is
     /// new data (one record per MSS), the rest resends recorded segments;
     /// PRR and undo count what fast recovery sends.
-    fn record_sent(&mut self, now: Instant, start: SeqNumber, end: SeqNumber, retransmission: bool) {
+    fn record_sent(
+        &mut self,
+        now: Instant,
+        start: SeqNumber,
+        end: SeqNumber,
+        retransmission: bool,
+    ) {
         let log_end = self.sent_log.end();
         if end > log_end {
             let mss = self.max_payload();

@@ -685,7 +685,8 @@ impl<'a> TcpSocket<'a> {
         // (RFC 2018 section 8).
         self.sacked.advance(ack);
         let rack = &mut self.rack;
-        self.sent_log.advance(ack, |seg| rack.on_delivered(seg.into(), now));
+        self.sent_log
+            .advance(ack, |seg| rack.on_delivered(seg.into(), now));
         let mut sample = None;
 
         // RTT: from the echoed timestamp (RFC 7323 section 4.1, which also

@@ -62,7 +62,11 @@ impl Prr {
                 .saturating_add(mss);
             (ssthresh - pipe).min(limit)
         };
-        let sndcnt = if self.out == 0 { sndcnt.max(mss) } else { sndcnt };
+        let sndcnt = if self.out == 0 {
+            sndcnt.max(mss)
+        } else {
+            sndcnt
+        };
         pipe.saturating_add(sndcnt)
     }
 }

@@ -26,9 +26,10 @@ pub const INITIAL_PTO: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rack {
     /// Send time of the most recently sent segment that has been
-    /// delivered (RACK.xmit_ts), and its end (RACK.end_seq).
+    /// delivered (RACK.xmit_ts), and its transmission order, which breaks
+    /// ties where RFC 8985 uses RACK.end_seq (see `SentLog`).
     xmit_ts: Option<Instant>,
-    end_seq: SeqNumber,
+    xmit_order: u32,
     /// RTT of that segment (RACK.rtt).
     rtt: Duration,
     /// The smallest RTT seen (RACK.min_RTT).
@@ -65,6 +66,8 @@ pub struct Delivered {
     pub end: SeqNumber,
     /// When it was last sent.
     pub sent: Instant,
+    /// Transmission order of that send.
+    pub order: u32,
     /// Sent more than once.
     pub retransmitted: bool,
 }
@@ -85,7 +88,7 @@ impl Rack {
     pub const fn new() -> Self {
         Rack {
             xmit_ts: None,
-            end_seq: SeqNumber(0),
+            xmit_order: 0,
             rtt: Duration::ZERO,
             min_rtt: None,
             fack: None,
@@ -138,18 +141,20 @@ impl Rack {
         if !seg.retransmitted {
             self.min_rtt = Some(self.min_rtt.map_or(rtt, |min| min.min(rtt)));
         }
-        if self.sent_after(seg.sent, seg.end) {
+        if self.sent_after(seg.sent, seg.order) {
             self.xmit_ts = Some(seg.sent);
-            self.end_seq = seg.end;
+            self.xmit_order = seg.order;
         }
     }
 
-    /// Whether a segment sent at `sent` ending at `end` was sent after
-    /// RACK.xmit_ts (ties broken by sequence, RFC 8985 section 6.2).
-    fn sent_after(&self, sent: Instant, end: SeqNumber) -> bool {
+    /// Whether a segment sent at `sent` (transmission `order`) was sent
+    /// after RACK.xmit_ts (RFC 8985 section 6.2's RACK_sent_after).
+    fn sent_after(&self, sent: Instant, order: u32) -> bool {
         match self.xmit_ts {
             None => true,
-            Some(ts) => sent > ts || (sent == ts && end > self.end_seq),
+            Some(ts) => {
+                sent > ts || (sent == ts && (order.wrapping_sub(self.xmit_order) as i32) > 0)
+            }
         }
     }
 
@@ -210,7 +215,7 @@ impl Rack {
             if seg.sacked || (seg.lost && !seg.retransmitted) {
                 continue;
             }
-            if self.sent_after(seg.sent, seg.end) {
+            if self.sent_after(seg.sent, seg.order) {
                 continue;
             }
             let deadline = seg.sent.checked_add(wait).unwrap_or(seg.sent);
@@ -328,7 +333,14 @@ mod tests {
         log
     }
 
-    fn sack(log: &mut SentLog, sacked: &mut SackRanges, rack: &mut Rack, l: u32, r: u32, now: Instant) {
+    fn sack(
+        log: &mut SentLog,
+        sacked: &mut SackRanges,
+        rack: &mut Rack,
+        l: u32,
+        r: u32,
+        now: Instant,
+    ) {
         sacked.insert(s(l), s(r));
         log.mark_sacked(sacked, |seg| {
             rack.on_delivered(
@@ -336,6 +348,7 @@ mod tests {
                     start: seg.start,
                     end: seg.end,
                     sent: seg.sent,
+                    order: seg.order,
                     retransmitted: seg.ever_retransmitted,
                 },
                 now,
@@ -368,7 +381,10 @@ mod tests {
         // RACK.rtt is now segment 0's, 12 ms. Segment 1 never arrives:
         // lost once 1 + 12 + 2.5 ms have passed.
         let (lost, timer) = rack.detect_loss(&mut log, wnd, at(15));
-        assert_eq!((lost, timer), (0, Some(Instant::ZERO + Duration::from_micros(15_500))));
+        assert_eq!(
+            (lost, timer),
+            (0, Some(Instant::ZERO + Duration::from_micros(15_500)))
+        );
         let (lost, timer) = rack.detect_loss(&mut log, wnd, at(16));
         assert_eq!((lost, timer), (1, None));
         assert!(log.get(1).unwrap().lost);
@@ -399,6 +415,7 @@ mod tests {
                 start: s(0),
                 end: s(100),
                 sent: at(0),
+                order: 0,
                 retransmitted: false,
             },
             at(40),
@@ -429,6 +446,7 @@ mod tests {
             start: s(0),
             end: s(100),
             sent,
+            order: 0,
             retransmitted,
         };
         rack.on_delivered(seg(at(0), false), at(10));
@@ -456,20 +474,38 @@ mod tests {
     #[test]
     fn tlp_outcomes() {
         let mut rack = Rack::new();
-        assert_eq!(rack.on_ack_for_probe(s(10), false, true, false), TlpOutcome::Pending);
+        assert_eq!(
+            rack.on_ack_for_probe(s(10), false, true, false),
+            TlpOutcome::Pending
+        );
         // New data probed: settled on its ACK, no congestion response.
         rack.on_probe_sent(s(500), false);
-        assert_eq!(rack.on_ack_for_probe(s(400), false, true, false), TlpOutcome::Pending);
-        assert_eq!(rack.on_ack_for_probe(s(500), false, true, false), TlpOutcome::NoLoss);
+        assert_eq!(
+            rack.on_ack_for_probe(s(400), false, true, false),
+            TlpOutcome::Pending
+        );
+        assert_eq!(
+            rack.on_ack_for_probe(s(500), false, true, false),
+            TlpOutcome::NoLoss
+        );
         assert!(!rack.probe_outstanding());
         // A retransmitted probe that filled the hole: a loss.
         rack.on_probe_sent(s(500), true);
-        assert_eq!(rack.on_ack_for_probe(s(500), false, true, false), TlpOutcome::LossRepaired);
+        assert_eq!(
+            rack.on_ack_for_probe(s(500), false, true, false),
+            TlpOutcome::LossRepaired
+        );
         // Both copies arrived: the D-SACK says so.
         rack.on_probe_sent(s(500), true);
-        assert_eq!(rack.on_ack_for_probe(s(500), true, false, false), TlpOutcome::NoLoss);
+        assert_eq!(
+            rack.on_ack_for_probe(s(500), true, false, false),
+            TlpOutcome::NoLoss
+        );
         // A pure duplicate ACK at the probe's end: the original had arrived.
         rack.on_probe_sent(s(500), true);
-        assert_eq!(rack.on_ack_for_probe(s(500), false, false, true), TlpOutcome::NoLoss);
+        assert_eq!(
+            rack.on_ack_for_probe(s(500), false, false, true),
+            TlpOutcome::NoLoss
+        );
     }
 }

@@ -36,6 +36,7 @@ impl From<SegmentInfo> for Delivered {
             start: seg.start,
             end: seg.end,
             sent: seg.sent,
+            order: seg.order,
             retransmitted: seg.ever_retransmitted,
         }
     }
@@ -80,8 +81,7 @@ impl<'a> TcpSocket<'a> {
             let Some(block) = block else { continue };
             let (left, right) = (block.left, block.right);
             if i == 0 {
-                let inside_second =
-                    second.is_some_and(|s| s.left <= left && right <= s.right);
+                let inside_second = second.is_some_and(|s| s.left <= left && right <= s.right);
                 let below_ack = left < ack;
                 if (below_ack || inside_second) && left < right && right <= self.snd_max {
                     news.dsack = Some((left, right));
@@ -163,7 +163,8 @@ impl<'a> TcpSocket<'a> {
         if outcome == TlpOutcome::LossRepaired && !self.in_recovery && !self.in_rto_recovery {
             // One reduction, over at once (as for ECN, RFC 8985 7.4.2).
             let flight = self.snd_max - self.snd_una;
-            self.cc.on_congestion_event(now, flight, CongestionCause::Loss);
+            self.cc
+                .on_congestion_event(now, flight, CongestionCause::Loss);
             self.cc.on_recovery_end(now);
             self.undo = None;
         }
@@ -415,7 +416,11 @@ impl<'a> TcpSocket<'a> {
     /// but if the segment at SND.UNA is SACKed the peer has reneged
     /// (RFC 2018 section 8), and every SACK is forgotten first.
     pub(super) fn on_timeout_marks(&mut self) {
-        let reneged = self.sacked.iter().next().is_some_and(|(l, _)| l <= self.snd_una);
+        let reneged = self
+            .sacked
+            .iter()
+            .next()
+            .is_some_and(|(l, _)| l <= self.snd_una);
         if reneged {
             self.sacked.clear();
             self.sent_log.clear_sacked();

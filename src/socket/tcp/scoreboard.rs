@@ -177,9 +177,7 @@ impl SackRanges {
 
     /// Bytes of `[left, right)` that are SACKed.
     pub fn sacked_in(&self, left: SeqNumber, right: SeqNumber) -> usize {
-        self.iter()
-            .map(|(l, r)| r.min(right) - l.max(left))
-            .sum()
+        self.iter().map(|(l, r)| r.min(right) - l.max(left)).sum()
     }
 
     /// Whether all of `[left, right)` is SACKed.
@@ -230,6 +228,11 @@ const EVER_RETRANSMITTED: u8 = 8;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct SentSegment {
     end: SeqNumber,
+    /// The connection's transmission count when it was last sent: orders
+    /// transmissions made at the same instant (a virtual clock, or one
+    /// burst), which RFC 8985 otherwise orders by sequence number, wrongly
+    /// for a retransmission sent after higher new data.
+    order: u32,
     sent: Instant,
     flags: u8,
 }
@@ -243,6 +246,8 @@ pub struct SegmentInfo {
     pub end: SeqNumber,
     /// When it was last (re)transmitted.
     pub sent: Instant,
+    /// Transmission order of that last send (wrapping; later is larger).
+    pub order: u32,
     /// Marked lost: the copy sent before the mark has left the network.
     pub lost: bool,
     /// A retransmission is in flight (sent, not marked lost since).
@@ -258,6 +263,8 @@ pub struct SegmentInfo {
 #[derive(Debug, Clone)]
 pub struct SentLog {
     start: SeqNumber,
+    /// The next transmission's order number.
+    next_order: u32,
     records: [SentSegment; SENT_LOG_CAPACITY],
     head: usize,
     len: usize,
@@ -268,8 +275,10 @@ impl SentLog {
     pub const fn new(start: SeqNumber) -> Self {
         SentLog {
             start,
+            next_order: 0,
             records: [SentSegment {
                 end: SeqNumber(0),
+                order: 0,
                 sent: Instant::ZERO,
                 flags: 0,
             }; SENT_LOG_CAPACITY],
@@ -340,6 +349,7 @@ impl SentLog {
             start: self.start_of(i),
             end: r.end,
             sent: r.sent,
+            order: r.order,
             lost: r.flags & LOST != 0,
             retransmitted: r.flags & RETRANSMITTED != 0,
             ever_retransmitted: r.flags & EVER_RETRANSMITTED != 0,
@@ -374,9 +384,11 @@ impl SentLog {
             let slot = self.slot(self.len);
             self.records[slot] = SentSegment {
                 end: seg_end,
+                order: self.next_order,
                 sent: now,
                 flags: 0,
             };
+            self.next_order = self.next_order.wrapping_add(1);
             self.len += 1;
             at = seg_end;
         }
@@ -385,18 +397,58 @@ impl SentLog {
 
     /// `[start, end)` was sent again at `now`: every record it overlaps has
     /// a retransmission in flight, timed from now.
+    ///
+    /// A retransmission that covers only part of a record (a smaller MSS
+    /// now, or the ring buffer's wrap) splits it when a record is free, so
+    /// the rest is still known to need resending; without a free record
+    /// the whole record counts as resent, and RACK or the RTO find the
+    /// rest lost later.
     pub fn on_retransmit(&mut self, start: SeqNumber, end: SeqNumber, now: Instant) {
-        for i in 0..self.len {
+        let mut i = 0;
+        while i < self.len {
             let seg_start = self.start_of(i);
-            let r = self.record_mut(i);
             if seg_start >= end {
                 break;
             }
-            if r.end > start {
+            let seg_end = self.record(i).end;
+            if seg_end > start {
+                if seg_start < start {
+                    self.split(i, start);
+                    i += 1;
+                    continue;
+                }
+                if end < seg_end {
+                    self.split(i, end);
+                }
+                let order = self.next_order;
+                self.next_order = self.next_order.wrapping_add(1);
+                let r = self.record_mut(i);
                 r.flags |= RETRANSMITTED | EVER_RETRANSMITTED;
                 r.sent = now;
+                r.order = order;
             }
+            i += 1;
         }
+    }
+
+    /// Splits record `i` at `at` (inside it) into two with the same
+    /// state, if a record is free.
+    fn split(&mut self, i: usize, at: SeqNumber) -> bool {
+        if self.len == SENT_LOG_CAPACITY || i >= self.len {
+            return false;
+        }
+        // Shift records i.. up by one (a ring, so slot by slot).
+        let mut j = self.len;
+        while j > i {
+            let from = self.slot(j - 1);
+            let to = self.slot(j);
+            self.records[to] = self.records[from];
+            j -= 1;
+        }
+        self.len += 1;
+        // Record i keeps [start, at); record i + 1 keeps [at, end).
+        self.record_mut(i).end = at;
+        true
     }
 
     /// SND.UNA moved to `una`: records wholly below it go; returns the
@@ -470,7 +522,6 @@ impl SentLog {
         }
     }
 
-
     /// RFC 6675 section 4's IsLost(seq): DupThresh whole segments SACKed
     /// above `seq`, or more than (DupThresh - 1) * SMSS SACKed bytes above.
     pub fn is_lost(&self, sacked: &SackRanges, seq: SeqNumber, smss: usize) -> bool {
@@ -503,9 +554,9 @@ impl SentLog {
         self.iter()
             .filter(|s| s.lost && !s.retransmitted && !s.sacked)
             .find_map(|s| {
-            let (l, r) = sacked.first_hole_in(s.start, s.end)?;
-            Some((l, r.min(l + mss.max(1))))
-        })
+                let (l, r) = sacked.first_hole_in(s.start, s.end)?;
+                Some((l, r.min(l + mss.max(1))))
+            })
     }
 
     /// RFC 6675 NextSeg rule (3): the lowest segment not SACKed, never
@@ -632,8 +683,7 @@ mod tests {
         // Every byte reported held was really reported.
         for (l, rr) in r.iter() {
             assert!(
-                (l.0 >= 500 && rr.0 <= 600)
-                    || full.iter().any(|&(fl, fr)| fl <= l.0 && rr.0 <= fr)
+                (l.0 >= 500 && rr.0 <= 600) || full.iter().any(|&(fl, fr)| fl <= l.0 && rr.0 <= fr)
             );
         }
     }
@@ -654,7 +704,12 @@ mod tests {
 
     fn log_of(segments: u32, mss: u32) -> SentLog {
         let mut log = SentLog::new(s(1000));
-        assert!(log.on_new_data(s(1000), s(1000 + segments * mss), mss as usize, Instant::ZERO));
+        assert!(log.on_new_data(
+            s(1000),
+            s(1000 + segments * mss),
+            mss as usize,
+            Instant::ZERO
+        ));
         log
     }
 
@@ -758,6 +813,42 @@ mod tests {
         assert_eq!(log.next_rescue(&sacked, 100), Some((s(1000), s(1100))));
         log.on_retransmit(s(1000), s(1100), Instant::ZERO);
         assert_eq!(log.next_rescue(&sacked, 100), Some((s(1200), s(1300))));
+    }
+
+    #[test]
+    fn a_partial_retransmission_splits_the_record() {
+        let mut log = log_of(2, 100);
+        log.mark_lost(0);
+        log.on_retransmit(s(1000), s(1040), Instant::ZERO);
+        assert_eq!(log.len(), 3);
+        let first = log.get(0).unwrap();
+        let rest = log.get(1).unwrap();
+        assert_eq!(
+            (first.start, first.end, first.retransmitted),
+            (s(1000), s(1040), true)
+        );
+        assert_eq!(
+            (rest.start, rest.end, rest.lost, rest.retransmitted),
+            (s(1040), s(1100), true, false)
+        );
+        let sacked = SackRanges::new();
+        assert_eq!(log.next_lost(&sacked, 100), Some((s(1040), s(1100))));
+        // From the middle of the second segment.
+        log.on_retransmit(s(1150), s(1170), Instant::ZERO);
+        let spans: std::vec::Vec<_> = log
+            .iter()
+            .map(|g| (g.start.0, g.end.0, g.retransmitted))
+            .collect();
+        assert_eq!(
+            spans,
+            [
+                (1000, 1040, true),
+                (1040, 1100, false),
+                (1100, 1150, false),
+                (1150, 1170, true),
+                (1170, 1200, false)
+            ]
+        );
     }
 
     /// Reneging: SACK marks cleared, everything not SACKed lost on an RTO.
