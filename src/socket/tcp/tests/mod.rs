@@ -20,6 +20,7 @@ mod handshake;
 mod hardening;
 mod loss;
 mod options;
+mod pair;
 mod rst_syn;
 mod sack;
 mod timers;
