@@ -2,10 +2,17 @@
 //! advertised window, Nagle's algorithm and silly window avoidance.
 
 use super::congestion::CongestionControl;
+use super::sack_report::{MAX_SACK_BLOCKS, MAX_SACK_BLOCKS_WITH_TIMESTAMPS};
 use super::{HOP_LIMIT, State, TIMESTAMP_OPTION_LEN, TcpSocket, tcp_header_len};
 use crate::socket::{Context, PollAt};
 use crate::time::Instant;
-use crate::wire::{IpRepr, SeqNumber, TcpFlags, TcpRepr, TcpTimestamp};
+use crate::wire::{IpRepr, SeqNumber, TcpFlags, TcpRepr, TcpSackRange, TcpTimestamp};
+
+/// Bytes of the SACK option without its blocks, alignment included: two
+/// NOPs, kind and length (RFC 2018 section 3, laid out as Linux does).
+const SACK_OPTION_BASE_LEN: usize = 4;
+/// Bytes of one SACK block.
+const SACK_BLOCK_LEN: usize = 8;
 
 /// What kind of segment a [`Plan`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,13 +242,53 @@ impl<'a> TcpSocket<'a> {
         self.snd_mss.saturating_sub(self.option_overhead()).max(1)
     }
 
-    /// Option bytes in every non-SYN segment.
+    /// The sender's SMSS for congestion control (RFC 5681 section 2): the
+    /// send MSS less the options every segment carries, not counting the
+    /// SACK blocks that come and go with out-of-order data.
+    pub(super) fn congestion_mss(&self) -> usize {
+        self.snd_mss
+            .saturating_sub(self.timestamp_overhead())
+            .max(1)
+    }
+
+    /// Option bytes in the next non-SYN segment: the timestamps, and the
+    /// SACK blocks it reports (so a data segment carrying them still fits
+    /// the MSS, RFC 6691, as Linux's `tcp_current_mss` shrinks).
     pub(super) fn option_overhead(&self) -> usize {
+        let blocks = self.sack_blocks().iter().flatten().count();
+        let sack = if blocks > 0 {
+            SACK_OPTION_BASE_LEN + SACK_BLOCK_LEN * blocks
+        } else {
+            0
+        };
+        self.timestamp_overhead() + sack
+    }
+
+    /// Option bytes every non-SYN segment carries: the timestamps option.
+    pub(super) fn timestamp_overhead(&self) -> usize {
         if self.timestamps.enabled {
             TIMESTAMP_OPTION_LEN
         } else {
             0
         }
+    }
+
+    /// The SACK blocks the next segment reports (RFC 2018 sections 3-4,
+    /// RFC 2883): none unless SACK was negotiated; with out-of-order data
+    /// held or a duplicate to report, up to 4 (3 beside timestamps).
+    pub(super) fn sack_blocks(&self) -> [Option<TcpSackRange>; MAX_SACK_BLOCKS] {
+        if !self.peer_sack_permitted
+            || (self.assembler.is_empty() && !self.sack_report.duplicate_pending())
+        {
+            return [None; MAX_SACK_BLOCKS];
+        }
+        let limit = if self.timestamps.enabled {
+            MAX_SACK_BLOCKS_WITH_TIMESTAMPS
+        } else {
+            MAX_SACK_BLOCKS
+        };
+        self.sack_report
+            .blocks(self.rcv_nxt, &self.assembler, limit)
     }
 
     /// A retransmission of `[start, end)`, sequence space sent before
@@ -532,8 +579,9 @@ impl<'a> TcpSocket<'a> {
     }
 
     /// The header every segment of this connection shares: ports, SEQ,
-    /// ACK (RCV.NXT) when `flags` has ACK, the advertised window and the
-    /// timestamps option.
+    /// ACK (RCV.NXT) when `flags` has ACK, the advertised window, the
+    /// timestamps option and, with ACK, the SACK blocks (RFC 2018 section
+    /// 4: every ACK while out-of-order data is held).
     pub(super) fn segment_header(
         &self,
         now: Instant,
@@ -554,6 +602,7 @@ impl<'a> TcpSocket<'a> {
         };
         if flags.contains(TcpFlags::ACK) {
             repr.ack_number = self.rcv_nxt;
+            repr.sack_ranges = self.sack_blocks();
         }
         if self.timestamps.enabled {
             repr.timestamp = Some(TcpTimestamp {
@@ -760,6 +809,7 @@ impl<'a> TcpSocket<'a> {
             self.rcv_adv = edge;
         }
         self.last_ack_sent = self.rcv_nxt;
+        self.sack_report.sent();
         self.ack_now = false;
         self.timers.delayed_ack = None;
         self.rcv_unacked = 0;

@@ -26,6 +26,7 @@ mod prr;
 mod rack;
 mod recovery;
 pub mod rtt;
+mod sack_report;
 mod scoreboard;
 mod state;
 mod syn_cookie;
@@ -46,6 +47,7 @@ pub use self::time_wait::TimeWait;
 use core::fmt;
 
 use self::rtt::RttEstimator;
+use self::sack_report::SackReport;
 use crate::socket::{Context, PollAt};
 use crate::storage::{Assembler, RingBuffer};
 use crate::time::{Duration, Instant};
@@ -153,7 +155,10 @@ pub struct TcpConfig {
     pub window_scaling: bool,
     /// Offer timestamps (RFC 7323 section 3).
     pub timestamps: bool,
-    /// Offer SACK-permitted (RFC 2018).
+    /// Offer and accept SACK (RFC 2018; default on): when both SYNs carry
+    /// SACK-permitted, every ACK sent while out-of-order data is held
+    /// reports it in SACK blocks (sections 3 and 4), and duplicate segments
+    /// are reported as D-SACK blocks (RFC 2883).
     pub sack: bool,
     /// RFC 793 RST handling instead of RFC 5961 3.2 (FreeBSD's insecure_rst).
     pub insecure_rst: bool,
@@ -201,7 +206,7 @@ impl Default for TcpConfig {
             keepalive_count: 9,
             window_scaling: true,
             timestamps: true,
-            sack: false,
+            sack: true,
             insecure_rst: false,
             insecure_syn: false,
             challenge_ack_limit: 10,
@@ -518,6 +523,8 @@ pub struct TcpSocket<'a> {
     /// Out-of-order data written past `rcv_nxt` into the rx buffer's free
     /// space, by offset from `rcv_nxt`.
     assembler: Assembler,
+    /// The SACK and D-SACK blocks our ACKs report (RFC 2018, RFC 2883).
+    sack_report: SackReport,
     error: Option<TcpError>,
     soft_error: Option<TcpError>,
     trace: TraceQueue,
@@ -571,6 +578,8 @@ pub struct TcpSocket<'a> {
     timestamps: Timestamps,
     /// RCV.NXT as last sent in an ACK (Last.ACK.sent, RFC 7323 4.3).
     last_ack_sent: SeqNumber,
+    /// SACK was negotiated: both SYNs carried SACK-permitted (RFC 2018
+    /// section 2) and our config allows it.
     peer_sack_permitted: bool,
 
     // Retransmission and timers.
@@ -658,6 +667,7 @@ impl<'a> TcpSocket<'a> {
             rx_buffer,
             tx_buffer,
             assembler: Assembler::new(config.max_ooo_holes),
+            sack_report: SackReport::default(),
             error: None,
             soft_error: None,
             trace: TraceQueue::new(),
@@ -1241,6 +1251,7 @@ impl<'a> TcpSocket<'a> {
         let config = self.config;
         self.tx_buffer.clear();
         self.assembler = Assembler::new(config.max_ooo_holes);
+        self.sack_report.clear();
         self.fin_queued = false;
         self.rx_closed_by_user = false;
         self.rcv_fin = None;

@@ -561,6 +561,13 @@ impl<'a> TcpSocket<'a> {
     fn invalid_segment_ack(&mut self, now: Instant, repr: &TcpRepr) -> Reply {
         let carries_data = !repr.payload.is_empty() || repr.fin();
         if carries_data && !repr.syn() {
+            // Data below RCV.NXT is a duplicate: its ACK carries a D-SACK
+            // block (RFC 2883 section 4.1.1), as Linux's tcp_send_dupack.
+            let seq = repr.seq_number;
+            if seq < self.rcv_nxt {
+                let end = (seq + repr.payload.len()).min(self.rcv_nxt);
+                self.note_duplicate(seq, end);
+            }
             return self.ack_reply(now);
         }
         let limited = self.last_invalid_ack.is_some_and(|last| {
@@ -761,7 +768,7 @@ impl<'a> TcpSocket<'a> {
     /// Our SYN is acknowledged: congestion control learns the MSS and data
     /// that came with the peer's SYN is delivered.
     fn on_syn_acked(&mut self, now: Instant) {
-        self.cc.set_mss(self.max_payload());
+        self.cc.set_mss(self.congestion_mss());
         let delivered = self.assembler.remove_front();
         self.rx_buffer.enqueue_unallocated(delivered);
         self.rcv_nxt += delivered;
@@ -800,6 +807,9 @@ impl<'a> TcpSocket<'a> {
         let mut data = payload;
         if start < self.rcv_nxt {
             let old = (self.rcv_nxt - start).min(data.len());
+            // Data we already have: reported as a D-SACK block (RFC 2883
+            // section 4.1.1 reports the duplicated part of a segment).
+            self.note_duplicate(start, start + old);
             data = data.get(old..).unwrap_or_default();
             start += old;
         }
@@ -817,11 +827,23 @@ impl<'a> TcpSocket<'a> {
                 if written < data.len() {
                     trimmed_right = true;
                 }
+                if offset > 0 {
+                    // Out-of-order data we already hold (RFC 2883 section 4).
+                    if let Some((held_start, held_end)) =
+                        self.assembler.range_overlapping(offset, offset + written)
+                    {
+                        self.note_duplicate(
+                            start + (held_start.max(offset) - offset),
+                            start + (held_end.min(offset + written) - offset),
+                        );
+                    }
+                }
                 // In-order data is always taken, even with every hole used.
                 match self.assembler.add_then_remove_front(offset, written) {
                     Ok(delivered) => {
                         self.rx_buffer.enqueue_unallocated(delivered);
                         self.rcv_nxt += delivered;
+                        self.note_sack_block(start, written);
                         if offset > 0 || had_holes {
                             // Out of order, or filling a gap: ACK at once
                             // (RFC 5681 section 4.2).
@@ -840,9 +862,10 @@ impl<'a> TcpSocket<'a> {
             // would bounce ACKs back and forth until a retransmission fills
             // a hole (Linux and BSD do not answer them either).
         }
-        if trimmed_right {
+        if trimmed_right || self.sack_report.duplicate_pending() {
             // Data beyond the window is dropped and ACKed (RFC 9293
-            // section 3.10.7.4: "send an acknowledgment").
+            // section 3.10.7.4: "send an acknowledgment"); a duplicate is
+            // ACKed at once (RFC 5681 section 4.2), with its D-SACK block.
             self.ack_now = true;
         }
         if fin && !trimmed_right && fin_seq >= self.rcv_nxt && fin_seq - self.rcv_nxt <= window {
@@ -865,6 +888,32 @@ impl<'a> TcpSocket<'a> {
         false
     }
 
+    /// Notes for the SACK report that `len` bytes from `start` were taken
+    /// (RCV.NXT already moved past what they delivered): the block now
+    /// holding them goes first in the next ACK (RFC 2018 section 4), and
+    /// blocks delivered in order are reported no more.
+    fn note_sack_block(&mut self, start: SeqNumber, len: usize) {
+        self.sack_report.forget_below(self.rcv_nxt);
+        let end = start + len;
+        if len == 0 || end <= self.rcv_nxt {
+            return;
+        }
+        let from = start.max(self.rcv_nxt) - self.rcv_nxt;
+        let to = end - self.rcv_nxt;
+        if let Some((held_start, held_end)) = self.assembler.range_overlapping(from, to) {
+            self.sack_report
+                .note_block(self.rcv_nxt + held_start, self.rcv_nxt + held_end);
+        }
+    }
+
+    /// A duplicate `[left, right)` arrived: with SACK negotiated, the next
+    /// ACK reports it in a D-SACK block (RFC 2883 section 4).
+    fn note_duplicate(&mut self, left: SeqNumber, right: SeqNumber) {
+        if self.peer_sack_permitted {
+            self.sack_report.note_duplicate(left, right);
+        }
+    }
+
     /// Delayed-ACK accounting for `delivered` in-order bytes (RFC 9293
     /// section 3.8.6.3, RFC 5681 section 4.2): at once every
     /// `ack_every_segments` full-sized segments, else within `ack_delay`.
@@ -878,7 +927,10 @@ impl<'a> TcpSocket<'a> {
             Some(delay) => {
                 // RFC 9293 3.8.6.3: an ACK is never delayed 500 ms or more.
                 let delay = delay.min(Duration::from_millis(499));
-                let full = self.rcv_mss.saturating_sub(self.option_overhead()).max(1);
+                let full = self
+                    .rcv_mss
+                    .saturating_sub(self.timestamp_overhead())
+                    .max(1);
                 let every = usize::try_from(self.config.ack_every_segments.max(1)).unwrap_or(2);
                 if self.rcv_unacked >= full.saturating_mul(every) {
                     self.ack_now = true;
@@ -952,7 +1004,7 @@ impl<'a> TcpSocket<'a> {
                     return;
                 }
                 self.snd_mss = mss;
-                self.cc.set_mss(self.max_payload());
+                self.cc.set_mss(self.congestion_mss());
                 if self.snd_una > self.iss && self.snd_nxt > self.snd_una {
                     // The oversized segments were dropped: resend them at
                     // the new size, without a congestion response.

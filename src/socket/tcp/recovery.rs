@@ -119,7 +119,7 @@ impl<'a> TcpSocket<'a> {
             // The handshake: no data was in flight.
             return;
         }
-        let mss = self.max_payload();
+        let mss = self.congestion_mss();
         let acked = self.snd_una - before.una;
         let rack = &mut self.rack;
         self.sent_log
@@ -241,7 +241,7 @@ impl<'a> TcpSocket<'a> {
         let srtt = self.rtt.srtt().unwrap_or(Duration::ZERO);
         let at_dup_thresh = self
             .sent_log
-            .is_lost(&self.sacked, self.snd_una, self.max_payload());
+            .is_lost(&self.sacked, self.snd_una, self.congestion_mss());
         let reo_wnd = self.rack.reo_wnd(
             self.in_recovery || self.in_rto_recovery,
             at_dup_thresh,
@@ -346,7 +346,7 @@ impl<'a> TcpSocket<'a> {
 
     /// A retransmission of `[start, end)` went out: it counts for undo.
     pub(super) fn note_retransmission(&mut self, now: Instant, start: SeqNumber, end: SeqNumber) {
-        let mss = self.max_payload();
+        let mss = self.congestion_mss();
         let tsval = self.ts_clock(now);
         if !(self.in_recovery || self.in_rto_recovery) {
             return;
@@ -375,7 +375,7 @@ impl<'a> TcpSocket<'a> {
             self.timers.loss_probe = None;
             return;
         }
-        let one_segment = self.snd_max - self.snd_una <= self.max_payload();
+        let one_segment = self.snd_max - self.snd_una <= self.congestion_mss();
         self.timers.loss_probe =
             Rack::pto(self.rtt.srtt(), one_segment, now, self.timers.retransmit);
     }
@@ -396,7 +396,7 @@ impl<'a> TcpSocket<'a> {
             let pipe = self.pipe();
             let cwnd = self
                 .prr
-                .on_ack(0, pipe, self.cc.ssthresh(), self.max_payload());
+                .on_ack(0, pipe, self.cc.ssthresh(), self.congestion_mss());
             self.cc.set_window(cwnd);
         }
     }

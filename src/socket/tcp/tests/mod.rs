@@ -23,6 +23,7 @@ mod options;
 mod pair;
 mod rst_syn;
 mod sack;
+mod sack_sender;
 mod timers;
 
 pub(super) const LOCAL: IpEndpoint = IpEndpoint::new(IpAddress::v4(10, 0, 0, 1), 80);
@@ -100,6 +101,8 @@ pub(super) struct Sent {
     pub window_scale: Option<u8>,
     pub sack_permitted: bool,
     pub timestamp: Option<TcpTimestamp>,
+    /// The SACK blocks, absolute, in the order sent.
+    pub sack: Vec<(u32, u32)>,
 }
 
 impl Sent {
@@ -126,6 +129,12 @@ impl Sent {
             window_scale: repr.window_scale,
             sack_permitted: repr.sack_permitted,
             timestamp: repr.timestamp,
+            sack: repr
+                .sack_ranges
+                .iter()
+                .flatten()
+                .map(|r| (r.left.0, r.right.0))
+                .collect(),
         }
     }
 
