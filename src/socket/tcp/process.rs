@@ -694,7 +694,6 @@ impl<'a> TcpSocket<'a> {
         let rack = &mut self.rack;
         self.sent_log
             .advance(ack, |seg| rack.on_delivered(seg.into(), now));
-        let mut sample = None;
 
         // RTT: from the echoed timestamp (RFC 7323 section 4.1, which also
         // lifts Karn's ambiguity), else from the timed segment.
@@ -716,7 +715,7 @@ impl<'a> TcpSocket<'a> {
                     .is_none_or(|sent| ts.tsecr.wrapping_sub(sent) as i32 >= 0)
             })
             .map(|ts| self.ts_clock(now).wrapping_sub(ts.tsecr));
-        match echoed {
+        let rtt_sample = match echoed {
             // Our SYN (or SYN-ACK) was sent more than once: the answer may
             // echo the first one although the peer sent it on its own timer
             // or for the later copy (its TS.Recent still holds the first
@@ -730,24 +729,24 @@ impl<'a> TcpSocket<'a> {
                 if self.retransmits > 0 {
                     self.rtt.restart_after_syn_timeout();
                 }
+                None
             }
             Some(ms) if ms <= MAX_TIMESTAMP_RTT_MS => {
-                let rtt = Duration::from_millis(u64::from(ms));
-                self.rtt.sample(rtt);
-                sample = Some(rtt);
+                let sample = Duration::from_millis(u64::from(ms));
+                self.rtt.sample(sample);
                 self.rtt_probe = None;
+                Some(sample)
             }
-            _ => {
-                if let Some((probe_end, sent_at)) = self.rtt_probe {
-                    if ack >= probe_end {
-                        let rtt = now.saturating_duration_since(sent_at);
-                        self.rtt.sample(rtt);
-                        sample = Some(rtt);
-                        self.rtt_probe = None;
-                    }
+            _ => match self.rtt_probe {
+                Some((probe_end, sent_at)) if ack >= probe_end => {
+                    let sample = now.saturating_duration_since(sent_at);
+                    self.rtt.sample(sample);
+                    self.rtt_probe = None;
+                    Some(sample)
                 }
-            }
-        }
+                _ => None,
+            },
+        };
         self.retransmits = 0;
         if !self.in_recovery {
             self.dup_acks = 0;
@@ -762,7 +761,7 @@ impl<'a> TcpSocket<'a> {
             self.timers.retransmit = now.checked_add(self.rtt.rto());
             self.stalled_since = Some(now);
         }
-        (fin_acked, sample)
+        (fin_acked, rtt_sample)
     }
 
     /// Our SYN is acknowledged: congestion control learns the MSS and data

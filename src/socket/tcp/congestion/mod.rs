@@ -8,8 +8,12 @@
 //! [`CongestionControl::set_window`]; the algorithm chooses ssthresh, PRR's
 //! target. All arithmetic saturates, so no sequence of events can overflow.
 
+mod cubic;
+pub mod hystart;
 mod new_reno;
 
+pub use self::cubic::{Cubic, cube_root, cubic_k, w_cubic};
+pub use self::hystart::HyStart;
 pub use self::new_reno::NewReno;
 
 use crate::time::{Duration, Instant};
@@ -172,18 +176,113 @@ pub(crate) fn window_limited(
     }
 }
 
+/// Slow start for one ACK of `acked` bytes (RFC 5681 section 3.1 with
+/// RFC 3465 byte counting): cwnd += min(acked, L * SMSS) / `divisor`
+/// (HyStart++'s CSS divides by 4, RFC 9406 section 4.2), never past
+/// ssthresh. Returns the bytes of `acked` beyond ssthresh, which count for
+/// congestion avoidance.
+pub(crate) fn slow_start(
+    cwnd: &mut usize,
+    ssthresh: usize,
+    mss: usize,
+    acked: usize,
+    divisor: usize,
+) -> usize {
+    let used = acked.min(ssthresh.saturating_sub(*cwnd));
+    let limit = mss.saturating_mul(SLOW_START_ACK_LIMIT_SEGMENTS);
+    *cwnd = cwnd.saturating_add(used.min(limit) / divisor.max(1));
+    acked - used
+}
+
+/// The congestion control algorithms a socket can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum CongestionAlgorithm {
+    /// NewReno (RFC 5681, RFC 6582) with RFC 3465 byte counting and
+    /// HyStart++ (RFC 9406) in the first slow start.
+    NewReno,
+    /// CUBIC (RFC 9438) with HyStart++ (RFC 9406), the default: Linux,
+    /// Windows and the Apple stacks run it, so a pollnet sender competes
+    /// evenly with them for a shared bottleneck, and its window recovers
+    /// from a loss in time independent of the RTT, where NewReno needs one
+    /// RTT per segment of window.
+    #[default]
+    Cubic,
+}
+
 /// Every congestion control algorithm pollnet offers, as one concrete type
 /// the socket can hold without generics or allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AnyCongestion {
     /// NewReno (RFC 5681 + RFC 6582).
     NewReno(NewReno),
+    /// CUBIC (RFC 9438).
+    Cubic(Cubic),
 }
 
 impl AnyCongestion {
     /// NewReno for a sender MSS of `mss`.
     pub fn new_reno(mss: usize) -> Self {
         AnyCongestion::NewReno(NewReno::new(mss))
+    }
+
+    /// CUBIC for a sender MSS of `mss`.
+    pub fn cubic(mss: usize) -> Self {
+        AnyCongestion::Cubic(Cubic::new(mss))
+    }
+
+    /// `algorithm` for a sender MSS of `mss`.
+    pub fn new(algorithm: CongestionAlgorithm, mss: usize) -> Self {
+        match algorithm {
+            CongestionAlgorithm::NewReno => AnyCongestion::new_reno(mss),
+            CongestionAlgorithm::Cubic => AnyCongestion::cubic(mss),
+        }
+    }
+
+    /// Switches to `algorithm`. Before the data transfer the new one starts
+    /// afresh (keeping the MSS and a lost handshake's one-segment window);
+    /// after, it takes over the current cwnd and ssthresh.
+    pub fn switch_to(&mut self, algorithm: CongestionAlgorithm) {
+        if self.algorithm() == algorithm {
+            return;
+        }
+        let (mss, cwnd, ssthresh) = (self.mss(), self.window(), self.ssthresh());
+        let started = match self {
+            AnyCongestion::NewReno(cc) => cc.transferring(),
+            AnyCongestion::Cubic(cc) => cc.transferring(),
+        };
+        let mut next = AnyCongestion::new(algorithm, mss);
+        if started {
+            match &mut next {
+                AnyCongestion::NewReno(cc) => cc.take_over(cwnd, ssthresh),
+                AnyCongestion::Cubic(cc) => cc.take_over(cwnd, ssthresh),
+            }
+        } else if cwnd < initial_window(mss) {
+            next.on_handshake_loss();
+        }
+        *self = next;
+    }
+
+    /// The sender MSS in bytes.
+    pub fn mss(&self) -> usize {
+        match self {
+            AnyCongestion::NewReno(cc) => cc.mss(),
+            AnyCongestion::Cubic(cc) => cc.mss(),
+        }
+    }
+
+    /// Which algorithm this is.
+    pub fn algorithm(&self) -> CongestionAlgorithm {
+        match self {
+            AnyCongestion::NewReno(_) => CongestionAlgorithm::NewReno,
+            AnyCongestion::Cubic(_) => CongestionAlgorithm::Cubic,
+        }
+    }
+}
+
+impl From<Cubic> for AnyCongestion {
+    fn from(algorithm: Cubic) -> Self {
+        AnyCongestion::Cubic(algorithm)
     }
 }
 
@@ -198,6 +297,7 @@ macro_rules! delegate {
     ($self:ident, $inner:ident => $call:expr) => {
         match $self {
             AnyCongestion::NewReno($inner) => $call,
+            AnyCongestion::Cubic($inner) => $call,
         }
     };
 }
@@ -285,6 +385,57 @@ mod tests {
         assert_eq!(initial_window(9000), 18_000);
         assert_eq!(initial_window(usize::MAX), usize::MAX);
         assert_eq!(INITIAL_SSTHRESH, 1_073_725_440);
+    }
+
+    /// The controller lives in every socket: keep it small (on 64-bit
+    /// targets CUBIC's state with its undo copy is 192 bytes).
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn controller_size_is_bounded() {
+        assert!(core::mem::size_of::<AnyCongestion>() <= 192);
+        assert!(core::mem::size_of::<HyStart>() <= 28);
+    }
+
+    #[test]
+    fn algorithm_selects_the_variant() {
+        assert_eq!(CongestionAlgorithm::default(), CongestionAlgorithm::Cubic);
+        for algorithm in [CongestionAlgorithm::NewReno, CongestionAlgorithm::Cubic] {
+            let cc = AnyCongestion::new(algorithm, 1460);
+            assert_eq!(cc.algorithm(), algorithm);
+            assert_eq!(cc.window(), 14_600);
+        }
+        assert_eq!(
+            AnyCongestion::new(CongestionAlgorithm::Cubic, 1000),
+            Cubic::new(1000).into()
+        );
+    }
+
+    #[test]
+    fn switching_keeps_the_window() {
+        // Before data: a fresh controller with the MSS (and a lost
+        // handshake's window).
+        let mut cc = AnyCongestion::new_reno(1000);
+        cc.on_handshake_loss();
+        cc.switch_to(CongestionAlgorithm::Cubic);
+        assert_eq!(cc.algorithm(), CongestionAlgorithm::Cubic);
+        assert_eq!((cc.mss(), cc.window()), (1000, 1000));
+        cc.set_mss(1460);
+        assert_eq!(cc.window(), 1460);
+        // During the transfer: cwnd and ssthresh carry over.
+        let mut cc = AnyCongestion::cubic(1000);
+        cc.on_retransmit_timeout(20_000);
+        cc.on_ack(T, 1000, 1000);
+        assert_eq!((cc.window(), cc.ssthresh()), (2000, 7000));
+        cc.switch_to(CongestionAlgorithm::NewReno);
+        assert_eq!(cc.algorithm(), CongestionAlgorithm::NewReno);
+        assert_eq!((cc.window(), cc.ssthresh()), (2000, 7000));
+        // No longer re-derived from the MSS.
+        cc.set_mss(500);
+        assert_eq!(cc.window(), 2000);
+        // The same algorithm: nothing changes.
+        let before = cc;
+        cc.switch_to(CongestionAlgorithm::NewReno);
+        assert_eq!(cc, before);
     }
 
     #[test]

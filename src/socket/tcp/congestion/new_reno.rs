@@ -1,13 +1,15 @@
 //! NewReno: RFC 5681 slow start and congestion avoidance with RFC 3465
 //! byte counting, RFC 6582's loss response.
 
+use super::hystart::{CSS_GROWTH_DIVISOR, HyStart, HyStartGrowth};
 use super::{
-    AckEvent, CongestionCause, CongestionControl, INITIAL_SSTHRESH, PriorWindow,
-    SLOW_START_ACK_LIMIT_SEGMENTS, initial_window, window_limited,
+    AckEvent, CongestionCause, CongestionControl, INITIAL_SSTHRESH, PriorWindow, initial_window,
+    slow_start, window_limited,
 };
 use crate::time::Instant;
 
-/// NewReno (RFC 5681 + RFC 6582).
+/// NewReno (RFC 5681 + RFC 6582), with RFC 3465 byte counting and HyStart++
+/// (RFC 9406) in the first slow start.
 ///
 /// The initial window depends on the MSS, which the handshake settles.
 /// Until the first event of the data transfer (any `on_*` call except
@@ -36,6 +38,8 @@ pub struct NewReno {
     /// timeout is the same episode (RFC 5681 section 3.1 holds ssthresh for
     /// a retransmission lost again; the undo state stays the first one's).
     timed_out: bool,
+    /// HyStart++ in the first slow start (RFC 9406).
+    hystart: HyStart,
 }
 
 impl NewReno {
@@ -55,12 +59,32 @@ impl NewReno {
             prior: None,
             in_recovery: false,
             timed_out: false,
+            hystart: HyStart::new(),
         }
     }
 
     /// The sender MSS (SMSS) in bytes.
     pub fn mss(&self) -> usize {
         self.mss
+    }
+
+    /// Whether the data transfer has begun (the initial window is fixed).
+    pub fn transferring(&self) -> bool {
+        self.transferring
+    }
+
+    /// Takes over a connection's window from another algorithm: cwnd and
+    /// ssthresh as given (cwnd at least one segment), the transfer begun.
+    pub fn take_over(&mut self, cwnd: usize, ssthresh: usize) {
+        self.transferring = true;
+        self.cwnd = cwnd.max(self.mss);
+        self.ssthresh = ssthresh.max(self.mss);
+        self.hystart.finish();
+    }
+
+    /// The HyStart++ detector.
+    pub fn hystart(&self) -> &HyStart {
+        &self.hystart
     }
 
     /// The initial window for the current MSS, one segment after a lost
@@ -105,7 +129,7 @@ impl CongestionControl for NewReno {
     }
 
     /// Slow start while cwnd < ssthresh: cwnd += min(bytes_acked, L*SMSS)
-    /// with L = [`SLOW_START_ACK_LIMIT_SEGMENTS`] (RFC 3465 section 2.2,
+    /// with L = [`SLOW_START_ACK_LIMIT_SEGMENTS`](super::SLOW_START_ACK_LIMIT_SEGMENTS) (RFC 3465 section 2.2,
     /// RFC 9406 section 4.2), up to ssthresh; the bytes beyond ssthresh
     /// count for congestion avoidance: cwnd += SMSS for every cwnd bytes
     /// acknowledged (RFC 3465 section 2.1, RFC 5681 section 3.1). A sender
@@ -113,16 +137,26 @@ impl CongestionControl for NewReno {
     fn on_ack_event(&mut self, ack: &AckEvent) {
         self.transferring = true;
         self.timed_out = false;
+        let mut growth = HyStartGrowth::SlowStart;
+        if self.cwnd < self.ssthresh {
+            growth = self.hystart.on_ack(ack);
+            if growth == HyStartGrowth::EnterAvoidance {
+                // HyStart++ ends slow start (RFC 9406 section 4.2).
+                self.ssthresh = self.cwnd;
+            }
+        }
         let mut acked = ack.bytes_acked;
-        let slow_start = self.cwnd < self.ssthresh;
-        if acked == 0 || !window_limited(ack.flight_size, self.cwnd, self.mss, slow_start) {
+        let slow = self.cwnd < self.ssthresh;
+        if acked == 0 || !window_limited(ack.flight_size, self.cwnd, self.mss, slow) {
             return;
         }
-        if slow_start {
-            let used = acked.min(self.ssthresh - self.cwnd);
-            let limit = self.mss.saturating_mul(SLOW_START_ACK_LIMIT_SEGMENTS);
-            self.cwnd = self.cwnd.saturating_add(used.min(limit));
-            acked -= used;
+        if slow {
+            let divisor = if growth == HyStartGrowth::Conservative {
+                CSS_GROWTH_DIVISOR
+            } else {
+                1
+            };
+            acked = slow_start(&mut self.cwnd, self.ssthresh, self.mss, acked, divisor);
         }
         if acked > 0 && self.cwnd >= self.ssthresh {
             self.avoidance_acked = self.avoidance_acked.saturating_add(acked);
@@ -139,6 +173,7 @@ impl CongestionControl for NewReno {
     /// the congestion is real, so it cannot be undone.
     fn on_congestion_event(&mut self, _now: Instant, flight_size: usize, cause: CongestionCause) {
         self.transferring = true;
+        self.hystart.finish();
         if !self.in_recovery {
             if !self.timed_out {
                 self.prior = Some(self.current());
@@ -201,6 +236,7 @@ impl CongestionControl for NewReno {
     fn on_fast_retransmit(&mut self, flight_size: usize) {
         self.transferring = true;
         self.timed_out = false;
+        self.hystart.finish();
         self.ssthresh = self.loss_ssthresh(flight_size);
         self.cwnd = self.ssthresh.saturating_add(self.mss.saturating_mul(3));
     }
@@ -243,6 +279,7 @@ impl CongestionControl for NewReno {
         self.in_recovery = false;
         self.timed_out = true;
         self.avoidance_acked = 0;
+        self.hystart.finish();
         self.cwnd = self.mss;
     }
 

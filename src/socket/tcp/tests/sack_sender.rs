@@ -148,7 +148,11 @@ fn rack_reordering_window_then_loss() {
 /// cwnd = ssthresh.
 #[test]
 fn sack_recovery_resends_only_the_holes() {
-    let mut h = sack_established();
+    // NewReno, so ssthresh is half the flight (RFC 5681 equation 4).
+    let mut h = sack_established_with(TcpConfig {
+        congestion: crate::socket::tcp::CongestionAlgorithm::NewReno,
+        ..plain_config()
+    });
     send_window(&mut h);
     h.set_time(Instant::ZERO + ms(10));
     assert_eq!(h.recv(seg(ACK, IRS + 1, Some(at(1)), b"")), None);
