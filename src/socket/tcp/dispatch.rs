@@ -34,7 +34,7 @@ enum SegmentKind {
 /// The segment `dispatch` will send, decided before it is built so that a
 /// failed emit changes nothing.
 #[derive(Debug, Clone, Copy)]
-struct Plan {
+pub(super) struct Plan {
     kind: SegmentKind,
     seq: SeqNumber,
     ack: SeqNumber,
@@ -355,7 +355,7 @@ impl<'a> TcpSocket<'a> {
     /// The tail loss probe (RFC 8985 section 7.3): one new segment if the
     /// peer's window allows (cwnd does not apply), else the last segment
     /// sent again.
-    fn plan_loss_probe(&self) -> Option<Plan> {
+    pub(super) fn plan_loss_probe(&self) -> Option<Plan> {
         let data_end = self.data_end();
         let next = self.snd_nxt;
         if next == self.snd_max && next < data_end {

@@ -408,7 +408,7 @@ impl<'a> TcpSocket<'a> {
         if self.in_recovery || self.in_rto_recovery || self.snd_max == self.snd_una {
             return;
         }
-        self.loss_probe_due = true;
+        self.loss_probe_due = self.plan_loss_probe().is_some();
     }
 
     /// RFC 8985 section 6.3 on a retransmission timeout: every segment

@@ -451,15 +451,18 @@ impl SentLog {
         true
     }
 
-    /// SND.UNA moved to `una`: records wholly below it go; returns the
-    /// records acknowledged in full, for RACK, through `delivered`.
+    /// SND.UNA moved to `una`: records wholly below it go; those not
+    /// SACKed before (newly delivered, for RACK) are passed to
+    /// `delivered`.
     pub fn advance(&mut self, una: SeqNumber, mut delivered: impl FnMut(SegmentInfo)) {
         while self.len > 0 {
             let Some(first) = self.get(0) else { break };
             if first.end > una {
                 break;
             }
-            delivered(first);
+            if !first.sacked {
+                delivered(first);
+            }
             self.start = first.end;
             self.head = self.slot(1);
             self.len -= 1;
