@@ -295,7 +295,7 @@ impl<'a> TcpSocket<'a> {
     /// (data, and the FIN if `end` passes the data); SND.NXT stays put.
     fn plan_resend(&self, start: SeqNumber, end: SeqNumber) -> Option<Plan> {
         let data_end = self.data_end();
-        if start < self.snd_una || end > self.snd_max || !(start < end) {
+        if start < self.snd_una || end > self.snd_max || start >= end {
             return None;
         }
         let mut plan = Plan::control(SegmentKind::Data, start, self.rcv_nxt, TcpFlags::ACK);

@@ -239,9 +239,9 @@ impl<'a> TcpSocket<'a> {
     /// reordering window of step 4; arms the reordering timer.
     fn rack_detect_loss(&mut self, now: Instant) -> usize {
         let srtt = self.rtt.srtt().unwrap_or(Duration::ZERO);
-        let at_dup_thresh = self
-            .sent_log
-            .is_lost(&self.sacked, self.snd_una, self.congestion_mss());
+        let at_dup_thresh =
+            self.sent_log
+                .is_lost(&self.sacked, self.snd_una, self.congestion_mss());
         let reo_wnd = self.rack.reo_wnd(
             self.in_recovery || self.in_rto_recovery,
             at_dup_thresh,

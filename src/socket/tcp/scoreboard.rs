@@ -55,7 +55,7 @@ pub fn classify_block(
     snd_una: SeqNumber,
     snd_max: SeqNumber,
 ) -> SackBlock {
-    if !(left < right) || right > snd_max {
+    if left >= right || right > snd_max {
         return SackBlock::Invalid;
     }
     if right <= snd_una {
@@ -122,7 +122,7 @@ impl SackRanges {
     /// block touches none, the range farthest from SND.UNA is dropped to
     /// make room, or the block itself if it would be that range.
     pub fn insert(&mut self, left: SeqNumber, right: SeqNumber) -> usize {
-        if !(left < right) {
+        if left >= right {
             return 0;
         }
         let before = self.sacked_bytes();

@@ -11,10 +11,10 @@ use std::vec;
 use std::vec::Vec;
 
 use super::super::{SocketBuffer, TcpConfig, TcpSocket, TcpStats};
+use crate::socket::tcp::IsnGenerator;
 use crate::socket::{Context, PollAt};
 use crate::time::{Duration, Instant};
 use crate::wire::{IpAddress, IpEndpoint, IpRepr, TcpRepr};
-use crate::socket::tcp::IsnGenerator;
 
 const CLIENT: IpEndpoint = IpEndpoint::new(IpAddress::v4(192, 0, 2, 1), 49152);
 const SERVER: IpEndpoint = IpEndpoint::new(IpAddress::v4(192, 0, 2, 2), 80);
@@ -94,15 +94,24 @@ impl Link {
             self.dropped += 1;
             return;
         }
-        let queued = self.in_flight.iter().filter(|(at, _)| *at > now + self.delay).count();
+        let queued = self
+            .in_flight
+            .iter()
+            .filter(|(at, _)| *at > now + self.delay)
+            .count();
         if queued >= self.queue {
             self.dropped += 1;
             return;
         }
-        let start = if self.busy_until > now { self.busy_until } else { now };
+        let start = if self.busy_until > now {
+            self.busy_until
+        } else {
+            now
+        };
         let micros = packet.wire_len() as u64 * 1_000_000 / self.rate;
         self.busy_until = start + Duration::from_micros(micros);
-        self.in_flight.push_back((self.busy_until + self.delay, packet));
+        self.in_flight
+            .push_back((self.busy_until + self.delay, packet));
     }
 
     fn next_arrival(&self) -> Option<Instant> {
@@ -208,10 +217,15 @@ struct Outcome {
 /// Transfers `len` bytes each way over a 10 ms RTT, 100 Mbit/s path that
 /// loses `loss_per_mille` of the packets each way; panics unless both
 /// directions arrive byte for byte within `limit` of virtual time.
-fn transfer(config: TcpConfig, len: usize, loss_per_mille: u64, seed: u64, limit: Duration) -> Outcome {
-    let pattern = |salt: usize| -> Vec<u8> {
-        (0..len).map(|i| ((i * 7 + salt) % 251) as u8).collect()
-    };
+fn transfer(
+    config: TcpConfig,
+    len: usize,
+    loss_per_mille: u64,
+    seed: u64,
+    limit: Duration,
+) -> Outcome {
+    let pattern =
+        |salt: usize| -> Vec<u8> { (0..len).map(|i| ((i * 7 + salt) % 251) as u8).collect() };
     let mut client = End::new(config, 1, pattern(1));
     let mut server = End::new(config, 2, pattern(2));
     let link = |loss| Link {
@@ -266,7 +280,11 @@ fn transfer(config: TcpConfig, len: usize, loss_per_mille: u64, seed: u64, limit
         .flatten()
         .min()
         .expect("something is pending while the transfer is unfinished");
-        now = if next > now { next } else { now + Duration::from_micros(1) };
+        now = if next > now {
+            next
+        } else {
+            now + Duration::from_micros(1)
+        };
         assert!(
             now < end,
             "transfer at {loss_per_mille}/1000 loss not done in {limit:?}: client got {}, server got {} of {len}",
@@ -299,7 +317,13 @@ fn lossy_transfers_complete_byte_exact() {
     for sack in [true, false] {
         for (loss, seed) in [(10, 7), (30, 11), (100, 13)] {
             let len = 400 * 1024;
-            let out = transfer(lossy_config(sack), len, loss, seed, Duration::from_secs(600));
+            let out = transfer(
+                lossy_config(sack),
+                len,
+                loss,
+                seed,
+                Duration::from_secs(600),
+            );
             let rtos = out.client.rtos + out.server.rtos;
             let recoveries = out.client.fast_recoveries + out.server.fast_recoveries;
             let tlps = out.client.tlps_sent + out.server.tlps_sent;
@@ -322,7 +346,13 @@ fn lossy_transfers_complete_byte_exact() {
 /// Without loss the path is filled and nothing is resent.
 #[test]
 fn a_clean_transfer_retransmits_nothing() {
-    let out = transfer(lossy_config(true), 400 * 1024, 0, 3, Duration::from_secs(10));
+    let out = transfer(
+        lossy_config(true),
+        400 * 1024,
+        0,
+        3,
+        Duration::from_secs(10),
+    );
     assert_eq!(out.client.retransmissions + out.server.retransmissions, 0);
     assert_eq!(out.client.rtos + out.server.rtos, 0);
     assert_eq!(out.client.tlps_sent + out.server.tlps_sent, 0);
