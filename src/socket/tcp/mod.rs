@@ -1242,6 +1242,19 @@ impl<'a> TcpSocket<'a> {
         if self.state.is_synchronized() && self.rcv_adv < self.rcv_nxt {
             return Err("advertised edge left of RCV.NXT");
         }
+        if self.snd_una != self.iss {
+            // The segment log covers exactly what is in flight.
+            let log_start = self.sent_log.get(0).map_or(self.sent_log.end(), |s| s.start);
+            if log_start != self.snd_una {
+                return Err("segment log does not start at SND.UNA");
+            }
+            if self.sent_log.end() != self.snd_max {
+                return Err("segment log does not end at SND.MAX");
+            }
+            if self.sacked.iter().any(|(l, r)| l < self.snd_una || r > self.snd_max) {
+                return Err("SACKed range outside [SND.UNA, SND.MAX)");
+            }
+        }
         Ok(())
     }
 
