@@ -891,6 +891,10 @@ impl<'a> TcpSocket<'a> {
         if self.rcv_fin == Some(self.rcv_nxt) {
             self.rcv_fin = None;
             self.fin_received = true;
+            // Nothing follows a FIN: data a peer sent past it is dropped,
+            // or the assembler's offsets, relative to RCV.NXT, would slide
+            // by the FIN's sequence number and SACK blocks would misreport.
+            self.assembler.clear();
             // The FIN takes no buffer space: the window's edge moves with it.
             self.rcv_nxt += 1;
             self.rcv_adv += 1;
@@ -919,11 +923,19 @@ impl<'a> TcpSocket<'a> {
     }
 
     /// A duplicate `[left, right)` arrived: with SACK negotiated, the next
-    /// ACK reports it in a D-SACK block (RFC 2883 section 4).
+    /// ACK reports it in a D-SACK block (RFC 2883 section 4). Only its part
+    /// within a receive buffer below RCV.NXT (and after our IRS) counts: a
+    /// sender retransmits nothing older, so anything older is no
+    /// retransmission of ours to report.
     fn note_duplicate(&mut self, left: SeqNumber, right: SeqNumber) {
-        if self.peer_sack_permitted {
-            self.sack_report.note_duplicate(left, right);
+        if !self.peer_sack_permitted {
+            return;
         }
+        // Bytes of the stream taken so far, modulo 2^32 (a wrapped count
+        // only narrows the span).
+        let received = self.rcv_nxt.0.wrapping_sub(self.irs.0.wrapping_add(1)) as usize;
+        let floor = self.rcv_nxt - received.min(self.rx_buffer.capacity());
+        self.sack_report.note_duplicate(left.max(floor), right);
     }
 
     /// Delayed-ACK accounting for `delivered` in-order bytes (RFC 9293

@@ -299,3 +299,17 @@ fn data_segments_carry_the_blocks_and_shrink_to_fit_the_mss() {
         );
     }
 }
+
+#[test]
+fn data_past_the_peers_fin_is_dropped_not_reported() {
+    let mut h = sack_established(false);
+    // [100, 200) with the FIN at 200, then [300, 350): data past the FIN.
+    let mut fin = data(&h, 100, 200);
+    fin.flags |= FIN;
+    assert_eq!(relative(&h.recv(fin).unwrap()), (0, vec![(100, 200)]));
+    assert_eq!(arrive(&mut h, 300, 350), (0, vec![(300, 350), (100, 200)]));
+    // The hole fills and the FIN is taken: what lay past it is forgotten.
+    assert_eq!(arrive(&mut h, 0, 100), (201, vec![]));
+    assert_eq!(h.state(), State::CloseWait);
+    assert_eq!(h.socket.recv_queue(), 200);
+}
