@@ -20,7 +20,7 @@ mod hardening;
 mod loss;
 mod options;
 mod rst_syn;
-mod sack;
+mod sack_blocks;
 mod timers;
 
 pub(super) const LOCAL: IpEndpoint = IpEndpoint::new(IpAddress::v4(10, 0, 0, 1), 80);
