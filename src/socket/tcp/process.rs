@@ -137,6 +137,7 @@ impl<'a> TcpSocket<'a> {
 
         let peer_mss = repr.max_seg_size.map_or(super::DEFAULT_MSS, usize::from);
         self.snd_mss = peer_mss.min(mss_for_mtu(cx.ip_mtu)).max(MIN_MSS);
+        self.mss_ceiling = u16::try_from(self.snd_mss).unwrap_or(u16::MAX);
 
         // Window scaling only when both SYNs carry the option (RFC 7323 2.2).
         if !active {
@@ -227,6 +228,7 @@ impl<'a> TcpSocket<'a> {
                 if fin_taken {
                     self.set_state(State::CloseWait, Cause::RcvFin);
                 }
+                self.close_after_handshake();
                 // The ACK of the SYN-ACK goes out at once.
                 self.ack_reply(cx.now)
             }
@@ -239,6 +241,7 @@ impl<'a> TcpSocket<'a> {
                 self.queue_early_data(repr.seq_number + 1, repr.payload);
                 self.set_state(State::SynRcvd, Cause::RcvSyn);
                 self.timers.state = cx.now.checked_add(self.config.syn_rcvd_timeout);
+                self.close_after_handshake();
                 None
             }
         }
@@ -381,6 +384,7 @@ impl<'a> TcpSocket<'a> {
             };
             self.set_state(State::Established, cause);
             self.timers.state = None;
+            self.close_after_handshake();
             self.snd_wnd = usize::from(repr.window_len) << self.snd_wscale;
             self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
             self.snd_wl1 = repr.seq_number;
@@ -1002,9 +1006,11 @@ impl<'a> TcpSocket<'a> {
     /// connection still in SYN_SENT or SYN_RCVD (error `Unreachable`, a
     /// passive open goes back to LISTEN); in synchronized states it is kept
     /// as a soft error (RFC 5461). Fragmentation-needed lowers the send MSS
-    /// (never below 28 bytes, never raised) and resends from SND.UNA.
+    /// (never below 28 bytes) and resends from SND.UNA; ten minutes after
+    /// the last decrease the MSS the handshake settled is tried again
+    /// ([`PMTU_RAISE_INTERVAL`](super::PMTU_RAISE_INTERVAL), RFC 1191
+    /// section 6.3).
     pub fn on_icmp_error(&mut self, cx: &mut Context, quoted_seq: SeqNumber, error: IcmpError) {
-        let _ = cx;
         if !(self.snd_una <= quoted_seq && quoted_seq < self.snd_max) {
             return;
         }
@@ -1029,6 +1035,7 @@ impl<'a> TcpSocket<'a> {
                 }
                 self.snd_mss = mss;
                 self.cc.set_mss(self.congestion_mss());
+                self.pmtu_raise_at = cx.now.checked_add(super::PMTU_RAISE_INTERVAL);
                 if self.snd_una > self.iss && self.snd_nxt > self.snd_una {
                     // The oversized segments were dropped: resend them at
                     // the new size, without a congestion response.
