@@ -204,7 +204,7 @@ impl<'a> TcpSocket<'a> {
         s.timers.state = Some(record.state_deadline);
         s.last_rx = now;
         s.last_tx = Some(record.syn_ack_sent_at);
-        s.cc = Congestion::new_reno(DEFAULT_MSS);
+        s.cc = Congestion::new(config.congestion, DEFAULT_MSS);
         if record.retransmits > 0 {
             s.cc.on_handshake_loss();
         }

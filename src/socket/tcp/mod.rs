@@ -32,6 +32,9 @@ mod timers;
 #[cfg(test)]
 mod tests;
 
+pub use self::congestion::{
+    AckEvent, AnyCongestion, CongestionAlgorithm, CongestionCause, CongestionControl,
+};
 pub use self::diagram::transition_allowed;
 pub use self::half_open::HalfOpen;
 pub use self::isn::IsnGenerator;
@@ -41,7 +44,6 @@ pub use self::time_wait::TimeWait;
 
 use core::fmt;
 
-use self::congestion::{AnyCongestion, CongestionControl};
 use self::rtt::RttEstimator;
 use self::sack_report::SackReport;
 use crate::socket::{Context, PollAt};
@@ -54,7 +56,8 @@ use crate::wire::{
 /// A TCP socket's byte buffer.
 pub type SocketBuffer<'a> = RingBuffer<'a, u8>;
 
-/// The congestion controller every socket uses (RFC 5681 + RFC 6582).
+/// The congestion controller a socket holds: the algorithm its
+/// [`TcpConfig::congestion`] names.
 type Congestion = AnyCongestion;
 
 /// Counters a socket adds to through the [`Context`]; the interface sums them.
@@ -109,10 +112,31 @@ pub struct TcpConfig {
     pub syn_rcvd_timeout: Duration,
     /// Initial RTO (RFC 6298 2.1: 1 s).
     pub initial_rto: Duration,
-    /// Lower bound on the RTO.
+    /// Lower bound on the RTO (default 200 ms, as Linux's `TCP_RTO_MIN`).
+    ///
+    /// RFC 6298 section 2.4 asks for 1 s, to keep a timeout from firing
+    /// while the ACK is merely late. pollnet follows Linux instead: with
+    /// 1 s, every loss that duplicate ACKs, SACK or RACK cannot repair (a
+    /// lost tail, a lost retransmission) idles a LAN or metro path for a
+    /// second, hundreds of RTTs, and a lossy link becomes timeout-bound.
+    /// 200 ms still exceeds the delayed-ACK timers of the peers this stack
+    /// meets (Linux: 40 to 200 ms, pollnet: 100 ms), so one segment
+    /// waiting for a delayed ACK does not time out, and a timeout that was
+    /// spurious after all is undone (RFC 3522, RFC 4015). Raise it towards
+    /// 1 s for peers that delay ACKs longer (RFC 9293 allows up to 500 ms).
     pub min_rto: Duration,
     /// Upper bound on the RTO.
     pub max_rto: Duration,
+    /// The congestion control algorithm (default CUBIC, RFC 9438, with
+    /// HyStart++, RFC 9406). CUBIC is the default because the peers and
+    /// competing flows a pollnet sender meets run it (Linux, Windows and
+    /// the Apple stacks): NewReno against them takes a smaller share of a
+    /// shared bottleneck, and on a long or fast path regains its window
+    /// after a loss at one segment per RTT where CUBIC's cubic curve
+    /// returns to the window of the loss in a time independent of the RTT.
+    /// NewReno (RFC 5681, RFC 6582) remains for small or predictable
+    /// links, where its linear growth is easier to reason about.
+    pub congestion: CongestionAlgorithm,
     /// Data/FIN retransmissions before the connection is aborted.
     pub max_retransmissions: u32,
     /// SYN retransmissions before connect fails (default 7: with the RTO
@@ -178,8 +202,9 @@ impl Default for TcpConfig {
             fin_wait_2_limit: Duration::from_secs(120),
             syn_rcvd_timeout: Duration::from_secs(20),
             initial_rto: Duration::from_secs(1),
-            min_rto: Duration::from_secs(1),
+            min_rto: Duration::from_millis(200),
             max_rto: Duration::from_secs(60),
+            congestion: CongestionAlgorithm::Cubic,
             max_retransmissions: 12,
             max_syn_retransmissions: 7,
             max_synack_retransmissions: 5,
@@ -669,7 +694,7 @@ impl<'a> TcpSocket<'a> {
             stalled_since: None,
             last_rx: Instant::ZERO,
             last_tx: None,
-            cc: Congestion::new_reno(DEFAULT_MSS),
+            cc: Congestion::new(config.congestion, DEFAULT_MSS),
             dup_acks: 0,
             in_recovery: false,
             recover: SeqNumber(0),
@@ -687,10 +712,27 @@ impl<'a> TcpSocket<'a> {
         &self.config
     }
 
-    /// Replaces the settings (takes effect for later events; RTO bounds and
-    /// the assembler's hole limit apply from the next connection).
+    /// Replaces the settings (takes effect for later events; RTO bounds,
+    /// the congestion algorithm and the assembler's hole limit apply from
+    /// the next connection: see
+    /// [`set_congestion_algorithm`](TcpSocket::set_congestion_algorithm)
+    /// to switch algorithms now).
     pub fn set_config(&mut self, config: TcpConfig) {
         self.config = config;
+    }
+
+    /// Chooses the congestion control algorithm, for this connection at
+    /// once and for later ones. A connection that has sent data keeps its
+    /// cwnd and ssthresh, and the new algorithm goes on from them (as
+    /// Linux's `TCP_CONGESTION` does).
+    pub fn set_congestion_algorithm(&mut self, algorithm: CongestionAlgorithm) {
+        self.config.congestion = algorithm;
+        self.cc.switch_to(algorithm);
+    }
+
+    /// The congestion control algorithm in use.
+    pub fn congestion_algorithm(&self) -> CongestionAlgorithm {
+        self.cc.algorithm()
     }
 
     /// Turns Nagle's algorithm on or off (RFC 9293 section 3.7.4).
@@ -1273,7 +1315,7 @@ impl<'a> TcpSocket<'a> {
         self.keepalive_due = false;
         self.stalled_since = None;
         self.last_tx = None;
-        self.cc = Congestion::new_reno(DEFAULT_MSS);
+        self.cc = Congestion::new(config.congestion, DEFAULT_MSS);
         self.dup_acks = 0;
         self.in_recovery = false;
         self.fast_retransmit = false;

@@ -2,7 +2,7 @@
 //! (blind RST/SYN/ACK mitigations), RFC 7323 (PAWS before the sequence
 //! check) and RFC 1337 (TIME_WAIT ignores RST).
 
-use super::congestion::CongestionControl;
+use super::congestion::{AckEvent, CongestionControl};
 use super::{
     Cause, IcmpError, MIN_MSS, State, TcpError, TcpSocket, Timers, mss_for_mtu, rst_for_unmatched,
     window_shift_for,
@@ -702,7 +702,7 @@ impl<'a> TcpSocket<'a> {
                     .is_none_or(|sent| ts.tsecr.wrapping_sub(sent) as i32 >= 0)
             })
             .map(|ts| self.ts_clock(now).wrapping_sub(ts.tsecr));
-        match echoed {
+        let rtt_sample = match echoed {
             // Our SYN (or SYN-ACK) was sent more than once: the answer may
             // echo the first one although the peer sent it on its own timer
             // or for the later copy (its TS.Recent still holds the first
@@ -716,20 +716,24 @@ impl<'a> TcpSocket<'a> {
                 if self.retransmits > 0 {
                     self.rtt.restart_after_syn_timeout();
                 }
+                None
             }
             Some(ms) if ms <= MAX_TIMESTAMP_RTT_MS => {
-                self.rtt.sample(Duration::from_millis(u64::from(ms)));
+                let sample = Duration::from_millis(u64::from(ms));
+                self.rtt.sample(sample);
                 self.rtt_probe = None;
+                Some(sample)
             }
-            _ => {
-                if let Some((probe_end, sent_at)) = self.rtt_probe {
-                    if ack >= probe_end {
-                        self.rtt.sample(now.saturating_duration_since(sent_at));
-                        self.rtt_probe = None;
-                    }
+            _ => match self.rtt_probe {
+                Some((probe_end, sent_at)) if ack >= probe_end => {
+                    let sample = now.saturating_duration_since(sent_at);
+                    self.rtt.sample(sample);
+                    self.rtt_probe = None;
+                    Some(sample)
                 }
-            }
-        }
+                _ => None,
+            },
+        };
         self.retransmits = 0;
 
         // Congestion control (RFC 5681 3.1, RFC 6582 3.2).
@@ -747,7 +751,14 @@ impl<'a> TcpSocket<'a> {
         } else {
             self.dup_acks = 0;
             if data_acked > 0 {
-                self.cc.on_ack(now, data_acked, flight_before);
+                self.cc.on_ack_event(&AckEvent {
+                    now,
+                    bytes_acked: data_acked,
+                    flight_size: flight_before,
+                    rtt: rtt_sample,
+                    snd_una: self.snd_una,
+                    snd_nxt: self.snd_nxt,
+                });
             }
         }
 

@@ -14,6 +14,7 @@ use crate::wire::{
 };
 
 mod close;
+mod congestion;
 mod data;
 mod handshake;
 mod hardening;
@@ -82,6 +83,9 @@ pub(super) fn plain_config() -> TcpConfig {
     TcpConfig {
         timestamps: false,
         window_scaling: false,
+        // RFC 6298's 1 s floor (the default is Linux's 200 ms), so the
+        // timer tests' deadlines read in whole seconds.
+        min_rto: Duration::from_secs(1),
         ..TcpConfig::default()
     }
 }

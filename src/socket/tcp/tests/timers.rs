@@ -3,7 +3,7 @@
 //! zero-window probes, keep-alive, the user timeout.
 
 use super::*;
-use crate::socket::tcp::TcpError;
+use crate::socket::tcp::{CongestionAlgorithm, TcpError};
 use State::*;
 
 /// Sends `len` bytes and returns the segments dispatched at once.
@@ -110,7 +110,11 @@ fn rto_retransmission_across_the_sequence_wrap() {
 /// Fast retransmit and NewReno recovery of two losses (segments 2 and 4
 /// of 10), with our ISN at `iss`.
 fn fast_retransmit_with_iss(iss: u32) {
-    let mut h = Harness::new(65536, 65536, plain_config());
+    let config = TcpConfig {
+        congestion: CongestionAlgorithm::NewReno,
+        ..plain_config()
+    };
+    let mut h = Harness::new(65536, 65536, config);
     h.establish_active(iss, IRS);
     let base = iss.wrapping_add(1);
     let at = |n: u32| base.wrapping_add(n * 1460);
