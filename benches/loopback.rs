@@ -10,7 +10,7 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use pollnet::iface::{Config, Interface};
 use pollnet::phy::{Device, DeviceCapabilities, LinkEnd, Loopback, RxToken, TxToken};
-use pollnet::socket::tcp::{State, TcpConfig, TcpSocket};
+use pollnet::socket::tcp::{State, TcpSocket};
 use pollnet::socket::{AnySocket, ChildBuffers, SocketHandle, SocketSet};
 use pollnet::storage::RingBuffer;
 use pollnet::time::{Duration, Instant};
@@ -24,20 +24,23 @@ const A_IP: Ipv4Address = Ipv4Address::new(192, 0, 2, 1);
 const B_IP: Ipv4Address = Ipv4Address::new(192, 0, 2, 2);
 
 fn host(mac: u8, ip: Ipv4Address, capacity: usize) -> (Interface<'static>, SocketSet<'static>) {
-    let mut tcp = TcpConfig::default();
-    tcp.ack_delay = None;
-    let config = Config::new(EthernetAddress([2, 0, 0, 0, 0, mac]))
-        .with_ip(Ipv4Cidr::new(ip, 24).unwrap())
-        .with_seed(u64::from(mac))
-        .with_tcp(tcp);
-    (Interface::new(config), SocketSet::with_capacity(capacity))
+    let config = Config::new(EthernetAddress([2, 0, 0, 0, 0, mac]), u128::from(mac))
+        .with_ip(Ipv4Cidr::new(ip, 24).unwrap());
+    (
+        Interface::new(config).unwrap(),
+        SocketSet::with_capacity(capacity),
+    )
 }
 
+/// A socket with ACK delay off (TCP settings are per socket; a
+/// listener's children inherit its own).
 fn socket(rx: usize, tx: usize) -> TcpSocket<'static> {
-    TcpSocket::new(
+    let mut socket = TcpSocket::new(
         RingBuffer::new(vec![0u8; rx]),
         RingBuffer::new(vec![0u8; tx]),
-    )
+    );
+    socket.set_ack_delay(None);
+    socket
 }
 
 /// One stack with its device.

@@ -152,22 +152,16 @@ fn parse_options() -> Options {
     }
 }
 
-/// A seed for ISNs and the ephemeral port that peers cannot guess.
-fn random_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(Instant::now().total_micros() as u64);
-    hasher.finish()
-}
-
 fn fetch<D: Device>(mut device: D, fd: RawFd, options: &Options) -> Result<(), String> {
-    let mut config = Config::new(options.mac)
-        .with_ip(options.cidr)
-        .with_seed(random_seed());
+    // A seed from the OS random source: ISNs, the demultiplexing key and
+    // the ephemeral ports must be unpredictable (RFC 6528, RFC 6056).
+    let mut config = Config::with_os_seed(options.mac)
+        .map_err(|e| format!("random seed: {e}"))?
+        .with_ip(options.cidr);
     if let Some(gateway) = options.gateway {
         config = config.with_gateway(gateway);
     }
-    let mut iface = Interface::new(config);
+    let mut iface = Interface::new(config).map_err(|e| format!("--mac {}: {e}", options.mac))?;
     let mut sockets = SocketSet::with_capacity(4);
     let socket = TcpSocket::new(
         RingBuffer::new(vec![0u8; BUFFER]),

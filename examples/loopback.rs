@@ -297,14 +297,13 @@ impl<D: Device + NextEvent> Host<D> {
         seed: u64,
         tcp: TcpConfig,
     ) -> Self {
-        let config = Config::new(EthernetAddress(mac))
+        let config = Config::new(EthernetAddress(mac), u128::from(seed))
             .with_ip(Ipv4Cidr::new(ip, 24).expect("24 is a valid prefix length"))
-            .with_seed(seed)
-            .with_tcp(tcp);
+            .with_drop_syn_fin(tcp.drop_syn_fin);
         let sockets = SocketSet::with_capacity(8);
         Host {
             name,
-            iface: Interface::new(config),
+            iface: Interface::new(config).expect("the demo's MACs are unicast"),
             device,
             sockets,
         }

@@ -224,15 +224,14 @@ fn replay(options: &Options) -> Result<(), String> {
     if let Some(msl) = options.msl {
         tcp.msl = msl;
     }
-    let mut config = Config::new(options.mac)
+    let mut config = Config::new(options.mac, u128::from(options.seed))
         .with_ip(options.cidr)
-        .with_seed(options.seed)
-        .with_tcp(tcp);
+        .with_drop_syn_fin(tcp.drop_syn_fin);
     if let Some(gateway) = options.gateway {
         config = config.with_gateway(gateway);
     }
     let capacity = options.listen.len() + 64;
-    let mut iface = Interface::new(config);
+    let mut iface = Interface::new(config).map_err(|e| format!("--mac: {e}"))?;
     let mut sockets = SocketSet::with_capacity(capacity);
     let mut listeners = Vec::new();
     let mut accepted = Vec::new();

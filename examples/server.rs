@@ -341,9 +341,11 @@ fn new_socket(rx: usize, tx: usize) -> TcpSocket<'static> {
 }
 
 fn serve<D: Device>(mut device: D, fd: RawFd, options: &Options) -> Result<(), String> {
-    let mut config = Config::new(options.mac)
-        .with_ip(options.cidr)
-        .with_seed(random_seed());
+    // A seed from the OS random source: ISNs, the demultiplexing key and
+    // the ephemeral ports must be unpredictable (RFC 6528, RFC 6056).
+    let mut config = Config::with_os_seed(options.mac)
+        .map_err(|e| format!("random seed: {e}"))?
+        .with_ip(options.cidr);
     if let Some(gateway) = options.gateway {
         config = config.with_gateway(gateway);
     }
@@ -359,7 +361,7 @@ fn serve<D: Device>(mut device: D, fd: RawFd, options: &Options) -> Result<(), S
     if let Some(n) = options.time_wait_records {
         capacity = capacity.with_time_wait(n);
     }
-    let mut iface = Interface::new(config);
+    let mut iface = Interface::new(config).map_err(|e| format!("--mac {}: {e}", options.mac))?;
     let mut sockets = SocketSet::with_capacities(capacity);
     let mut listening = new_socket(64, 64);
     // Its connections inherit the listener's settings.
@@ -459,14 +461,6 @@ fn serve<D: Device>(mut device: D, fd: RawFd, options: &Options) -> Result<(), S
             phy::wait(fd, Some(delay)).map_err(|e| format!("wait: {e}"))?;
         }
     }
-}
-
-/// A seed for ISNs and the demultiplexing hash that peers cannot guess.
-fn random_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(Instant::now().total_micros() as u64);
-    hasher.finish()
 }
 
 fn run(options: &Options) -> Result<(), String> {

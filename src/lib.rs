@@ -27,15 +27,15 @@
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // One interface per host: a MAC, an address on 192.0.2.0/24 and a
-//! // random seed (ISNs and the demultiplexing key derive from it; take it
-//! // from a real random source in an application). The socket set holds
+//! // 128-bit random seed (ISNs, the demultiplexing key and ephemeral ports
+//! // derive from it; fixed here so the run is repeatable, from
+//! // `Config::with_os_seed` in an application). The socket set holds
 //! // every per-socket table, so only it is sized.
 //! let host = |n: u8| {
 //!     let ip = Ipv4Cidr::new(Ipv4Address::new(192, 0, 2, n), 24).expect("a valid prefix");
-//!     let config = Config::new(EthernetAddress([2, 0, 0, 0, 0, n]))
-//!         .with_ip(ip)
-//!         .with_seed(0x5eed_0000 + u64::from(n));
-//!     (Interface::new(config), SocketSet::with_capacity(4))
+//!     let config = Config::new(EthernetAddress([2, 0, 0, 0, 0, n]), 0x5eed_0000 + u128::from(n))
+//!         .with_ip(ip);
+//!     (Interface::new(config).expect("a unicast MAC"), SocketSet::with_capacity(4))
 //! };
 //! let (mut client, mut client_sockets) = host(1);
 //! let (mut server, mut server_sockets) = host(2);

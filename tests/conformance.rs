@@ -107,9 +107,9 @@ fn listener_with_several_half_open_connections() {
     }
 
     let prefix = Ipv4Cidr::new(LOCAL_IP, 24).expect("valid prefix");
-    let config = Config::new(device::LOCAL_MAC).with_ip(prefix).with_seed(7);
+    let config = Config::new(device::LOCAL_MAC, 7).with_ip(prefix);
     let mut rig = Rig {
-        iface: Interface::new(config),
+        iface: Interface::new(config).unwrap(),
         sockets: SocketSet::with_capacity(8),
         device: ScriptDevice::default(),
         now: Instant::from_secs(10),

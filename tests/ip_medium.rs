@@ -39,9 +39,9 @@ fn echo_request(src: [u8; 4]) -> Vec<u8> {
 
 #[test]
 fn echo_is_answered_with_a_bare_ip_packet_even_off_link_and_recorded_as_raw_ip() {
-    let config = Config::new(EthernetAddress([2, 0, 0, 0, 0, 1]))
+    let config = Config::new(EthernetAddress([2, 0, 0, 0, 0, 1]), 0x5eed)
         .with_ip(Ipv4Cidr::new(Ipv4Address::new(192, 0, 2, 1), 24).unwrap());
-    let mut iface = Interface::new(config);
+    let mut iface = Interface::new(config).unwrap();
     let mut sockets = SocketSet::with_capacity(2);
     let (ours, theirs) = Loopback::pair(1500, Duration::ZERO);
     let mut peer = theirs.with_medium(Medium::Ip);

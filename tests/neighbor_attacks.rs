@@ -219,10 +219,8 @@ impl Device for Lan {
 fn arp_storm_leaves_one_request_per_second_per_target() {
     let our_ip = Ipv4Address::new(192, 0, 2, 1);
     let our_mac = EthernetAddress([2, 0, 0, 0, 0, 1]);
-    let config = Config::new(our_mac)
-        .with_ip(Ipv4Cidr::new(our_ip, 24).unwrap())
-        .with_seed(11);
-    let mut iface = Interface::new(config);
+    let config = Config::new(our_mac, 11).with_ip(Ipv4Cidr::new(our_ip, 24).unwrap());
+    let mut iface = Interface::new(config).unwrap();
     let mut sockets = SocketSet::with_capacity(8);
     let mut lan = Wire::new(Lan::default());
     let capacity = iface.neighbor_cache().capacity();

@@ -130,11 +130,10 @@ impl Device for StaticEnd {
 }
 
 fn host(mac: u8, ip: Ipv4Address, tcp: TcpConfig) -> (Interface<'static>, SocketSet<'static>) {
-    let config = Config::new(EthernetAddress([2, 0, 0, 0, 0, mac]))
+    let config = Config::new(EthernetAddress([2, 0, 0, 0, 0, mac]), u128::from(mac))
         .with_ip(Ipv4Cidr::new(ip, 24).unwrap())
-        .with_seed(u64::from(mac))
-        .with_tcp(tcp);
-    (Interface::new(config), SocketSet::with_capacity(4))
+        .with_drop_syn_fin(tcp.drop_syn_fin);
+    (Interface::new(config).unwrap(), SocketSet::with_capacity(4))
 }
 
 #[test]

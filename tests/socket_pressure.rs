@@ -334,11 +334,10 @@ fn inject_syn(fabric: &Shared, rng: &mut Rng, n: usize) {
 }
 
 fn stack(mac: EthernetAddress, ip: Ipv4Address, seed: u64) -> Interface<'static> {
-    let config = Config::new(mac)
+    let config = Config::new(mac, u128::from(seed))
         .with_ip(Ipv4Cidr::new(ip, 24).unwrap())
-        .with_gateway(GATEWAY)
-        .with_seed(seed);
-    Interface::new(config)
+        .with_gateway(GATEWAY);
+    Interface::new(config).unwrap()
 }
 
 const BACKLOG: usize = 1000;

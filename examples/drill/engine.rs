@@ -268,12 +268,11 @@ impl Runner {
         let config = TcpConfig::default();
         // A /24 prefix is always valid (at most 32).
         let prefix = Ipv4Cidr::new(LOCAL_IP, 24).expect("a /24 prefix is valid");
-        let iface_config = Config::new(LOCAL_MAC)
+        let iface_config = Config::new(LOCAL_MAC, u128::from(seed))
             .with_ip(prefix)
-            .with_seed(seed)
-            .with_tcp(config);
+            .with_drop_syn_fin(config.drop_syn_fin);
         Runner {
-            iface: Interface::new(iface_config),
+            iface: Interface::new(iface_config).expect("LOCAL_MAC is unicast"),
             sockets: SocketSet::with_capacity(SOCKET_CAPACITY),
             device: ScriptDevice {
                 mtu: script.mtu,

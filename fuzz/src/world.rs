@@ -249,11 +249,10 @@ impl World {
     /// (each by a SYN with only MSS and its ACK, 1 ms apart), sockets with
     /// `buffer`-byte buffers.
     pub fn new(connections: usize, buffer: usize) -> World {
-        let config = Config::new(OUR_MAC)
-            .with_ip(Ipv4Cidr::new(OUR_IP, 24).expect("valid prefix"))
-            .with_seed(1);
+        let config =
+            Config::new(OUR_MAC, 1).with_ip(Ipv4Cidr::new(OUR_IP, 24).expect("valid prefix"));
         let mut sockets = SocketSet::with_capacity(CAPACITY);
-        let iface = Interface::new(config);
+        let iface = Interface::new(config).unwrap();
         let socket = TcpSocket::new(
             RingBuffer::new(vec![0u8; 64]),
             RingBuffer::new(vec![0u8; 64]),

@@ -21,30 +21,43 @@ pub use self::interface::{Interface, InterfaceStorage};
 
 use self::neighbor::{NeighborConfig, NeighborStats};
 pub use crate::socket::TraceEvent;
-use crate::socket::tcp::TcpConfig;
 use crate::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 
 /// How many IPv4 addresses an interface can have.
 pub const MAX_IP_ADDRS: usize = 4;
 
 /// An interface's configuration.
+///
+/// TCP settings are per socket ([`TcpSocket::set_config`]; a listener's
+/// children inherit the listener's), so the interface has none of its own
+/// but [`drop_syn_fin`](Config::drop_syn_fin) for segments that reach no
+/// socket.
+///
+/// [`TcpSocket::set_config`]: crate::socket::tcp::TcpSocket::set_config
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Config {
-    /// The interface's Ethernet address.
+    /// The interface's Ethernet address: a unicast address
+    /// ([`Interface::new`] refuses a group address, RFC 1122 section
+    /// 2.3.2's hosts answer ARP only for their own unicast address).
     pub hardware_addr: EthernetAddress,
     /// Its IPv4 addresses with their prefixes.
     pub ip_addrs: [Option<Ipv4Cidr>; MAX_IP_ADDRS],
     /// The default gateway for destinations off every prefix.
     pub gateway: Option<Ipv4Address>,
-    /// Seed for the ISN secret and the demultiplexing hash key: fixed in
-    /// tests and replay (deterministic), random in production so peers
-    /// cannot predict either (RFC 6528).
-    pub random_seed: u64,
-    /// Settings given to connection sockets spawned by listeners that have
-    /// none of their own, and defaults for `connect`.
-    pub tcp: TcpConfig,
+    /// The 128-bit secret the ISN key (RFC 6528), the demultiplexing hash
+    /// key and the ephemeral port selection (RFC 6056) derive from. It has
+    /// no default: fix it in tests and replay (deterministic), draw it from
+    /// a real random source in production ([`Config::with_os_seed`] with
+    /// `std`), so peers can predict none of them.
+    pub random_seed: u128,
+    /// Drop segments with both SYN and FIN set that reach no socket,
+    /// unanswered (FreeBSD's `net.inet.tcp.drop_synfin`; the sockets'
+    /// own [`TcpConfig::drop_syn_fin`](crate::socket::tcp::TcpConfig::drop_syn_fin)
+    /// covers listeners). Off by default:
+    /// such segments draw a RST like any other.
+    pub drop_syn_fin: bool,
     /// The neighbor cache's NUD timers and limits (RFC 4861 section 10's
     /// defaults). ReachableTime is drawn from `random_seed` between 0.5 and
     /// 1.5 times `neighbor.base_reachable_time` (RFC 4861 section 6.3.2).
@@ -52,16 +65,42 @@ pub struct Config {
 }
 
 impl Config {
-    /// A configuration with a hardware address, no IP address, seed 0.
-    pub fn new(hardware_addr: EthernetAddress) -> Config {
+    /// A configuration with a hardware address and the 128-bit random seed
+    /// (see [`random_seed`](Config::random_seed)), no IP address.
+    ///
+    /// The seed is never implied; a configuration without one does not
+    /// compile:
+    ///
+    /// ```compile_fail
+    /// use pollnet::iface::Config;
+    /// use pollnet::wire::EthernetAddress;
+    /// let config = Config::new(EthernetAddress([2, 0, 0, 0, 0, 1]));
+    /// ```
+    ///
+    /// ```
+    /// use pollnet::iface::Config;
+    /// use pollnet::wire::EthernetAddress;
+    /// let config = Config::new(EthernetAddress([2, 0, 0, 0, 0, 1]), 0x0123_4567_89ab_cdef);
+    /// assert_eq!(config.random_seed, 0x0123_4567_89ab_cdef);
+    /// ```
+    pub fn new(hardware_addr: EthernetAddress, random_seed: u128) -> Config {
         Config {
             hardware_addr,
             ip_addrs: [None; MAX_IP_ADDRS],
             gateway: None,
-            random_seed: 0,
-            tcp: TcpConfig::default(),
+            random_seed,
+            drop_syn_fin: false,
             neighbor: NeighborConfig::default(),
         }
+    }
+
+    /// A configuration whose random seed comes from the operating system's
+    /// random source (through `getrandom`), as production use needs.
+    #[cfg(feature = "std")]
+    pub fn with_os_seed(hardware_addr: EthernetAddress) -> Result<Config, getrandom::Error> {
+        let mut seed = [0u8; 16];
+        getrandom::fill(&mut seed)?;
+        Ok(Config::new(hardware_addr, u128::from_le_bytes(seed)))
     }
 
     /// Adds an IPv4 address (ignored when all slots are taken).
@@ -78,15 +117,9 @@ impl Config {
         self
     }
 
-    /// Sets the random seed.
-    pub fn with_seed(mut self, seed: u64) -> Config {
-        self.random_seed = seed;
-        self
-    }
-
-    /// Sets the TCP settings.
-    pub fn with_tcp(mut self, tcp: TcpConfig) -> Config {
-        self.tcp = tcp;
+    /// Sets [`drop_syn_fin`](Config::drop_syn_fin).
+    pub fn with_drop_syn_fin(mut self, drop: bool) -> Config {
+        self.drop_syn_fin = drop;
         self
     }
 
@@ -96,6 +129,29 @@ impl Config {
         self
     }
 }
+
+/// Why [`Interface::new`] refused a [`Config`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ConfigError {
+    /// The hardware address is a broadcast or multicast address: the
+    /// interface would claim it in ARP replies and as every frame's source
+    /// (IEEE 802: a group address is never a source).
+    HardwareAddrNotUnicast,
+}
+
+impl core::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ConfigError::HardwareAddrNotUnicast => {
+                f.write_str("the hardware address is not a unicast address")
+            }
+        }
+    }
+}
+
+impl core::error::Error for ConfigError {}
 
 /// Counters: every reason a frame is dropped, and what was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

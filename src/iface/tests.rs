@@ -64,11 +64,13 @@ impl Device for ScriptDevice {
 }
 
 fn setup() -> (Interface<'static>, ScriptDevice, SocketSet<'static>) {
-    let config = Config::new(OUR_MAC)
-        .with_ip(Ipv4Cidr::new(OUR_IP, 24).unwrap())
-        .with_seed(7);
+    let config = Config::new(OUR_MAC, 7).with_ip(Ipv4Cidr::new(OUR_IP, 24).unwrap());
     let sockets = SocketSet::with_capacity(8);
-    (Interface::new(config), ScriptDevice::default(), sockets)
+    (
+        Interface::new(config).unwrap(),
+        ScriptDevice::default(),
+        sockets,
+    )
 }
 
 fn ethernet(
@@ -791,10 +793,10 @@ fn drop_syn_fin_drops_syn_fin_segments_unanswered() {
         drop_syn_fin: true,
         ..Default::default()
     };
-    let config = Config::new(OUR_MAC)
+    let config = Config::new(OUR_MAC, 0x5eed)
         .with_ip(Ipv4Cidr::new(OUR_IP, 24).unwrap())
-        .with_tcp(tcp);
-    let mut iface = Interface::new(config);
+        .with_drop_syn_fin(tcp.drop_syn_fin);
+    let mut iface = Interface::new(config).unwrap();
     dev.tx.clear();
     dev.rx.push_back(tcp_frame(&synfin));
     // To a listener too.
@@ -811,4 +813,52 @@ fn drop_syn_fin_drops_syn_fin_segments_unanswered() {
     iface.poll(Instant::ZERO, &mut dev, &mut sockets);
     assert!(dev.tx.is_empty(), "SYN+FIN must go unanswered");
     assert_eq!(sockets.get::<TcpSocket>(h).unwrap().state(), State::Listen);
+}
+
+#[test]
+fn group_hardware_addresses_are_refused() {
+    for mac in [
+        EthernetAddress::BROADCAST,
+        EthernetAddress([0x01, 0x00, 0x5e, 0x00, 0x00, 0x01]),
+        EthernetAddress([0x33, 0x33, 0x00, 0x00, 0x00, 0x01]),
+    ] {
+        let config = Config::new(mac, 7).with_ip(Ipv4Cidr::new(OUR_IP, 24).unwrap());
+        assert_eq!(
+            Interface::new(config).map(|_| ()),
+            Err(crate::iface::ConfigError::HardwareAddrNotUnicast)
+        );
+    }
+    assert!(Interface::new(Config::new(OUR_MAC, 7)).is_ok());
+}
+
+#[test]
+fn os_seeds_differ_and_seeds_decide_isns_and_ports() {
+    let a = Config::with_os_seed(OUR_MAC).unwrap();
+    let b = Config::with_os_seed(OUR_MAC).unwrap();
+    // 128 random bits each: equal only with probability 2^-128.
+    assert_ne!(a.random_seed, b.random_seed);
+    let remote = IpEndpoint::new(IpAddress::v4(192, 0, 2, 2), 80);
+    let first_port = |seed: u128| {
+        let config = Config::new(OUR_MAC, seed).with_ip(Ipv4Cidr::new(OUR_IP, 24).unwrap());
+        let mut iface = Interface::new(config).unwrap();
+        let mut sockets = SocketSet::with_capacity(2);
+        let socket = TcpSocket::new(
+            RingBuffer::new(vec![0; 64]),
+            RingBuffer::new(vec![0; 64]),
+        );
+        let handle = sockets.add(socket).unwrap();
+        let local = iface
+            .connect(&mut sockets, handle, remote, Instant::ZERO)
+            .unwrap();
+        let isn = sockets.get::<TcpSocket>(handle).unwrap().snd_nxt();
+        (local.port, isn)
+    };
+    // The same seed, the same port and ISN (replay is deterministic);
+    // seeds that differ only in their upper 64 bits give others.
+    assert_eq!(first_port(5), first_port(5));
+    let (port, isn) = first_port(5);
+    let (other_port, other_isn) = first_port(5 | (1 << 100));
+    assert!(port >= 49152 && other_port >= 49152);
+    assert!(port != other_port || isn != other_isn);
+    assert_ne!(isn, other_isn);
 }

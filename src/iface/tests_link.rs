@@ -124,14 +124,12 @@ impl Device for Dev {
 }
 
 fn config() -> Config {
-    Config::new(OUR_MAC)
-        .with_ip(Ipv4Cidr::new(OUR_IP, 24).unwrap())
-        .with_seed(7)
+    Config::new(OUR_MAC, 7).with_ip(Ipv4Cidr::new(OUR_IP, 24).unwrap())
 }
 
 fn setup() -> (Interface<'static>, Dev, SocketSet<'static>) {
     (
-        Interface::new(config()),
+        Interface::new(config()).unwrap(),
         Dev::new(),
         SocketSet::with_capacity(8),
     )
@@ -363,14 +361,22 @@ fn peer_ack(conn: &Conn, ack: u32) -> Vec<u8> {
 fn reachable_time_is_drawn_from_the_seed_between_half_and_one_and_a_half_base() {
     let base = NeighborConfig::default().base_reachable_time;
     let mut seen = std::collections::BTreeSet::new();
-    for seed in 0..32 {
-        let iface = Interface::new(config().with_seed(seed));
+    for seed in 0..32u64 {
+        let iface = Interface::new(Config {
+            random_seed: u128::from(seed),
+            ..config()
+        })
+        .unwrap();
         let rt = iface.neighbor_cache().reachable_time();
         let half = Duration::from_micros(base.total_micros() / 2);
         assert!(rt >= half && rt <= base + half, "{rt}");
         seen.insert(rt.total_micros());
         // The same seed, the same time (replay is deterministic).
-        let again = Interface::new(config().with_seed(seed));
+        let again = Interface::new(Config {
+            random_seed: u128::from(seed),
+            ..config()
+        })
+        .unwrap();
         assert_eq!(again.neighbor_cache().reachable_time(), rt);
     }
     assert!(seen.len() > 16, "seeds spread the time: {seen:?}");
@@ -643,7 +649,7 @@ fn arp_claiming_our_address_or_a_martian_one_is_dropped_and_counted() {
 #[test]
 fn martian_sources_are_dropped_per_reason_and_never_answered() {
     let config = config().with_ip(Ipv4Cidr::new(OUR_IP2, 24).unwrap());
-    let mut iface = Interface::new(config);
+    let mut iface = Interface::new(config).unwrap();
     let mut dev = Dev::new();
     let mut sockets = SocketSet::with_capacity(8);
     let listener = sockets.add(new_socket()).unwrap();
@@ -751,10 +757,8 @@ fn a_slash_31_has_no_network_or_broadcast_address() {
     // RFC 3021: both addresses of a /31 are hosts.
     let ours = Ipv4Address::new(203, 0, 113, 0);
     let peer = Ipv4Address::new(203, 0, 113, 1);
-    let config = Config::new(OUR_MAC)
-        .with_ip(Ipv4Cidr::new(ours, 31).unwrap())
-        .with_seed(1);
-    let mut iface = Interface::new(config);
+    let config = Config::new(OUR_MAC, 1).with_ip(Ipv4Cidr::new(ours, 31).unwrap());
+    let mut iface = Interface::new(config).unwrap();
     let mut dev = Dev::new();
     let mut sockets = SocketSet::with_capacity(4);
     dev.rx.push_back(ip_frame(
@@ -893,7 +897,7 @@ fn fragmentation_needed_without_mtu_uses_the_plateau_table_and_552_floor() {
 
 #[test]
 fn a_full_cache_of_pending_resolutions_drops_and_counts() {
-    let mut iface = Interface::new(config());
+    let mut iface = Interface::new(config()).unwrap();
     let mut dev = Dev::new();
     let mut sockets = SocketSet::with_capacity(80);
     let capacity = iface.neighbor_cache().capacity();

@@ -52,12 +52,11 @@ impl<D: Device + NextEvent> Host<D> {
         tcp: TcpConfig,
         capacity: usize,
     ) -> Self {
-        let config = Config::new(EthernetAddress([2, 0, 0, 0, 0, mac_last]))
+        let config = Config::new(EthernetAddress([2, 0, 0, 0, 0, mac_last]), u128::from(seed))
             .with_ip(Ipv4Cidr::new(ip, 24).unwrap())
-            .with_seed(seed)
-            .with_tcp(tcp);
+            .with_drop_syn_fin(tcp.drop_syn_fin);
         Host {
-            iface: Interface::new(config),
+            iface: Interface::new(config).unwrap(),
             device,
             sockets: SocketSet::with_capacity(capacity),
         }

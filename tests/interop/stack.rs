@@ -62,10 +62,9 @@ pub struct Stack<D: Device> {
 
 /// pollnet's interface configuration: 192.0.2.1/24 at `POLLNET_MAC`.
 pub fn pollnet_config(tcp: TcpConfig) -> Config {
-    Config::new(POLLNET_MAC)
+    Config::new(POLLNET_MAC, 0x1e7_0a11)
         .with_ip(Ipv4Cidr::new(POLLNET_IP, 24).unwrap())
-        .with_seed(0x1e7_0a11)
-        .with_tcp(tcp)
+        .with_drop_syn_fin(tcp.drop_syn_fin)
 }
 
 impl<D: Device> Stack<D> {
@@ -76,7 +75,7 @@ impl<D: Device> Stack<D> {
     pub fn with_config(device: D, fd: RawFd, config: Config) -> Stack<D> {
         let sockets = SocketSet::with_capacity(16);
         Stack {
-            iface: Interface::new(config),
+            iface: Interface::new(config).unwrap(),
             device,
             sockets,
             fd,

@@ -9,16 +9,17 @@ mod arp;
 mod ethernet;
 mod icmp;
 mod ipv4;
+mod ports;
 mod tcp;
 
 use managed::ManagedSlice;
 
 use super::neighbor::{Neighbor, NeighborCache, Resolution};
-use super::{Config, MAX_IP_ADDRS, Stats};
+use super::{Config, ConfigError, MAX_IP_ADDRS, Stats};
 use crate::phy::{Device, DeviceCapabilities, FrameMeta, Medium, RxToken, TxToken};
-use crate::socket::tcp::{ConnectError, IcmpError, IsnGenerator, TcpConfig, TcpSocket, TcpStats};
+use crate::socket::tcp::{ConnectError, IcmpError, IsnGenerator, TcpSocket, TcpStats};
 use crate::socket::{Context, Packet, SocketHandle, SocketSet};
-use crate::storage::siphash::SipKey;
+use crate::storage::siphash::{SipKey, siphash24};
 use crate::time::{Duration, Instant};
 use crate::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
@@ -28,6 +29,7 @@ use crate::wire::{
 
 use self::ethernet::{tcp_frame_meta, write_ethernet};
 use self::ipv4::emit_ipv4_header;
+use self::ports::PortSelector;
 use self::tcp::write_ipv4_tcp;
 
 const ETHERNET_HEADER_LEN: usize = 14;
@@ -40,8 +42,6 @@ const HELD_PACKET_LIFETIME: Duration = Duration::from_secs(3);
 /// The IP MTU assumed before the first poll tells the device's (RFC 894's
 /// Ethernet MTU).
 const DEFAULT_IP_MTU: usize = 1500;
-/// The first ephemeral port (RFC 6335 section 6).
-const EPHEMERAL_FIRST: u16 = 49152;
 /// TTL of packets we originate.
 const DEFAULT_HOP_LIMIT: u8 = 64;
 /// How often held packets are looked at again while their next hop is
@@ -98,8 +98,9 @@ pub struct Interface<'a> {
     link: Link<'a>,
     demux_key: SipKey,
     isn: IsnGenerator,
-    tcp_defaults: TcpConfig,
-    next_ephemeral: u16,
+    /// [`Config::drop_syn_fin`].
+    drop_syn_fin: bool,
+    ports: PortSelector,
     now: Instant,
     /// The last poll stopped at its burst limit: the device may hold more
     /// received frames than its descriptor shows (a batch already read),
@@ -140,21 +141,28 @@ fn randomized_reachable_time(base: Duration, random: u64) -> Duration {
     Duration::from_micros((base.total_micros() / 1024).saturating_mul(factor))
 }
 
-/// splitmix64: spreads the configured seed into independent secrets.
-fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+/// One 64-bit secret for the use `label` names, derived from the 128-bit
+/// seed with SipHash-2-4 keyed by it (a PRF), so the secrets are
+/// independent and none reveals the seed or another.
+fn derive_secret(seed: u128, label: &[u8]) -> u64 {
+    siphash24(&SipKey::from_bytes(seed.to_le_bytes()), label)
+}
+
+/// A 128-bit key from two derived secrets.
+fn derive_key(seed: u128, labels: [&[u8]; 2]) -> SipKey {
+    SipKey([
+        derive_secret(seed, labels[0]),
+        derive_secret(seed, labels[1]),
+    ])
 }
 
 impl Interface<'static> {
-    /// An interface with its storage (64 ARP entries, room for two
-    /// largest packets waiting for ARP) allocated once here. It serves a
-    /// [`SocketSet`] of any size.
+    /// An interface with its storage (64 neighbor entries, room for two
+    /// largest packets waiting for their next hop) allocated once here. It
+    /// serves a [`SocketSet`] of any size. Fails if the hardware address is
+    /// not unicast.
     #[cfg(feature = "alloc")]
-    pub fn new(config: Config) -> Interface<'static> {
+    pub fn new(config: Config) -> Result<Interface<'static>, ConfigError> {
         use alloc::vec;
         let storage = InterfaceStorage {
             neighbors: vec![Neighbor::default(); 64].into(),
@@ -166,24 +174,32 @@ impl Interface<'static> {
 
 impl<'a> Interface<'a> {
     /// An interface working in caller-provided storage (no allocator).
-    pub fn new_with_storage(config: Config, storage: InterfaceStorage<'a>) -> Interface<'a> {
-        let mut seed = config.random_seed;
-        let isn_lo = splitmix64(&mut seed);
-        let isn_hi = splitmix64(&mut seed);
+    /// Fails if the hardware address is not unicast.
+    pub fn new_with_storage(
+        config: Config,
+        storage: InterfaceStorage<'a>,
+    ) -> Result<Interface<'a>, ConfigError> {
+        if !config.hardware_addr.is_unicast() {
+            return Err(ConfigError::HardwareAddrNotUnicast);
+        }
+        let seed = config.random_seed;
+        let isn_key = derive_key(seed, [b"pollnet isn k0", b"pollnet isn k1"]);
         let mut isn_secret = [0u8; 16];
-        isn_secret[..8].copy_from_slice(&isn_lo.to_le_bytes());
-        isn_secret[8..].copy_from_slice(&isn_hi.to_le_bytes());
-        let demux_key = SipKey([splitmix64(&mut seed), splitmix64(&mut seed)]);
-        let ephemeral_span = u64::from(u16::MAX - EPHEMERAL_FIRST) + 1;
-        // The span is at most 2^14, so the remainder fits a u16.
-        let next_ephemeral = EPHEMERAL_FIRST + (splitmix64(&mut seed) % ephemeral_span) as u16;
+        isn_secret[..8].copy_from_slice(&isn_key.0[0].to_le_bytes());
+        isn_secret[8..].copy_from_slice(&isn_key.0[1].to_le_bytes());
+        let demux_key = derive_key(seed, [b"pollnet demux k0", b"pollnet demux k1"]);
+        let ports = PortSelector::new(
+            derive_key(seed, [b"pollnet port offset k0", b"pollnet port offset k1"]),
+            derive_key(seed, [b"pollnet port index k0", b"pollnet port index k1"]),
+            derive_secret(seed, b"pollnet port table"),
+        );
         let mut neighbors = NeighborCache::new(storage.neighbors);
         neighbors.set_config(config.neighbor);
         neighbors.set_reachable_time(randomized_reachable_time(
             config.neighbor.base_reachable_time,
-            splitmix64(&mut seed),
+            derive_secret(seed, b"pollnet reachable time"),
         ));
-        Interface {
+        Ok(Interface {
             link: Link {
                 hardware_addr: config.hardware_addr,
                 ip_addrs: config.ip_addrs,
@@ -197,12 +213,12 @@ impl<'a> Interface<'a> {
             },
             demux_key,
             isn: IsnGenerator::new(isn_secret),
-            tcp_defaults: config.tcp,
-            next_ephemeral,
+            drop_syn_fin: config.drop_syn_fin,
+            ports,
             now: Instant::ZERO,
             ingress_pending: false,
             ip_mtu: DEFAULT_IP_MTU,
-        }
+        })
     }
 
     /// The interface's Ethernet address.
@@ -215,9 +231,10 @@ impl<'a> Interface<'a> {
         self.link.ip_addrs.iter().flatten().copied()
     }
 
-    /// The TCP settings the interface was configured with.
-    pub fn tcp_defaults(&self) -> &TcpConfig {
-        &self.tcp_defaults
+    /// Whether SYN+FIN segments that reach no socket are dropped
+    /// ([`Config::drop_syn_fin`]).
+    pub fn drop_syn_fin(&self) -> bool {
+        self.drop_syn_fin
     }
 
     /// Counters.
@@ -257,7 +274,9 @@ impl<'a> Interface<'a> {
 
     /// Opens a connection from the socket `handle` to `remote`, choosing the
     /// local address (the one on `remote`'s prefix, else the first) and an
-    /// ephemeral port (RFC 6335) free for that remote. Returns the local
+    /// ephemeral port (RFC 6335's range) free for that remote, in the
+    /// order of RFC 6056's double-hash selection (Algorithm 4), so a peer
+    /// cannot predict the ports used with others. Returns the local
     /// endpoint. The SYN goes out on the next poll.
     pub fn connect(
         &mut self,
@@ -278,22 +297,13 @@ impl<'a> Interface<'a> {
             .or_else(|| self.link.ip_addrs.iter().flatten().next())
             .map(|cidr| IpAddress::Ipv4(cidr.address()))
             .ok_or(ConnectError::Unaddressable)?;
-        let span = u32::from(u16::MAX - EPHEMERAL_FIRST) + 1;
-        let mut local = None;
-        for _ in 0..span {
-            let port = self.next_ephemeral;
-            self.next_ephemeral = if port == u16::MAX {
-                EPHEMERAL_FIRST
-            } else {
-                port + 1
-            };
-            let candidate = IpEndpoint::new(local_addr, port);
-            if !sockets.tcp_in_use(candidate, remote) {
-                local = Some(candidate);
-                break;
-            }
-        }
-        let local = local.ok_or(ConnectError::Unaddressable)?;
+        let port = self
+            .ports
+            .select(local_addr, remote, |port| {
+                !sockets.tcp_in_use(IpEndpoint::new(local_addr, port), remote)
+            })
+            .ok_or(ConnectError::Unaddressable)?;
+        let local = IpEndpoint::new(local_addr, port);
         let mut cx = self.context(now);
         let socket = sockets
             .get_mut::<TcpSocket>(handle)

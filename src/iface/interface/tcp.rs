@@ -42,7 +42,7 @@ impl Interface<'_> {
             return reply;
         }
         self.link.stats.tcp_no_socket += 1;
-        if self.tcp_defaults.drop_syn_fin && repr.syn() && repr.fin() {
+        if self.drop_syn_fin && repr.syn() && repr.fin() {
             return None;
         }
         self.count_reply(crate::socket::tcp::rst_for_unmatched(ip, &repr))

@@ -90,6 +90,7 @@ impl<'a> TcpSocket<'a> {
             self.rcv_mss = super::mss_for_mtu(cx.ip_mtu);
         }
         let now = cx.now;
+        self.maybe_raise_path_mtu(now);
         let Some(plan) = self.plan(now, cx.tso_max_len) else {
             return Ok(false);
         };
@@ -108,6 +109,26 @@ impl<'a> TcpSocket<'a> {
         emitted?;
         self.commit(cx, &plan);
         Ok(true)
+    }
+
+    /// RFC 1191 section 6.3: a path MTU learned from "fragmentation needed"
+    /// is an estimate and routes change, so ten minutes after the last
+    /// decrease the send MSS goes back to what the handshake settled. If
+    /// the path is still narrow, the next ICMP message lowers it again.
+    /// Checked when a segment may go out, so it needs no timer of its own.
+    fn maybe_raise_path_mtu(&mut self, now: Instant) {
+        let Some(at) = self.pmtu_raise_at else {
+            return;
+        };
+        if now < at {
+            return;
+        }
+        self.pmtu_raise_at = None;
+        let ceiling = usize::from(self.mss_ceiling);
+        if ceiling > self.snd_mss {
+            self.snd_mss = ceiling;
+            self.cc.set_mss(self.congestion_mss());
+        }
     }
 
     /// When the socket next needs a poll: `Now` if a segment is ready or a

@@ -180,6 +180,7 @@ impl<'a> TcpSocket<'a> {
         s.rcv_adv = s.rcv_nxt + usize::from(record.rcv_window);
         s.last_ack_sent = s.rcv_nxt;
         s.snd_mss = usize::from(record.snd_mss);
+        s.mss_ceiling = record.snd_mss;
         s.rcv_mss = usize::from(record.rcv_mss);
         s.snd_wscale = record.snd_wscale;
         s.rcv_wscale = record.rcv_wscale;

@@ -407,6 +407,12 @@ pub const MIN_MSS: usize = 68 - 40;
 /// IP and TCP header bytes without options (IPv4).
 const IP_TCP_HEADER_LEN: usize = 40;
 
+/// How long a send MSS lowered by an ICMP "fragmentation needed" message
+/// stays lowered before the MSS the handshake settled is tried again:
+/// RFC 1191 section 6.3 asks for at least 5 minutes and recommends 10,
+/// which is also Linux's `mtu_expires`.
+pub const PMTU_RAISE_INTERVAL: Duration = Duration::from_secs(600);
+
 /// Largest window shift (RFC 7323 section 2.3).
 const MAX_WINDOW_SHIFT: u8 = 14;
 
@@ -594,6 +600,11 @@ pub struct TcpSocket<'a> {
     // Options.
     /// Effective send MSS: the peer's MSS, our MTU, and path MTU discovery.
     snd_mss: usize,
+    /// The send MSS the handshake settled (the peer's MSS and our MTU),
+    /// which path MTU discovery raises `snd_mss` back to (RFC 1191 6.3).
+    mss_ceiling: u16,
+    /// When a path MTU lowered by ICMP is next tried at `mss_ceiling`.
+    pmtu_raise_at: Option<Instant>,
     /// The MSS we offered.
     rcv_mss: usize,
     snd_wscale: u8,
@@ -716,6 +727,8 @@ impl<'a> TcpSocket<'a> {
             rcv_unacked: 0,
             ack_now: false,
             snd_mss: DEFAULT_MSS,
+            mss_ceiling: DEFAULT_MSS as u16,
+            pmtu_raise_at: None,
             rcv_mss: DEFAULT_MSS,
             snd_wscale: 0,
             rcv_wscale: 0,
@@ -932,7 +945,7 @@ impl<'a> TcpSocket<'a> {
     where
         F: FnOnce(&mut [u8]) -> (usize, R),
     {
-        if !self.may_send() {
+        if !self.send_open() {
             return Err(SendError::InvalidState);
         }
         let (_, result) = self.tx_buffer.enqueue_many_with(f);
@@ -941,7 +954,7 @@ impl<'a> TcpSocket<'a> {
 
     /// Queues as much of `data` as fits; returns how much that was.
     pub fn send_slice(&mut self, data: &[u8]) -> Result<usize, SendError> {
-        if !self.may_send() {
+        if !self.send_open() {
             return Err(SendError::InvalidState);
         }
         Ok(self.tx_buffer.enqueue_slice(data))
@@ -1000,8 +1013,11 @@ impl<'a> TcpSocket<'a> {
 
     /// Graceful close of both directions (RFC 9293 section 3.10.4): LISTEN
     /// and SYN_SENT go to CLOSED; SYN_RCVD and ESTABLISHED to FIN_WAIT_1 and
-    /// CLOSE_WAIT to LAST_ACK, with a FIN after the queued data. Because the
-    /// application will read no more, FIN_WAIT_2 then times out after
+    /// CLOSE_WAIT to LAST_ACK, with a FIN after the queued data. SYN_SENT
+    /// and SYN_RCVD with data queued keep connecting: the data and then the
+    /// FIN go out once the handshake completes (RFC 9293 lets a close in SYN_SENT
+    /// discard queued sends; "send, then close" would lose them). Because
+    /// the application will read no more, FIN_WAIT_2 then times out after
     /// `fin_wait_2_timeout`.
     pub fn close(&mut self) {
         self.rx_closed_by_user = true;
@@ -1016,6 +1032,14 @@ impl<'a> TcpSocket<'a> {
 
     fn close_send_side(&mut self, cause: Cause) {
         match self.state {
+            State::SynSent | State::SynRcvd if !self.tx_buffer.is_empty() => {
+                // The FIN follows the queued data after the handshake
+                // (see `close`; RFC 9293 3.10.4 for SYN_RCVD: "queue for
+                // processing after entering ESTABLISHED state"), so no data
+                // goes out before our SYN is acknowledged;
+                // `close_after_handshake` makes the move.
+                self.fin_queued = true;
+            }
             State::Listen | State::SynSent => {
                 self.set_state(State::Closed, cause);
                 self.reset_connection();
@@ -1037,6 +1061,29 @@ impl<'a> TcpSocket<'a> {
             | State::Closing
             | State::LastAck
             | State::TimeWait => {}
+        }
+    }
+
+    /// A close or shutdown in SYN_SENT with data queued set `fin_queued`
+    /// and left the state alone: now that the handshake has moved the
+    /// connection on, it takes the state that close would have taken.
+    pub(super) fn close_after_handshake(&mut self) {
+        if !self.fin_queued {
+            return;
+        }
+        let cause = if self.rx_closed_by_user {
+            Cause::Close
+        } else {
+            Cause::Shutdown
+        };
+        match self.state {
+            State::Established => self.set_state(State::FinWait1, cause),
+            State::CloseWait => self.set_state(State::LastAck, cause),
+            State::SynRcvd if self.tx_buffer.is_empty() => {
+                self.timers.state = None;
+                self.set_state(State::FinWait1, cause);
+            }
+            _ => {}
         }
     }
 
@@ -1113,8 +1160,19 @@ impl<'a> TcpSocket<'a> {
         !matches!(self.state, State::Closed | State::Listen | State::TimeWait)
     }
 
-    /// Whether `send` is allowed (the send side is open).
+    /// Whether the connection is established with its send side open
+    /// (ESTABLISHED or CLOSE_WAIT, before `close` or `shutdown`), as
+    /// smoltcp's `may_send`: false during the handshake, so "if may_send,
+    /// send, then close" waits for the connection. [`send`](Self::send)
+    /// itself also accepts data in SYN_SENT and SYN_RCVD and queues it
+    /// until the handshake completes (RFC 9293 section 3.10.2).
     pub fn may_send(&self) -> bool {
+        matches!(self.state, State::Established | State::CloseWait) && !self.fin_queued
+    }
+
+    /// Whether `send` accepts data: the send side is open or about to be
+    /// (SYN_SENT and SYN_RCVD queue it for after the handshake).
+    fn send_open(&self) -> bool {
         matches!(
             self.state,
             State::SynSent | State::SynRcvd | State::Established | State::CloseWait
@@ -1135,7 +1193,8 @@ impl<'a> TcpSocket<'a> {
                 ))
     }
 
-    /// Whether `send` would queue at least one byte now.
+    /// Whether the connection is established and `send` would queue at
+    /// least one byte now (smoltcp's `can_send`).
     pub fn can_send(&self) -> bool {
         self.may_send() && !self.tx_buffer.is_full()
     }
@@ -1349,6 +1408,8 @@ impl<'a> TcpSocket<'a> {
         self.last_invalid_ack = None;
         self.fin_wait_2_limit_at = None;
         self.snd_mss = DEFAULT_MSS;
+        self.mss_ceiling = DEFAULT_MSS as u16;
+        self.pmtu_raise_at = None;
     }
 
     /// Drops the connection after a RST, a give-up or a hard error: state

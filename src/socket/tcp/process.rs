@@ -137,6 +137,7 @@ impl<'a> TcpSocket<'a> {
 
         let peer_mss = repr.max_seg_size.map_or(super::DEFAULT_MSS, usize::from);
         self.snd_mss = peer_mss.min(mss_for_mtu(cx.ip_mtu)).max(MIN_MSS);
+        self.mss_ceiling = u16::try_from(self.snd_mss).unwrap_or(u16::MAX);
 
         // Window scaling only when both SYNs carry the option (RFC 7323 2.2).
         if !active {
@@ -227,6 +228,7 @@ impl<'a> TcpSocket<'a> {
                 if fin_taken {
                     self.set_state(State::CloseWait, Cause::RcvFin);
                 }
+                self.close_after_handshake();
                 // The ACK of the SYN-ACK goes out at once.
                 self.ack_reply(cx.now)
             }
@@ -239,6 +241,7 @@ impl<'a> TcpSocket<'a> {
                 self.queue_early_data(repr.seq_number + 1, repr.payload);
                 self.set_state(State::SynRcvd, Cause::RcvSyn);
                 self.timers.state = cx.now.checked_add(self.config.syn_rcvd_timeout);
+                self.close_after_handshake();
                 None
             }
         }
@@ -381,6 +384,7 @@ impl<'a> TcpSocket<'a> {
             };
             self.set_state(State::Established, cause);
             self.timers.state = None;
+            self.close_after_handshake();
             self.snd_wnd = usize::from(repr.window_len) << self.snd_wscale;
             self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
             self.snd_wl1 = repr.seq_number;
@@ -878,6 +882,10 @@ impl<'a> TcpSocket<'a> {
         if self.rcv_fin == Some(self.rcv_nxt) {
             self.rcv_fin = None;
             self.fin_received = true;
+            // Nothing follows a FIN: data a peer sent past it is dropped,
+            // or the assembler's offsets, relative to RCV.NXT, would slide
+            // by the FIN's sequence number and SACK blocks would misreport.
+            self.assembler.clear();
             // The FIN takes no buffer space: the window's edge moves with it.
             self.rcv_nxt += 1;
             self.rcv_adv += 1;
@@ -906,11 +914,19 @@ impl<'a> TcpSocket<'a> {
     }
 
     /// A duplicate `[left, right)` arrived: with SACK negotiated, the next
-    /// ACK reports it in a D-SACK block (RFC 2883 section 4).
+    /// ACK reports it in a D-SACK block (RFC 2883 section 4). Only its part
+    /// within a receive buffer below RCV.NXT (and after our IRS) counts: a
+    /// sender retransmits nothing older, so anything older is no
+    /// retransmission of ours to report.
     fn note_duplicate(&mut self, left: SeqNumber, right: SeqNumber) {
-        if self.peer_sack_permitted {
-            self.sack_report.note_duplicate(left, right);
+        if !self.peer_sack_permitted {
+            return;
         }
+        // Bytes of the stream taken so far, modulo 2^32 (a wrapped count
+        // only narrows the span).
+        let received = self.rcv_nxt.0.wrapping_sub(self.irs.0.wrapping_add(1)) as usize;
+        let floor = self.rcv_nxt - received.min(self.rx_buffer.capacity());
+        self.sack_report.note_duplicate(left.max(floor), right);
     }
 
     /// Delayed-ACK accounting for `delivered` in-order bytes (RFC 9293
@@ -977,9 +993,11 @@ impl<'a> TcpSocket<'a> {
     /// connection still in SYN_SENT or SYN_RCVD (error `Unreachable`, a
     /// passive open goes back to LISTEN); in synchronized states it is kept
     /// as a soft error (RFC 5461). Fragmentation-needed lowers the send MSS
-    /// (never below 28 bytes, never raised) and resends from SND.UNA.
+    /// (never below 28 bytes) and resends from SND.UNA; ten minutes after
+    /// the last decrease the MSS the handshake settled is tried again
+    /// ([`PMTU_RAISE_INTERVAL`](super::PMTU_RAISE_INTERVAL), RFC 1191
+    /// section 6.3).
     pub fn on_icmp_error(&mut self, cx: &mut Context, quoted_seq: SeqNumber, error: IcmpError) {
-        let _ = cx;
         if !(self.snd_una <= quoted_seq && quoted_seq < self.snd_max) {
             return;
         }
@@ -1004,6 +1022,7 @@ impl<'a> TcpSocket<'a> {
                 }
                 self.snd_mss = mss;
                 self.cc.set_mss(self.congestion_mss());
+                self.pmtu_raise_at = cx.now.checked_add(super::PMTU_RAISE_INTERVAL);
                 if self.snd_una > self.iss && self.snd_nxt > self.snd_una {
                     // The oversized segments were dropped: resend them at
                     // the new size, without a congestion response.

@@ -127,11 +127,15 @@ impl SackReport {
             }
             let start = left - rcv_nxt;
             let end = start + (right - left);
-            if let Some(range) = assembler.range_overlapping(start, end) {
+            let range = assembler.range_overlapping(start, end);
+            if let Some(range) = range.filter(|&(start, _)| start > 0) {
                 push(&mut out, &mut count, held(range), first_held);
             }
         }
-        for range in assembler.ranges() {
+        // Data at RCV.NXT itself is held only before the handshake ends
+        // (a SYN's data, not yet acknowledged): it is no block above the
+        // cumulative ACK, so it is not reported.
+        for range in assembler.ranges().filter(|&(start, _)| start > 0) {
             push(&mut out, &mut count, held(range), first_held);
         }
         out

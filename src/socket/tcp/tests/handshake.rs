@@ -3,7 +3,7 @@
 //! handling; handshake retransmission limits and the SYN_RCVD timeout.
 
 use super::*;
-use crate::socket::tcp::{ConnectError, ListenError, TcpError, rst_for_unmatched};
+use crate::socket::tcp::{ConnectError, ListenError, SendError, TcpError, rst_for_unmatched};
 use State::*;
 
 #[test]
@@ -561,4 +561,92 @@ fn handshake_across_the_sequence_wrap() {
     let mut h = Harness::new(65536, 65536, plain_config());
     h.establish_passive(u32::MAX, u32::MAX);
     assert_eq!(h.state(), Established);
+}
+
+#[test]
+fn may_send_waits_for_the_handshake_and_send_queues_early_data() {
+    let mut h = Harness::new(65536, 65536, plain_config());
+    h.connect(ISS);
+    // smoltcp's predicates: nothing may be sent before ESTABLISHED...
+    assert!(!h.socket.may_send() && !h.socket.can_send());
+    // ...but `send` queues data for after the handshake (RFC 9293 3.10.2).
+    assert_eq!(h.socket.send_slice(b"early"), Ok(5));
+    h.expect_silence();
+    let ack = h.recv(seg(SYN | ACK, IRS, Some(ISS + 1), b"")).unwrap();
+    ack.is(ACK, ISS + 1, Some(IRS + 1), 0);
+    assert!(h.socket.may_send() && h.socket.can_send());
+    let data = h.dispatch().unwrap();
+    data.is(PSH | ACK, ISS + 1, Some(IRS + 1), 5);
+    assert_eq!(data.payload, b"early");
+    h.expect_silence();
+}
+
+#[test]
+fn send_then_close_in_syn_sent_sends_data_and_fin_after_the_handshake() {
+    let mut h = Harness::new(65536, 65536, plain_config());
+    h.connect(ISS);
+    h.socket.send_slice(b"request").unwrap();
+    h.socket.close();
+    // Still connecting; the close waits for the data to go out.
+    assert_eq!(h.state(), SynSent);
+    assert_eq!(h.socket.send_slice(b"more"), Err(SendError::InvalidState));
+    h.expect_trace(&[(Closed, SynSent, Cause::Connect)]);
+    // The SYN is retransmitted alone, without a FIN.
+    h.advance(secs(1));
+    h.dispatch().unwrap().is(SYN, ISS, None, 0);
+    h.expect_silence();
+    h.recv(seg(SYN | ACK, IRS, Some(ISS + 1), b""))
+        .unwrap()
+        .is(ACK, ISS + 1, Some(IRS + 1), 0);
+    assert_eq!(h.state(), FinWait1);
+    h.expect_trace(&[
+        (SynSent, Established, Cause::RcvSynAck),
+        (Established, FinWait1, Cause::Close),
+    ]);
+    let data = h.dispatch().unwrap();
+    data.is(FIN | PSH | ACK, ISS + 1, Some(IRS + 1), 7);
+    assert_eq!(data.payload, b"request");
+    h.expect_silence();
+    assert_eq!(h.recv(seg(ACK, IRS + 1, Some(ISS + 9), b"")), None);
+    assert_eq!(h.state(), FinWait2);
+}
+
+#[test]
+fn close_in_syn_sent_without_data_still_closes_at_once() {
+    let mut h = Harness::new(65536, 65536, plain_config());
+    h.connect(ISS);
+    h.socket.close();
+    assert_eq!(h.state(), Closed);
+    h.expect_trace(&[
+        (Closed, SynSent, Cause::Connect),
+        (SynSent, Closed, Cause::Close),
+    ]);
+    h.expect_silence();
+}
+
+#[test]
+fn shutdown_in_syn_sent_with_data_waits_through_a_simultaneous_open() {
+    let mut h = Harness::new(65536, 65536, plain_config());
+    h.connect(ISS);
+    h.socket.send_slice(b"hi").unwrap();
+    h.socket.shutdown();
+    assert_eq!(h.state(), SynSent);
+    // The peer's SYN crosses ours: SYN_RCVD, where the shutdown takes
+    // effect as it would have there.
+    assert_eq!(h.recv(seg(SYN, IRS, None, b"")), None);
+    assert_eq!(h.state(), SynRcvd);
+    h.dispatch().unwrap().is(SYN | ACK, ISS, Some(IRS + 1), 0);
+    // No data before our SYN is acknowledged.
+    h.expect_silence();
+    assert_eq!(h.recv(seg(ACK, IRS + 1, Some(ISS + 1), b"")), None);
+    assert_eq!(h.state(), FinWait1);
+    h.expect_trace(&[
+        (Closed, SynSent, Cause::Connect),
+        (SynSent, SynRcvd, Cause::RcvSyn),
+        (SynRcvd, Established, Cause::RcvAck),
+        (Established, FinWait1, Cause::Shutdown),
+    ]);
+    let data = h.dispatch().unwrap();
+    data.is(FIN | PSH | ACK, ISS + 1, Some(IRS + 1), 2);
+    assert_eq!(data.payload, b"hi");
 }

@@ -24,7 +24,7 @@ mod options;
 mod pair;
 mod rst_syn;
 mod sack;
-mod sack_sender;
+mod sack_blocks;
 mod timers;
 
 pub(super) const LOCAL: IpEndpoint = IpEndpoint::new(IpAddress::v4(10, 0, 0, 1), 80);

@@ -359,3 +359,76 @@ fn fragmentation_needed_lowers_the_mss_and_resends() {
     );
     assert_eq!(h.socket.send_mss(), 28);
 }
+
+#[test]
+fn lowered_path_mtu_is_raised_again_after_ten_minutes() {
+    let mut h = established();
+    // Every segment goes out at once, so the sizes show the MSS.
+    h.socket.set_nagle_enabled(false);
+    h.socket.on_icmp_error(
+        &mut h.cx,
+        SeqNumber(ISS + 1),
+        IcmpError::FragmentationNeeded { mtu: 1000 },
+    );
+    // Nothing was in flight: the error quotes no sequence number we sent.
+    assert_eq!(h.socket.send_mss(), 1460);
+    h.socket.send_slice(bytes(1460)).unwrap();
+    assert_eq!(h.dispatch_all().len(), 1);
+    h.socket.on_icmp_error(
+        &mut h.cx,
+        SeqNumber(ISS + 1),
+        IcmpError::FragmentationNeeded { mtu: 1000 },
+    );
+    assert_eq!(h.socket.send_mss(), 960);
+    let resent = h.dispatch_all();
+    assert_eq!(
+        resent
+            .iter()
+            .map(|s| (s.seq, s.payload.len()))
+            .collect::<Vec<_>>(),
+        [(ISS + 1, 960), (ISS + 961, 500)]
+    );
+    h.recv(seg(ACK, IRS + 1, Some(ISS + 1461), b""));
+    // A second decrease restarts the ten minutes (RFC 1191 6.3 counts from
+    // the most recent one).
+    h.advance(secs(300));
+    h.socket.send_slice(bytes(1460)).unwrap();
+    assert_eq!(h.dispatch_all().len(), 2);
+    h.socket.on_icmp_error(
+        &mut h.cx,
+        SeqNumber(ISS + 1461),
+        IcmpError::FragmentationNeeded { mtu: 800 },
+    );
+    assert_eq!(h.socket.send_mss(), 760);
+    let sent = h.dispatch_all();
+    assert_eq!(
+        sent.iter()
+            .map(|s| (s.seq, s.payload.len()))
+            .collect::<Vec<_>>(),
+        [(ISS + 1461, 760), (ISS + 2221, 700)]
+    );
+    h.recv(seg(ACK, IRS + 1, Some(ISS + 2921), b""));
+    // Just before ten minutes after the second decrease: still lowered.
+    h.advance(secs(600) - ms(1));
+    h.socket.send_slice(bytes(1460)).unwrap();
+    let sent = h.dispatch_all();
+    assert_eq!(
+        sent.iter()
+            .map(|s| (s.seq, s.payload.len()))
+            .collect::<Vec<_>>(),
+        [(ISS + 2921, 760), (ISS + 3681, 700)]
+    );
+    assert_eq!(h.socket.send_mss(), 760);
+    h.recv(seg(ACK, IRS + 1, Some(ISS + 4381), b""));
+    // At ten minutes the handshake's MSS is tried again.
+    h.advance(ms(1));
+    h.socket.send_slice(bytes(1460)).unwrap();
+    let sent = h.dispatch_all();
+    assert_eq!(
+        sent.iter()
+            .map(|s| (s.seq, s.payload.len()))
+            .collect::<Vec<_>>(),
+        [(ISS + 4381, 1460)]
+    );
+    assert_eq!(h.socket.send_mss(), 1460);
+}
