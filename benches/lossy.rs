@@ -46,6 +46,7 @@ fn main() {
         );
         println!("{}", lossy::TABLE_HEADER);
         let wall = std::time::Instant::now();
+        let mut rows = Vec::new();
         for loss in lossy::LOSS_PERCENTS {
             let scenario = Scenario {
                 tuning,
@@ -53,7 +54,12 @@ fn main() {
             };
             let row = Row::measure(&scenario, lossy::FIRST_SEED, lossy::SEEDS, &pattern);
             println!("{}", lossy::table_line(&row));
+            rows.push(row);
         }
-        println!("({:.1} s wall)", wall.elapsed().as_secs_f64());
+        println!(
+            "{} ({:.1} s wall)",
+            lossy::counts_note(&rows),
+            wall.elapsed().as_secs_f64()
+        );
     }
 }

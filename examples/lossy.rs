@@ -148,6 +148,7 @@ fn main() -> ExitCode {
     println!("{}", lossy::TABLE_HEADER);
     let pattern = Pattern::default();
     let mut unfinished = 0;
+    let mut rows = Vec::new();
     for &loss in &options.loss {
         let scenario = Scenario {
             link,
@@ -166,7 +167,9 @@ fn main() -> ExitCode {
             }
         }
         unfinished += row.runs.len() - row.finished();
+        rows.push(row);
     }
+    println!("{}", lossy::counts_note(&rows));
     println!(
         "goodput: bytes read * 8 / (last byte read - first data frame sent), virtual time; counts seen on the link; \
          Mathis: MSS*8/RTT*sqrt(3/2)/sqrt(p); ceiling: rate * payload/{} * (1 - p)",

@@ -27,8 +27,11 @@
 //! the client that its own deadline was due for, with nothing received,
 //! that resent the segment at the cumulative ACK point, or that sent an ARP
 //! request when its neighbor entry had expired, the next data frame being
-//! such a retransmission); timer probes (such a poll resending another
-//! segment: a tail loss probe); random and tail drops each way.
+//! such a retransmission); tail probes (such a poll resending the highest
+//! segment instead: a TLP); other timer-driven retransmissions; random and
+//! tail drops each way. Once the stack runs RACK, whose reordering timer
+//! also resends the segment at the cumulative ACK, only the stack can tell
+//! its RTOs apart: the table then takes its counters (`stack_recovery`).
 //!
 //! This lives beside the examples rather than in `pollnet::phy`: the
 //! nanosecond timeline, the probe that reads every frame and the driver
@@ -447,9 +450,12 @@ pub struct Probe {
     pub retransmitted_frames: u64,
     pub retransmitted_bytes: u64,
     pub rtos: u64,
-    /// Timer-driven retransmissions of a segment other than the one at the
-    /// cumulative ACK point: tail loss probes.
+    /// Timer-driven retransmissions of the highest segment sent instead:
+    /// tail loss probes (RFC 8985 section 7).
     pub timer_probes: u64,
+    /// Other timer-driven retransmissions (e.g. losses marked when RACK's
+    /// reordering window expired, RFC 8985 section 6.2).
+    pub timer_recoveries: u64,
     pub largest_payload: usize,
     pub first_data_ns: Option<u64>,
     last_data_ns: u64,
@@ -504,12 +510,17 @@ impl Probe {
             let timer = (self.quiet && self.due && !self.counted) || self.timer_after_arp;
             if timer {
                 self.counted = true;
+                // Before RACK's reordering timer, the only timer that
+                // resends the segment at SND.UNA is the RTO; with it, the
+                // stack's own counters (`stack_recovery`) tell them apart.
                 if offset == self.ack_max {
                     self.rtos += 1;
                     self.longest_rto_wait_ns =
                         self.longest_rto_wait_ns.max(now - self.last_data_ns);
-                } else {
+                } else if end >= self.snd_max {
                     self.timer_probes += 1;
+                } else {
+                    self.timer_recoveries += 1;
                 }
             } else if self.quiet && !self.due {
                 self.unexplained_retransmissions += 1;
@@ -645,6 +656,8 @@ pub struct Outcome {
     pub server_stats: pollnet::iface::Stats,
     /// Times the clock was pushed on because `poll_at` kept saying "now".
     pub forced_steps: u64,
+    /// The client's own recovery counters, where it has them.
+    pub stack_recovery: StackRecovery,
 }
 
 impl Outcome {
@@ -818,10 +831,29 @@ pub fn simulate(s: &Scenario, pattern: &Pattern) -> Outcome {
         wall: wall.elapsed(),
         lines: [to_server.counts, to_client.counts],
         probe,
+        stack_recovery: stack_recovery(&client.iface.stats()),
         client_stats: client.iface.stats(),
         server_stats: server.iface.stats(),
         forced_steps,
     }
+}
+
+/// The stack's own loss-recovery counters, where it has them: counted by
+/// the stack, they tell an RTO from a RACK or TLP timer, which the link's
+/// view of timer-driven retransmissions cannot once those timers exist.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StackRecovery {
+    pub rtos: Option<u64>,
+    pub tlps: Option<u64>,
+}
+
+/// The client's recovery counters from `Interface::stats()`. Today's
+/// `Stats` counts retransmissions only, so this says "unknown"; once it
+/// has `tcp_rtos` and `tcp_tlps_sent` (the SACK sender's counters), return
+/// `StackRecovery { rtos: Some(stats.tcp_rtos), tlps: Some(stats.tcp_tlps_sent) }`
+/// and the table shows them instead of the link's estimate.
+fn stack_recovery(_stats: &pollnet::iface::Stats) -> StackRecovery {
+    StackRecovery::default()
 }
 
 /// Why the connection is gone, if it is.
@@ -904,16 +936,31 @@ impl Row {
         )
     }
 
+    /// RTOs: the stack's count where every run has one, else the link's.
     pub fn rtos(&self) -> u64 {
-        median(&self.runs.iter().map(|o| o.probe.rtos).collect::<Vec<_>>())
+        let stack: Option<Vec<u64>> = self.runs.iter().map(|o| o.stack_recovery.rtos).collect();
+        median(&stack.unwrap_or_else(|| self.runs.iter().map(|o| o.probe.rtos).collect()))
     }
 
-    pub fn timer_probes(&self) -> u64 {
+    /// Tail loss probes: the stack's count where every run has one, else
+    /// the link's (retransmissions of the highest segment on a timer; a
+    /// probe that sends new data is not a retransmission and is not seen).
+    pub fn tlps(&self) -> u64 {
+        let stack: Option<Vec<u64>> = self.runs.iter().map(|o| o.stack_recovery.tlps).collect();
+        median(&stack.unwrap_or_else(|| self.runs.iter().map(|o| o.probe.timer_probes).collect()))
+    }
+
+    /// Whether the RTO and TLP columns are the stack's own counts.
+    pub fn counted_by_stack(&self) -> bool {
+        self.runs.iter().all(|o| o.stack_recovery.rtos.is_some())
+    }
+
+    pub fn timer_recoveries(&self) -> u64 {
         median(
             &self
                 .runs
                 .iter()
-                .map(|o| o.probe.timer_probes)
+                .map(|o| o.probe.timer_recoveries)
                 .collect::<Vec<_>>(),
         )
     }
@@ -933,7 +980,18 @@ impl Row {
 }
 
 /// The table header: one line per column group, and the rule under it.
-pub const TABLE_HEADER: &str = "| loss | goodput Mbit/s (median; min-max) | retx frames | RTOs | TLP-like | finished | Mathis (MSS 1460) | link ceiling |\n|---:|---:|---:|---:|---:|---:|---:|---:|";
+pub const TABLE_HEADER: &str = "| loss | goodput Mbit/s (median; min-max) | retx frames | RTOs | TLPs | other timer retx | finished | Mathis (MSS 1460) | link ceiling |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+
+/// What the RTO and TLP columns of `rows` are, for under the table.
+pub fn counts_note(rows: &[Row]) -> &'static str {
+    if rows.iter().all(Row::counted_by_stack) {
+        "RTOs and TLPs: the stack's own counters"
+    } else {
+        "RTOs and TLPs: seen on the link (a timer-driven retransmission of the segment at the cumulative \
+         ACK; of the highest segment); other timer retx: the rest. (With RACK, whose timer also resends \
+         the segment at the cumulative ACK, only the stack's counters separate RTOs.)"
+    }
+}
 
 /// One line of the table (Markdown, so it pastes into BENCHMARKS.md).
 pub fn table_line(row: &Row) -> String {
@@ -949,14 +1007,15 @@ pub fn table_line(row: &Row) -> String {
         "-".into()
     };
     format!(
-        "| {}% | {:.2} ({:.2}-{:.2}) | {} | {} | {} | {}/{} | {} | {:.2} |",
+        "| {}% | {:.2} ({:.2}-{:.2}) | {} | {} | {} | {} | {}/{} | {} | {:.2} |",
         row.loss_percent,
         row.goodput_mbps(),
         min,
         max,
         row.retransmitted_frames(),
         row.rtos(),
-        row.timer_probes(),
+        row.tlps(),
+        row.timer_recoveries(),
         row.finished(),
         row.runs.len(),
         mathis,
@@ -970,8 +1029,8 @@ pub fn account(o: &Outcome) -> String {
     let [ab, ba] = o.lines;
     format!(
         "seed {:#x}: {} of {} bytes checked in {:.3} s virtual ({:.0} ms wall){}; client data frames {}, \
-         retransmitted {} ({} B), RTOs {} (longest silence before one {:.3} s), timer probes {}, \
-         unexplained retransmissions {}; client->server offered {} lost {} tail-dropped {} queue peak {}; \
+         retransmitted {} ({} B), RTOs {} (longest silence before one {:.3} s), tail probes {}, \
+         other timer retransmissions {}, unexplained retransmissions {}; client->server offered {} lost {} tail-dropped {} queue peak {}; \
          server->client offered {} lost {} tail-dropped {} queue peak {}; stack counters: client \
          tcp_retransmissions {} of tcp_segments_sent {}, server tcp_segments_sent {}; clock pushed {} times",
         o.scenario.seed,
@@ -988,6 +1047,7 @@ pub fn account(o: &Outcome) -> String {
         p.rtos,
         p.longest_rto_wait_ns as f64 / 1e9,
         p.timer_probes,
+        p.timer_recoveries,
         p.unexplained_retransmissions,
         ab.offered,
         ab.random_drops,
