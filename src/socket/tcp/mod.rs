@@ -1303,14 +1303,21 @@ impl<'a> TcpSocket<'a> {
         }
         if self.snd_una != self.iss {
             // The segment log covers exactly what is in flight.
-            let log_start = self.sent_log.get(0).map_or(self.sent_log.end(), |s| s.start);
+            let log_start = self
+                .sent_log
+                .get(0)
+                .map_or(self.sent_log.end(), |s| s.start);
             if log_start != self.snd_una {
                 return Err("segment log does not start at SND.UNA");
             }
             if self.sent_log.end() != self.snd_max {
                 return Err("segment log does not end at SND.MAX");
             }
-            if self.sacked.iter().any(|(l, r)| l < self.snd_una || r > self.snd_max) {
+            if self
+                .sacked
+                .iter()
+                .any(|(l, r)| l < self.snd_una || r > self.snd_max)
+            {
                 return Err("SACKed range outside [SND.UNA, SND.MAX)");
             }
         }
