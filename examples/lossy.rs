@@ -9,6 +9,7 @@
 //! cargo run --release --example lossy -- [--loss 0,1,3,10] [--seeds 5]
 //!     [--bytes 20000000] [--queue 100] [--rtt-ms 10] [--rate-mbit 100]
 //!     [--sack on|off] [--timestamps on|off] [--min-rto-ms MS]
+//!     [--congestion cubic|new-reno]
 //!     [--first-seed S] [--time-limit SECONDS] [--verbose]
 //! ```
 //!
@@ -23,6 +24,7 @@ mod lossy;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
+use pollnet::socket::tcp::CongestionAlgorithm;
 use pollnet::time::Duration;
 
 use lossy::{LinkModel, Pattern, Row, Scenario, Tuning};
@@ -37,6 +39,22 @@ enum Switch {
 impl Switch {
     fn on(self) -> bool {
         self == Switch::On
+    }
+}
+
+/// A congestion control algorithm, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Congestion {
+    Cubic,
+    NewReno,
+}
+
+impl Congestion {
+    fn algorithm(self) -> CongestionAlgorithm {
+        match self {
+            Congestion::Cubic => CongestionAlgorithm::Cubic,
+            Congestion::NewReno => CongestionAlgorithm::NewReno,
+        }
     }
 }
 
@@ -79,6 +97,10 @@ struct Options {
     /// default if not given.
     #[arg(long = "min-rto-ms", value_name = "MS", value_parser = cli::millis)]
     min_rto: Option<Duration>,
+    /// Congestion control (TcpConfig::congestion); the stack's default if
+    /// not given.
+    #[arg(long, value_enum, value_name = "cubic|new-reno")]
+    congestion: Option<Congestion>,
     /// Virtual seconds a transfer may take before it is cut off.
     #[arg(long = "time-limit", value_name = "SECONDS", default_value = "600", value_parser = cli::seconds)]
     time_limit: Duration,
@@ -128,6 +150,7 @@ fn main() -> ExitCode {
         sack: options.sack.map(Switch::on),
         timestamps: options.timestamps.map(Switch::on),
         min_rto: options.min_rto,
+        congestion: options.congestion.map(Congestion::algorithm),
     };
     let link = LinkModel {
         rate_bps: (options.rate * 1e6).round() as u64,

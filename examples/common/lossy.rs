@@ -47,7 +47,7 @@ use pollnet::iface::{Config, Interface};
 use pollnet::phy::{Device, DeviceCapabilities, RxToken, SplitMix64, TxToken};
 use pollnet::socket::SocketHandle;
 use pollnet::socket::SocketSet;
-use pollnet::socket::tcp::{State, TcpConfig, TcpSocket};
+use pollnet::socket::tcp::{CongestionAlgorithm, State, TcpConfig, TcpSocket};
 use pollnet::storage::RingBuffer;
 use pollnet::time::{Duration, Instant};
 use pollnet::wire::{
@@ -145,6 +145,8 @@ pub struct Tuning {
     pub timestamps: Option<bool>,
     /// `TcpConfig::min_rto`.
     pub min_rto: Option<Duration>,
+    /// `TcpConfig::congestion`.
+    pub congestion: Option<CongestionAlgorithm>,
 }
 
 impl Tuning {
@@ -153,6 +155,7 @@ impl Tuning {
         sack: None,
         timestamps: None,
         min_rto: None,
+        congestion: None,
     };
 
     /// `TcpConfig::default()` with these changes.
@@ -172,6 +175,9 @@ impl Tuning {
         if let Some(min_rto) = self.min_rto {
             tcp.min_rto = min_rto;
         }
+        if let Some(congestion) = self.congestion {
+            tcp.congestion = congestion;
+        }
     }
 
     /// The settings in effect, for a table's heading.
@@ -179,10 +185,11 @@ impl Tuning {
         let tcp = self.config();
         let on = |b: bool| if b { "on" } else { "off" };
         format!(
-            "SACK {}, timestamps {}, min RTO {} ms (TcpConfig::default(){})",
+            "SACK {}, timestamps {}, min RTO {} ms, {:?} (TcpConfig::default(){})",
             on(tcp.sack),
             on(tcp.timestamps),
             tcp.min_rto.total_millis(),
+            tcp.congestion,
             if *self == Tuning::default() {
                 ""
             } else {
@@ -589,6 +596,8 @@ impl Host {
         s: &Scenario,
         pool: Pool,
     ) -> Host {
+        // TCP settings are per socket (set below); the interface takes the
+        // seed its secrets derive from.
         let config = Config::new(mac, u128::from(seed))
             .with_ip(Ipv4Cidr::new(ip, 24).expect("24 is a valid prefix length"));
         let mut sockets = SocketSet::with_capacity(2);
@@ -599,7 +608,7 @@ impl Host {
         socket.set_config(tcp);
         let socket = sockets.add(socket).expect("an empty set has room");
         Host {
-            iface: Interface::new(config).expect("the link's MACs are unicast"),
+            iface: Interface::new(config).expect("a unicast MAC address"),
             nic: Nic::new(pool),
             sockets,
             socket,
@@ -845,13 +854,13 @@ pub struct StackRecovery {
     pub tlps: Option<u64>,
 }
 
-/// The client's recovery counters from `Interface::stats()`. Today's
-/// `Stats` counts retransmissions only, so this says "unknown"; once it
-/// has `tcp_rtos` and `tcp_tlps_sent` (the SACK sender's counters), return
-/// `StackRecovery { rtos: Some(stats.tcp_rtos), tlps: Some(stats.tcp_tlps_sent) }`
-/// and the table shows them instead of the link's estimate.
-fn stack_recovery(_stats: &pollnet::iface::Stats) -> StackRecovery {
-    StackRecovery::default()
+/// The client's recovery counters from `Interface::stats()`: the stack's
+/// own count of retransmission timeouts and tail loss probes.
+fn stack_recovery(stats: &pollnet::iface::Stats) -> StackRecovery {
+    StackRecovery {
+        rtos: Some(stats.tcp_rtos),
+        tlps: Some(stats.tcp_tlps_sent),
+    }
 }
 
 /// Why the connection is gone, if it is.

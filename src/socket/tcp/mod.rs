@@ -22,7 +22,12 @@ mod dispatch;
 mod half_open;
 mod isn;
 mod process;
+mod prr;
+mod rack;
+mod recovery;
 pub mod rtt;
+mod sack_report;
+mod scoreboard;
 mod state;
 mod syn_cookie;
 mod time_wait;
@@ -44,6 +49,7 @@ pub use self::time_wait::TimeWait;
 use core::fmt;
 
 use self::rtt::RttEstimator;
+use self::sack_report::SackReport;
 use crate::socket::{Context, PollAt};
 use crate::storage::{Assembler, RingBuffer};
 use crate::time::{Duration, Instant};
@@ -89,6 +95,16 @@ pub struct TcpStats {
     /// Connections or listeners that could not be entered in the
     /// demultiplexing table (another socket has the key).
     pub demux_insert_failed: u64,
+    /// Retransmission timeouts of data or FIN (RFC 6298 section 5.5).
+    pub rtos: u64,
+    /// Fast recoveries entered (RFC 6675 / RFC 6582, loss detected by
+    /// RACK, SACK or duplicate ACKs).
+    pub fast_recoveries: u64,
+    /// Tail loss probes sent (RFC 8985 section 7).
+    pub tlps_sent: u64,
+    /// Window reductions undone because the retransmissions proved
+    /// spurious (D-SACK, RFC 3708; timestamps, RFC 3522 and RFC 4015).
+    pub spurious_undone: u64,
 }
 
 /// Per-socket TCP settings. Defaults follow lwIP and the RFCs.
@@ -163,7 +179,10 @@ pub struct TcpConfig {
     pub window_scaling: bool,
     /// Offer timestamps (RFC 7323 section 3).
     pub timestamps: bool,
-    /// Offer SACK-permitted (RFC 2018).
+    /// Offer and accept SACK (RFC 2018; default on): when both SYNs carry
+    /// SACK-permitted, every ACK sent while out-of-order data is held
+    /// reports it in SACK blocks (sections 3 and 4), and duplicate segments
+    /// are reported as D-SACK blocks (RFC 2883).
     pub sack: bool,
     /// RFC 793 RST handling instead of RFC 5961 3.2 (FreeBSD's insecure_rst).
     pub insecure_rst: bool,
@@ -212,7 +231,7 @@ impl Default for TcpConfig {
             keepalive_count: 9,
             window_scaling: true,
             timestamps: true,
-            sack: false,
+            sack: true,
             insecure_rst: false,
             insecure_syn: false,
             challenge_ack_limit: 10,
@@ -462,6 +481,27 @@ struct Timers {
     /// The state's own timer: TIME_WAIT's 2*MSL, the FIN_WAIT_2 timeout or
     /// the SYN_RCVD timeout (each state has at most one).
     state: Option<Instant>,
+    /// RACK's reordering timer (RFC 8985 section 6.2 step 5).
+    reorder: Option<Instant>,
+    /// The tail loss probe's timer, PTO (RFC 8985 section 7.2).
+    loss_probe: Option<Instant>,
+}
+
+/// What is needed to undo a window reduction that proves spurious
+/// (RFC 3708 with D-SACK, RFC 3522 with timestamps; response RFC 4015).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct UndoState {
+    /// SND.UNA when the episode (recovery or timeout) began.
+    marker: SeqNumber,
+    /// SND.MAX then: retransmissions of the episode lie below it.
+    high: SeqNumber,
+    /// Retransmitted segments of the episode.
+    retransmitted: u32,
+    /// Of those, how many the peer reported as duplicates (D-SACK).
+    dsacked: u32,
+    /// Our TSval on the episode's first retransmission, and that
+    /// segment's end: Eifel's test waits for the ACK covering it.
+    first_retransmission: Option<(u32, SeqNumber)>,
 }
 
 /// A RST the socket still has to send after `abort` or a give-up.
@@ -488,13 +528,15 @@ struct Timestamps {
 
 /// A TCP socket: one endpoint of a connection, or a listener.
 ///
-/// Sequence variables follow RFC 9293 section 3.3.1. `snd_nxt` is the next
-/// sequence number to send and may move back to `snd_una` after a timeout
-/// (go-back-N); `snd_max` is the highest ever sent, which ACK acceptability
-/// uses. The unacknowledged data stays in the tx buffer from `snd_una`; the
-/// retransmission state is the two ranges `[snd_una, snd_nxt)` (sent or
-/// resent) and `[snd_nxt, snd_max)` (to resend), so a SACK scoreboard can
-/// later mark holes inside them without changing the buffer.
+/// Sequence variables follow RFC 9293 section 3.3.1. `snd_max` is the
+/// highest sequence number sent, which ACK acceptability uses; `snd_nxt` is
+/// the next one to send and moves back to `snd_una` only when the peer
+/// cannot hold what was sent (its window closed, or the path MTU shrank).
+/// The unacknowledged data stays in the tx buffer from `snd_una` until the
+/// cumulative ACK passes it. Loss recovery works on a record of every
+/// segment in flight (send time, lost, retransmitted, SACKed): RACK
+/// (RFC 8985), the RFC 6675 scoreboard and, without SACK, duplicate ACKs
+/// mark segments lost, and only those are resent.
 #[derive(Debug)]
 pub struct TcpSocket<'a> {
     config: TcpConfig,
@@ -512,6 +554,8 @@ pub struct TcpSocket<'a> {
     /// Out-of-order data written past `rcv_nxt` into the rx buffer's free
     /// space, by offset from `rcv_nxt`.
     assembler: Assembler,
+    /// The SACK and D-SACK blocks our ACKs report (RFC 2018, RFC 2883).
+    sack_report: SackReport,
     error: Option<TcpError>,
     soft_error: Option<TcpError>,
     trace: TraceQueue,
@@ -574,6 +618,8 @@ pub struct TcpSocket<'a> {
     timestamps: Timestamps,
     /// RCV.NXT as last sent in an ACK (Last.ACK.sent, RFC 7323 4.3).
     last_ack_sent: SeqNumber,
+    /// SACK was negotiated: both SYNs carried SACK-permitted (RFC 2018
+    /// section 2) and our config allows it.
     peer_sack_permitted: bool,
 
     // Retransmission and timers.
@@ -608,14 +654,33 @@ pub struct TcpSocket<'a> {
     /// When the last segment was sent (RFC 5681 4.1 idle restart).
     last_tx: Option<Instant>,
 
-    // Congestion control (RFC 5681, RFC 6582).
+    // Congestion control and loss recovery (RFC 5681, RFC 6582, RFC 6675,
+    // RFC 6937, RFC 8985).
     cc: Congestion,
     dup_acks: u32,
+    /// In fast recovery (RFC 6675 / RFC 6582).
     in_recovery: bool,
-    /// NewReno's `recover`: SND.MAX when fast recovery began.
+    /// Recovering from a retransmission timeout, until SND.UNA passes
+    /// `recover` (Linux's Loss state): no fast recovery starts meanwhile.
+    in_rto_recovery: bool,
+    /// RecoveryPoint (RFC 6675) / NewReno's `recover`: SND.MAX when the
+    /// recovery or timeout began.
     recover: SeqNumber,
-    /// One segment at SND.UNA must be resent (fast retransmit or partial ACK).
-    fast_retransmit: bool,
+    /// What the peer holds above SND.UNA (RFC 2018).
+    sacked: scoreboard::SackRanges,
+    /// Every segment in flight, with its send time and marks.
+    sent_log: scoreboard::SentLog,
+    /// RACK-TLP's state (RFC 8985).
+    rack: rack::Rack,
+    /// PRR's state during fast recovery (RFC 6937).
+    prr: prr::Prr,
+    /// Without SACK: bytes the duplicate ACKs of this recovery stand for
+    /// (one SMSS each, RFC 6937 section 3), so pipe shrinks as they arrive.
+    dup_ack_bytes: usize,
+    /// The loss probe's timer fired: a probe is due.
+    loss_probe_due: bool,
+    /// Undo information of the last loss episode, while it can be undone.
+    undo: Option<UndoState>,
 
     pending_rst: Option<PendingRst>,
     challenge_window_start: Option<Instant>,
@@ -642,6 +707,7 @@ impl<'a> TcpSocket<'a> {
             rx_buffer,
             tx_buffer,
             assembler: Assembler::new(config.max_ooo_holes),
+            sack_report: SackReport::default(),
             error: None,
             soft_error: None,
             trace: TraceQueue::new(),
@@ -692,8 +758,15 @@ impl<'a> TcpSocket<'a> {
             cc: Congestion::new(config.congestion, DEFAULT_MSS),
             dup_acks: 0,
             in_recovery: false,
+            in_rto_recovery: false,
             recover: SeqNumber(0),
-            fast_retransmit: false,
+            sacked: scoreboard::SackRanges::new(),
+            sent_log: scoreboard::SentLog::new(SeqNumber(0)),
+            rack: rack::Rack::new(),
+            prr: prr::Prr::start(0),
+            dup_ack_bytes: 0,
+            loss_probe_due: false,
+            undo: None,
             pending_rst: None,
             challenge_window_start: None,
             challenge_count: 0,
@@ -1242,6 +1315,26 @@ impl<'a> TcpSocket<'a> {
         if self.state.is_synchronized() && self.rcv_adv < self.rcv_nxt {
             return Err("advertised edge left of RCV.NXT");
         }
+        if self.snd_una != self.iss {
+            // The segment log covers exactly what is in flight.
+            let log_start = self
+                .sent_log
+                .get(0)
+                .map_or(self.sent_log.end(), |s| s.start);
+            if log_start != self.snd_una {
+                return Err("segment log does not start at SND.UNA");
+            }
+            if self.sent_log.end() != self.snd_max {
+                return Err("segment log does not end at SND.MAX");
+            }
+            if self
+                .sacked
+                .iter()
+                .any(|(l, r)| l < self.snd_una || r > self.snd_max)
+            {
+                return Err("SACKed range outside [SND.UNA, SND.MAX)");
+            }
+        }
         Ok(())
     }
 
@@ -1271,6 +1364,7 @@ impl<'a> TcpSocket<'a> {
         self.snd_max = iss;
         self.tx_seq = iss + 1;
         self.recover = iss;
+        self.sent_log.reset(iss + 1);
         // A keyed hash of the reversed 4-tuple with no clock term: fixed for
         // the connection, unpredictable, and unrelated to the ISN.
         self.timestamps.offset = cx.isn.isn(Instant::ZERO, remote, local).raw();
@@ -1293,6 +1387,7 @@ impl<'a> TcpSocket<'a> {
         let config = self.config;
         self.tx_buffer.clear();
         self.assembler = Assembler::new(config.max_ooo_holes);
+        self.sack_report.clear();
         self.fin_queued = false;
         self.rx_closed_by_user = false;
         self.rcv_fin = None;
@@ -1322,7 +1417,14 @@ impl<'a> TcpSocket<'a> {
         self.cc = Congestion::new(config.congestion, DEFAULT_MSS);
         self.dup_acks = 0;
         self.in_recovery = false;
-        self.fast_retransmit = false;
+        self.in_rto_recovery = false;
+        self.sacked.clear();
+        self.sent_log.reset(self.iss + 1);
+        self.rack = rack::Rack::new();
+        self.prr = prr::Prr::start(0);
+        self.dup_ack_bytes = 0;
+        self.loss_probe_due = false;
+        self.undo = None;
         self.challenge_window_start = None;
         self.challenge_count = 0;
         self.last_invalid_ack = None;

@@ -12,9 +12,10 @@ fn active_open() {
     let syn = h.connect(ISS);
     assert_eq!(syn.window, 65535);
     assert_eq!(syn.mss, Some(1460));
+    // SACK-permitted is offered by default (RFC 2018 section 2).
     assert_eq!(
         (syn.window_scale, syn.timestamp, syn.sack_permitted),
-        (None, None, false)
+        (None, None, true)
     );
     h.expect_trace(&[(Closed, SynSent, Cause::Connect)]);
     h.expect_silence();

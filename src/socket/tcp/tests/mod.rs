@@ -6,6 +6,7 @@ extern crate std;
 use std::vec;
 use std::vec::Vec;
 
+use super::congestion::CongestionControl;
 use super::{Cause, IsnGenerator, SocketBuffer, State, TcpConfig, TcpSocket, TcpStats, Transition};
 use crate::socket::{Context, PollAt};
 use crate::time::{Duration, Instant};
@@ -20,7 +21,10 @@ mod handshake;
 mod hardening;
 mod loss;
 mod options;
+mod pair;
 mod rst_syn;
+mod sack;
+mod sack_blocks;
 mod timers;
 
 pub(super) const LOCAL: IpEndpoint = IpEndpoint::new(IpAddress::v4(10, 0, 0, 1), 80);
@@ -101,6 +105,8 @@ pub(super) struct Sent {
     pub window_scale: Option<u8>,
     pub sack_permitted: bool,
     pub timestamp: Option<TcpTimestamp>,
+    /// The SACK blocks, absolute, in the order sent.
+    pub sack: Vec<(u32, u32)>,
 }
 
 impl Sent {
@@ -127,6 +133,12 @@ impl Sent {
             window_scale: repr.window_scale,
             sack_permitted: repr.sack_permitted,
             timestamp: repr.timestamp,
+            sack: repr
+                .sack_ranges
+                .iter()
+                .flatten()
+                .map(|r| (r.left.0, r.right.0))
+                .collect(),
         }
     }
 
