@@ -100,6 +100,7 @@ fn ipv4(protocol: IpProtocol, payload_len: usize, fill: impl FnOnce(&mut [u8])) 
             payload_len,
             hop_limit: 64,
             dont_frag: true,
+            ecn: crate::wire::IpEcn::NotEct,
         };
         let mut packet = Ipv4Packet::new_unchecked(&mut *bytes);
         repr.emit(&mut packet, &ChecksumCapabilities::default());
@@ -842,10 +843,7 @@ fn os_seeds_differ_and_seeds_decide_isns_and_ports() {
         let config = Config::new(OUR_MAC, seed).with_ip(Ipv4Cidr::new(OUR_IP, 24).unwrap());
         let mut iface = Interface::new(config).unwrap();
         let mut sockets = SocketSet::with_capacity(2);
-        let socket = TcpSocket::new(
-            RingBuffer::new(vec![0; 64]),
-            RingBuffer::new(vec![0; 64]),
-        );
+        let socket = TcpSocket::new(RingBuffer::new(vec![0; 64]), RingBuffer::new(vec![0; 64]));
         let handle = sockets.add(socket).unwrap();
         let local = iface
             .connect(&mut sockets, handle, remote, Instant::ZERO)

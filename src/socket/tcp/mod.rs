@@ -1363,6 +1363,7 @@ impl<'a> TcpSocket<'a> {
             next_header: IpProtocol::Tcp,
             payload_len: tcp_len,
             hop_limit: HOP_LIMIT,
+            ecn: crate::wire::IpEcn::NotEct,
         })
     }
 

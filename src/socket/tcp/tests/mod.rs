@@ -195,6 +195,7 @@ impl Harness {
             next_header: IpProtocol::Tcp,
             payload_len: 20 + repr.payload.len(),
             hop_limit: 64,
+            ecn: crate::wire::IpEcn::NotEct,
         };
         let reply = self.socket.process(&mut self.cx, &ip, &repr);
         self.check();
