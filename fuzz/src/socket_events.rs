@@ -276,7 +276,7 @@ pub fn run(data: &[u8]) -> Outcome {
     while !input.is_empty() && steps < 512 {
         steps += 1;
         match input.byte() % 12 {
-            0 | 1 | 2 => {
+            0..=2 => {
                 // A segment from the peer, near the socket's own numbers.
                 let seqs = socket.debug_sequence();
                 let control = input.byte();
