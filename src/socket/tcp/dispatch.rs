@@ -55,6 +55,12 @@ pub(super) struct Plan {
 }
 
 impl Plan {
+    /// Data sent for the first time: the only segments that are
+    /// ECN-capable (RFC 3168 sections 6.1.5 and 6.1.6).
+    fn carries_new_data(&self) -> bool {
+        self.kind == SegmentKind::Data && self.payload_len > 0 && !self.retransmission
+    }
+
     fn control(kind: SegmentKind, seq: SeqNumber, ack: SeqNumber, flags: TcpFlags) -> Plan {
         Plan {
             kind,
@@ -625,6 +631,8 @@ impl<'a> TcpSocket<'a> {
             repr.ack_number = self.rcv_nxt;
             repr.sack_ranges = self.sack_blocks();
         }
+        // ECE while a CE mark is unanswered (RFC 3168 section 6.1.3).
+        repr.flags |= self.ecn_marks(flags, false).0;
         if self.timestamps.enabled {
             repr.timestamp = Some(TcpTimestamp {
                 tsval: self.ts_clock(now),
@@ -658,7 +666,13 @@ impl<'a> TcpSocket<'a> {
         repr.payload = self
             .tx_buffer
             .get_allocated(plan.payload_offset, plan.payload_len);
-        let ip = self.ip_repr(tcp_header_len(&repr) + repr.payload.len())?;
+        let mut ip = self.ip_repr(tcp_header_len(&repr) + repr.payload.len())?;
+        if plan.carries_new_data() {
+            // ECT(0), and CWR after a reduction (RFC 3168 section 6.1.2).
+            let (marks, ecn) = self.ecn_marks(plan.flags, true);
+            repr.flags |= marks;
+            ip.ecn = ecn;
+        }
         debug_assert_eq!(ip.hop_limit, HOP_LIMIT);
         Some((ip, repr))
     }
@@ -676,7 +690,7 @@ impl<'a> TcpSocket<'a> {
             src_port,
             dst_port,
             seq_number: plan.seq,
-            flags: plan.flags,
+            flags: plan.flags | self.syn_ecn_flags(active, plan.retransmission),
             window_len: self.syn_window() as u16,
             max_seg_size: Some(self.rcv_mss.min(65535) as u16),
             window_scale: self.rcv_wscale_offer,
@@ -719,6 +733,9 @@ impl<'a> TcpSocket<'a> {
         // pure ACKs and probes do not make a sender busy.
         if plan.kind == SegmentKind::Data && plan.payload_len > 0 {
             self.last_tx = Some(now);
+        }
+        if plan.carries_new_data() {
+            self.note_ecn_data_sent();
         }
         match plan.kind {
             SegmentKind::Rst => {

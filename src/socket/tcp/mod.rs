@@ -19,6 +19,7 @@
 pub mod congestion;
 mod diagram;
 mod dispatch;
+mod ecn;
 mod half_open;
 mod isn;
 mod process;
@@ -40,6 +41,7 @@ pub use self::congestion::{
     AckEvent, AnyCongestion, CongestionAlgorithm, CongestionCause, CongestionControl,
 };
 pub use self::diagram::transition_allowed;
+pub use self::ecn::EcnMode;
 pub use self::half_open::HalfOpen;
 pub use self::isn::IsnGenerator;
 pub use self::state::{Cause, State, Transition};
@@ -48,6 +50,7 @@ pub use self::time_wait::TimeWait;
 
 use core::fmt;
 
+use self::ecn::EcnState;
 use self::rtt::RttEstimator;
 use self::sack_report::SackReport;
 use crate::socket::{Context, PollAt};
@@ -202,6 +205,12 @@ pub struct TcpConfig {
     pub invalid_ack_interval: Duration,
     /// Holes the out-of-order assembler may keep.
     pub max_ooo_holes: usize,
+    /// Explicit Congestion Notification (RFC 3168): off, accepted when the
+    /// peer's SYN asks (the default, as Linux's `tcp_ecn=2`), or requested
+    /// in our SYNs too. Once agreed, new data goes out ECT(0), a CE mark is
+    /// echoed with ECE until the peer's CWR, and an ECE reduces the window
+    /// once per window of data.
+    pub ecn: EcnMode,
     /// Drop segments with both SYN and FIN set, unanswered (FreeBSD's
     /// `net.inet.tcp.drop_synfin`): such a segment is legal in RFC 9293
     /// but only port scanners send it. Off by default.
@@ -238,6 +247,7 @@ impl Default for TcpConfig {
             invalid_ack_interval: Duration::from_millis(500),
             max_ooo_holes: 8,
             drop_syn_fin: false,
+            ecn: EcnMode::Accept,
         }
     }
 }
@@ -556,6 +566,8 @@ pub struct TcpSocket<'a> {
     assembler: Assembler,
     /// The SACK and D-SACK blocks our ACKs report (RFC 2018, RFC 2883).
     sack_report: SackReport,
+    /// ECN agreement and signals (RFC 3168 section 6.1).
+    ecn: EcnState,
     error: Option<TcpError>,
     soft_error: Option<TcpError>,
     trace: TraceQueue,
@@ -708,6 +720,7 @@ impl<'a> TcpSocket<'a> {
             tx_buffer,
             assembler: Assembler::new(config.max_ooo_holes),
             sack_report: SackReport::default(),
+            ecn: EcnState::default(),
             error: None,
             soft_error: None,
             trace: TraceQueue::new(),
@@ -1388,6 +1401,7 @@ impl<'a> TcpSocket<'a> {
         self.tx_buffer.clear();
         self.assembler = Assembler::new(config.max_ooo_holes);
         self.sack_report.clear();
+        self.ecn = EcnState::default();
         self.fin_queued = false;
         self.rx_closed_by_user = false;
         self.rcv_fin = None;
@@ -1459,7 +1473,8 @@ impl<'a> TcpSocket<'a> {
         self.tx_seq + self.tx_buffer.len()
     }
 
-    /// The IP header of a segment this socket sends.
+    /// The IP header of a segment this socket sends (not ECN-capable;
+    /// `dispatch` marks new data).
     fn ip_repr(&self, tcp_len: usize) -> Option<IpRepr> {
         let local = self.local_endpoint?;
         let remote = self.remote_endpoint?;
@@ -1469,6 +1484,7 @@ impl<'a> TcpSocket<'a> {
             next_header: IpProtocol::Tcp,
             payload_len: tcp_len,
             hop_limit: HOP_LIMIT,
+            ecn: crate::wire::IpEcn::NotEct,
         })
     }
 

@@ -166,6 +166,7 @@ impl<'a> TcpSocket<'a> {
             _ => self.timestamps.enabled = false,
         }
         self.peer_sack_permitted = self.config.sack && repr.sack_permitted;
+        self.accept_syn_ecn(repr, active);
     }
 
     /// Keeps data that came with a SYN until the connection is established
@@ -406,6 +407,7 @@ impl<'a> TcpSocket<'a> {
         }
         let syn_acked_now = self.snd_una == self.iss && ack > self.iss;
         let fin_acked_now = self.acknowledge(cx, repr, ack);
+        self.process_ecn(now, ip_repr, repr);
         if syn_acked_now {
             self.on_syn_acked(now);
         }

@@ -420,6 +420,7 @@ fn rst_for_unmatched_builds_the_reply_header() {
         next_header: IpProtocol::Tcp,
         payload_len: 23,
         hop_limit: 30,
+        ecn: crate::wire::IpEcn::NotEct,
     };
     let (reply_ip, reply) =
         rst_for_unmatched(&ip, &seg(SYN | FIN, u32::MAX, None, b"abc")).unwrap();
@@ -431,6 +432,7 @@ fn rst_for_unmatched_builds_the_reply_header() {
             next_header: IpProtocol::Tcp,
             payload_len: 20,
             hop_limit: 64,
+            ecn: crate::wire::IpEcn::NotEct,
         }
     );
     assert_eq!((reply.src_port, reply.dst_port), (LOCAL.port, REMOTE.port));

@@ -17,6 +17,7 @@ use crate::wire::{
 mod close;
 mod congestion;
 mod data;
+mod ecn;
 mod handshake;
 mod hardening;
 mod loss;
@@ -107,6 +108,8 @@ pub(super) struct Sent {
     pub timestamp: Option<TcpTimestamp>,
     /// The SACK blocks, absolute, in the order sent.
     pub sack: Vec<(u32, u32)>,
+    /// The IP header's ECN field.
+    pub ecn: crate::wire::IpEcn,
 }
 
 impl Sent {
@@ -139,6 +142,7 @@ impl Sent {
                 .flatten()
                 .map(|r| (r.left.0, r.right.0))
                 .collect(),
+            ecn: ip.ecn,
         }
     }
 
@@ -192,12 +196,19 @@ impl Harness {
     /// Feeds a segment from the peer; returns the immediate reply.
     #[track_caller]
     pub fn recv(&mut self, repr: TcpRepr) -> Option<Sent> {
+        self.recv_ecn(repr, crate::wire::IpEcn::NotEct)
+    }
+
+    /// Feeds a segment from the peer whose IP header carries `ecn`.
+    #[track_caller]
+    pub fn recv_ecn(&mut self, repr: TcpRepr, ecn: crate::wire::IpEcn) -> Option<Sent> {
         let ip = IpRepr {
             src_addr: REMOTE.addr,
             dst_addr: LOCAL.addr,
             next_header: IpProtocol::Tcp,
             payload_len: 20 + repr.payload.len(),
             hop_limit: 64,
+            ecn,
         };
         let reply = self.socket.process(&mut self.cx, &ip, &repr);
         self.check();
