@@ -31,13 +31,6 @@ use pollnet::phy::{
     Device, FaultConfig, FaultInjector, PcapDirection, PcapWriter, Probability, RawSocket,
 };
 
-/// Until pollnet sends and uses SACK blocks (the SACK receiver and sender
-/// are being written), this case would fail; it runs only when this
-/// variable is set (to anything but 0), and shows as ignored otherwise.
-/// REMOVE THIS GATE (the constant and its check in the case) when the SACK
-/// receiver and sender land.
-const PENDING_SACK_GATE: &str = "POLLNET_RUN_PENDING_SACK_INTEROP";
-
 const PORT: u16 = 5020;
 const POLLNET: &str = "192.0.2.1";
 const KERNEL: &str = "192.0.2.2";
@@ -63,11 +56,6 @@ fn pcap_writer<D: Device>(device: D, path: &Path) -> PcapWriter<D, BufWriter<Fil
 }
 
 fn sack_under_three_percent_loss_both_ways_and_no_retransmission_of_sacked_data() {
-    if std::env::var(PENDING_SACK_GATE).map_or(true, |v| v.is_empty() || v == "0") {
-        runner::skip(format!(
-            "waits for pollnet's SACK receiver and sender; set {PENDING_SACK_GATE}=1 to run it"
-        ));
-    }
     let _serial = serial();
     let _timer = CaseTimer::start("SACK under 3% loss");
     let net = VethNet::create(Offload::TxOff).expect("test network");
