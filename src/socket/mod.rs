@@ -152,6 +152,13 @@ pub struct Context {
     /// section 7.3.1, RFC 1122 section 2.3.2.1). The interface clears it
     /// before each segment; sockets only ever set it.
     pub forward_progress: bool,
+    /// Whether in-order data is acknowledged once per poll rather than per
+    /// segment: the interface sets it, so the in-order segments one poll
+    /// takes in for a socket share one ACK, sent by that socket's next
+    /// `dispatch` (in the same poll). Out-of-order data, duplicates, FINs
+    /// and window edges are still answered at once. Off in
+    /// [`Context::new`], so sans-IO callers see one reply per segment.
+    pub coalesce_acks: bool,
 }
 
 impl Context {
@@ -166,6 +173,7 @@ impl Context {
             segment_size: 0,
             stats: tcp::TcpStats::default(),
             forward_progress: false,
+            coalesce_acks: false,
         }
     }
 }

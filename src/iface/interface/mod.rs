@@ -269,6 +269,7 @@ impl<'a> Interface<'a> {
     pub fn context(&self, now: Instant) -> Context {
         let mut cx = Context::new(now, self.isn);
         cx.ip_mtu = self.ip_mtu;
+        cx.coalesce_acks = true;
         cx
     }
 

@@ -19,11 +19,17 @@ use crate::wire::{
 const US: IpAddress = IpAddress::v4(192, 0, 2, 1);
 const PEER: IpAddress = IpAddress::v4(198, 51, 100, 7);
 
+/// A socket whose ACKs are delayed from the first segment (no quick-ACK),
+/// so the tests' timer deadlines read plainly.
 fn socket(rx: usize, tx: usize) -> TcpSocket<'static> {
-    TcpSocket::new(
+    let mut socket = TcpSocket::new(
         RingBuffer::new(vec![0u8; rx]),
         RingBuffer::new(vec![0u8; tx]),
-    )
+    );
+    let mut config = *socket.config();
+    config.quick_acks = 0;
+    socket.set_config(config);
+    socket
 }
 
 fn cx(now_ms: i64) -> Context {

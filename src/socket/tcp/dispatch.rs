@@ -216,7 +216,7 @@ impl<'a> TcpSocket<'a> {
             ));
         }
         let delayed_ack_expired = self.timers.delayed_ack.is_some_and(|t| t <= now);
-        if self.ack_now || delayed_ack_expired || self.window_update_due() {
+        if self.ack_now || self.ack_due || delayed_ack_expired || self.window_update_due() {
             return Some(Plan::control(
                 SegmentKind::Ack,
                 self.ack_seq(),
@@ -532,7 +532,13 @@ impl<'a> TcpSocket<'a> {
             return true;
         }
         let last_before_fin = self.fin_queued && len == unsent;
-        if self.config.nagle && !last_before_fin {
+        // Minshall's Nagle: only an unacknowledged short segment holds
+        // this one back.
+        // (A value outside (SND.UNA, SND.MAX] is from an earlier
+        // connection or already acknowledged.)
+        let short_in_flight =
+            self.snd_short_end > self.snd_una && self.snd_short_end <= self.snd_max;
+        if self.config.nagle && short_in_flight && !last_before_fin {
             return false;
         }
         len == unsent || len >= self.max_snd_wnd / 2
@@ -755,6 +761,17 @@ impl<'a> TcpSocket<'a> {
                 }
                 if plan.kind == SegmentKind::Data {
                     self.record_sent(now, plan.seq, end, plan.retransmission);
+                    // Short in Minshall's sense: the queue's tail. A
+                    // segment cut at the ring buffer's wrap is followed by
+                    // the rest at once, and must not hold that back.
+                    let tail = plan.seq + plan.payload_len == self.data_end();
+                    if !plan.retransmission
+                        && tail
+                        && plan.payload_len > 0
+                        && plan.payload_len < self.max_payload()
+                    {
+                        self.snd_short_end = end;
+                    }
                 }
                 if !plan.fast {
                     self.snd_nxt = end;
@@ -849,6 +866,7 @@ impl<'a> TcpSocket<'a> {
         self.last_ack_sent = self.rcv_nxt;
         self.sack_report.sent();
         self.ack_now = false;
+        self.ack_due = false;
         self.timers.delayed_ack = None;
         self.rcv_unacked = 0;
     }

@@ -168,9 +168,24 @@ pub struct TcpConfig {
     /// RFC 9293 section 3.8.6.3).
     pub ack_delay: Option<Duration>,
     /// With delayed ACKs on, ACK at once when this many full-sized segments
-    /// are unacknowledged (RFC 5681 section 4.2: at most 2).
+    /// are unacknowledged (RFC 5681 section 4.2: at most 2). Through an
+    /// interface, "at once" means at the end of the poll that took the
+    /// segments in: a poll that took in more than two full-sized segments
+    /// answers them with one stretch ACK, as Linux does for what GRO merged
+    /// (a deviation from RFC 1122 4.2.3.2's every second segment that
+    /// senders counting acknowledged bytes, RFC 3465, do not suffer from).
     pub ack_every_segments: u32,
-    /// Nagle's algorithm (RFC 9293 section 3.7.4).
+    /// Quick-ACK, as Linux's: at connection start and after the receive
+    /// side was idle longer than the RTO, this many in-order segments are
+    /// acknowledged without delay (default 16, at most half the receive
+    /// buffer in full segments), so a sender in slow start or a request
+    /// after a pause never waits for the delayed-ACK timer. 0 turns it off.
+    pub quick_acks: u8,
+    /// Nagle's algorithm (RFC 9293 section 3.7.4) in Minshall's form, as
+    /// Linux runs it: a segment shorter than the MSS waits only while an
+    /// earlier short segment is unacknowledged, so the last piece of a
+    /// response does not wait for the ACK of the full segments before it
+    /// (which a delayed ACK would hold back). On by default.
     pub nagle: bool,
     /// Keep-alive: idle time before the first probe, or `None` (off).
     pub keepalive_idle: Option<Duration>,
@@ -234,6 +249,7 @@ impl Default for TcpConfig {
             user_timeout: None,
             ack_delay: Some(Duration::from_millis(100)),
             ack_every_segments: 2,
+            quick_acks: 16,
             nagle: true,
             keepalive_idle: None,
             keepalive_interval: Duration::from_secs(75),
@@ -612,6 +628,16 @@ pub struct TcpSocket<'a> {
     rcv_unacked: usize,
     /// An ACK must go out at once.
     ack_now: bool,
+    /// In-order data waits for an ACK from the next dispatch (coalesced:
+    /// see [`Context::coalesce_acks`]).
+    ack_due: bool,
+    /// Quick-ACK segments left (see [`TcpConfig::quick_acks`]).
+    quick_acks_left: u8,
+    /// When in-order data last arrived (quick-ACK after idle).
+    last_data_rx: Instant,
+    /// The end of the last segment shorter than the MSS we sent (Minshall's
+    /// Nagle: the next short one waits until SND.UNA passes it).
+    snd_short_end: SeqNumber,
 
     // Options.
     /// Effective send MSS: the peer's MSS, our MTU, and path MTU discovery.
@@ -744,6 +770,10 @@ impl<'a> TcpSocket<'a> {
             fin_received: false,
             rcv_unacked: 0,
             ack_now: false,
+            ack_due: false,
+            quick_acks_left: 0,
+            last_data_rx: Instant::ZERO,
+            snd_short_end: SeqNumber(0),
             snd_mss: DEFAULT_MSS,
             mss_ceiling: DEFAULT_MSS as u16,
             pmtu_raise_at: None,
@@ -1408,6 +1438,8 @@ impl<'a> TcpSocket<'a> {
         self.fin_received = false;
         self.rcv_unacked = 0;
         self.ack_now = false;
+        self.ack_due = false;
+        self.quick_acks_left = 0;
         self.snd_wnd = 0;
         self.max_snd_wnd = 0;
         self.snd_wscale = 0;

@@ -224,8 +224,13 @@ impl<'a> TcpSocket<'a> {
                 self.on_syn_acked(cx.now);
                 // "If there are other controls or text in the segment,
                 // continue processing at the sixth step" (data and FIN).
-                let fin_taken =
-                    self.process_text(cx.now, repr.seq_number + 1, repr.payload, repr.fin());
+                let fin_taken = self.process_text(
+                    cx.now,
+                    cx.coalesce_acks,
+                    repr.seq_number + 1,
+                    repr.payload,
+                    repr.fin(),
+                );
                 if fin_taken {
                     self.set_state(State::CloseWait, Cause::RcvFin);
                 }
@@ -445,7 +450,13 @@ impl<'a> TcpSocket<'a> {
 
         // Sixth (URG) is not supported: urgent data is read as normal data.
         // Seventh and eighth: text and FIN.
-        let fin_taken = self.process_text(now, repr.seq_number, repr.payload, repr.fin());
+        let fin_taken = self.process_text(
+            now,
+            cx.coalesce_acks,
+            repr.seq_number,
+            repr.payload,
+            repr.fin(),
+        );
         match self.state {
             State::FinWait1 if self.our_fin_acked() => {
                 if fin_taken {
@@ -780,14 +791,34 @@ impl<'a> TcpSocket<'a> {
         if self.rcv_adv < self.rcv_nxt {
             self.rcv_adv = self.rcv_nxt;
         }
-        self.note_in_order(now, delivered);
+        // The connection starts in quick-ACK (see `TcpConfig::quick_acks`).
+        self.quick_acks_left = self.quick_ack_budget();
+        self.last_data_rx = now;
+        self.note_in_order(now, false, delivered);
+    }
+
+    /// Quick-ACK segments for a new start: the configured count, at most
+    /// half the receive buffer in full segments (Linux's bound), so a
+    /// small buffer is not answered segment by segment.
+    fn quick_ack_budget(&self) -> u8 {
+        let full = self.rcv_mss.max(1);
+        let half_buffer = self.rx_buffer.capacity() / full.saturating_mul(2);
+        let budget = usize::from(self.config.quick_acks).min(half_buffer);
+        u8::try_from(budget).unwrap_or(u8::MAX)
     }
 
     /// The seventh and eighth steps: takes the segment's data into the
     /// receive buffer (trimmed to the window, out-of-order parts kept by
     /// the assembler) and its FIN once everything before it has arrived.
     /// Returns whether the peer's FIN was taken now.
-    fn process_text(&mut self, now: Instant, seq: SeqNumber, payload: &[u8], fin: bool) -> bool {
+    fn process_text(
+        &mut self,
+        now: Instant,
+        coalesce: bool,
+        seq: SeqNumber,
+        payload: &[u8],
+        fin: bool,
+    ) -> bool {
         if self.fin_received {
             // After the peer's FIN only retransmissions can come; ACK
             // anything that is not a plain in-sequence ACK (and a FIN again
@@ -854,7 +885,7 @@ impl<'a> TcpSocket<'a> {
                             // (RFC 5681 section 4.2).
                             self.ack_now = true;
                         } else {
-                            self.note_in_order(now, delivered);
+                            self.note_in_order(now, coalesce, delivered);
                         }
                     }
                     Err(_) => self.ack_now = true,
@@ -934,13 +965,23 @@ impl<'a> TcpSocket<'a> {
     /// Delayed-ACK accounting for `delivered` in-order bytes (RFC 9293
     /// section 3.8.6.3, RFC 5681 section 4.2): at once every
     /// `ack_every_segments` full-sized segments, else within `ack_delay`.
-    pub(super) fn note_in_order(&mut self, now: Instant, delivered: usize) {
+    pub(super) fn note_in_order(&mut self, now: Instant, coalesce: bool, delivered: usize) {
         if delivered == 0 {
             return;
         }
+        // Quick-ACK after the receive side was idle longer than the RTO
+        // (a new request after a pause, as Linux does).
+        if now.saturating_duration_since(self.last_data_rx) > self.rtt.rto() {
+            self.quick_acks_left = self.quick_ack_budget();
+        }
+        self.last_data_rx = now;
         self.rcv_unacked += delivered;
-        match self.config.ack_delay {
-            None => self.ack_now = true,
+        let at_once = match self.config.ack_delay {
+            None => true,
+            Some(_) if self.quick_acks_left > 0 => {
+                self.quick_acks_left -= 1;
+                true
+            }
             Some(delay) => {
                 // RFC 9293 3.8.6.3: an ACK is never delayed 500 ms or more.
                 let delay = delay.min(Duration::from_millis(499));
@@ -950,10 +991,22 @@ impl<'a> TcpSocket<'a> {
                     .max(1);
                 let every = usize::try_from(self.config.ack_every_segments.max(1)).unwrap_or(2);
                 if self.rcv_unacked >= full.saturating_mul(every) {
-                    self.ack_now = true;
-                } else if self.timers.delayed_ack.is_none() {
-                    self.timers.delayed_ack = now.checked_add(delay);
+                    true
+                } else {
+                    if self.timers.delayed_ack.is_none() {
+                        self.timers.delayed_ack = now.checked_add(delay);
+                    }
+                    false
                 }
+            }
+        };
+        if at_once {
+            if coalesce {
+                // One ACK for all in-order segments of this poll, from
+                // the next dispatch (see `Context::coalesce_acks`).
+                self.ack_due = true;
+            } else {
+                self.ack_now = true;
             }
         }
     }

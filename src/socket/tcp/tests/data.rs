@@ -310,24 +310,38 @@ fn sending_segments_data_with_nagle() {
     let mut h = established();
     assert_eq!(h.socket.send_slice(bytes(3000)), Ok(3000));
     let sent = h.dispatch_all();
-    assert_eq!(sent.len(), 2);
+    assert_eq!(sent.len(), 3);
     sent[0].is(ACK, ISS + 1, Some(IRS + 1), 1460);
     sent[1].is(ACK, ISS + 1461, Some(IRS + 1), 1460);
     assert_eq!(sent[0].payload, stream(0, 1460));
-    // Nagle holds the 80-byte tail until everything in flight is ACKed.
-    assert_eq!(h.recv(seg(ACK, IRS + 1, Some(ISS + 1461), b"")), None);
-    h.expect_silence();
-    assert_eq!(h.recv(seg(ACK, IRS + 1, Some(ISS + 2921), b"")), None);
-    let tail = h.dispatch().unwrap();
+    // Minshall's Nagle (Linux's): no short segment is in flight, so the
+    // 80-byte tail goes at once instead of waiting for the ACK of the full
+    // segments (which a delayed ACK would hold back).
+    let tail = &sent[2];
     tail.is(ACK | PSH, ISS + 2921, Some(IRS + 1), 80);
     assert_eq!(tail.payload, stream(2920, 3000));
-    assert_eq!(h.socket.send_queue(), 80);
+    h.expect_silence();
+    // A second short segment waits while that one is unacknowledged...
+    assert_eq!(h.socket.send_slice(bytes(10)), Ok(10));
+    h.expect_silence();
+    assert_eq!(h.recv(seg(ACK, IRS + 1, Some(ISS + 2921), b"")), None);
+    h.expect_silence();
+    // ...and goes once it is.
+    assert_eq!(h.recv(seg(ACK, IRS + 1, Some(ISS + 3001), b"")), None);
+    h.dispatch()
+        .unwrap()
+        .is(ACK | PSH, ISS + 3001, Some(IRS + 1), 10);
+    assert_eq!(h.socket.send_queue(), 10);
 
-    // Without Nagle the small tail goes at once.
+    // Without Nagle short segments go back to back.
     let mut h = established();
     h.socket.set_nagle_enabled(false);
     h.socket.send_slice(bytes(3000)).unwrap();
     assert_eq!(h.dispatch_all().len(), 3);
+    h.socket.send_slice(bytes(10)).unwrap();
+    h.dispatch()
+        .unwrap()
+        .is(ACK | PSH, ISS + 3001, Some(IRS + 1), 10);
 }
 
 #[test]
@@ -423,4 +437,61 @@ fn a_configured_ack_delay_stays_below_500_ms() {
     h.establish_active(ISS, IRS);
     h.recv(seg(ACK, IRS + 1, Some(ISS + 1), b"x"));
     assert_eq!(h.poll_at(), PollAt::Time(Instant::ZERO + ms(499)));
+}
+
+#[test]
+fn quick_ack_at_the_start_and_after_idle_then_delayed_acks() {
+    let config = TcpConfig {
+        quick_acks: 2,
+        ..plain_config()
+    };
+    let mut h = Harness::new(65536, 65536, config);
+    h.establish_active(ISS, IRS);
+    // The first two in-order segments are ACKed at once...
+    h.recv(seg(ACK, IRS + 1, Some(ISS + 1), stream(0, 100)))
+        .unwrap()
+        .is(ACK, ISS + 1, Some(IRS + 101), 0);
+    h.recv(seg(ACK, IRS + 101, Some(ISS + 1), stream(100, 200)))
+        .unwrap()
+        .is(ACK, ISS + 1, Some(IRS + 201), 0);
+    // ...then the delayed ACK takes over.
+    assert_eq!(
+        h.recv(seg(ACK, IRS + 201, Some(ISS + 1), stream(200, 300))),
+        None
+    );
+    assert_eq!(h.poll_at(), PollAt::Time(h.now() + ms(100)));
+    h.advance(ms(100));
+    h.dispatch().unwrap().is(ACK, ISS + 1, Some(IRS + 301), 0);
+    // After more than an RTO (1 s) without data, quick-ACK again.
+    h.advance(ms(1001));
+    h.recv(seg(ACK, IRS + 301, Some(ISS + 1), stream(300, 400)))
+        .unwrap()
+        .is(ACK, ISS + 1, Some(IRS + 401), 0);
+    assert_eq!(read_all(&mut h), stream(0, 400));
+}
+
+#[test]
+fn coalesced_acks_answer_a_burst_of_in_order_segments_once() {
+    let mut h = Harness::new(65536, 65536, plain_config());
+    h.establish_active(ISS, IRS);
+    h.socket.set_ack_delay(None);
+    h.cx.coalesce_acks = true;
+    // Five in-order segments in one poll: no reply to any of them...
+    for i in 0..5u32 {
+        let seq = IRS + 1 + i * 1460;
+        let data = stream(i as usize * 1460, (i as usize + 1) * 1460);
+        assert_eq!(h.recv(seg(ACK, seq, Some(ISS + 1), data)), None);
+    }
+    // ...and one ACK for all of them from the dispatch that follows.
+    assert_eq!(h.poll_at(), PollAt::Now);
+    h.dispatch()
+        .unwrap()
+        .is(ACK, ISS + 1, Some(IRS + 1 + 5 * 1460), 0);
+    h.expect_silence();
+    // Out-of-order data is still answered at once (RFC 5681 4.2).
+    let ahead = IRS + 1 + 6 * 1460;
+    h.recv(seg(ACK, ahead, Some(ISS + 1), stream(6 * 1460, 7 * 1460)))
+        .unwrap()
+        .is(ACK, ISS + 1, Some(IRS + 1 + 5 * 1460), 0);
+    assert_eq!(read_all(&mut h), stream(0, 5 * 1460));
 }

@@ -16,6 +16,7 @@ fn ts(mut repr: TcpRepr<'static>, tsval: u32, tsecr: u32) -> TcpRepr<'static> {
 fn established_with_timestamps() -> (Harness, u32) {
     let config = TcpConfig {
         window_scaling: false,
+        quick_acks: 0,
         ..TcpConfig::default()
     };
     let mut h = Harness::new(65536, 65536, config);

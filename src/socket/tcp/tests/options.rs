@@ -121,7 +121,14 @@ fn active_open_with_window_scaling_and_timestamps() {
 
 #[test]
 fn paws_drops_old_timestamps_and_segments_without_the_option() {
-    let mut h = Harness::new(65536, 65536, TcpConfig::default());
+    let mut h = Harness::new(
+        65536,
+        65536,
+        TcpConfig {
+            quick_acks: 0,
+            ..TcpConfig::default()
+        },
+    );
     let clock = h.connect(ISS).timestamp.unwrap().tsval;
     h.recv(with_options(
         seg(SYN | ACK, IRS, Some(ISS + 1), b""),

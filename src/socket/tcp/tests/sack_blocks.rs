@@ -13,6 +13,7 @@ fn sack_established(timestamps: bool) -> Harness {
     let config = TcpConfig {
         timestamps,
         window_scaling: false,
+        quick_acks: 0,
         ..TcpConfig::default()
     };
     let mut h = Harness::new(65536, 65536, config);
