@@ -27,10 +27,11 @@ use crate::wire::SeqNumber;
 /// How many disjoint SACKed ranges the scoreboard remembers.
 pub const SACK_RANGES: usize = 16;
 
-/// How many transmitted-segment records a connection keeps: a flight of
-/// this many segments (at most one MSS each) is tracked; more new data
+/// How many transmitted-segment records a connection keeps (24 bytes
+/// each): a flight of this many segments is tracked, 185 KB at a 1448-byte
+/// MSS, more than a 100 Mbit/s path with a 10 ms RTT holds; more new data
 /// waits for ACKs to free records.
-pub const SENT_LOG_CAPACITY: usize = 256;
+pub const SENT_LOG_CAPACITY: usize = 128;
 
 /// RFC 6675 section 2's DupThresh.
 pub const DUP_THRESH: usize = 3;
