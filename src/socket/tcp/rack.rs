@@ -22,6 +22,12 @@ pub const MAX_ACK_DELAY: Duration = Duration::from_millis(200);
 /// The PTO before the first RTT sample (RFC 8985 section 7.2).
 pub const INITIAL_PTO: Duration = Duration::from_secs(1);
 
+/// The shortest PTO (QUIC's kMinTLPTimeout, RFC 9002's timer granularity
+/// reasoning): on a LAN 2 * SRTT is tens of microseconds, shorter than a
+/// peer's or our own poll loop's scheduling delay, and a probe sent then
+/// is a spurious retransmission. Linux adds 2 ms for the same reason.
+pub const MIN_PTO: Duration = Duration::from_millis(10);
+
 /// RACK's state (RFC 8985 section 5.2) and TLP's (section 7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rack {
@@ -232,7 +238,7 @@ impl Rack {
 
     /// RFC 8985 section 7.2: the probe timeout: 2 * SRTT (1 s before a
     /// sample), plus the worst-case delayed ACK when one segment is in
-    /// flight, never later than `rto_deadline`.
+    /// flight, at least `MIN_PTO`, never later than `rto_deadline`.
     pub fn pto(
         srtt: Option<Duration>,
         one_segment_in_flight: bool,
@@ -246,6 +252,7 @@ impl Rack {
         if one_segment_in_flight {
             pto = pto.saturating_add(MAX_ACK_DELAY);
         }
+        pto = pto.max(MIN_PTO);
         let at = now.checked_add(pto)?;
         Some(match rto_deadline {
             Some(rto) => at.min(rto),
@@ -464,7 +471,8 @@ mod tests {
         assert_eq!(Rack::pto(Some(ms(10)), false, now, None), Some(at(1020)));
         assert_eq!(Rack::pto(Some(ms(10)), true, now, None), Some(at(1220)));
         assert_eq!(Rack::pto(None, false, now, None), Some(at(2000)));
-        // Never after the RTO.
+        // Never below the floor, never after the RTO.
+        assert_eq!(Rack::pto(Some(ms(1)), false, now, None), Some(at(1010)));
         assert_eq!(
             Rack::pto(Some(ms(10)), true, now, Some(at(1100))),
             Some(at(1100))
