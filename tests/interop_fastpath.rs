@@ -166,8 +166,11 @@ fn veth_rings_and_plain_path_100mb_each_way_beside_the_kernel_baseline() {
             assert!(dev.transmitted_large > 0, "{label}: GSO on pollnet's end");
         }
         if options.batch > 1 {
+            // Fewer system calls than frames. (Receiving, pollnet sends
+            // about one coalesced ACK per poll, so its ACK batches are
+            // short; its data batches are long.)
             assert!(
-                dev.tx_batches < dev.transmitted / 2,
+                dev.tx_batches < dev.transmitted,
                 "{label}: batched: {dev:?}"
             );
         }

@@ -529,7 +529,9 @@ fn syn_flood_of_100000_leaves_memory_bounded_and_a_real_client_connects() {
     assert!(peak - live_at_start <= 2 * CHILD_BUFFER);
     // The figure the hardening issue bounds at 64 MB: everything both
     // stacks and the test's fabric hold at the flood's peak.
-    assert!(server_set_bytes < 256 << 10, "{server_set_bytes}");
+    // (The set's slots hold whole sockets, each with its loss-recovery
+    // state: SACK scoreboard and sent-segment log, about 3 KiB.)
+    assert!(server_set_bytes < 512 << 10, "{server_set_bytes}");
     assert!(
         peak - live_before_setup < 4 << 20,
         "{} bytes in use",

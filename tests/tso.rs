@@ -415,8 +415,9 @@ fn nagle_holds_a_short_tail_only_with_data_in_flight() {
         net.step(Duration::from_millis(1));
     }
     net.client.device.handed.clear();
-    // One full segment goes at once; 2.5 MSS more while it is in flight:
-    // two whole MSS go, the half waits for the ACK (Nagle).
+    // One full segment goes at once; 2.5 MSS more while it is in flight go
+    // as one super-segment, the short tail included: no earlier short
+    // segment is unacknowledged (Nagle in Minshall's form, as Linux).
     let socket = net.client.sockets.get_mut::<TcpSocket>(c).unwrap();
     socket.send_slice(&data[..MSS]).unwrap();
     net.client.poll(net.now);
@@ -431,12 +432,17 @@ fn nagle_holds_a_short_tail_only_with_data_in_flight() {
                 segment_size: 0
             },
             Handed {
-                payload: 2 * MSS,
+                payload: 2 * MSS + MSS / 2,
                 segment_size: MSS as u16
             },
         ]
     );
-    // After the ACKs (the last one may be a delayed ACK), the tail.
+    // A second short piece waits while that tail is unacknowledged...
+    let socket = net.client.sockets.get_mut::<TcpSocket>(c).unwrap();
+    socket.send_slice(&data[..MSS / 2]).unwrap();
+    net.client.poll(net.now);
+    assert_eq!(net.client.device.handed.len(), 2);
+    // ...and goes after the ACKs (the last one may be a delayed ACK).
     let deadline = net.now + Duration::from_secs(1);
     while net.client.device.handed.len() < 3 && net.now < deadline {
         net.step(Duration::from_millis(1));

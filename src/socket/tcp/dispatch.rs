@@ -761,15 +761,12 @@ impl<'a> TcpSocket<'a> {
                 }
                 if plan.kind == SegmentKind::Data {
                     self.record_sent(now, plan.seq, end, plan.retransmission);
-                    // Short in Minshall's sense: the queue's tail. A
-                    // segment cut at the ring buffer's wrap is followed by
-                    // the rest at once, and must not hold that back.
+                    // Short in Minshall's sense: the queue's tail, not a
+                    // whole number of MSS (a super-segment's last piece
+                    // counts). A segment cut at the ring buffer's wrap is
+                    // followed by the rest at once and must not hold it.
                     let tail = plan.seq + plan.payload_len == self.data_end();
-                    if !plan.retransmission
-                        && tail
-                        && plan.payload_len > 0
-                        && plan.payload_len < self.max_payload()
-                    {
+                    if !plan.retransmission && tail && plan.payload_len % self.max_payload() != 0 {
                         self.snd_short_end = end;
                     }
                 }

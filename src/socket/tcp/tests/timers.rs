@@ -451,14 +451,19 @@ fn a_segment_cut_short_by_the_ring_buffers_wrap_is_followed_at_once() {
     assert_eq!(h.socket.send_queue(), 0);
     h.socket.send_slice(bytes(2920)).unwrap();
     let sent = h.dispatch_all();
-    // The short first piece does not wait for Nagle; the real tail does.
+    // The short first piece does not wait for Nagle, nor does it hold the
+    // rest back: it is no tail, and no short tail is in flight (Minshall).
     assert_eq!(
         sent.iter().map(|s| s.payload.len()).collect::<Vec<_>>(),
-        [1096, 1460]
+        [1096, 1460, 364]
     );
     assert_eq!(sent[1].payload, &bytes(2920)[1096..2556]);
-    h.recv(seg(ACK, IRS + 1, Some(acked + 2556), b""));
+    sent[2].is(ACK | PSH, acked + 2556, Some(IRS + 1), 364);
+    // A further short send waits for that tail's ACK.
+    h.socket.send_slice(bytes(10)).unwrap();
+    h.expect_silence();
+    h.recv(seg(ACK, IRS + 1, Some(acked + 2920), b""));
     h.dispatch()
         .unwrap()
-        .is(ACK | PSH, acked + 2556, Some(IRS + 1), 364);
+        .is(ACK | PSH, acked + 2920, Some(IRS + 1), 10);
 }
