@@ -766,6 +766,11 @@ impl<'a> SocketSet<'a> {
                 listener
                     .accept
                     .push_back(&mut self.slots, index, accept_link);
+                // A task waiting in accept learns of the connection.
+                let listening = listener.socket;
+                if let Some(socket) = self.get_mut::<TcpSocket>(listening) {
+                    socket.wake_receiver();
+                }
             }
         }
         // Out of the dirty list's order: it takes its trace and its demux

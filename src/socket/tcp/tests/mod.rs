@@ -21,6 +21,8 @@ mod loss;
 mod options;
 mod rst_syn;
 mod timers;
+#[cfg(feature = "async")]
+mod wakers;
 
 pub(super) const LOCAL: IpEndpoint = IpEndpoint::new(IpAddress::v4(10, 0, 0, 1), 80);
 pub(super) const REMOTE: IpEndpoint = IpEndpoint::new(IpAddress::v4(10, 0, 0, 2), 49152);
