@@ -133,6 +133,8 @@ extern crate std;
 #[macro_use]
 mod macros;
 
+#[cfg(feature = "async")]
+pub mod asynch;
 pub mod iface;
 pub mod phy;
 pub mod socket;

@@ -104,7 +104,9 @@ fn acknowledged_data_wakes_the_sender_only() {
 fn a_pure_ack_that_frees_nothing_wakes_nobody() {
     let mut h = established();
     h.socket.send_slice(bytes(100)).unwrap();
-    h.dispatch().unwrap().is(ACK | PSH, ISS + 1, Some(IRS + 1), 100);
+    h.dispatch()
+        .unwrap()
+        .is(ACK | PSH, ISS + 1, Some(IRS + 1), 100);
     let (recv, send) = register_both(&mut h);
     // A duplicate ACK, a window update and an old ACK free no buffer space
     // and bring no data.
@@ -208,7 +210,9 @@ fn a_timeout_wakes_both_with_the_error_set() {
     }
     assert_eq!((recv.wakes(), send.wakes()), (0, 0));
     h.set_time(Instant::from_secs(5));
-    h.dispatch().unwrap().is(RST | ACK, ISS + 11, Some(IRS + 1), 0);
+    h.dispatch()
+        .unwrap()
+        .is(RST | ACK, ISS + 11, Some(IRS + 1), 0);
     assert_eq!(h.socket.error(), Some(TcpError::TimedOut));
     assert_eq!((recv.wakes(), send.wakes()), (1, 1));
 }
@@ -227,7 +231,9 @@ fn sending_and_delayed_acks_wake_nobody() {
     h.dispatch().unwrap().is(ACK, ISS + 101, Some(IRS + 11), 0);
     // Nor does a retransmission.
     h.set_time(Instant::from_secs(1));
-    h.dispatch().unwrap().is(ACK | PSH, ISS + 1, Some(IRS + 11), 100);
+    h.dispatch()
+        .unwrap()
+        .is(ACK | PSH, ISS + 1, Some(IRS + 11), 100);
     assert_eq!((recv.wakes(), send.wakes()), (0, 0));
 }
 
