@@ -207,6 +207,9 @@ fn new_socket() -> TcpSocket<'static> {
 
 type LoopStack = Stack<'static, SignalledLink, StackClock>;
 
+/// A finished task: its name and how it ended.
+type TaskResult = (&'static str, Result<(), Error>);
+
 /// The server: accepts one connection, reads it to the end, answers with
 /// the SHA-256 of what it read and closes.
 async fn serve(stack: &'static LoopStack, received: Rc<RefCell<Vec<u8>>>) -> Result<(), Error> {
@@ -310,7 +313,7 @@ pub fn transfer(len: usize, seed: u64) -> Result<Outcome, String> {
     let data = Rc::new(pattern(len, seed));
     let received = Rc::new(RefCell::new(Vec::new()));
     let echoed = Rc::new(RefCell::new(Vec::new()));
-    let results: Rc<RefCell<Vec<(&str, Result<(), Error>)>>> = Rc::default();
+    let results: Rc<RefCell<Vec<TaskResult>>> = Rc::default();
 
     let mut pool = LocalPool::new();
     let spawner = pool.spawner();
