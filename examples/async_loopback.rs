@@ -62,6 +62,10 @@ fn main() -> ExitCode {
         "virtual time {}, clock moved {} times",
         outcome.elapsed, outcome.clock_advances
     );
+    println!(
+        "sockets left after the tasks ended: {}",
+        outcome.sockets_left
+    );
     if outcome.received != outcome.sent || outcome.echoed_digest != sent.as_slice() {
         eprintln!("async_loopback: the transfer is not byte-exact");
         return ExitCode::FAILURE;

@@ -43,6 +43,8 @@ fn the_async_transfer_is_byte_exact() {
         "{}",
         outcome.elapsed
     );
+    // Dropping the streams and the listener gave every socket back.
+    assert_eq!(outcome.sockets_left, 0);
 }
 
 #[test]
@@ -50,6 +52,7 @@ fn small_and_empty_transfers_are_exact_too() {
     for len in [0, 1, 1459, 1460, 65536 + 17] {
         let outcome = async_transfer::transfer(len, 7).expect("the transfer completes");
         assert_eq!(outcome.received, outcome.sent, "{len} bytes");
+        assert_eq!(outcome.sockets_left, 0, "{len} bytes");
         assert_eq!(
             outcome.echoed_digest,
             Sha256::digest(&outcome.sent).as_slice()

@@ -183,6 +183,8 @@ pub struct Outcome {
     pub elapsed: Duration,
     /// How often the executor loop moved the clock (timer waits).
     pub clock_advances: u64,
+    /// Sockets still in the two sets shortly after both tasks ended.
+    pub sockets_left: usize,
 }
 
 /// `len` bytes from a xorshift generator seeded with `seed`.
@@ -377,6 +379,19 @@ pub fn transfer(len: usize, seed: u64) -> Result<Outcome, String> {
         }
     }
     let elapsed = time.now() - Instant::ZERO;
+    // The dropped streams and listener handed their sockets back: both
+    // sets empty out (the client's connection waits in TIME_WAIT as a
+    // compact record, which holds no socket).
+    let sockets_left =
+        || client_stack.with(|_, s, _| s.len()) + server_stack.with(|_, s, _| s.len());
+    let drain_until = time.now() + Duration::from_secs(10);
+    while sockets_left() > 0 && time.now() < drain_until {
+        pool.run_until_stalled();
+        if sockets_left() == 0 || !time.advance() {
+            break;
+        }
+    }
+    let sockets_left = sockets_left();
     let received = received.take();
     let echoed_digest = echoed.take();
     Ok(Outcome {
@@ -385,5 +400,6 @@ pub fn transfer(len: usize, seed: u64) -> Result<Outcome, String> {
         echoed_digest,
         elapsed,
         clock_advances,
+        sockets_left,
     })
 }

@@ -393,9 +393,9 @@ impl<D: Device, C: Clock> fmt::Debug for TcpListener<'_, '_, D, C> {
 /// One TCP connection of a [`Stack`], used by one task at a time.
 ///
 /// Dropping it closes the connection gracefully (as
-/// [`close`](Self::close) without waiting); a socket already CLOSED
-/// leaves the set at once, one that was closed leaves it when it reaches
-/// TIME_WAIT (the set keeps a compact record then).
+/// [`close`](Self::close) without waiting) and hands the socket back to
+/// the set ([`SocketSet::release`]): the set frees it once CLOSED, or
+/// keeps a compact record of it in TIME_WAIT.
 pub struct TcpStream<'s, 'a, D: Device, C: Clock> {
     stack: &'s Stack<'a, D, C>,
     handle: SocketHandle,
@@ -561,12 +561,10 @@ impl<D: Device, C: Clock> TcpStream<'_, '_, D, C> {
 impl<D: Device, C: Clock> Drop for TcpStream<'_, '_, D, C> {
     fn drop(&mut self) {
         let mut inner = self.stack.inner.borrow_mut();
-        match inner.sockets.get_mut::<TcpSocket>(self.handle) {
-            Some(socket) if socket.is_open() => socket.close(),
-            Some(_) => {
-                inner.sockets.remove(self.handle);
-            }
-            None => {}
+        if let Some(socket) = inner.sockets.get_mut::<TcpSocket>(self.handle) {
+            // Nothing more will be read: a full close (RFC 9293 3.10.4).
+            socket.close();
+            inner.sockets.release(self.handle);
         }
         inner.kick();
     }
