@@ -132,3 +132,134 @@ fn a_listener_is_woken_when_a_connection_is_ready_to_accept() {
     }
     assert!(accepted.is_some(), "the connection was accepted");
 }
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use async_transfer::{PORT, Rig, SERVER_IP, new_socket};
+use embedded_io_async::Error as _;
+use pollnet::asynch::Error;
+use pollnet::socket::tcp::TcpError;
+
+fn server_at(port: u16) -> IpEndpoint {
+    IpEndpoint::new(SERVER_IP.into(), port)
+}
+
+fn children() -> ChildBuffers<'static> {
+    ChildBuffers::Alloc {
+        rx: async_transfer::BUFFER,
+        tx: async_transfer::BUFFER,
+    }
+}
+
+#[test]
+fn connecting_to_a_closed_port_fails_with_refused() {
+    let mut rig = Rig::new(3).unwrap();
+    let outcome = Rc::new(RefCell::new(None));
+    let (client, result) = (rig.client, outcome.clone());
+    rig.spawn(async move {
+        let attempt = client.connect(new_socket(), server_at(9)).await.map(drop);
+        *result.borrow_mut() = Some(attempt);
+    })
+    .unwrap();
+    rig.run_until(Duration::from_secs(10), |_| outcome.borrow().is_some())
+        .unwrap();
+    let error = outcome.borrow().unwrap().unwrap_err();
+    assert_eq!(error, Error::Connection(TcpError::Refused));
+    assert_eq!(
+        error.kind(),
+        embedded_io_async::ErrorKind::ConnectionRefused
+    );
+    // The failed attempt's socket left the set.
+    assert_eq!(rig.client.with(|_, s, _| s.len()), 0);
+}
+
+#[test]
+fn a_reset_ends_a_pending_read_and_later_writes() {
+    let mut rig = Rig::new(4).unwrap();
+    let outcome = Rc::new(RefCell::new(Vec::new()));
+    let server = rig.server;
+    rig.spawn(async move {
+        let listener = server.listen(new_socket(), PORT, 1, children()).unwrap();
+        let mut conn = listener.accept().await.unwrap();
+        let mut byte = [0];
+        assert_eq!(conn.read(&mut byte).await, Ok(1));
+        conn.abort();
+    })
+    .unwrap();
+    let (client, result) = (rig.client, outcome.clone());
+    rig.spawn(async move {
+        let mut conn = client.connect(new_socket(), server_at(PORT)).await.unwrap();
+        conn.write(b"x").await.unwrap();
+        // Waits in read until the server's RST arrives.
+        let read = conn.read(&mut [0; 8]).await;
+        let write = conn.write(b"more").await;
+        result
+            .borrow_mut()
+            .extend([read.map(drop), write.map(drop)]);
+    })
+    .unwrap();
+    rig.run_until(Duration::from_secs(10), |_| outcome.borrow().len() == 2)
+        .unwrap();
+    let reset = Err(Error::Connection(TcpError::Reset));
+    assert_eq!(*outcome.borrow(), [reset, reset]);
+    assert_eq!(
+        Error::Connection(TcpError::Reset).kind(),
+        embedded_io_async::ErrorKind::ConnectionReset
+    );
+}
+
+#[test]
+fn shutdown_waits_for_the_fin_to_be_acknowledged_and_ends_writing() {
+    let mut rig = Rig::new(5).unwrap();
+    let outcome = Rc::new(RefCell::new(None));
+    let server = rig.server;
+    rig.spawn(async move {
+        let listener = server.listen(new_socket(), PORT, 1, children()).unwrap();
+        let mut conn = listener.accept().await.unwrap();
+        // Read to the end, then answer: the half-closed client still reads.
+        let mut got = Vec::new();
+        let mut buf = [0; 64];
+        loop {
+            let n = conn.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        conn.write(&got).await.unwrap();
+        conn.close().await.unwrap();
+    })
+    .unwrap();
+    let (client, result) = (rig.client, outcome.clone());
+    rig.spawn(async move {
+        let mut conn = client.connect(new_socket(), server_at(PORT)).await.unwrap();
+        conn.write(b"ping").await.unwrap();
+        conn.shutdown().await.unwrap();
+        let state = conn.with_socket(|s| (s.state(), s.send_queue()));
+        let write = conn.write(b"late").await;
+        let mut echo = [0; 4];
+        embedded_io_async::Read::read_exact(&mut conn, &mut echo)
+            .await
+            .unwrap();
+        let end = conn.read(&mut [0; 4]).await;
+        *result.borrow_mut() = Some((state, write, echo, end));
+    })
+    .unwrap();
+    rig.run_until(Duration::from_secs(10), |_| outcome.borrow().is_some())
+        .unwrap();
+    let (state, write, echo, end) = outcome.borrow_mut().take().unwrap();
+    use pollnet::socket::tcp::State;
+    // shutdown resolved once our FIN (after the data) was acknowledged:
+    // FIN_WAIT_2, or TIME_WAIT when the server's answer and FIN came with
+    // that acknowledgment.
+    let (state, unsent) = state.unwrap();
+    assert!(
+        matches!(state, State::FinWait2 | State::TimeWait),
+        "{state}"
+    );
+    assert_eq!(unsent, 0);
+    assert_eq!(write, Err(Error::Closed));
+    assert_eq!(&echo, b"ping");
+    assert_eq!(end, Ok(0));
+}

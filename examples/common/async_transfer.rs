@@ -18,7 +18,7 @@ use pollnet::asynch::{Clock, Error, Stack};
 use pollnet::iface::{Config, Interface};
 use pollnet::phy::{Device, DeviceCapabilities, LinkEnd, Loopback};
 use pollnet::socket::tcp::{SocketBuffer, TcpSocket};
-use pollnet::socket::{AnySocket, ChildBuffers, SocketSet};
+use pollnet::socket::{ChildBuffers, SocketSet};
 use pollnet::time::{Duration, Instant};
 use pollnet::wire::{EthernetAddress, IpEndpoint, Ipv4Address, Ipv4Cidr};
 
@@ -200,7 +200,8 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-fn new_socket() -> TcpSocket<'static> {
+/// A socket with the example's buffers.
+pub fn new_socket() -> TcpSocket<'static> {
     TcpSocket::new(
         SocketBuffer::new(vec![0; BUFFER]),
         SocketBuffer::new(vec![0; BUFFER]),
@@ -276,122 +277,149 @@ async fn client(
     Ok(())
 }
 
+/// Two stacks on one virtual clock and the executor that runs their
+/// tasks; the stacks' runners are spawned already.
+pub struct Rig {
+    /// The shared virtual time.
+    pub time: Rc<VirtualClock>,
+    /// The client's stack (192.0.2.1).
+    pub client: &'static LoopStack,
+    /// The server's stack (192.0.2.2).
+    pub server: &'static LoopStack,
+    pool: LocalPool,
+    /// How often the clock moved.
+    pub clock_advances: u64,
+}
+
+impl Rig {
+    /// Two stacks joined by a 1 ms link, their secrets derived from `seed`.
+    pub fn new(seed: u64) -> Result<Rig, String> {
+        let time = Rc::new(VirtualClock::default());
+        let (client_link, server_link) = Loopback::pair(1500, ONE_WAY_DELAY);
+        let (client_arrival, server_arrival) =
+            (Rc::new(Arrival::default()), Rc::new(Arrival::default()));
+        // Each stack lives as long as the program, as a `static` would (a
+        // `StaticCell` on an embedded executor).
+        let host =
+            |n: u8, ip: Ipv4Address, link: LinkEnd, own: &Rc<Arrival>, peer: &Rc<Arrival>| {
+                let config = Config::new(
+                    EthernetAddress([2, 0, 0, 0, 0, n]),
+                    u128::from(seed) << 8 | u128::from(n),
+                )
+                .with_ip(Ipv4Cidr::new(ip, 24).ok_or("a /24 prefix")?);
+                let iface = Interface::new(config).map_err(|e| format!("{e}"))?;
+                let device = SignalledLink {
+                    link,
+                    own: own.clone(),
+                    peer: peer.clone(),
+                    transmitted: 0,
+                };
+                let clock = StackClock {
+                    time: time.clone(),
+                    arrival: own.clone(),
+                    slot: usize::from(n),
+                };
+                let stack: &'static LoopStack = Box::leak(Box::new(Stack::new(
+                    iface,
+                    SocketSet::with_capacity(8),
+                    device,
+                    clock,
+                )));
+                Ok::<_, String>(stack)
+            };
+        let client = host(1, CLIENT_IP, client_link, &client_arrival, &server_arrival)?;
+        let server = host(2, SERVER_IP, server_link, &server_arrival, &client_arrival)?;
+        let mut rig = Rig {
+            time,
+            client,
+            server,
+            pool: LocalPool::new(),
+            clock_advances: 0,
+        };
+        for stack in [client, server] {
+            rig.spawn(async move { match stack.run().await {} })?;
+        }
+        Ok(rig)
+    }
+
+    /// Adds a task.
+    pub fn spawn(
+        &mut self,
+        task: impl std::future::Future<Output = ()> + 'static,
+    ) -> Result<(), String> {
+        self.pool
+            .spawner()
+            .spawn_local(task)
+            .map_err(|e| format!("spawn: {e:?}"))
+    }
+
+    /// Runs the tasks, moving the clock whenever all of them wait, until
+    /// `done` holds; fails when the virtual time passes `limit` or no task
+    /// can ever run again.
+    pub fn run_until(
+        &mut self,
+        limit: Duration,
+        done: impl Fn(&Rig) -> bool,
+    ) -> Result<(), String> {
+        let end = self.time.now() + limit;
+        loop {
+            self.pool.run_until_stalled();
+            if done(self) {
+                return Ok(());
+            }
+            if self.time.now() > end {
+                return Err(format!("not done after {limit} of virtual time"));
+            }
+            if !self.time.advance() {
+                return Err("every task waits and no timer is set".into());
+            }
+            self.clock_advances += 1;
+        }
+    }
+
+    /// Sockets in both stacks' sets.
+    pub fn sockets(&self) -> usize {
+        self.client.with(|_, s, _| s.len()) + self.server.with(|_, s, _| s.len())
+    }
+}
+
 /// Runs one transfer of `len` bytes (pattern seed `seed`) to the end.
 pub fn transfer(len: usize, seed: u64) -> Result<Outcome, String> {
-    let time = Rc::new(VirtualClock::default());
-    let (client_link, server_link) = Loopback::pair(1500, ONE_WAY_DELAY);
-    let (client_arrival, server_arrival) =
-        (Rc::new(Arrival::default()), Rc::new(Arrival::default()));
-    // Each stack lives as long as the program, as a `static` would (a
-    // `StaticCell` on an embedded executor).
-    let host = |n: u8, ip: Ipv4Address, link: LinkEnd, own: &Rc<Arrival>, peer: &Rc<Arrival>| {
-        let config = Config::new(
-            EthernetAddress([2, 0, 0, 0, 0, n]),
-            u128::from(seed) << 8 | u128::from(n),
-        )
-        .with_ip(Ipv4Cidr::new(ip, 24).ok_or("a /24 prefix")?);
-        let iface = Interface::new(config).map_err(|e| format!("{e}"))?;
-        let device = SignalledLink {
-            link,
-            own: own.clone(),
-            peer: peer.clone(),
-            transmitted: 0,
-        };
-        let clock = StackClock {
-            time: time.clone(),
-            arrival: own.clone(),
-            slot: usize::from(n),
-        };
-        let stack: &'static LoopStack = Box::leak(Box::new(Stack::new(
-            iface,
-            SocketSet::with_capacity(8),
-            device,
-            clock,
-        )));
-        Ok::<_, String>(stack)
-    };
-    let client_stack = host(1, CLIENT_IP, client_link, &client_arrival, &server_arrival)?;
-    let server_stack = host(2, SERVER_IP, server_link, &server_arrival, &client_arrival)?;
+    let mut rig = Rig::new(seed)?;
     let data = Rc::new(pattern(len, seed));
     let received = Rc::new(RefCell::new(Vec::new()));
     let echoed = Rc::new(RefCell::new(Vec::new()));
     let results: Rc<RefCell<Vec<TaskResult>>> = Rc::default();
-
-    let mut pool = LocalPool::new();
-    let spawner = pool.spawner();
-    let spawn = |future: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>| {
-        spawner
-            .spawn_local(future)
-            .map_err(|e| format!("spawn: {e:?}"))
-    };
-    for stack in [client_stack, server_stack] {
-        spawn(Box::pin(async move { match stack.run().await {} }))?;
-    }
     {
-        let (results, received) = (results.clone(), received.clone());
-        spawn(Box::pin(async move {
-            let outcome = serve(server_stack, received).await;
+        let (results, received, server) = (results.clone(), received.clone(), rig.server);
+        rig.spawn(async move {
+            let outcome = serve(server, received).await;
             results.borrow_mut().push(("server", outcome));
-        }))?;
+        })?;
     }
     {
-        let (results, data, echoed) = (results.clone(), data.clone(), echoed.clone());
-        spawn(Box::pin(async move {
+        let (results, data, echoed, client_stack) =
+            (results.clone(), data.clone(), echoed.clone(), rig.client);
+        rig.spawn(async move {
             let outcome = client(client_stack, data, echoed).await;
             results.borrow_mut().push(("client", outcome));
-        }))?;
+        })?;
     }
-
-    let mut clock_advances = 0u64;
-    loop {
-        pool.run_until_stalled();
-        if results.borrow().len() == 2 {
-            break;
-        }
-        if time.now() > Instant::ZERO + VIRTUAL_TIME_LIMIT {
-            return Err(format!(
-                "not done after {VIRTUAL_TIME_LIMIT} of virtual time"
-            ));
-        }
-        if !time.advance() {
-            let states = server_stack.with(|_, sockets, _| {
-                let states: Vec<String> = sockets
-                    .iter()
-                    .filter_map(|(_, s)| TcpSocket::downcast(s))
-                    .map(|s| {
-                        format!(
-                            "{} send_queue {} recv_queue {}",
-                            s.state(),
-                            s.send_queue(),
-                            s.recv_queue()
-                        )
-                    })
-                    .collect();
-                format!("server {states:?} results {:?}", results.borrow())
-            });
-            return Err(format!("every task waits and no timer is set: {states}"));
-        }
-        clock_advances += 1;
+    let finished = rig.run_until(VIRTUAL_TIME_LIMIT, |_| results.borrow().len() == 2);
+    if let Err(e) = finished {
+        return Err(format!("{e}; tasks ended: {:?}", results.borrow()));
     }
     for (task, outcome) in results.borrow().iter() {
         if let Err(e) = outcome {
             return Err(format!("{task}: {e}"));
         }
     }
-    let elapsed = time.now() - Instant::ZERO;
+    let elapsed = rig.time.now() - Instant::ZERO;
     // The dropped streams and listener handed their sockets back: both
     // sets empty out (the client's connection waits in TIME_WAIT as a
-    // compact record, which holds no socket).
-    let sockets_left =
-        || client_stack.with(|_, s, _| s.len()) + server_stack.with(|_, s, _| s.len());
-    let drain_until = time.now() + Duration::from_secs(10);
-    while sockets_left() > 0 && time.now() < drain_until {
-        pool.run_until_stalled();
-        if sockets_left() == 0 || !time.advance() {
-            break;
-        }
-    }
-    let sockets_left = sockets_left();
+    // compact record, which holds no socket). A run that never empties
+    // them shows in `sockets_left`.
+    let _ = rig.run_until(Duration::from_secs(10), |rig| rig.sockets() == 0);
     let received = received.take();
     let echoed_digest = echoed.take();
     Ok(Outcome {
@@ -399,7 +427,7 @@ pub fn transfer(len: usize, seed: u64) -> Result<Outcome, String> {
         received,
         echoed_digest,
         elapsed,
-        clock_advances,
-        sockets_left,
+        clock_advances: rig.clock_advances,
+        sockets_left: rig.sockets(),
     })
 }
