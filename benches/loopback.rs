@@ -220,6 +220,7 @@ fn ack_frame(src: IpEndpoint, dst: IpEndpoint, seq: SeqNumber, ack: SeqNumber) -
         payload_len: tcp.buffer_len(),
         hop_limit: 64,
         dont_frag: true,
+        ecn: pollnet::wire::IpEcn::NotEct,
     };
     let mut frame = vec![0u8; 14 + 20 + tcp.buffer_len()];
     EthernetRepr {

@@ -27,6 +27,7 @@ fn ip_in(len: usize) -> IpRepr {
         next_header: IpProtocol::Tcp,
         payload_len: 20 + len,
         hop_limit: 64,
+        ecn: pollnet::wire::IpEcn::NotEct,
     }
 }
 

@@ -91,6 +91,7 @@ fn cases() -> Vec<Case> {
                 payload_len: tcp.buffer_len(),
                 hop_limit: 64,
                 dont_frag: true,
+                ecn: pollnet::wire::IpEcn::NotEct,
             },
             tcp,
         })

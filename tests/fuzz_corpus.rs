@@ -3,11 +3,15 @@
 //! checked on the seeds and on a few thousand damaged copies of them, so CI
 //! runs it even where cargo-fuzz is not installed; `iface_ingress`'s and
 //! `iface_session`'s from frames built with the wire layer for the targets'
-//! own interface (tests that the seeds reach the states they are for). A
-//! missing seed file is written (then checked in); a stale one fails.
+//! own interface (tests that the seeds reach the states they are for);
+//! `tcp_socket_events`'s in that target's input language, run through its
+//! property checks here. A missing seed file is written (then checked in);
+//! a stale one fails.
 
 #[path = "../fuzz/src/roundtrip.rs"]
 mod roundtrip;
+#[path = "../fuzz/src/socket_events.rs"]
+mod socket_events;
 #[path = "../fuzz/src/world.rs"]
 #[allow(dead_code)]
 mod world;
@@ -294,4 +298,79 @@ fn iface_session_seeds_are_current() {
             ("connect-shutdown-timers", opens),
         ],
     );
+}
+
+/// `tcp_socket_events` inputs, in the target's language (see
+/// fuzz/src/socket_events.rs): a header (rx and tx buffer sizes, config
+/// flags, hole limit, MTU), then steps. A peer segment is `[0, control,
+/// seq selector (+ its operand), ack selector (+ its operand), len (u16),
+/// options, window (u16), the options' operands, SACK blocks if options
+/// has 0x20 (count - 1, then u16 left offset from SND.UNA and u16 length
+/// each)]`.
+#[test]
+fn tcp_socket_events_seeds_reach_sack_and_dsack() {
+    /// A peer segment: ACK set, at RCV.NXT + `offset` (`offset < 0`:
+    /// below), acknowledging SND.NXT (or SND.UNA with SACK blocks).
+    fn segment(seed: &mut Vec<u8>, offset: i32, len: u16, sack: &[(u16, u16)]) {
+        seed.extend([0, 0x02]);
+        match offset {
+            0 => seed.push(0),
+            1.. => {
+                seed.push(1);
+                seed.extend(u16::try_from(offset).unwrap().to_le_bytes());
+            }
+            _ => seed.extend([2, u8::try_from(-offset).unwrap()]),
+        }
+        seed.push(if sack.is_empty() { 0 } else { 1 });
+        seed.extend(len.to_le_bytes());
+        seed.push(if sack.is_empty() { 0 } else { 0x20 });
+        seed.extend(8192u16.to_le_bytes());
+        if !sack.is_empty() {
+            seed.push(u8::try_from(sack.len() - 1).unwrap());
+            for &(left, size) in sack {
+                seed.extend(left.to_le_bytes());
+                seed.extend(size.to_le_bytes());
+            }
+        }
+    }
+    let mut seed = Vec::new();
+    // 2000-byte buffers; SACK on, no timestamps or window scaling, no
+    // Nagle, ACKs at once; 4 holes; MTU 1500.
+    seed.extend(1936u16.to_le_bytes());
+    seed.extend(1936u16.to_le_bytes());
+    seed.extend([0x04, 3]);
+    seed.extend(924u16.to_le_bytes());
+    // listen; SYN (seq 1000, MSS 1460, SACK-permitted); the final ACK.
+    seed.extend([8, 0]);
+    seed.extend([0, 0x01, 3]);
+    seed.extend(1000u32.to_le_bytes());
+    seed.push(0);
+    seed.extend(0u16.to_le_bytes());
+    seed.push(0x05);
+    seed.extend(8192u16.to_le_bytes());
+    seed.extend(1460u16.to_le_bytes());
+    segment(&mut seed, 0, 0, &[]);
+    // Two out-of-order segments, a duplicate inside the first block, the
+    // hole filled, a duplicate below RCV.NXT.
+    segment(&mut seed, 100, 100, &[]);
+    segment(&mut seed, 300, 50, &[]);
+    segment(&mut seed, 120, 30, &[]);
+    segment(&mut seed, 0, 100, &[]);
+    segment(&mut seed, -50, 50, &[]);
+    // We send 1000 bytes; the peer's duplicate ACK SACKs two ranges of it.
+    seed.push(3);
+    seed.extend(1000u16.to_le_bytes());
+    segment(&mut seed, 0, 0, &[(500, 200), (800, 100)]);
+    // Read what arrived, let time pass.
+    seed.push(4);
+    seed.extend(511u16.to_le_bytes());
+    seed.extend([9, 0, 200]);
+
+    let outcome = socket_events::run(&seed);
+    println!("tcp_socket_events seed: {outcome:?}");
+    assert!(outcome.established, "{outcome:?}");
+    assert!(outcome.sack_blocks_sent >= 6, "{outcome:?}");
+    assert!(outcome.dsack_blocks_sent >= 2, "{outcome:?}");
+    assert_eq!(outcome.sack_segments_received, 1, "{outcome:?}");
+    check_corpus("tcp_socket_events", &[("sack-dsack", seed)]);
 }

@@ -120,6 +120,7 @@ fn forged(client: IpEndpoint, repr: TcpRepr) -> Vec<u8> {
         payload_len: tcp.buffer_len(),
         hop_limit: 64,
         dont_frag: true,
+        ecn: pollnet::wire::IpEcn::NotEct,
     };
     let mut frame = vec![0u8; 14 + 20 + tcp.buffer_len()];
     EthernetRepr {

@@ -11,7 +11,7 @@ mod runner;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration as StdDuration, Instant as WallClock};
 
-use interop::netenv::{self, Netns, Offload, VethNet, must};
+use interop::netenv::{self, KernelPair, Offload, VethNet, must};
 use interop::sha256::{Sha256, hex};
 use interop::stack::{Order, throughput};
 use interop::stream::{Source, fill};
@@ -159,32 +159,6 @@ fn test_network_is_torn_down_even_on_panic() {
     assert!(netenv::run("ip", &["link", "show", "dev", &pollnet_if]).is_err());
 }
 
-/// Two namespaces joined by a veth pair, kernel TCP at both ends.
-struct KernelPair {
-    // Drop order: namespaces go with their interfaces.
-    a: Netns,
-    b: Netns,
-}
-
-fn kernel_pair(offload: Offload) -> KernelPair {
-    let pid = std::process::id();
-    let a = Netns::create(format!("pollnet-{pid}-{}", netenv::next_id())).unwrap();
-    let b = Netns::create(format!("pollnet-{pid}-{}", netenv::next_id())).unwrap();
-    let id = netenv::next_id();
-    let (if_a, if_b) = (format!("pn{pid}a{id}"), format!("pn{pid}b{id}"));
-    a.ip(&[
-        "link", "add", &if_a, "type", "veth", "peer", "name", &if_b, "netns", &b.name,
-    ]);
-    for (ns, dev, cidr) in [(&a, &if_a, "192.0.2.1/24"), (&b, &if_b, "192.0.2.2/24")] {
-        if offload == Offload::TxOff {
-            ns.exec("ethtool", &["-K", dev, "tx", "off"]).unwrap();
-        }
-        ns.ip(&["addr", "add", cidr, "dev", dev]);
-        ns.ip(&["link", "set", dev, "up"]);
-    }
-    KernelPair { a, b }
-}
-
 /// Kernel <-> kernel over a veth pair, 100 MB each way with the same
 /// programs (and the same SHA-256 work) as the pollnet cases: the figure
 /// pollnet's throughput is compared with in BENCHMARKS.md.
@@ -193,7 +167,7 @@ fn kernel_to_kernel_baseline_100mb_each_way() {
     let _timer = CaseTimer::start("kernel-to-kernel baseline");
     let size = megabytes(100);
     for offload in [Offload::TxOff, Offload::On] {
-        let pair = kernel_pair(offload);
+        let pair = KernelPair::create(offload).expect("test network");
         let listener = pair.b.run(|| TcpListener::bind("192.0.2.2:5100")).unwrap();
         let server = std::thread::spawn(move || {
             let (stream, _) = listener.accept()?;

@@ -312,6 +312,7 @@ fn inject_syn(fabric: &Shared, rng: &mut Rng, n: usize) {
         payload_len: tcp.buffer_len(),
         hop_limit: 64,
         dont_frag: true,
+        ecn: pollnet::wire::IpEcn::NotEct,
     };
     let len = 14 + 20 + tcp.buffer_len();
     let mut fabric = fabric.borrow_mut();

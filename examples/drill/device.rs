@@ -157,6 +157,7 @@ pub fn tcp_frame(segment: &OutgoingSegment, ident: u16) -> Result<Vec<u8>, Strin
         payload_len: tcp_len,
         hop_limit: 64,
         dont_frag: true,
+        ecn: pollnet::wire::IpEcn::NotEct,
     }
     .emit(&mut packet, &caps);
     packet.set_ident(ident);

@@ -161,6 +161,7 @@ fn ip_frame(
         payload_len,
         hop_limit: 64,
         dont_frag: true,
+        ecn: pollnet::wire::IpEcn::NotEct,
     };
     let mut frame = vec![0u8; 14 + 20 + payload_len];
     EthernetRepr {

@@ -259,6 +259,14 @@ pub struct Stats {
     pub tcp_segments_sent: u64,
     /// TCP retransmissions.
     pub tcp_retransmissions: u64,
+    /// TCP retransmission timeouts (RFC 6298).
+    pub tcp_rtos: u64,
+    /// TCP fast recoveries entered (RFC 6675, RFC 6582).
+    pub tcp_fast_recoveries: u64,
+    /// TCP tail loss probes sent (RFC 8985 section 7).
+    pub tcp_tlps_sent: u64,
+    /// TCP window reductions undone as spurious (RFC 3708, RFC 3522).
+    pub tcp_spurious_undone: u64,
     /// TCP RSTs sent (by sockets and for segments with no connection).
     pub tcp_rsts_sent: u64,
     /// RFC 5961 challenge ACKs sent.

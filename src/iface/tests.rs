@@ -100,6 +100,7 @@ fn ipv4(protocol: IpProtocol, payload_len: usize, fill: impl FnOnce(&mut [u8])) 
             payload_len,
             hop_limit: 64,
             dont_frag: true,
+            ecn: crate::wire::IpEcn::NotEct,
         };
         let mut packet = Ipv4Packet::new_unchecked(&mut *bytes);
         repr.emit(&mut packet, &ChecksumCapabilities::default());

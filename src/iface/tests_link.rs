@@ -197,6 +197,7 @@ fn ip_frame(
         payload_len: payload.len(),
         hop_limit: 64,
         dont_frag: true,
+        ecn: crate::wire::IpEcn::NotEct,
     };
     let mut packet = Ipv4Packet::new_unchecked(&mut frame[14..]);
     repr.emit(&mut packet, &ChecksumCapabilities::default());
@@ -831,6 +832,7 @@ fn frag_needed(conn: &Conn, next_hop_mtu: u16, quoted_len: usize, seq: u32) -> V
         payload_len: quoted_len - 20,
         hop_limit: 63,
         dont_frag: true,
+        ecn: crate::wire::IpEcn::NotEct,
     };
     let mut head = [0u8; 8];
     head[0..2].copy_from_slice(&conn.port.to_be_bytes());

@@ -163,9 +163,20 @@ impl Assembler {
     }
 
     /// The held ranges as `(start, end)` offsets relative to the front, in
-    /// order (for SACK blocks later).
+    /// order (a TCP receiver's SACK blocks, RFC 2018).
     pub fn ranges(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
         self.held().iter().copied()
+    }
+
+    /// The first held range sharing at least one offset with
+    /// `[start, end)` (touching is not sharing), if any: the block that
+    /// holds a segment, or that a duplicate segment repeats (RFC 2018
+    /// section 4, RFC 2883 section 4).
+    pub fn range_overlapping(&self, start: usize, end: usize) -> Option<(usize, usize)> {
+        self.held()
+            .iter()
+            .copied()
+            .find(|&(s, e)| start < end && s < end && start < e)
     }
 }
 
@@ -339,6 +350,27 @@ mod tests {
         assert_eq!(ranges(&asm), [(5, 10), (15, 20)]);
         assert_eq!(asm.add_then_remove_front(0, 5), Ok(10));
         assert_eq!(ranges(&asm), [(5, 10)]);
+    }
+
+    #[test]
+    fn range_overlapping_finds_the_first_shared_range() {
+        let asm = with(&[(10, 20), (30, 40)]);
+        assert_eq!(
+            asm.range_overlapping(0, 10),
+            None,
+            "touching is not sharing"
+        );
+        assert_eq!(asm.range_overlapping(0, 11), Some((10, 20)));
+        assert_eq!(asm.range_overlapping(12, 14), Some((10, 20)));
+        assert_eq!(asm.range_overlapping(19, 35), Some((10, 20)));
+        assert_eq!(asm.range_overlapping(20, 30), None);
+        assert_eq!(asm.range_overlapping(39, 100), Some((30, 40)));
+        assert_eq!(asm.range_overlapping(40, 100), None);
+        assert_eq!(
+            asm.range_overlapping(15, 15),
+            None,
+            "an empty range shares nothing"
+        );
     }
 
     #[test]

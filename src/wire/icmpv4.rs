@@ -671,6 +671,7 @@ mod tests {
             payload_len: 11,
             hop_limit: 64,
             dont_frag: true,
+            ecn: crate::wire::IpEcn::NotEct,
         };
         assert_eq!(
             repr,
@@ -708,6 +709,7 @@ mod tests {
             payload_len: 1480,
             hop_limit: 1,
             dont_frag: true,
+            ecn: crate::wire::IpEcn::NotEct,
         };
         let quoted = [0x13, 0x88, 0xc3, 0x50, 0, 0, 0, 1];
         let repr = Icmpv4Repr::DstUnreachable {

@@ -501,9 +501,49 @@ impl fmt::Display for IpListenEndpoint {
     }
 }
 
+/// The ECN field of an IP header (RFC 3168 section 5): the two low bits of
+/// the IPv4 TOS byte or the IPv6 traffic class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum IpEcn {
+    /// `00`: the transport does not use ECN.
+    #[default]
+    NotEct,
+    /// `01`: ECN-capable transport, ECT(1).
+    Ect1,
+    /// `10`: ECN-capable transport, ECT(0), the codepoint TCP sends
+    /// (RFC 3168 section 6.1.1).
+    Ect0,
+    /// `11`: congestion experienced, set by a router instead of dropping.
+    Ce,
+}
+
+impl IpEcn {
+    /// The codepoint of the field's two bits (higher bits ignored).
+    pub const fn from_bits(bits: u8) -> IpEcn {
+        match bits & 0b11 {
+            0b00 => IpEcn::NotEct,
+            0b01 => IpEcn::Ect1,
+            0b10 => IpEcn::Ect0,
+            _ => IpEcn::Ce,
+        }
+    }
+
+    /// The field's two bits.
+    pub const fn bits(self) -> u8 {
+        match self {
+            IpEcn::NotEct => 0b00,
+            IpEcn::Ect1 => 0b01,
+            IpEcn::Ect0 => 0b10,
+            IpEcn::Ce => 0b11,
+        }
+    }
+}
+
 /// The version-neutral part of an IP header that upper layers care about:
-/// who sent it, to whom, which protocol, how long the payload is, and the
-/// hop limit (TTL). The interface turns it into a version-specific header.
+/// who sent it, to whom, which protocol, how long the payload is, the hop
+/// limit (TTL) and the ECN field. The interface turns it into a
+/// version-specific header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct IpRepr {
@@ -517,10 +557,13 @@ pub struct IpRepr {
     pub payload_len: usize,
     /// Time to live / hop limit.
     pub hop_limit: u8,
+    /// The ECN field (RFC 3168 section 5).
+    pub ecn: IpEcn,
 }
 
 impl IpRepr {
-    /// The same header with source and destination swapped, as for a reply.
+    /// The same header with source and destination swapped, as for a reply
+    /// (not ECN-capable).
     pub fn reply(&self, next_header: IpProtocol, payload_len: usize, hop_limit: u8) -> IpRepr {
         IpRepr {
             src_addr: self.dst_addr,
@@ -528,6 +571,7 @@ impl IpRepr {
             next_header,
             payload_len,
             hop_limit,
+            ecn: IpEcn::NotEct,
         }
     }
 }

@@ -3,7 +3,7 @@
 use core::fmt;
 
 use super::checksum;
-use super::ip::{IpAddress, IpProtocol, IpRepr};
+use super::ip::{IpAddress, IpEcn, IpProtocol, IpRepr};
 use super::{ChecksumCapabilities, Error, Result};
 
 /// A four-octet IPv4 address.
@@ -503,6 +503,9 @@ pub struct Ipv4Repr {
     pub hop_limit: u8,
     /// The "don't fragment" flag (set for path MTU discovery, RFC 1191).
     pub dont_frag: bool,
+    /// The ECN field, the low two bits of the TOS byte (RFC 3168 section
+    /// 5); the DSCP bits above it are parsed as and emitted as zero.
+    pub ecn: IpEcn,
 }
 
 impl Ipv4Repr {
@@ -535,6 +538,7 @@ impl Ipv4Repr {
             payload_len: usize::from(packet.total_len()) - usize::from(packet.header_len()),
             hop_limit: packet.hop_limit(),
             dont_frag: packet.dont_frag(),
+            ecn: IpEcn::from_bits(packet.ecn()),
         })
     }
 
@@ -567,6 +571,7 @@ impl Ipv4Repr {
             payload_len: total_len - header_len,
             hop_limit: packet.hop_limit(),
             dont_frag: packet.dont_frag(),
+            ecn: IpEcn::from_bits(packet.ecn()),
         };
         Ok((repr, rest))
     }
@@ -599,7 +604,7 @@ impl Ipv4Repr {
         let flags = if self.dont_frag { FLAG_DF } else { 0 };
         let header = &mut packet.buffer.as_mut()[..HEADER_LEN];
         header[field::VER_IHL] = 0x45;
-        header[field::DSCP_ECN] = 0;
+        header[field::DSCP_ECN] = self.ecn.bits();
         header[field::LENGTH].copy_from_slice(&total_len.to_be_bytes());
         header[field::IDENT].copy_from_slice(&[0, 0]);
         header[field::FLG_OFF].copy_from_slice(&flags.to_be_bytes());
@@ -628,6 +633,7 @@ impl Ipv4Repr {
             payload_len: repr.payload_len,
             hop_limit: repr.hop_limit,
             dont_frag,
+            ecn: repr.ecn,
         })
     }
 }
@@ -640,6 +646,7 @@ impl From<Ipv4Repr> for IpRepr {
             next_header: repr.next_header,
             payload_len: repr.payload_len,
             hop_limit: repr.hop_limit,
+            ecn: repr.ecn,
         }
     }
 }
@@ -749,6 +756,7 @@ mod tests {
                 payload_len: 64,
                 hop_limit: 64,
                 dont_frag: false,
+                ecn: crate::wire::IpEcn::NotEct,
             }
         );
     }
@@ -763,6 +771,7 @@ mod tests {
                 payload_len: 3,
                 hop_limit: 1,
                 dont_frag,
+                ecn: crate::wire::IpEcn::NotEct,
             };
             let mut out = [0u8; 23];
             repr.emit(&mut Ipv4Packet::new_unchecked(&mut out[..]), &caps());
@@ -772,6 +781,74 @@ mod tests {
             let ip: IpRepr = repr.into();
             assert_eq!(Ipv4Repr::from_ip_repr(&ip, dont_frag), Some(repr));
         }
+    }
+
+    #[test]
+    fn ecn_field_exact_bytes() {
+        use crate::wire::IpEcn;
+        // RFC 3168 section 5: the TOS byte's low two bits; the header
+        // checksum covers them (RFC 791), so each codepoint changes it.
+        let mut repr = Ipv4Repr {
+            src_addr: Ipv4Address::new(192, 0, 2, 1),
+            dst_addr: Ipv4Address::new(192, 0, 2, 2),
+            next_header: IpProtocol::Tcp,
+            payload_len: 20,
+            hop_limit: 64,
+            dont_frag: true,
+            ecn: IpEcn::NotEct,
+        };
+        for (ecn, tos, checksum) in [
+            (IpEcn::NotEct, 0x00, [0xb6, 0xcc]),
+            (IpEcn::Ect1, 0x01, [0xb6, 0xcb]),
+            (IpEcn::Ect0, 0x02, [0xb6, 0xca]),
+            (IpEcn::Ce, 0x03, [0xb6, 0xc9]),
+        ] {
+            repr.ecn = ecn;
+            let mut out = [0u8; 40];
+            repr.emit(&mut Ipv4Packet::new_unchecked(&mut out[..]), &caps());
+            assert_eq!(
+                &out[..20],
+                &[
+                    0x45,
+                    tos,
+                    0x00,
+                    0x28,
+                    0x00,
+                    0x00,
+                    0x40,
+                    0x00,
+                    0x40,
+                    0x06,
+                    checksum[0],
+                    checksum[1],
+                    192,
+                    0,
+                    2,
+                    1,
+                    192,
+                    0,
+                    2,
+                    2
+                ],
+                "{ecn:?}"
+            );
+            let packet = Ipv4Packet::new_checked(&out[..]).unwrap();
+            assert!(packet.verify_checksum());
+            assert_eq!(Ipv4Repr::parse(&packet, &caps()).unwrap().ecn, ecn);
+            assert_eq!(IpEcn::from_bits(tos), ecn);
+            assert_eq!(ecn.bits(), tos);
+            let ip: IpRepr = repr.into();
+            assert_eq!(ip.ecn, ecn);
+        }
+        // DSCP bits are not ECN: a parsed TOS of 0xb9 (EF + ECT(1)).
+        let mut out = [0u8; 40];
+        repr.emit(&mut Ipv4Packet::new_unchecked(&mut out[..]), &caps());
+        let mut packet = Ipv4Packet::new_unchecked(&mut out[..]);
+        packet.set_dscp(0x2e);
+        packet.set_ecn(0b01);
+        packet.fill_checksum();
+        let packet = Ipv4Packet::new_checked(&out[..]).unwrap();
+        assert_eq!(Ipv4Repr::parse(&packet, &caps()).unwrap().ecn, IpEcn::Ect1);
     }
 
     #[test]

@@ -660,6 +660,7 @@ impl From<Ipv6Repr> for IpRepr {
             next_header: repr.next_header,
             payload_len: repr.payload_len,
             hop_limit: repr.hop_limit,
+            ecn: crate::wire::IpEcn::from_bits(repr.ecn()),
         }
     }
 }

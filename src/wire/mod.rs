@@ -48,7 +48,7 @@ pub use self::icmpv6::{
     Icmpv6TimeExceeded,
 };
 pub use self::ip::{
-    IpAddress, IpCidr, IpEndpoint, IpListenEndpoint, IpProtocol, IpRepr, IpVersion,
+    IpAddress, IpCidr, IpEcn, IpEndpoint, IpListenEndpoint, IpProtocol, IpRepr, IpVersion,
     UnsupportedVersion,
 };
 pub use self::ipv4::{AddressParseError, Ipv4Address, Ipv4Cidr, Ipv4Packet, Ipv4Repr};

@@ -2,6 +2,7 @@
 //! clock, kernel-side programs, SHA-256 and tshark checks.
 #![allow(dead_code)]
 
+pub mod baseline;
 pub mod cases;
 pub mod fastpath;
 pub mod kernel;

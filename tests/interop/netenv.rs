@@ -181,6 +181,32 @@ pub enum Offload {
     /// The veth defaults: partial checksums (TP_STATUS_CSUMNOTREADY) and,
     /// with TSO, frames larger than the MTU.
     On,
+    /// `ethtool -K dev tx off gso off tso off gro off`: every frame
+    /// MTU-sized both on the way out and on the way in (no GRO merging),
+    /// so a packet filter sees each segment alone.
+    AllOff,
+}
+
+impl Offload {
+    /// The `ethtool -K DEV ...` arguments after the device, if any.
+    pub fn ethtool_features(self) -> &'static [&'static str] {
+        match self {
+            Offload::TxOff => &["tx", "off"],
+            Offload::On => &[],
+            Offload::AllOff => &["tx", "off", "gso", "off", "tso", "off", "gro", "off"],
+        }
+    }
+}
+
+/// `ethtool -K dev FEATURES...` in `ns`, for the settings `offload` names.
+pub fn set_offload(ns: &Netns, dev: &str, offload: Offload) -> Result<(), String> {
+    let features = offload.ethtool_features();
+    if features.is_empty() {
+        return Ok(());
+    }
+    let mut args = vec!["-K", dev];
+    args.extend_from_slice(features);
+    ns.exec("ethtool", &args).map(drop)
 }
 
 /// A veth pair: `pollnet_if` in the root namespace without an address,
@@ -223,9 +249,7 @@ impl VethNet {
         disable_ipv6(&pollnet_if);
         let dev = kernel_if.clone();
         ns.run(move || disable_ipv6(&dev));
-        if offload == Offload::TxOff {
-            ns.exec("ethtool", &["-K", &kernel_if, "tx", "off"])?;
-        }
+        set_offload(&ns, &kernel_if, offload)?;
         ns.ip(&["addr", "add", KERNEL_CIDR, "dev", &kernel_if]);
         ns.ip(&["link", "set", &kernel_if, "up"]);
         must("ip", &["link", "set", &pollnet_if, "up"]);
@@ -287,4 +311,70 @@ impl TapNet {
             tap,
         ))
     }
+}
+
+/// Two namespaces joined by a veth pair, kernel TCP at both ends:
+/// 192.0.2.1/24 in `a`, 192.0.2.2/24 in `b`.
+pub struct KernelPair {
+    // Drop order: the namespaces take their interfaces with them.
+    pub a: Netns,
+    pub b: Netns,
+    pub if_a: String,
+    pub if_b: String,
+}
+
+impl KernelPair {
+    pub fn create(offload: Offload) -> Result<KernelPair, String> {
+        let pid = std::process::id();
+        let a = Netns::create(format!("pollnet-{pid}-{}", next_id()))?;
+        let b = Netns::create(format!("pollnet-{pid}-{}", next_id()))?;
+        let id = next_id();
+        let (if_a, if_b) = (format!("pn{pid}a{id}"), format!("pn{pid}b{id}"));
+        a.ip(&[
+            "link", "add", &if_a, "type", "veth", "peer", "name", &if_b, "netns", &b.name,
+        ]);
+        for (ns, dev, cidr) in [(&a, &if_a, "192.0.2.1/24"), (&b, &if_b, "192.0.2.2/24")] {
+            let name = dev.clone();
+            ns.run(move || disable_ipv6(&name));
+            set_offload(ns, dev, offload)?;
+            ns.ip(&["addr", "add", cidr, "dev", dev]);
+            ns.ip(&["link", "set", dev, "up"]);
+        }
+        Ok(KernelPair { a, b, if_a, if_b })
+    }
+}
+
+/// The nftables table and chain `drop_tcp_input` creates.
+const NFT_TABLE: &str = "pollnet_loss";
+const NFT_CHAIN: &str = "input";
+
+/// Drops `percent`% of the TCP packets entering namespace `ns`, at random
+/// (nftables `numgen random` in the input hook), counting them.
+pub fn drop_tcp_input(ns: &Netns, percent: u32) -> Result<(), String> {
+    let nft = |args: &[&str]| ns.exec("nft", args).map(drop);
+    nft(&["add", "table", "inet", NFT_TABLE])?;
+    nft(&[
+        "add",
+        "chain",
+        "inet",
+        NFT_TABLE,
+        NFT_CHAIN,
+        "{ type filter hook input priority 0; policy accept; }",
+    ])?;
+    let percent = percent.to_string();
+    nft(&[
+        "add", "rule", "inet", NFT_TABLE, NFT_CHAIN, "meta", "l4proto", "tcp", "numgen", "random",
+        "mod", "100", "<", &percent, "counter", "drop",
+    ])
+}
+
+/// The TCP packets `drop_tcp_input`'s rule has dropped in `ns` so far.
+pub fn tcp_input_drops(ns: &Netns) -> Result<u64, String> {
+    let listing = ns.exec("nft", &["list", "chain", "inet", NFT_TABLE, NFT_CHAIN])?;
+    listing
+        .split_whitespace()
+        .skip_while(|word| *word != "packets")
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("no packet counter in {listing:?}"))
 }

@@ -184,3 +184,49 @@ pub fn analyse(pcap: &Path, data_ports: &[u16]) -> PcapReport {
         counts: filters.into_iter().zip(frames).collect(),
     }
 }
+
+/// The `fields` of every frame of `pcap` matching `filter`, one row per
+/// frame, in capture order (`tshark -T fields`), with absolute sequence
+/// numbers; a field with several values (one per SACK block, say) gives
+/// them comma-separated. TCP payloads on `data_ports` are dissected as
+/// plain data (see [`analyse`]).
+pub fn fields(pcap: &Path, filter: &str, fields: &[&str], data_ports: &[u16]) -> Vec<Vec<String>> {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args(["-n", "-Y", filter, "-T", "fields"])
+        .args([
+            "-E",
+            "separator=;",
+            "-E",
+            "aggregator=,",
+            "-E",
+            "occurrence=a",
+        ])
+        .args(["-o", "tcp.relative_sequence_numbers:FALSE"])
+        .args(
+            data_ports
+                .iter()
+                .flat_map(|p| ["-d".to_string(), format!("tcp.port=={p},data")]),
+        )
+        .args(fields.iter().flat_map(|f| ["-e", f]))
+        .output()
+        .expect("run tshark");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "tshark -T fields on {}: {}",
+        pcap.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .map(|line| line.split(';').map(str::to_string).collect::<Vec<_>>())
+        .inspect(|row| assert_eq!(row.len(), fields.len(), "tshark row {row:?}"))
+        .collect()
+}
+
+/// Frames of `pcap` matching `filter`.
+pub fn count(pcap: &Path, filter: &str, data_ports: &[u16]) -> usize {
+    fields(pcap, filter, &["frame.number"], data_ports).len()
+}

@@ -49,6 +49,7 @@ fn ipv4(protocol: IpProtocol, payload: &[u8]) -> Vec<u8> {
         payload_len: payload.len(),
         hop_limit: 64,
         dont_frag: true,
+        ecn: pollnet::wire::IpEcn::NotEct,
     };
     let mut packet = vec![0u8; 20 + payload.len()];
     let mut view = Ipv4Packet::new_unchecked(&mut packet[..]);

@@ -39,6 +39,7 @@ impl Interface<'_> {
                     payload_len: reply.buffer_len(),
                     hop_limit: DEFAULT_HOP_LIMIT,
                     dont_frag: false,
+                    ecn: crate::wire::IpEcn::NotEct,
                 };
                 self.link.stats.icmp_echo_replies += 1;
                 Some(Reply::Icmp(header, reply))
@@ -149,6 +150,7 @@ mod tests {
             payload_len: total_len - 20,
             hop_limit: 64,
             dont_frag: true,
+            ecn: crate::wire::IpEcn::NotEct,
         }
     }
 

@@ -68,6 +68,7 @@ impl Interface<'_> {
             next_header: ipv4.next_header,
             payload_len: ipv4.payload_len,
             hop_limit: ipv4.hop_limit,
+            ecn: ipv4.ecn,
         };
         let payload = packet.payload();
         let payload = payload.get(..ipv4.payload_len).unwrap_or(payload);

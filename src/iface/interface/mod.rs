@@ -425,6 +425,10 @@ impl<'a> Interface<'a> {
         let s = &mut self.link.stats;
         s.tcp_segments_sent += tcp.segments_sent;
         s.tcp_retransmissions += tcp.retransmissions;
+        s.tcp_rtos += tcp.rtos;
+        s.tcp_fast_recoveries += tcp.fast_recoveries;
+        s.tcp_tlps_sent += tcp.tlps_sent;
+        s.tcp_spurious_undone += tcp.spurious_undone;
         s.tcp_rsts_sent += tcp.rsts_sent;
         s.tcp_challenge_acks += tcp.challenge_acks;
         s.tcp_syn_cookies_sent += tcp.syn_cookies_sent;

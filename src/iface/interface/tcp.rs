@@ -174,6 +174,7 @@ pub(super) fn write_ipv4_tcp(
         payload_len: tcp.buffer_len(),
         hop_limit: ip.hop_limit,
         dont_frag: true,
+        ecn: ip.ecn,
     };
     let mut packet = Ipv4Packet::new_unchecked(buf);
     emit_ipv4_header(&mut packet, &header, ident, caps);

@@ -38,6 +38,7 @@ fn ip_in() -> IpRepr {
         next_header: IpProtocol::Tcp,
         payload_len: 20,
         hop_limit: 64,
+        ecn: crate::wire::IpEcn::NotEct,
     }
 }
 

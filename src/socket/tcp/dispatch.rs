@@ -2,10 +2,17 @@
 //! advertised window, Nagle's algorithm and silly window avoidance.
 
 use super::congestion::CongestionControl;
+use super::sack_report::{MAX_SACK_BLOCKS, MAX_SACK_BLOCKS_WITH_TIMESTAMPS};
 use super::{HOP_LIMIT, State, TIMESTAMP_OPTION_LEN, TcpSocket, tcp_header_len};
 use crate::socket::{Context, PollAt};
 use crate::time::Instant;
-use crate::wire::{IpRepr, SeqNumber, TcpFlags, TcpRepr, TcpTimestamp};
+use crate::wire::{IpRepr, SeqNumber, TcpFlags, TcpRepr, TcpSackRange, TcpTimestamp};
+
+/// Bytes of the SACK option without its blocks, alignment included: two
+/// NOPs, kind and length (RFC 2018 section 3, laid out as Linux does).
+const SACK_OPTION_BASE_LEN: usize = 4;
+/// Bytes of one SACK block.
+const SACK_BLOCK_LEN: usize = 8;
 
 /// What kind of segment a [`Plan`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +34,7 @@ enum SegmentKind {
 /// The segment `dispatch` will send, decided before it is built so that a
 /// failed emit changes nothing.
 #[derive(Debug, Clone, Copy)]
-struct Plan {
+pub(super) struct Plan {
     kind: SegmentKind,
     seq: SeqNumber,
     ack: SeqNumber,
@@ -40,11 +47,20 @@ struct Plan {
     /// A super-segment for the device to cut into segments of this much
     /// payload (TSO); 0 for one segment.
     segment_size: u16,
-    /// A fast retransmission: SND.NXT stays where it is.
+    /// A retransmission of a segment marked lost (or a loss probe's):
+    /// SND.NXT stays where it is.
     fast: bool,
+    /// A tail loss probe (RFC 8985 section 7.3).
+    loss_probe: bool,
 }
 
 impl Plan {
+    /// Data sent for the first time: the only segments that are
+    /// ECN-capable (RFC 3168 sections 6.1.5 and 6.1.6).
+    fn carries_new_data(&self) -> bool {
+        self.kind == SegmentKind::Data && self.payload_len > 0 && !self.retransmission
+    }
+
     fn control(kind: SegmentKind, seq: SeqNumber, ack: SeqNumber, flags: TcpFlags) -> Plan {
         Plan {
             kind,
@@ -56,6 +72,7 @@ impl Plan {
             retransmission: false,
             segment_size: 0,
             fast: false,
+            loss_probe: false,
         }
     }
 }
@@ -116,7 +133,7 @@ impl<'a> TcpSocket<'a> {
         let ceiling = usize::from(self.mss_ceiling);
         if ceiling > self.snd_mss {
             self.snd_mss = ceiling;
-            self.cc.set_mss(self.max_payload());
+            self.cc.set_mss(self.congestion_mss());
         }
     }
 
@@ -167,12 +184,18 @@ impl<'a> TcpSocket<'a> {
             return Some(plan);
         }
         if self.sends_data() {
-            if self.fast_retransmit {
-                if let Some(plan) = self.plan_fast_retransmit() {
+            if self.loss_probe_due {
+                if let Some(plan) = self.plan_loss_probe() {
                     return Some(plan);
                 }
             }
+            if let Some(plan) = self.plan_lost_retransmission() {
+                return Some(plan);
+            }
             if let Some(plan) = self.plan_data(tso_max_len) {
+                return Some(plan);
+            }
+            if let Some(plan) = self.plan_rescue_retransmission() {
                 return Some(plan);
             }
             if self.persist_probe_due {
@@ -246,8 +269,30 @@ impl<'a> TcpSocket<'a> {
         self.snd_mss.saturating_sub(self.option_overhead()).max(1)
     }
 
-    /// Option bytes in every non-SYN segment.
+    /// The sender's SMSS for congestion control (RFC 5681 section 2): the
+    /// send MSS less the options every segment carries, not counting the
+    /// SACK blocks that come and go with out-of-order data.
+    pub(super) fn congestion_mss(&self) -> usize {
+        self.snd_mss
+            .saturating_sub(self.timestamp_overhead())
+            .max(1)
+    }
+
+    /// Option bytes in the next non-SYN segment: the timestamps, and the
+    /// SACK blocks it reports (so a data segment carrying them still fits
+    /// the MSS, RFC 6691, as Linux's `tcp_current_mss` shrinks).
     pub(super) fn option_overhead(&self) -> usize {
+        let blocks = self.sack_blocks().iter().flatten().count();
+        let sack = if blocks > 0 {
+            SACK_OPTION_BASE_LEN + SACK_BLOCK_LEN * blocks
+        } else {
+            0
+        };
+        self.timestamp_overhead() + sack
+    }
+
+    /// Option bytes every non-SYN segment carries: the timestamps option.
+    pub(super) fn timestamp_overhead(&self) -> usize {
         if self.timestamps.enabled {
             TIMESTAMP_OPTION_LEN
         } else {
@@ -255,32 +300,116 @@ impl<'a> TcpSocket<'a> {
         }
     }
 
-    /// One segment at SND.UNA (fast retransmit, or the next hole after a
-    /// partial ACK); SND.NXT stays put.
-    fn plan_fast_retransmit(&self) -> Option<Plan> {
-        if self.snd_max <= self.snd_una {
+    /// The SACK blocks the next segment reports (RFC 2018 sections 3-4,
+    /// RFC 2883): none unless SACK was negotiated; with out-of-order data
+    /// held or a duplicate to report, up to 4 (3 beside timestamps).
+    pub(super) fn sack_blocks(&self) -> [Option<TcpSackRange>; MAX_SACK_BLOCKS] {
+        if !self.peer_sack_permitted
+            || (self.assembler.is_empty() && !self.sack_report.duplicate_pending())
+        {
+            return [None; MAX_SACK_BLOCKS];
+        }
+        let limit = if self.timestamps.enabled {
+            MAX_SACK_BLOCKS_WITH_TIMESTAMPS
+        } else {
+            MAX_SACK_BLOCKS
+        };
+        self.sack_report
+            .blocks(self.rcv_nxt, &self.assembler, limit)
+    }
+
+    /// A retransmission of `[start, end)`, sequence space sent before
+    /// (data, and the FIN if `end` passes the data); SND.NXT stays put.
+    fn plan_resend(&self, start: SeqNumber, end: SeqNumber) -> Option<Plan> {
+        let data_end = self.data_end();
+        if start < self.snd_una || end > self.snd_max || start >= end {
             return None;
         }
-        let data_end = self.data_end();
-        let mut plan = Plan::control(SegmentKind::Data, self.snd_una, self.rcv_nxt, TcpFlags::ACK);
+        let mut plan = Plan::control(SegmentKind::Data, start, self.rcv_nxt, TcpFlags::ACK);
         plan.retransmission = true;
         plan.fast = true;
-        if self.snd_una < data_end {
-            let offset = self.snd_una - self.tx_seq;
-            let len = (data_end - self.snd_una)
-                .min(self.max_payload())
-                .min(self.snd_max - self.snd_una);
+        if start < data_end {
+            let offset = start - self.tx_seq;
+            let len = end.min(data_end) - start;
+            // The ring buffer hands out one contiguous run.
             let len = self.tx_buffer.get_allocated(offset, len).len();
             plan.payload_offset = offset;
             plan.payload_len = len;
-            if self.fin_queued && self.snd_una + len == data_end && self.snd_max > data_end {
-                plan.flags |= TcpFlags::FIN;
+            if start + len == data_end {
+                plan.flags |= TcpFlags::PSH;
+                if self.fin_queued && end > data_end {
+                    plan.flags |= TcpFlags::FIN;
+                }
             }
-        } else if self.fin_queued && self.snd_max > data_end {
+        } else if self.fin_queued && start == data_end {
             plan.flags |= TcpFlags::FIN;
         } else {
             return None;
         }
+        Some(plan)
+    }
+
+    /// RFC 6675 NextSeg rule (1): the lowest segment marked lost (by
+    /// RACK, duplicate ACKs or a timeout), its part the peer lacks, at
+    /// most one MSS, when cwnd - pipe leaves room for it (RFC 6675
+    /// section 5 step C, with PRR's window during recovery).
+    fn plan_lost_retransmission(&self) -> Option<Plan> {
+        let (start, end) = self.sent_log.next_lost(&self.sacked, self.max_payload())?;
+        let room = self.cc.window().saturating_sub(self.pipe());
+        if room < end - start {
+            return None;
+        }
+        self.plan_resend(start, end)
+    }
+
+    /// RFC 6675 NextSeg rule (3), in fast recovery with SACK when neither
+    /// a lost segment nor new data can go: one segment below the highest
+    /// SACKed byte that was never resent.
+    fn plan_rescue_retransmission(&self) -> Option<Plan> {
+        if !self.in_recovery || !self.sack_in_use() {
+            return None;
+        }
+        let (start, end) = self
+            .sent_log
+            .next_rescue(&self.sacked, self.max_payload())?;
+        let room = self.cc.window().saturating_sub(self.pipe());
+        if room < end - start {
+            return None;
+        }
+        self.plan_resend(start, end)
+    }
+
+    /// The tail loss probe (RFC 8985 section 7.3): one new segment if the
+    /// peer's window allows (cwnd does not apply), else the last segment
+    /// sent again.
+    pub(super) fn plan_loss_probe(&self) -> Option<Plan> {
+        let data_end = self.data_end();
+        let next = self.snd_nxt;
+        if next == self.snd_max && next < data_end {
+            let offset = next - self.tx_seq;
+            let rwnd_room = (self.snd_una + self.snd_wnd) - next;
+            let len = (data_end - next).min(self.max_payload()).min(rwnd_room);
+            let len = self.tx_buffer.get_allocated(offset, len).len();
+            if len > 0 && self.sent_log.free() > 0 {
+                let mut plan = Plan::control(SegmentKind::Data, next, self.rcv_nxt, TcpFlags::ACK);
+                plan.payload_offset = offset;
+                plan.payload_len = len;
+                plan.loss_probe = true;
+                if next + len == data_end {
+                    plan.flags |= TcpFlags::PSH;
+                    if self.fin_queued {
+                        plan.flags |= TcpFlags::FIN;
+                    }
+                }
+                return Some(plan);
+            }
+        }
+        let last = self.sent_log.get(self.sent_log.len().checked_sub(1)?)?;
+        if last.sacked {
+            return None;
+        }
+        let mut plan = self.plan_resend(last.start.max(self.snd_una), last.end)?;
+        plan.loss_probe = true;
         Some(plan)
     }
 
@@ -291,7 +420,12 @@ impl<'a> TcpSocket<'a> {
     /// needs instead of waiting for the RTO. Not during recovery, and not
     /// while resending old data.
     fn limited_transmit_allowance(&self) -> usize {
-        if self.in_recovery || self.snd_nxt < self.snd_max {
+        // With SACK, pipe already shrinks as the SACKs arrive.
+        if self.in_recovery
+            || self.in_rto_recovery
+            || self.sack_in_use()
+            || self.snd_nxt < self.snd_max
+        {
             return 0;
         }
         self.dup_acks.min(2) as usize * self.max_payload()
@@ -324,10 +458,21 @@ impl<'a> TcpSocket<'a> {
         if next < data_end {
             let offset = next - self.tx_seq;
             let unsent = data_end - next;
-            let cwnd = self.cc.window() + self.limited_transmit_allowance();
-            let window = self.snd_wnd.min(cwnd);
-            let usable = (self.snd_una + window) - next;
             let max_payload = self.max_payload();
+            let usable = if next < self.snd_max {
+                // Resending after a rewind (persist, a smaller path MTU):
+                // the flight restarts from SND.UNA.
+                let window = self.snd_wnd.min(self.cc.window());
+                (self.snd_una + window) - next
+            } else {
+                // New data: cwnd - pipe (RFC 6675 section 5), the peer's
+                // window, and room in the segment log.
+                let cwnd = self.cc.window() + self.limited_transmit_allowance();
+                let room = cwnd.saturating_sub(self.pipe());
+                let rwnd_room = (self.snd_una + self.snd_wnd) - next;
+                let log_room = self.sent_log.free().saturating_mul(max_payload);
+                room.min(rwnd_room).min(log_room)
+            };
             let mut len = unsent.min(self.burst_payload(tso_max_len)).min(usable);
             if len == 0 {
                 return None;
@@ -461,8 +606,9 @@ impl<'a> TcpSocket<'a> {
     }
 
     /// The header every segment of this connection shares: ports, SEQ,
-    /// ACK (RCV.NXT) when `flags` has ACK, the advertised window and the
-    /// timestamps option.
+    /// ACK (RCV.NXT) when `flags` has ACK, the advertised window, the
+    /// timestamps option and, with ACK, the SACK blocks (RFC 2018 section
+    /// 4: every ACK while out-of-order data is held).
     pub(super) fn segment_header(
         &self,
         now: Instant,
@@ -483,7 +629,10 @@ impl<'a> TcpSocket<'a> {
         };
         if flags.contains(TcpFlags::ACK) {
             repr.ack_number = self.rcv_nxt;
+            repr.sack_ranges = self.sack_blocks();
         }
+        // ECE while a CE mark is unanswered (RFC 3168 section 6.1.3).
+        repr.flags |= self.ecn_marks(flags, false).0;
         if self.timestamps.enabled {
             repr.timestamp = Some(TcpTimestamp {
                 tsval: self.ts_clock(now),
@@ -517,7 +666,13 @@ impl<'a> TcpSocket<'a> {
         repr.payload = self
             .tx_buffer
             .get_allocated(plan.payload_offset, plan.payload_len);
-        let ip = self.ip_repr(tcp_header_len(&repr) + repr.payload.len())?;
+        let mut ip = self.ip_repr(tcp_header_len(&repr) + repr.payload.len())?;
+        if plan.carries_new_data() {
+            // ECT(0), and CWR after a reduction (RFC 3168 section 6.1.2).
+            let (marks, ecn) = self.ecn_marks(plan.flags, true);
+            repr.flags |= marks;
+            ip.ecn = ecn;
+        }
         debug_assert_eq!(ip.hop_limit, HOP_LIMIT);
         Some((ip, repr))
     }
@@ -535,7 +690,7 @@ impl<'a> TcpSocket<'a> {
             src_port,
             dst_port,
             seq_number: plan.seq,
-            flags: plan.flags,
+            flags: plan.flags | self.syn_ecn_flags(active, plan.retransmission),
             window_len: self.syn_window() as u16,
             max_seg_size: Some(self.rcv_mss.min(65535) as u16),
             window_scale: self.rcv_wscale_offer,
@@ -579,6 +734,9 @@ impl<'a> TcpSocket<'a> {
         if plan.kind == SegmentKind::Data && plan.payload_len > 0 {
             self.last_tx = Some(now);
         }
+        if plan.carries_new_data() {
+            self.note_ecn_data_sent();
+        }
         match plan.kind {
             SegmentKind::Rst => {
                 cx.stats.rsts_sent += 1;
@@ -595,13 +753,25 @@ impl<'a> TcpSocket<'a> {
                         self.syn_retransmitted = true;
                     }
                 }
-                if plan.fast {
-                    self.fast_retransmit = false;
-                } else {
+                if plan.kind == SegmentKind::Data {
+                    self.record_sent(now, plan.seq, end, plan.retransmission);
+                }
+                if !plan.fast {
                     self.snd_nxt = end;
                 }
                 if end > self.snd_max {
                     self.snd_max = end;
+                }
+                if plan.loss_probe {
+                    self.loss_probe_due = false;
+                    cx.stats.tlps_sent = cx.stats.tlps_sent.saturating_add(1);
+                    self.rack.on_probe_sent(self.snd_max, plan.retransmission);
+                    // RFC 8985 section 7.3: the RTO runs from the probe.
+                    self.timers.retransmit = now.checked_add(self.rtt.rto());
+                    self.timers.loss_probe = None;
+                } else if plan.kind == SegmentKind::Data && !plan.retransmission {
+                    // New data: the probe timeout restarts (RFC 8985 7.2).
+                    self.arm_loss_probe(now);
                 }
                 // Karn's rule: time only segments sent for the first time.
                 if !plan.retransmission && self.rtt_probe.is_none() && !self.timestamps.enabled {
@@ -619,6 +789,7 @@ impl<'a> TcpSocket<'a> {
                 self.persist_probes = self.persist_probes.saturating_add(1);
                 self.persist_shift = self.persist_shift.saturating_add(1);
                 let end = self.snd_una + 1;
+                self.record_sent(now, self.snd_una, end, true);
                 if self.snd_nxt < end {
                     self.snd_nxt = end;
                 }
@@ -643,6 +814,32 @@ impl<'a> TcpSocket<'a> {
         }
     }
 
+    /// `[start, end)` went out at `now`: the part beyond the segment log is
+    /// new data (one record per MSS), the rest resends recorded segments;
+    /// PRR and undo count what fast recovery sends.
+    fn record_sent(
+        &mut self,
+        now: Instant,
+        start: SeqNumber,
+        end: SeqNumber,
+        retransmission: bool,
+    ) {
+        let log_end = self.sent_log.end();
+        if end > log_end {
+            let mss = self.max_payload();
+            self.sent_log.on_new_data(start.max(log_end), end, mss, now);
+        }
+        if start < log_end {
+            self.sent_log.on_retransmit(start, end.min(log_end), now);
+            if retransmission {
+                self.note_retransmission(now, start, end.min(log_end));
+            }
+        }
+        if self.in_recovery {
+            self.prr.on_sent(end - start);
+        }
+    }
+
     /// An ACK carrying RCV.NXT and a window up to `edge` went out: nothing
     /// is owed any more.
     pub(super) fn note_ack_sent(&mut self, edge: SeqNumber) {
@@ -650,6 +847,7 @@ impl<'a> TcpSocket<'a> {
             self.rcv_adv = edge;
         }
         self.last_ack_sent = self.rcv_nxt;
+        self.sack_report.sent();
         self.ack_now = false;
         self.timers.delayed_ack = None;
         self.rcv_unacked = 0;

@@ -204,7 +204,7 @@ impl<'a> TcpSocket<'a> {
         s.timers.state = Some(record.state_deadline);
         s.last_rx = now;
         s.last_tx = Some(record.syn_ack_sent_at);
-        s.cc = Congestion::new_reno(DEFAULT_MSS);
+        s.cc = Congestion::new(config.congestion, DEFAULT_MSS);
         if record.retransmits > 0 {
             s.cc.on_handshake_loss();
         }
@@ -303,16 +303,14 @@ impl<'a> TcpSocket<'a> {
         }
     }
 
-    /// Whether ECN was negotiated in the handshake (RFC 3168 section 6.1.1).
-    /// The socket does not negotiate ECN yet; when it does, this reads its
-    /// flag, so records carry it.
+    /// Whether ECN was negotiated in the handshake (RFC 3168 section
+    /// 6.1.1), so records and cookies carry it.
     pub(super) fn handshake_ecn(&self) -> bool {
-        false
+        self.ecn.enabled
     }
 
-    /// Restores the handshake's ECN flag on a rebuilt socket; see
-    /// [`handshake_ecn`](Self::handshake_ecn).
+    /// Restores the handshake's ECN agreement on a rebuilt socket.
     fn set_handshake_ecn(&mut self, ecn: bool) {
-        let _ = ecn;
+        self.ecn.enabled = ecn;
     }
 }

@@ -19,10 +19,16 @@
 pub mod congestion;
 mod diagram;
 mod dispatch;
+mod ecn;
 mod half_open;
 mod isn;
 mod process;
+mod prr;
+mod rack;
+mod recovery;
 pub mod rtt;
+mod sack_report;
+mod scoreboard;
 mod state;
 mod syn_cookie;
 mod time_wait;
@@ -32,7 +38,11 @@ mod waker;
 #[cfg(test)]
 mod tests;
 
+pub use self::congestion::{
+    AckEvent, AnyCongestion, CongestionAlgorithm, CongestionCause, CongestionControl,
+};
 pub use self::diagram::transition_allowed;
+pub use self::ecn::EcnMode;
 pub use self::half_open::HalfOpen;
 pub use self::isn::IsnGenerator;
 pub use self::state::{Cause, State, Transition};
@@ -41,8 +51,9 @@ pub use self::time_wait::TimeWait;
 
 use core::fmt;
 
-use self::congestion::{AnyCongestion, CongestionControl};
+use self::ecn::EcnState;
 use self::rtt::RttEstimator;
+use self::sack_report::SackReport;
 use crate::socket::{Context, PollAt};
 use crate::storage::{Assembler, RingBuffer};
 use crate::time::{Duration, Instant};
@@ -53,7 +64,8 @@ use crate::wire::{
 /// A TCP socket's byte buffer.
 pub type SocketBuffer<'a> = RingBuffer<'a, u8>;
 
-/// The congestion controller every socket uses (RFC 5681 + RFC 6582).
+/// The congestion controller a socket holds: the algorithm its
+/// [`TcpConfig::congestion`] names.
 type Congestion = AnyCongestion;
 
 /// Counters a socket adds to through the [`Context`]; the interface sums them.
@@ -87,6 +99,16 @@ pub struct TcpStats {
     /// Connections or listeners that could not be entered in the
     /// demultiplexing table (another socket has the key).
     pub demux_insert_failed: u64,
+    /// Retransmission timeouts of data or FIN (RFC 6298 section 5.5).
+    pub rtos: u64,
+    /// Fast recoveries entered (RFC 6675 / RFC 6582, loss detected by
+    /// RACK, SACK or duplicate ACKs).
+    pub fast_recoveries: u64,
+    /// Tail loss probes sent (RFC 8985 section 7).
+    pub tlps_sent: u64,
+    /// Window reductions undone because the retransmissions proved
+    /// spurious (D-SACK, RFC 3708; timestamps, RFC 3522 and RFC 4015).
+    pub spurious_undone: u64,
 }
 
 /// Per-socket TCP settings. Defaults follow lwIP and the RFCs.
@@ -108,10 +130,31 @@ pub struct TcpConfig {
     pub syn_rcvd_timeout: Duration,
     /// Initial RTO (RFC 6298 2.1: 1 s).
     pub initial_rto: Duration,
-    /// Lower bound on the RTO.
+    /// Lower bound on the RTO (default 200 ms, as Linux's `TCP_RTO_MIN`).
+    ///
+    /// RFC 6298 section 2.4 asks for 1 s, to keep a timeout from firing
+    /// while the ACK is merely late. pollnet follows Linux instead: with
+    /// 1 s, every loss that duplicate ACKs, SACK or RACK cannot repair (a
+    /// lost tail, a lost retransmission) idles a LAN or metro path for a
+    /// second, hundreds of RTTs, and a lossy link becomes timeout-bound.
+    /// 200 ms still exceeds the delayed-ACK timers of the peers this stack
+    /// meets (Linux: 40 to 200 ms, pollnet: 100 ms), so one segment
+    /// waiting for a delayed ACK does not time out, and a timeout that was
+    /// spurious after all is undone (RFC 3522, RFC 4015). Raise it towards
+    /// 1 s for peers that delay ACKs longer (RFC 9293 allows up to 500 ms).
     pub min_rto: Duration,
     /// Upper bound on the RTO.
     pub max_rto: Duration,
+    /// The congestion control algorithm (default CUBIC, RFC 9438, with
+    /// HyStart++, RFC 9406). CUBIC is the default because the peers and
+    /// competing flows a pollnet sender meets run it (Linux, Windows and
+    /// the Apple stacks): NewReno against them takes a smaller share of a
+    /// shared bottleneck, and on a long or fast path regains its window
+    /// after a loss at one segment per RTT where CUBIC's cubic curve
+    /// returns to the window of the loss in a time independent of the RTT.
+    /// NewReno (RFC 5681, RFC 6582) remains for small or predictable
+    /// links, where its linear growth is easier to reason about.
+    pub congestion: CongestionAlgorithm,
     /// Data/FIN retransmissions before the connection is aborted.
     pub max_retransmissions: u32,
     /// SYN retransmissions before connect fails (default 7: with the RTO
@@ -140,7 +183,10 @@ pub struct TcpConfig {
     pub window_scaling: bool,
     /// Offer timestamps (RFC 7323 section 3).
     pub timestamps: bool,
-    /// Offer SACK-permitted (RFC 2018).
+    /// Offer and accept SACK (RFC 2018; default on): when both SYNs carry
+    /// SACK-permitted, every ACK sent while out-of-order data is held
+    /// reports it in SACK blocks (sections 3 and 4), and duplicate segments
+    /// are reported as D-SACK blocks (RFC 2883).
     pub sack: bool,
     /// RFC 793 RST handling instead of RFC 5961 3.2 (FreeBSD's insecure_rst).
     pub insecure_rst: bool,
@@ -160,6 +206,12 @@ pub struct TcpConfig {
     pub invalid_ack_interval: Duration,
     /// Holes the out-of-order assembler may keep.
     pub max_ooo_holes: usize,
+    /// Explicit Congestion Notification (RFC 3168): off, accepted when the
+    /// peer's SYN asks (the default, as Linux's `tcp_ecn=2`), or requested
+    /// in our SYNs too. Once agreed, new data goes out ECT(0), a CE mark is
+    /// echoed with ECE until the peer's CWR, and an ECE reduces the window
+    /// once per window of data.
+    pub ecn: EcnMode,
     /// Drop segments with both SYN and FIN set, unanswered (FreeBSD's
     /// `net.inet.tcp.drop_synfin`): such a segment is legal in RFC 9293
     /// but only port scanners send it. Off by default.
@@ -174,8 +226,9 @@ impl Default for TcpConfig {
             fin_wait_2_limit: Duration::from_secs(120),
             syn_rcvd_timeout: Duration::from_secs(20),
             initial_rto: Duration::from_secs(1),
-            min_rto: Duration::from_secs(1),
+            min_rto: Duration::from_millis(200),
             max_rto: Duration::from_secs(60),
+            congestion: CongestionAlgorithm::Cubic,
             max_retransmissions: 12,
             max_syn_retransmissions: 7,
             max_synack_retransmissions: 5,
@@ -188,13 +241,14 @@ impl Default for TcpConfig {
             keepalive_count: 9,
             window_scaling: true,
             timestamps: true,
-            sack: false,
+            sack: true,
             insecure_rst: false,
             insecure_syn: false,
             challenge_ack_limit: 10,
             invalid_ack_interval: Duration::from_millis(500),
             max_ooo_holes: 8,
             drop_syn_fin: false,
+            ecn: EcnMode::Accept,
         }
     }
 }
@@ -438,6 +492,27 @@ struct Timers {
     /// The state's own timer: TIME_WAIT's 2*MSL, the FIN_WAIT_2 timeout or
     /// the SYN_RCVD timeout (each state has at most one).
     state: Option<Instant>,
+    /// RACK's reordering timer (RFC 8985 section 6.2 step 5).
+    reorder: Option<Instant>,
+    /// The tail loss probe's timer, PTO (RFC 8985 section 7.2).
+    loss_probe: Option<Instant>,
+}
+
+/// What is needed to undo a window reduction that proves spurious
+/// (RFC 3708 with D-SACK, RFC 3522 with timestamps; response RFC 4015).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct UndoState {
+    /// SND.UNA when the episode (recovery or timeout) began.
+    marker: SeqNumber,
+    /// SND.MAX then: retransmissions of the episode lie below it.
+    high: SeqNumber,
+    /// Retransmitted segments of the episode.
+    retransmitted: u32,
+    /// Of those, how many the peer reported as duplicates (D-SACK).
+    dsacked: u32,
+    /// Our TSval on the episode's first retransmission, and that
+    /// segment's end: Eifel's test waits for the ACK covering it.
+    first_retransmission: Option<(u32, SeqNumber)>,
 }
 
 /// A RST the socket still has to send after `abort` or a give-up.
@@ -464,13 +539,15 @@ struct Timestamps {
 
 /// A TCP socket: one endpoint of a connection, or a listener.
 ///
-/// Sequence variables follow RFC 9293 section 3.3.1. `snd_nxt` is the next
-/// sequence number to send and may move back to `snd_una` after a timeout
-/// (go-back-N); `snd_max` is the highest ever sent, which ACK acceptability
-/// uses. The unacknowledged data stays in the tx buffer from `snd_una`; the
-/// retransmission state is the two ranges `[snd_una, snd_nxt)` (sent or
-/// resent) and `[snd_nxt, snd_max)` (to resend), so a SACK scoreboard can
-/// later mark holes inside them without changing the buffer.
+/// Sequence variables follow RFC 9293 section 3.3.1. `snd_max` is the
+/// highest sequence number sent, which ACK acceptability uses; `snd_nxt` is
+/// the next one to send and moves back to `snd_una` only when the peer
+/// cannot hold what was sent (its window closed, or the path MTU shrank).
+/// The unacknowledged data stays in the tx buffer from `snd_una` until the
+/// cumulative ACK passes it. Loss recovery works on a record of every
+/// segment in flight (send time, lost, retransmitted, SACKed): RACK
+/// (RFC 8985), the RFC 6675 scoreboard and, without SACK, duplicate ACKs
+/// mark segments lost, and only those are resent.
 #[derive(Debug)]
 pub struct TcpSocket<'a> {
     config: TcpConfig,
@@ -488,6 +565,10 @@ pub struct TcpSocket<'a> {
     /// Out-of-order data written past `rcv_nxt` into the rx buffer's free
     /// space, by offset from `rcv_nxt`.
     assembler: Assembler,
+    /// The SACK and D-SACK blocks our ACKs report (RFC 2018, RFC 2883).
+    sack_report: SackReport,
+    /// ECN agreement and signals (RFC 3168 section 6.1).
+    ecn: EcnState,
     error: Option<TcpError>,
     soft_error: Option<TcpError>,
     trace: TraceQueue,
@@ -550,6 +631,8 @@ pub struct TcpSocket<'a> {
     timestamps: Timestamps,
     /// RCV.NXT as last sent in an ACK (Last.ACK.sent, RFC 7323 4.3).
     last_ack_sent: SeqNumber,
+    /// SACK was negotiated: both SYNs carried SACK-permitted (RFC 2018
+    /// section 2) and our config allows it.
     peer_sack_permitted: bool,
 
     // Retransmission and timers.
@@ -584,14 +667,33 @@ pub struct TcpSocket<'a> {
     /// When the last segment was sent (RFC 5681 4.1 idle restart).
     last_tx: Option<Instant>,
 
-    // Congestion control (RFC 5681, RFC 6582).
+    // Congestion control and loss recovery (RFC 5681, RFC 6582, RFC 6675,
+    // RFC 6937, RFC 8985).
     cc: Congestion,
     dup_acks: u32,
+    /// In fast recovery (RFC 6675 / RFC 6582).
     in_recovery: bool,
-    /// NewReno's `recover`: SND.MAX when fast recovery began.
+    /// Recovering from a retransmission timeout, until SND.UNA passes
+    /// `recover` (Linux's Loss state): no fast recovery starts meanwhile.
+    in_rto_recovery: bool,
+    /// RecoveryPoint (RFC 6675) / NewReno's `recover`: SND.MAX when the
+    /// recovery or timeout began.
     recover: SeqNumber,
-    /// One segment at SND.UNA must be resent (fast retransmit or partial ACK).
-    fast_retransmit: bool,
+    /// What the peer holds above SND.UNA (RFC 2018).
+    sacked: scoreboard::SackRanges,
+    /// Every segment in flight, with its send time and marks.
+    sent_log: scoreboard::SentLog,
+    /// RACK-TLP's state (RFC 8985).
+    rack: rack::Rack,
+    /// PRR's state during fast recovery (RFC 6937).
+    prr: prr::Prr,
+    /// Without SACK: bytes the duplicate ACKs of this recovery stand for
+    /// (one SMSS each, RFC 6937 section 3), so pipe shrinks as they arrive.
+    dup_ack_bytes: usize,
+    /// The loss probe's timer fired: a probe is due.
+    loss_probe_due: bool,
+    /// Undo information of the last loss episode, while it can be undone.
+    undo: Option<UndoState>,
 
     pending_rst: Option<PendingRst>,
     challenge_window_start: Option<Instant>,
@@ -621,6 +723,8 @@ impl<'a> TcpSocket<'a> {
             rx_buffer,
             tx_buffer,
             assembler: Assembler::new(config.max_ooo_holes),
+            sack_report: SackReport::default(),
+            ecn: EcnState::default(),
             error: None,
             soft_error: None,
             trace: TraceQueue::new(),
@@ -668,11 +772,18 @@ impl<'a> TcpSocket<'a> {
             stalled_since: None,
             last_rx: Instant::ZERO,
             last_tx: None,
-            cc: Congestion::new_reno(DEFAULT_MSS),
+            cc: Congestion::new(config.congestion, DEFAULT_MSS),
             dup_acks: 0,
             in_recovery: false,
+            in_rto_recovery: false,
             recover: SeqNumber(0),
-            fast_retransmit: false,
+            sacked: scoreboard::SackRanges::new(),
+            sent_log: scoreboard::SentLog::new(SeqNumber(0)),
+            rack: rack::Rack::new(),
+            prr: prr::Prr::start(0),
+            dup_ack_bytes: 0,
+            loss_probe_due: false,
+            undo: None,
             pending_rst: None,
             challenge_window_start: None,
             challenge_count: 0,
@@ -688,10 +799,27 @@ impl<'a> TcpSocket<'a> {
         &self.config
     }
 
-    /// Replaces the settings (takes effect for later events; RTO bounds and
-    /// the assembler's hole limit apply from the next connection).
+    /// Replaces the settings (takes effect for later events; RTO bounds,
+    /// the congestion algorithm and the assembler's hole limit apply from
+    /// the next connection: see
+    /// [`set_congestion_algorithm`](TcpSocket::set_congestion_algorithm)
+    /// to switch algorithms now).
     pub fn set_config(&mut self, config: TcpConfig) {
         self.config = config;
+    }
+
+    /// Chooses the congestion control algorithm, for this connection at
+    /// once and for later ones. A connection that has sent data keeps its
+    /// cwnd and ssthresh, and the new algorithm goes on from them (as
+    /// Linux's `TCP_CONGESTION` does).
+    pub fn set_congestion_algorithm(&mut self, algorithm: CongestionAlgorithm) {
+        self.config.congestion = algorithm;
+        self.cc.switch_to(algorithm);
+    }
+
+    /// The congestion control algorithm in use.
+    pub fn congestion_algorithm(&self) -> CongestionAlgorithm {
+        self.cc.algorithm()
     }
 
     /// Turns Nagle's algorithm on or off (RFC 9293 section 3.7.4).
@@ -1206,6 +1334,26 @@ impl<'a> TcpSocket<'a> {
         if self.state.is_synchronized() && self.rcv_adv < self.rcv_nxt {
             return Err("advertised edge left of RCV.NXT");
         }
+        if self.snd_una != self.iss {
+            // The segment log covers exactly what is in flight.
+            let log_start = self
+                .sent_log
+                .get(0)
+                .map_or(self.sent_log.end(), |s| s.start);
+            if log_start != self.snd_una {
+                return Err("segment log does not start at SND.UNA");
+            }
+            if self.sent_log.end() != self.snd_max {
+                return Err("segment log does not end at SND.MAX");
+            }
+            if self
+                .sacked
+                .iter()
+                .any(|(l, r)| l < self.snd_una || r > self.snd_max)
+            {
+                return Err("SACKed range outside [SND.UNA, SND.MAX)");
+            }
+        }
         Ok(())
     }
 
@@ -1238,6 +1386,7 @@ impl<'a> TcpSocket<'a> {
         self.snd_max = iss;
         self.tx_seq = iss + 1;
         self.recover = iss;
+        self.sent_log.reset(iss + 1);
         // A keyed hash of the reversed 4-tuple with no clock term: fixed for
         // the connection, unpredictable, and unrelated to the ISN.
         self.timestamps.offset = cx.isn.isn(Instant::ZERO, remote, local).raw();
@@ -1260,6 +1409,8 @@ impl<'a> TcpSocket<'a> {
         let config = self.config;
         self.tx_buffer.clear();
         self.assembler = Assembler::new(config.max_ooo_holes);
+        self.sack_report.clear();
+        self.ecn = EcnState::default();
         self.fin_queued = false;
         self.rx_closed_by_user = false;
         self.rcv_fin = None;
@@ -1286,10 +1437,17 @@ impl<'a> TcpSocket<'a> {
         self.keepalive_due = false;
         self.stalled_since = None;
         self.last_tx = None;
-        self.cc = Congestion::new_reno(DEFAULT_MSS);
+        self.cc = Congestion::new(config.congestion, DEFAULT_MSS);
         self.dup_acks = 0;
         self.in_recovery = false;
-        self.fast_retransmit = false;
+        self.in_rto_recovery = false;
+        self.sacked.clear();
+        self.sent_log.reset(self.iss + 1);
+        self.rack = rack::Rack::new();
+        self.prr = prr::Prr::start(0);
+        self.dup_ack_bytes = 0;
+        self.loss_probe_due = false;
+        self.undo = None;
         self.challenge_window_start = None;
         self.challenge_count = 0;
         self.last_invalid_ack = None;
@@ -1324,7 +1482,8 @@ impl<'a> TcpSocket<'a> {
         self.tx_seq + self.tx_buffer.len()
     }
 
-    /// The IP header of a segment this socket sends.
+    /// The IP header of a segment this socket sends (not ECN-capable;
+    /// `dispatch` marks new data).
     fn ip_repr(&self, tcp_len: usize) -> Option<IpRepr> {
         let local = self.local_endpoint?;
         let remote = self.remote_endpoint?;
@@ -1334,6 +1493,7 @@ impl<'a> TcpSocket<'a> {
             next_header: IpProtocol::Tcp,
             payload_len: tcp_len,
             hop_limit: HOP_LIMIT,
+            ecn: crate::wire::IpEcn::NotEct,
         })
     }
 

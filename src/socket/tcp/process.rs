@@ -168,6 +168,7 @@ impl<'a> TcpSocket<'a> {
             _ => self.timestamps.enabled = false,
         }
         self.peer_sack_permitted = self.config.sack && repr.sack_permitted;
+        self.accept_syn_ecn(repr, active);
     }
 
     /// Keeps data that came with a SYN until the connection is established
@@ -408,6 +409,7 @@ impl<'a> TcpSocket<'a> {
         }
         let syn_acked_now = self.snd_una == self.iss && ack > self.iss;
         let fin_acked_now = self.acknowledge(cx, repr, ack);
+        self.process_ecn(now, ip_repr, repr);
         if syn_acked_now {
             self.on_syn_acked(now);
         }
@@ -567,6 +569,13 @@ impl<'a> TcpSocket<'a> {
     fn invalid_segment_ack(&mut self, now: Instant, repr: &TcpRepr) -> Reply {
         let carries_data = !repr.payload.is_empty() || repr.fin();
         if carries_data && !repr.syn() {
+            // Data below RCV.NXT is a duplicate: its ACK carries a D-SACK
+            // block (RFC 2883 section 4.1.1), as Linux's tcp_send_dupack.
+            let seq = repr.seq_number;
+            if seq < self.rcv_nxt {
+                let end = (seq + repr.payload.len()).min(self.rcv_nxt);
+                self.note_duplicate(seq, end);
+            }
             return self.ack_reply(now);
         }
         let limited = self.last_invalid_ack.is_some_and(|last| {
@@ -629,8 +638,12 @@ impl<'a> TcpSocket<'a> {
             usize::from(repr.window_len) << self.snd_wscale
         };
         let mut fin_acked = false;
+        let before = self.recovery_snapshot();
+        let sack = self.take_sack_blocks(repr, ack);
+        let mut rtt = None;
+        let mut duplicate = false;
         if ack > self.snd_una {
-            fin_acked = self.on_new_ack(now, repr, ack);
+            (fin_acked, rtt) = self.on_new_ack(now, repr, ack);
         } else if ack == self.snd_una
             && self.snd_max > self.snd_una
             && repr.payload.is_empty()
@@ -641,8 +654,10 @@ impl<'a> TcpSocket<'a> {
         {
             // RFC 5681 section 2's duplicate ACK (answers to zero-window
             // probes are not: nothing was lost).
-            self.on_duplicate_ack();
+            duplicate = true;
+            self.dup_acks = self.dup_acks.saturating_add(1);
         }
+        self.on_ack_loss_recovery(cx, repr, before, sack, rtt, duplicate);
         // Window update (RFC 9293 3.10.7.4, ESTABLISHED): only from a
         // segment newer than the one that last set it.
         if ack >= una_before
@@ -662,12 +677,17 @@ impl<'a> TcpSocket<'a> {
     }
 
     /// SND.UNA advances to `ack`: frees acknowledged data, measures the
-    /// RTT, feeds congestion control and restarts the retransmission timer
-    /// (RFC 6298 5.2/5.3). Returns whether our FIN is now acknowledged.
-    fn on_new_ack(&mut self, now: Instant, repr: &TcpRepr, ack: SeqNumber) -> bool {
+    /// RTT, frees the scoreboard below it and restarts the retransmission
+    /// timer (RFC 6298 5.2/5.3). Returns whether our FIN is now
+    /// acknowledged, and the RTT sample the ACK gave.
+    fn on_new_ack(
+        &mut self,
+        now: Instant,
+        repr: &TcpRepr,
+        ack: SeqNumber,
+    ) -> (bool, Option<Duration>) {
         let data_end = self.data_end();
         let data_acked = ack.min(data_end) - self.snd_una.max(self.tx_seq);
-        let flight_before = self.snd_max - self.snd_una;
         self.tx_buffer.dequeue_allocated(data_acked);
         self.tx_seq += data_acked;
         let fin_acked = self.fin_queued && ack > data_end;
@@ -676,6 +696,12 @@ impl<'a> TcpSocket<'a> {
         if self.snd_nxt < ack {
             self.snd_nxt = ack;
         }
+        // Only now may the scoreboard forget what lies below SND.UNA
+        // (RFC 2018 section 8).
+        self.sacked.advance(ack);
+        let rack = &mut self.rack;
+        self.sent_log
+            .advance(ack, |seg| rack.on_delivered(seg.into(), now));
 
         // RTT: from the echoed timestamp (RFC 7323 section 4.1, which also
         // lifts Karn's ambiguity), else from the timed segment.
@@ -697,7 +723,7 @@ impl<'a> TcpSocket<'a> {
                     .is_none_or(|sent| ts.tsecr.wrapping_sub(sent) as i32 >= 0)
             })
             .map(|ts| self.ts_clock(now).wrapping_sub(ts.tsecr));
-        match echoed {
+        let rtt_sample = match echoed {
             // Our SYN (or SYN-ACK) was sent more than once: the answer may
             // echo the first one although the peer sent it on its own timer
             // or for the later copy (its TS.Recent still holds the first
@@ -711,75 +737,45 @@ impl<'a> TcpSocket<'a> {
                 if self.retransmits > 0 {
                     self.rtt.restart_after_syn_timeout();
                 }
+                None
             }
             Some(ms) if ms <= MAX_TIMESTAMP_RTT_MS => {
-                self.rtt.sample(Duration::from_millis(u64::from(ms)));
+                let sample = Duration::from_millis(u64::from(ms));
+                self.rtt.sample(sample);
                 self.rtt_probe = None;
+                Some(sample)
             }
-            _ => {
-                if let Some((probe_end, sent_at)) = self.rtt_probe {
-                    if ack >= probe_end {
-                        self.rtt.sample(now.saturating_duration_since(sent_at));
-                        self.rtt_probe = None;
-                    }
+            _ => match self.rtt_probe {
+                Some((probe_end, sent_at)) if ack >= probe_end => {
+                    let sample = now.saturating_duration_since(sent_at);
+                    self.rtt.sample(sample);
+                    self.rtt_probe = None;
+                    Some(sample)
                 }
-            }
-        }
+                _ => None,
+            },
+        };
         self.retransmits = 0;
-
-        // Congestion control (RFC 5681 3.1, RFC 6582 3.2).
-        let flight_after = self.snd_max - self.snd_una;
-        if self.in_recovery {
-            if ack >= self.recover {
-                self.in_recovery = false;
-                self.dup_acks = 0;
-                self.cc.on_recovery_exit(flight_after);
-            } else {
-                // A partial ACK: resend the next hole at once.
-                self.cc.on_partial_ack(data_acked);
-                self.fast_retransmit = true;
-            }
-        } else {
+        if !self.in_recovery {
             self.dup_acks = 0;
-            if data_acked > 0 {
-                self.cc.on_ack(now, data_acked, flight_before);
-            }
         }
 
         if self.snd_una == self.snd_max {
             self.timers.retransmit = None;
             self.stalled_since = None;
-            self.fast_retransmit = false;
             // Everything sent before the timeout is acknowledged.
             self.timeout_tsval = None;
         } else {
             self.timers.retransmit = now.checked_add(self.rtt.rto());
             self.stalled_since = Some(now);
         }
-        fin_acked
-    }
-
-    /// A duplicate ACK: the third starts fast retransmit and fast recovery
-    /// (RFC 5681 3.2), once per window of data (RFC 6582 3.2 step 2).
-    fn on_duplicate_ack(&mut self) {
-        self.dup_acks = self.dup_acks.saturating_add(1);
-        if self.in_recovery {
-            self.cc.on_dup_ack_in_recovery();
-            return;
-        }
-        if self.dup_acks == 3 && self.snd_una > self.recover && self.snd_una > self.iss {
-            self.in_recovery = true;
-            self.recover = self.snd_max;
-            self.cc.on_fast_retransmit(self.snd_max - self.snd_una);
-            self.fast_retransmit = true;
-            self.rtt_probe = None;
-        }
+        (fin_acked, rtt_sample)
     }
 
     /// Our SYN is acknowledged: congestion control learns the MSS and data
     /// that came with the peer's SYN is delivered.
     fn on_syn_acked(&mut self, now: Instant) {
-        self.cc.set_mss(self.max_payload());
+        self.cc.set_mss(self.congestion_mss());
         let delivered = self.assembler.remove_front();
         self.rx_buffer.enqueue_unallocated(delivered);
         self.rcv_nxt += delivered;
@@ -818,6 +814,9 @@ impl<'a> TcpSocket<'a> {
         let mut data = payload;
         if start < self.rcv_nxt {
             let old = (self.rcv_nxt - start).min(data.len());
+            // Data we already have: reported as a D-SACK block (RFC 2883
+            // section 4.1.1 reports the duplicated part of a segment).
+            self.note_duplicate(start, start + old);
             data = data.get(old..).unwrap_or_default();
             start += old;
         }
@@ -835,11 +834,23 @@ impl<'a> TcpSocket<'a> {
                 if written < data.len() {
                     trimmed_right = true;
                 }
+                if offset > 0 {
+                    // Out-of-order data we already hold (RFC 2883 section 4).
+                    if let Some((held_start, held_end)) =
+                        self.assembler.range_overlapping(offset, offset + written)
+                    {
+                        self.note_duplicate(
+                            start + (held_start.max(offset) - offset),
+                            start + (held_end.min(offset + written) - offset),
+                        );
+                    }
+                }
                 // In-order data is always taken, even with every hole used.
                 match self.assembler.add_then_remove_front(offset, written) {
                     Ok(delivered) => {
                         self.rx_buffer.enqueue_unallocated(delivered);
                         self.rcv_nxt += delivered;
+                        self.note_sack_block(start, written);
                         if offset > 0 || had_holes {
                             // Out of order, or filling a gap: ACK at once
                             // (RFC 5681 section 4.2).
@@ -858,9 +869,10 @@ impl<'a> TcpSocket<'a> {
             // would bounce ACKs back and forth until a retransmission fills
             // a hole (Linux and BSD do not answer them either).
         }
-        if trimmed_right {
+        if trimmed_right || self.sack_report.duplicate_pending() {
             // Data beyond the window is dropped and ACKed (RFC 9293
-            // section 3.10.7.4: "send an acknowledgment").
+            // section 3.10.7.4: "send an acknowledgment"); a duplicate is
+            // ACKed at once (RFC 5681 section 4.2), with its D-SACK block.
             self.ack_now = true;
         }
         if fin && !trimmed_right && fin_seq >= self.rcv_nxt && fin_seq - self.rcv_nxt <= window {
@@ -874,6 +886,10 @@ impl<'a> TcpSocket<'a> {
         if self.rcv_fin == Some(self.rcv_nxt) {
             self.rcv_fin = None;
             self.fin_received = true;
+            // Nothing follows a FIN: data a peer sent past it is dropped,
+            // or the assembler's offsets, relative to RCV.NXT, would slide
+            // by the FIN's sequence number and SACK blocks would misreport.
+            self.assembler.clear();
             // The FIN takes no buffer space: the window's edge moves with it.
             self.rcv_nxt += 1;
             self.rcv_adv += 1;
@@ -881,6 +897,40 @@ impl<'a> TcpSocket<'a> {
             return true;
         }
         false
+    }
+
+    /// Notes for the SACK report that `len` bytes from `start` were taken
+    /// (RCV.NXT already moved past what they delivered): the block now
+    /// holding them goes first in the next ACK (RFC 2018 section 4), and
+    /// blocks delivered in order are reported no more.
+    fn note_sack_block(&mut self, start: SeqNumber, len: usize) {
+        self.sack_report.forget_below(self.rcv_nxt);
+        let end = start + len;
+        if len == 0 || end <= self.rcv_nxt {
+            return;
+        }
+        let from = start.max(self.rcv_nxt) - self.rcv_nxt;
+        let to = end - self.rcv_nxt;
+        if let Some((held_start, held_end)) = self.assembler.range_overlapping(from, to) {
+            self.sack_report
+                .note_block(self.rcv_nxt + held_start, self.rcv_nxt + held_end);
+        }
+    }
+
+    /// A duplicate `[left, right)` arrived: with SACK negotiated, the next
+    /// ACK reports it in a D-SACK block (RFC 2883 section 4). Only its part
+    /// within a receive buffer below RCV.NXT (and after our IRS) counts: a
+    /// sender retransmits nothing older, so anything older is no
+    /// retransmission of ours to report.
+    fn note_duplicate(&mut self, left: SeqNumber, right: SeqNumber) {
+        if !self.peer_sack_permitted {
+            return;
+        }
+        // Bytes of the stream taken so far, modulo 2^32 (a wrapped count
+        // only narrows the span).
+        let received = self.rcv_nxt.0.wrapping_sub(self.irs.0.wrapping_add(1)) as usize;
+        let floor = self.rcv_nxt - received.min(self.rx_buffer.capacity());
+        self.sack_report.note_duplicate(left.max(floor), right);
     }
 
     /// Delayed-ACK accounting for `delivered` in-order bytes (RFC 9293
@@ -896,7 +946,10 @@ impl<'a> TcpSocket<'a> {
             Some(delay) => {
                 // RFC 9293 3.8.6.3: an ACK is never delayed 500 ms or more.
                 let delay = delay.min(Duration::from_millis(499));
-                let full = self.rcv_mss.saturating_sub(self.option_overhead()).max(1);
+                let full = self
+                    .rcv_mss
+                    .saturating_sub(self.timestamp_overhead())
+                    .max(1);
                 let every = usize::try_from(self.config.ack_every_segments.max(1)).unwrap_or(2);
                 if self.rcv_unacked >= full.saturating_mul(every) {
                     self.ack_now = true;
@@ -925,7 +978,7 @@ impl<'a> TcpSocket<'a> {
         };
         self.persist_probe_due = false;
         self.keepalive_due = false;
-        self.fast_retransmit = false;
+        self.loss_probe_due = false;
     }
 
     /// A connection that ended normally (LAST_ACK, TIME_WAIT, FIN_WAIT_2
@@ -972,7 +1025,7 @@ impl<'a> TcpSocket<'a> {
                     return;
                 }
                 self.snd_mss = mss;
-                self.cc.set_mss(self.max_payload());
+                self.cc.set_mss(self.congestion_mss());
                 self.pmtu_raise_at = cx.now.checked_add(super::PMTU_RAISE_INTERVAL);
                 if self.snd_una > self.iss && self.snd_nxt > self.snd_una {
                     // The oversized segments were dropped: resend them at

@@ -201,6 +201,7 @@ impl TcpSocket<'_> {
             self.rcv_wscale = 0;
             self.snd_wscale = 0;
             self.peer_sack_permitted = false;
+            self.ecn.enabled = false;
             return;
         }
         let options = CookieOptions {
@@ -239,7 +240,12 @@ impl TcpSocket<'_> {
             src_port: ack.src_port,
             dst_port: ack.dst_port,
             seq_number: irs,
-            flags: TcpFlags::SYN,
+            // The ECN-setup SYN the cookie agreed to (RFC 3168 6.1.1).
+            flags: if options.ecn {
+                TcpFlags::SYN | TcpFlags::ECE | TcpFlags::CWR
+            } else {
+                TcpFlags::SYN
+            },
             window_len: ack.window_len,
             max_seg_size: Some(mss),
             window_scale: options.wscale,

@@ -45,10 +45,16 @@ impl<'a> TcpSocket<'a> {
             return;
         }
         if self.timers.retransmit.is_some_and(|t| now >= t) {
-            self.on_retransmit_timeout(now);
+            self.on_retransmit_timeout(cx, now);
             if !self.is_open() || self.state == State::Listen {
                 return;
             }
+        }
+        if self.timers.reorder.is_some_and(|t| now >= t) {
+            self.on_reorder_timeout(&mut cx.stats, now);
+        }
+        if self.timers.loss_probe.is_some_and(|t| now >= t) {
+            self.on_loss_probe_timeout();
         }
         if self.timers.persist.is_some_and(|t| now >= t) {
             self.timers.persist = None;
@@ -170,6 +176,8 @@ impl<'a> TcpSocket<'a> {
     pub(super) fn next_deadline(&self) -> Option<Instant> {
         [
             self.timers.retransmit,
+            self.timers.reorder,
+            self.timers.loss_probe,
             self.timers.delayed_ack,
             self.timers.persist,
             self.timers.state,
@@ -181,10 +189,11 @@ impl<'a> TcpSocket<'a> {
         .min()
     }
 
-    /// RFC 6298 section 5.4 to 5.6: back off, resend from SND.UNA
-    /// (go-back-N, so everything after it follows as the window allows),
-    /// and give up after the state's retransmission limit.
-    fn on_retransmit_timeout(&mut self, now: Instant) {
+    /// RFC 6298 section 5.4 to 5.6: back off, mark every segment the peer
+    /// does not hold lost (RFC 8985 section 6.3), so they are resent from
+    /// SND.UNA upwards as the window allows, and give up after the state's
+    /// retransmission limit.
+    fn on_retransmit_timeout(&mut self, cx: &mut Context, now: Instant) {
         if self.snd_una == self.snd_max {
             self.timers.retransmit = None;
             return;
@@ -204,18 +213,18 @@ impl<'a> TcpSocket<'a> {
         self.timers.retransmit = now.checked_add(self.rtt.rto());
         self.rtt_probe = None;
         if self.snd_una != self.iss {
+            cx.stats.rtos = cx.stats.rtos.saturating_add(1);
             // RFC 5681 3.1 equation 4.
             self.cc.on_retransmit_timeout(self.snd_max - self.snd_una);
+            self.on_timeout_marks();
         } else {
             // A lost SYN or SYN-ACK: the initial window is one segment.
             self.cc.on_handshake_loss();
+            self.snd_nxt = self.snd_una;
         }
-        self.snd_nxt = self.snd_una;
         // RFC 6582 section 4: after a timeout, recover = the highest sent.
-        self.in_recovery = false;
         self.recover = self.snd_max;
         self.dup_acks = 0;
-        self.fast_retransmit = false;
     }
 
     /// Ends a connection whose peer stopped answering: SYN_SENT just closes,

@@ -12,9 +12,10 @@ fn active_open() {
     let syn = h.connect(ISS);
     assert_eq!(syn.window, 65535);
     assert_eq!(syn.mss, Some(1460));
+    // SACK-permitted is offered by default (RFC 2018 section 2).
     assert_eq!(
         (syn.window_scale, syn.timestamp, syn.sack_permitted),
-        (None, None, false)
+        (None, None, true)
     );
     h.expect_trace(&[(Closed, SynSent, Cause::Connect)]);
     h.expect_silence();
@@ -419,6 +420,7 @@ fn rst_for_unmatched_builds_the_reply_header() {
         next_header: IpProtocol::Tcp,
         payload_len: 23,
         hop_limit: 30,
+        ecn: crate::wire::IpEcn::NotEct,
     };
     let (reply_ip, reply) =
         rst_for_unmatched(&ip, &seg(SYN | FIN, u32::MAX, None, b"abc")).unwrap();
@@ -430,6 +432,7 @@ fn rst_for_unmatched_builds_the_reply_header() {
             next_header: IpProtocol::Tcp,
             payload_len: 20,
             hop_limit: 64,
+            ecn: crate::wire::IpEcn::NotEct,
         }
     );
     assert_eq!((reply.src_port, reply.dst_port), (LOCAL.port, REMOTE.port));

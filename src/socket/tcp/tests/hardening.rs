@@ -285,15 +285,14 @@ fn insecure_syn_fin_outside_the_window_draws_an_ack_like_a_syn() {
 fn idle_restart_is_keyed_to_data_sent_not_to_pure_acks() {
     let mut h = established();
     h.socket.set_nagle_enabled(false);
-    // Grow cwnd beyond the initial window.
+    // Grow cwnd beyond the initial window: fill it, then ACK it (a window
+    // the sender does not use does not grow).
     let iw = h.socket.congestion_window();
     let mut seq = ISS + 1;
-    for _ in 0..4 {
-        h.socket.send_slice(bytes(536)).unwrap();
-        h.dispatch().unwrap();
-        seq += 536;
-        h.recv(seg(ACK, IRS + 1, Some(seq), b""));
-    }
+    h.socket.send_slice(bytes(iw)).unwrap();
+    assert!(!h.dispatch_all().is_empty());
+    seq += u32::try_from(iw).unwrap();
+    h.recv(seg(ACK, IRS + 1, Some(seq), b""));
     let grown = h.socket.congestion_window();
     assert!(grown > iw);
     // Idle for 10 s as a sender, but receiving data and ACKing it.

@@ -24,12 +24,12 @@ fn a_pure_ack_after_a_timeout_carries_snd_max() {
     let sent = send(&mut h, 2920);
     assert_eq!(sent.len(), 2);
     sent[1].is(ACK | PSH, ISS + 1461, Some(IRS + 1), 1460);
-    // The peer's ACK of all of it is lost: the RTO resends one segment
-    // (cwnd is one segment now) and SND.NXT stays behind SND.MAX.
+    // The peer's ACK of all of it is lost: the RTO marks both segments
+    // lost and resends one (cwnd is one segment now); the other waits.
     h.set_time(Instant::from_secs(1));
     h.dispatch().unwrap().is(ACK, ISS + 1, Some(IRS + 1), 1460);
     h.expect_silence();
-    assert_eq!(h.socket.snd_nxt(), SeqNumber(ISS + 1461));
+    assert_eq!(h.socket.snd_nxt(), SeqNumber(ISS + 2921));
     // Data from the peer, sent before our data reached it, is delayed-ACKed
     // at SND.MAX.
     assert_eq!(
@@ -260,6 +260,8 @@ fn an_echo_from_before_a_timeout_is_not_an_rtt_sample() {
     assert_eq!(h.recv(ack(ISS + 5, original_tsval)), None);
     assert_eq!(h.socket.send_queue(), 0);
     assert_eq!(h.socket.rto(), ms(400));
+    // That echo also shows the timeout was spurious (RFC 3522 Eifel).
+    assert_eq!(h.stats().spurious_undone, 1);
     // A segment sent after the timeout is echoed: a real sample again.
     assert_eq!(h.socket.send_slice(b"more"), Ok(4));
     let next = h.dispatch().unwrap();

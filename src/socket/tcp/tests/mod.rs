@@ -6,6 +6,7 @@ extern crate std;
 use std::vec;
 use std::vec::Vec;
 
+use super::congestion::CongestionControl;
 use super::{Cause, IsnGenerator, SocketBuffer, State, TcpConfig, TcpSocket, TcpStats, Transition};
 use crate::socket::{Context, PollAt};
 use crate::time::{Duration, Instant};
@@ -14,12 +15,17 @@ use crate::wire::{
 };
 
 mod close;
+mod congestion;
 mod data;
+mod ecn;
 mod handshake;
 mod hardening;
 mod loss;
 mod options;
+mod pair;
 mod rst_syn;
+mod sack;
+mod sack_blocks;
 mod timers;
 #[cfg(feature = "async")]
 mod wakers;
@@ -83,6 +89,9 @@ pub(super) fn plain_config() -> TcpConfig {
     TcpConfig {
         timestamps: false,
         window_scaling: false,
+        // RFC 6298's 1 s floor (the default is Linux's 200 ms), so the
+        // timer tests' deadlines read in whole seconds.
+        min_rto: Duration::from_secs(1),
         ..TcpConfig::default()
     }
 }
@@ -99,6 +108,10 @@ pub(super) struct Sent {
     pub window_scale: Option<u8>,
     pub sack_permitted: bool,
     pub timestamp: Option<TcpTimestamp>,
+    /// The SACK blocks, absolute, in the order sent.
+    pub sack: Vec<(u32, u32)>,
+    /// The IP header's ECN field.
+    pub ecn: crate::wire::IpEcn,
 }
 
 impl Sent {
@@ -125,6 +138,13 @@ impl Sent {
             window_scale: repr.window_scale,
             sack_permitted: repr.sack_permitted,
             timestamp: repr.timestamp,
+            sack: repr
+                .sack_ranges
+                .iter()
+                .flatten()
+                .map(|r| (r.left.0, r.right.0))
+                .collect(),
+            ecn: ip.ecn,
         }
     }
 
@@ -178,12 +198,19 @@ impl Harness {
     /// Feeds a segment from the peer; returns the immediate reply.
     #[track_caller]
     pub fn recv(&mut self, repr: TcpRepr) -> Option<Sent> {
+        self.recv_ecn(repr, crate::wire::IpEcn::NotEct)
+    }
+
+    /// Feeds a segment from the peer whose IP header carries `ecn`.
+    #[track_caller]
+    pub fn recv_ecn(&mut self, repr: TcpRepr, ecn: crate::wire::IpEcn) -> Option<Sent> {
         let ip = IpRepr {
             src_addr: REMOTE.addr,
             dst_addr: LOCAL.addr,
             next_header: IpProtocol::Tcp,
             payload_len: 20 + repr.payload.len(),
             hop_limit: 64,
+            ecn,
         };
         let reply = self.socket.process(&mut self.cx, &ip, &repr);
         self.check();

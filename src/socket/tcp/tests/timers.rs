@@ -3,7 +3,7 @@
 //! zero-window probes, keep-alive, the user timeout.
 
 use super::*;
-use crate::socket::tcp::TcpError;
+use crate::socket::tcp::{CongestionAlgorithm, TcpError};
 use State::*;
 
 /// Sends `len` bytes and returns the segments dispatched at once.
@@ -107,10 +107,15 @@ fn rto_retransmission_across_the_sequence_wrap() {
     assert_eq!(h.poll_at(), PollAt::Ingress);
 }
 
-/// Fast retransmit and NewReno recovery of two losses (segments 2 and 4
-/// of 10), with our ISN at `iss`.
+/// Fast retransmit and NewReno recovery (RFC 6582) of two losses
+/// (segments 2 and 4 of 10) without SACK, the window paced by PRR
+/// (RFC 6937), with our ISN at `iss`.
 fn fast_retransmit_with_iss(iss: u32) {
-    let mut h = Harness::new(65536, 65536, plain_config());
+    let config = TcpConfig {
+        congestion: CongestionAlgorithm::NewReno,
+        ..plain_config()
+    };
+    let mut h = Harness::new(65536, 65536, config);
     h.establish_active(iss, IRS);
     let base = iss.wrapping_add(1);
     let at = |n: u32| base.wrapping_add(n * 1460);
@@ -121,7 +126,8 @@ fn fast_retransmit_with_iss(iss: u32) {
         assert_eq!(s.payload.len(), 1460);
     }
     assert_eq!(h.socket.congestion_window(), 14600);
-    // Segment 1 arrives; segment 2 is lost; 3 to 10 make duplicate ACKs.
+    // Segment 1 arrives; segment 2 is lost; 3 and 5 to 10 make seven
+    // duplicate ACKs.
     assert_eq!(h.recv(seg(ACK, IRS + 1, Some(at(1)), b"")), None);
     assert_eq!(h.socket.congestion_window(), 16060);
     h.expect_silence();
@@ -129,22 +135,36 @@ fn fast_retransmit_with_iss(iss: u32) {
         assert_eq!(h.recv(seg(ACK, IRS + 1, Some(at(1)), b"")), None);
         h.expect_silence();
     }
+    // The third: fast retransmit; PRR always lets that one go.
     assert_eq!(h.recv(seg(ACK, IRS + 1, Some(at(1)), b"")), None);
     let resent = h.dispatch().unwrap();
     resent.is(ACK, at(1), Some(IRS + 1), 1460);
     h.expect_silence();
-    // ssthresh = max(FlightSize / 2, 2 * SMSS) = 13140 / 2; cwnd =
-    // ssthresh + 3 * SMSS.
-    assert_eq!(h.socket.congestion_window(), 6570 + 3 * 1460);
+    assert_eq!(h.stats().fast_recoveries, 1);
     assert_eq!(h.stats().retransmissions, 1);
-    // A partial ACK (up to segment 4, also lost) resends segment 4 at once.
+    // ssthresh = max(FlightSize / 2, 2 * SMSS) = 13140 / 2. Pipe: 9
+    // segments, less the lost one and the three the duplicates stand for,
+    // plus the retransmission.
+    assert_eq!(h.socket.cc.ssthresh(), 6570);
+    assert_eq!(h.socket.pipe(), 6 * 1460);
+    // Four more duplicates: nothing new to send, nothing known lost.
+    for _ in 0..4 {
+        assert_eq!(h.recv(seg(ACK, IRS + 1, Some(at(1)), b"")), None);
+        h.expect_silence();
+    }
+    // A partial ACK (up to segment 4, also lost) marks segment 4 lost,
+    // and PRR's window lets it go at once.
     assert_eq!(h.recv(seg(ACK, IRS + 1, Some(at(3)), b"")), None);
     h.dispatch().unwrap().is(ACK, at(3), Some(IRS + 1), 1460);
-    // The full ACK ends recovery: cwnd = min(ssthresh, max(flight, SMSS) + SMSS).
+    h.expect_silence();
+    assert_eq!(h.stats().retransmissions, 2);
+    // The full ACK ends recovery: cwnd = ssthresh (RFC 6937).
     assert_eq!(h.recv(seg(ACK, IRS + 1, Some(at(10)), b"")), None);
-    assert_eq!(h.socket.congestion_window(), 2920);
+    assert_eq!(h.socket.congestion_window(), 6570);
     assert_eq!(h.socket.send_queue(), 0);
     assert_eq!(h.poll_at(), PollAt::Ingress);
+    assert_eq!(h.stats().fast_recoveries, 1);
+    assert_eq!(h.stats().rtos, 0);
 }
 
 #[test]
