@@ -28,6 +28,7 @@ fn main() -> std::process::ExitCode {
         example(case!(pcapdump_help_and_errors), "pcapdump"),
         example(case!(binary_exit_codes), "pcapdump"),
         example(case!(drill_help_and_errors), "drill"),
+        example(case!(async_loopback_help_and_errors), "async_loopback"),
         example(case!(durations_are_validated_alike_everywhere), "loopback")
             .needs(Need::Example("client"))
             .needs(Need::Example("replay")),
@@ -310,6 +311,13 @@ fn binary_exit_codes() {
     assert!(stdout.starts_with(
         "1 tcp 192.0.2.1:45418 > 192.0.2.2:5003 seq=1181510299 ack=0 flags=0x002 win=64240 len=0 csum=ok\n"
     ));
+}
+
+fn async_loopback_help_and_errors() {
+    check_help("async_loopback", &["--bytes", "--seed"]);
+    check_refused("async_loopback", &["--frobnicate"], "--frobnicate");
+    check_refused("async_loopback", &["--bytes", "many"], "--bytes");
+    check_refused("async_loopback", &["--seed", "x"], "--seed");
 }
 
 fn drill_help_and_errors() {

@@ -16,6 +16,8 @@
 
 mod set;
 pub mod tcp;
+#[cfg(feature = "async")]
+pub mod waker;
 
 pub use self::set::{
     ChildBuffers, DemuxSlot, HalfOpenStorage, ListenOptions, ListenerStorage, RecordStorage,

@@ -193,6 +193,29 @@ impl<'a> SocketSet<'a> {
         Some(self.handle_of(child))
     }
 
+    /// Hands the TCP connection behind `handle` back to the set, as if it
+    /// had never been accepted: the set frees it once it is CLOSED (after
+    /// any RST it still owes) and keeps it as a compact record in
+    /// TIME_WAIT; a listener's connection returns its buffers to the
+    /// listener's pool. For an application that drops its interest in a
+    /// connection it has closed. The handle must not be used afterwards.
+    /// Returns `false` (changing nothing) if `handle` finds no TCP socket
+    /// or finds a listener.
+    pub fn release(&mut self, handle: SocketHandle) -> bool {
+        let Some(item) = self.item(handle) else {
+            return false;
+        };
+        if item.meta.has(IS_LISTENER) || TcpSocket::downcast(&item.socket).is_none() {
+            return false;
+        }
+        if let Some(item) = self.item_at_mut(handle.index()) {
+            item.meta.flags |= AUTO_FREE;
+        }
+        // The next poll's sync frees or compacts it if it is already done.
+        self.mark_dirty(handle.index());
+        true
+    }
+
     /// How many connections of listener `handle` are half-open (records)
     /// or waiting for [`accept`](Self::accept).
     pub fn pending(&self, handle: SocketHandle) -> usize {
@@ -766,6 +789,11 @@ impl<'a> SocketSet<'a> {
                 listener
                     .accept
                     .push_back(&mut self.slots, index, accept_link);
+                // A task waiting in accept learns of the connection.
+                let listening = listener.socket;
+                if let Some(socket) = self.get_mut::<TcpSocket>(listening) {
+                    socket.wake_receiver();
+                }
             }
         }
         // Out of the dirty list's order: it takes its trace and its demux

@@ -33,6 +33,7 @@ mod state;
 mod syn_cookie;
 mod time_wait;
 mod timers;
+mod waker;
 
 #[cfg(test)]
 mod tests;
@@ -728,6 +729,9 @@ pub struct TcpSocket<'a> {
     last_invalid_ack: Option<Instant>,
     /// FIN_WAIT_2's hard deadline after a full close (`fin_wait_2_limit`).
     fin_wait_2_limit_at: Option<Instant>,
+    /// The tasks waiting to receive and to send (feature `async`).
+    #[cfg(feature = "async")]
+    wakers: waker::SocketWakers,
 }
 
 impl<'a> TcpSocket<'a> {
@@ -815,6 +819,8 @@ impl<'a> TcpSocket<'a> {
             challenge_count: 0,
             last_invalid_ack: None,
             fin_wait_2_limit_at: None,
+            #[cfg(feature = "async")]
+            wakers: waker::SocketWakers::new(),
         }
     }
 
@@ -1392,6 +1398,9 @@ impl<'a> TcpSocket<'a> {
         let transition = Transition { from, to, cause };
         net_debug!("{}: {}", SocketName(self), transition);
         self.trace.push(transition);
+        // Every transition may be what a task waits for (ESTABLISHED, the
+        // peer's FIN, RST, an error, the end of a close).
+        self.wake_both();
     }
 
     /// Chooses the ISN for a new connection and sets up the send sequence

@@ -37,6 +37,7 @@ impl<'a> TcpSocket<'a> {
     pub fn process(&mut self, cx: &mut Context, ip_repr: &IpRepr, repr: &TcpRepr) -> Reply {
         let open = |state| !matches!(state, State::Closed | State::Listen);
         let (una_before, was_open) = (self.snd_una, open(self.state));
+        let (rx_before, tx_before) = (self.rx_buffer.len(), self.tx_buffer.len());
         let reply = match self.state {
             State::Closed => rst_for_unmatched(ip_repr, repr),
             State::Listen => self.process_listen(cx, ip_repr, repr),
@@ -48,6 +49,7 @@ impl<'a> TcpSocket<'a> {
         if was_open && open(self.state) && self.snd_una > una_before {
             cx.forward_progress = true;
         }
+        self.wake_after_segment(rx_before, tx_before);
         if let Some((_, segment)) = &reply {
             cx.stats.segments_sent += 1;
             if segment.rst() {

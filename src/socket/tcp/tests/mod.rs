@@ -27,6 +27,8 @@ mod rst_syn;
 mod sack;
 mod sack_blocks;
 mod timers;
+#[cfg(feature = "async")]
+mod wakers;
 
 pub(super) const LOCAL: IpEndpoint = IpEndpoint::new(IpAddress::v4(10, 0, 0, 1), 80);
 pub(super) const REMOTE: IpEndpoint = IpEndpoint::new(IpAddress::v4(10, 0, 0, 2), 49152);
