@@ -126,9 +126,9 @@ pub struct TcpConfig {
     /// connection alive with ACKs cannot hold it longer (default 120 s,
     /// twice `fin_wait_2_timeout`).
     pub fin_wait_2_limit: Duration,
-    /// How long a half-open connection may stay in SYN_RCVD.
+    /// How long a half-open connection may stay in SYN_RCVD (default 20 s).
     pub syn_rcvd_timeout: Duration,
-    /// Initial RTO (RFC 6298 2.1: 1 s).
+    /// Initial RTO (default 1 s, RFC 6298 section 2.1).
     pub initial_rto: Duration,
     /// Lower bound on the RTO (default 200 ms, as Linux's `TCP_RTO_MIN`).
     ///
@@ -143,7 +143,8 @@ pub struct TcpConfig {
     /// spurious after all is undone (RFC 3522, RFC 4015). Raise it towards
     /// 1 s for peers that delay ACKs longer (RFC 9293 allows up to 500 ms).
     pub min_rto: Duration,
-    /// Upper bound on the RTO.
+    /// Upper bound on the RTO (default 60 s, RFC 6298 section 2.5's
+    /// "at least 60 seconds").
     pub max_rto: Duration,
     /// The congestion control algorithm (default CUBIC, RFC 9438, with
     /// HyStart++, RFC 9406). CUBIC is the default because the peers and
@@ -155,21 +156,26 @@ pub struct TcpConfig {
     /// NewReno (RFC 5681, RFC 6582) remains for small or predictable
     /// links, where its linear growth is easier to reason about.
     pub congestion: CongestionAlgorithm,
-    /// Data/FIN retransmissions before the connection is aborted.
+    /// Data/FIN retransmissions before the connection is aborted (default
+    /// 12).
     pub max_retransmissions: u32,
     /// SYN retransmissions before connect fails (default 7: with the RTO
     /// doubling from 1 s to its 60 s cap, connect gives up after 183 s,
     /// RFC 1122 4.2.3.5 / RFC 9293 MUST-23's "at least 3 minutes").
     pub max_syn_retransmissions: u32,
-    /// SYN+ACK retransmissions before a half-open connection is dropped.
+    /// SYN+ACK retransmissions before a half-open connection is dropped
+    /// (default 5).
     pub max_synack_retransmissions: u32,
-    /// Abort when data stays unacknowledged this long (RFC 5482), if set.
+    /// Abort when data stays unacknowledged this long (RFC 5482), if set
+    /// (default unset).
     pub user_timeout: Option<Duration>,
-    /// Delayed-ACK timeout, or `None` to ACK at once (< 500 ms,
-    /// RFC 9293 section 3.8.6.3).
+    /// Delayed-ACK timeout, or `None` to ACK at once (default 100 ms; at
+    /// most 499 ms is used, RFC 9293 section 3.8.6.3). Quick-ACK (see
+    /// `quick_acks`) and the ACK of every second full-sized segment keep
+    /// the delay off the paths where it would stall a sender.
     pub ack_delay: Option<Duration>,
     /// With delayed ACKs on, ACK at once when this many full-sized segments
-    /// are unacknowledged (RFC 5681 section 4.2: at most 2). Through an
+    /// are unacknowledged (default 2, RFC 5681 section 4.2's most). Through an
     /// interface, "at once" means at the end of the poll that took the
     /// segments in: a poll that took in more than two full-sized segments
     /// answers them with one stretch ACK, as Linux does for what GRO merged
@@ -188,24 +194,28 @@ pub struct TcpConfig {
     /// response does not wait for the ACK of the full segments before it
     /// (which a delayed ACK would hold back). On by default.
     pub nagle: bool,
-    /// Keep-alive: idle time before the first probe, or `None` (off).
+    /// Keep-alive: idle time before the first probe, or `None` (off, the
+    /// default; RFC 1122 4.2.3.6 makes keep-alives optional and off).
     pub keepalive_idle: Option<Duration>,
-    /// Keep-alive: time between probes.
+    /// Keep-alive: time between probes (default 75 s).
     pub keepalive_interval: Duration,
-    /// Keep-alive: unanswered probes before the connection is dropped.
+    /// Keep-alive: unanswered probes before the connection is dropped
+    /// (default 9).
     pub keepalive_count: u32,
-    /// Offer window scaling (RFC 7323 section 2).
+    /// Offer window scaling (RFC 7323 section 2; default on).
     pub window_scaling: bool,
-    /// Offer timestamps (RFC 7323 section 3).
+    /// Offer timestamps (RFC 7323 section 3; default on).
     pub timestamps: bool,
     /// Offer and accept SACK (RFC 2018; default on): when both SYNs carry
     /// SACK-permitted, every ACK sent while out-of-order data is held
     /// reports it in SACK blocks (sections 3 and 4), and duplicate segments
     /// are reported as D-SACK blocks (RFC 2883).
     pub sack: bool,
-    /// RFC 793 RST handling instead of RFC 5961 3.2 (FreeBSD's insecure_rst).
+    /// RFC 793 RST handling instead of RFC 5961 3.2 (FreeBSD's insecure_rst;
+    /// default off).
     pub insecure_rst: bool,
-    /// RFC 793 SYN handling instead of RFC 5961 4.2 (FreeBSD's insecure_syn).
+    /// RFC 793 SYN handling instead of RFC 5961 4.2 (FreeBSD's insecure_syn;
+    /// default off).
     pub insecure_syn: bool,
     /// Challenge ACKs this socket sends per second at most (RFC 5961
     /// section 7's ACK throttling; default 10). The limit is per socket:
@@ -219,7 +229,7 @@ pub struct TcpConfig {
     /// or a FIN are always answered, so a peer retransmitting what we hold
     /// learns it at once.
     pub invalid_ack_interval: Duration,
-    /// Holes the out-of-order assembler may keep.
+    /// Holes the out-of-order assembler may keep (default 8).
     pub max_ooo_holes: usize,
     /// Explicit Congestion Notification (RFC 3168): off, accepted when the
     /// peer's SYN asks (the default, as Linux's `tcp_ecn=2`), or requested
