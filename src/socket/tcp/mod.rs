@@ -1246,10 +1246,8 @@ impl<'a> TcpSocket<'a> {
     /// Whether `send` accepts data: the send side is open or about to be
     /// (SYN_SENT and SYN_RCVD queue it for after the handshake).
     fn send_open(&self) -> bool {
-        matches!(
-            self.state,
-            State::SynSent | State::SynRcvd | State::Established | State::CloseWait
-        ) && !self.fin_queued
+        self.may_send()
+            || (matches!(self.state, State::SynSent | State::SynRcvd) && !self.fin_queued)
     }
 
     /// Whether data may still arrive or be read.
