@@ -610,3 +610,37 @@ fn a_second_probe_follows_an_unanswered_one() {
         PollAt::Time(Instant::ZERO + ms(90) + srtt.saturating_mul(2) + ms(200))
     );
 }
+
+/// After an RTO the probe runs too: the RTO's retransmission arrives but
+/// its ACK is lost, and 2 * SRTT later a probe (the highest segment not
+/// SACKed, nothing new being queued) draws the ACK that ends the episode,
+/// long before the backed-off RTO.
+#[test]
+fn a_probe_follows_the_rtos_retransmission() {
+    let mut h = sack_established();
+    assert_eq!(h.socket.send_slice(&data()[..3 * 1460]), Ok(3 * 1460));
+    assert_eq!(h.dispatch_all().len(), 3);
+    h.set_time(Instant::ZERO + ms(10));
+    assert_eq!(h.recv(seg(ACK, IRS + 1, Some(at(1)), b"")), None);
+    // Segments 1 and 2 and both probes (at 30 and 70 ms) are lost.
+    for probe_at in [30, 70] {
+        h.set_time(Instant::ZERO + ms(probe_at));
+        is_data(&h.dispatch().unwrap(), at(2), 1460);
+    }
+    h.set_time(Instant::ZERO + ms(1030));
+    is_data(&h.dispatch().unwrap(), at(1), 1460);
+    h.expect_silence();
+    assert_eq!(h.stats().rtos, 1);
+    // RTO backed off to 2 s; the probe 2 * SRTT after the retransmission.
+    assert_eq!(h.socket.timers.retransmit, Some(Instant::ZERO + ms(3030)));
+    assert_eq!(h.poll_at(), PollAt::Time(Instant::ZERO + ms(1050)));
+    h.set_time(Instant::ZERO + ms(1050));
+    is_data(&h.dispatch().unwrap(), at(2), 1460);
+    h.expect_silence();
+    assert_eq!(h.stats().tlps_sent, 3);
+    h.set_time(Instant::ZERO + ms(1060));
+    assert_eq!(h.recv(seg(ACK, IRS + 1, Some(at(3)), b"")), None);
+    assert_eq!(h.socket.send_queue(), 0);
+    assert_eq!(h.stats().rtos, 1);
+    assert_eq!(h.poll_at(), PollAt::Ingress);
+}
