@@ -14,26 +14,6 @@ const SACK_OPTION_BASE_LEN: usize = 4;
 /// Bytes of one SACK block.
 const SACK_BLOCK_LEN: usize = 8;
 
-/// The bytes the congestion window lets go, cwnd - pipe (RFC 6675 section
-/// 5 step C), with the window counted in whole segments of `segment`
-/// bytes rounded to the nearest: a window of 4.6 segments sends 5 at a
-/// time, one of 4.4 sends 4 (and a short tail that fits the bytes).
-///
-/// Congestion control keeps cwnd in bytes and grows it by fractions of a
-/// segment per ACK, and CUBIC's reduction to 0.7 leaves fractions too, but
-/// only whole segments go out: counted down to the segment below, the
-/// flight is on average half a segment smaller than cwnd, which at the
-/// small windows of a lossy path is several percent of the throughput
-/// (a 7.5-segment window at 3% loss: 7%). Rounded to the nearest, the
-/// flight equals cwnd on average; it may pass cwnd by less than half a
-/// segment, where RFC 5681 section 2 would have it stop at cwnd.
-fn segment_room(cwnd: usize, pipe: usize, segment: usize) -> usize {
-    let room = cwnd.saturating_sub(pipe);
-    let segment = segment.max(1);
-    let whole = room.saturating_add(segment / 2) / segment;
-    room.max(whole.saturating_mul(segment))
-}
-
 /// What kind of segment a [`Plan`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SegmentKind {
@@ -375,7 +355,7 @@ impl<'a> TcpSocket<'a> {
     /// section 5 step C, with PRR's window during recovery).
     fn plan_lost_retransmission(&self) -> Option<Plan> {
         let (start, end) = self.sent_log.next_lost(&self.sacked, self.max_payload())?;
-        let room = segment_room(self.cc.window(), self.pipe(), self.max_payload());
+        let room = self.cc.window().saturating_sub(self.pipe());
         if room < end - start {
             return None;
         }
@@ -392,7 +372,7 @@ impl<'a> TcpSocket<'a> {
         let (start, end) = self
             .sent_log
             .next_rescue(&self.sacked, self.max_payload())?;
-        let room = segment_room(self.cc.window(), self.pipe(), self.max_payload());
+        let room = self.cc.window().saturating_sub(self.pipe());
         if room < end - start {
             return None;
         }
@@ -484,10 +464,10 @@ impl<'a> TcpSocket<'a> {
                 let window = self.snd_wnd.min(self.cc.window());
                 (self.snd_una + window) - next
             } else {
-                // New data: cwnd - pipe (RFC 6675 section 5) in whole
-                // segments, the peer's window, and room in the segment log.
+                // New data: cwnd - pipe (RFC 6675 section 5), the peer's
+                // window, and room in the segment log.
                 let cwnd = self.cc.window() + self.limited_transmit_allowance();
-                let room = segment_room(cwnd, self.pipe(), max_payload);
+                let room = cwnd.saturating_sub(self.pipe());
                 let rwnd_room = (self.snd_una + self.snd_wnd) - next;
                 let log_room = self.sent_log.free().saturating_mul(max_payload);
                 room.min(rwnd_room).min(log_room)
@@ -906,27 +886,5 @@ impl<'a> TcpSocket<'a> {
                 self.last_tx = Some(now);
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::segment_room;
-
-    /// The room in whole segments, rounded to the nearest; never less than
-    /// the bytes themselves (a short tail that fits still goes).
-    #[test]
-    fn segment_room_rounds_to_the_nearest_segment() {
-        let mss = 1000;
-        assert_eq!(segment_room(4000, 4000, mss), 0);
-        assert_eq!(segment_room(4499, 4000, mss), 499);
-        assert_eq!(segment_room(4500, 4000, mss), 1000);
-        assert_eq!(segment_room(5400, 4000, mss), 1400);
-        assert_eq!(segment_room(5500, 4000, mss), 2000);
-        assert_eq!(segment_room(3000, 4000, mss), 0);
-        // An odd segment size: half of 1001 rounds up to 501.
-        assert_eq!(segment_room(500, 0, 1001), 500);
-        assert_eq!(segment_room(501, 0, 1001), 1001);
-        assert_eq!(segment_room(usize::MAX, 0, mss), usize::MAX);
     }
 }
