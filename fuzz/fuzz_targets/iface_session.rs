@@ -21,8 +21,8 @@
 use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
-use pollnet::socket::tcp::{SocketBuffer, State, TcpSocket, transition_allowed};
 use pollnet::socket::{AnySocket, SocketHandle};
+use pollnet::socket::tcp::{SocketBuffer, State, TcpSocket, transition_allowed};
 use pollnet::time::Duration;
 use pollnet::wire::{
     IpAddress, IpEndpoint, SeqNumber, TcpFlags, TcpRepr, TcpSackRange, TcpTimestamp,
@@ -147,11 +147,7 @@ impl Session {
                 panic!("{handle}: invariant broken: {broken}");
             }
         }
-        let listener = self
-            .w
-            .sockets
-            .get::<TcpSocket>(self.w.listener)
-            .map(|s| s.state());
+        let listener = self.w.sockets.get::<TcpSocket>(self.w.listener).map(|s| s.state());
         assert_eq!(
             listener,
             Some(State::Listen),
@@ -289,9 +285,7 @@ impl Session {
             6 => {
                 if let Some(k) = self.pick(input) {
                     let n = usize::from(input.byte()) * 8;
-                    if let Some(socket) =
-                        self.w.sockets.get_mut::<TcpSocket>(self.tracked[k].handle)
-                    {
+                    if let Some(socket) = self.w.sockets.get_mut::<TcpSocket>(self.tracked[k].handle) {
                         let data: Vec<u8> = (0..n).map(|i| i as u8).collect();
                         let _ = socket.send_slice(&data);
                     }
@@ -308,9 +302,7 @@ impl Session {
             8 => {
                 if let Some(k) = self.pick(input) {
                     let how = input.byte();
-                    if let Some(socket) =
-                        self.w.sockets.get_mut::<TcpSocket>(self.tracked[k].handle)
-                    {
+                    if let Some(socket) = self.w.sockets.get_mut::<TcpSocket>(self.tracked[k].handle) {
                         match how % 3 {
                             0 => socket.close(),
                             1 => socket.shutdown(),
@@ -324,11 +316,7 @@ impl Session {
                 // Accept what the listener has (children the input opened
                 // with SYNs); their peer ISN is not known.
                 while let Some(handle) = self.w.sockets.accept(self.w.listener) {
-                    let Some(remote) = self
-                        .w
-                        .sockets
-                        .get::<TcpSocket>(handle)
-                        .and_then(|s| s.remote_endpoint())
+                    let Some(remote) = self.w.sockets.get::<TcpSocket>(handle).and_then(|s| s.remote_endpoint())
                     else {
                         continue;
                     };
