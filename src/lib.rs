@@ -1,15 +1,18 @@
 //! pollnet: a poll-based user-space TCP/IP stack.
 //!
-//! An [`iface::Interface`] polls a [`phy::Device`] and feeds a socket set of
-//! TCP sockets whose state machine and timers advance on each `poll(now)`.
-//! The TCP follows lwIP's eleven connection states by name and RFC 9293 in
-//! its segment processing. The stack never reads a clock: time enters only as
+//! An [`iface::Interface`] polls a [`phy::Device`] and feeds a socket set
+//! whose sockets' state machines and timers advance on each `poll(now)`.
+//! The set holds every kind of socket behind one handle type:
+//! [`socket::tcp::TcpSocket`] (lwIP's eleven connection states by name, RFC
+//! 9293 in its segment processing), [`socket::udp::UdpSocket`] (RFC 768
+//! datagrams, broadcast, ICMP errors) and [`socket::icmp::IcmpSocket`]
+//! (ICMP echo: ping with the round trip time on the stack's clock). The stack never reads a clock: time enters only as
 //! [`time::Instant`], so tests and pcap replay run on a virtual clock.
 //!
 //! Layers, leaf first: [`time`], [`wire`] and [`storage`] depend on nothing
 //! of ours; [`socket`] is sans-IO (segments and time in, segments out);
 //! [`iface`] ties sockets to a [`phy`] device (Ethernet, ARP, IPv4, ICMP,
-//! demultiplexing and timers).
+//! UDP, demultiplexing and timers).
 //!
 //! # Quick start
 //!

@@ -131,7 +131,7 @@ fn check_corpus(target: &str, seeds: &[(&str, Vec<u8>)]) {
 /// does; `next` builds each frame from the world's state so far (e.g. the
 /// ISN of a SYN-ACK it sent). Returns the seed and the world after it.
 fn ingress_seed(mut next: impl FnMut(&World, usize) -> Option<Vec<u8>>) -> (Vec<u8>, World) {
-    let mut w = World::new(1, 4096);
+    let mut w = World::new(1, 4096).with_datagram_sockets();
     let mut frames = Vec::new();
     while let Some(frame) = next(&w, frames.len()) {
         assert!(frame.len() <= 255, "a seed frame fits its length byte");
@@ -142,7 +142,7 @@ fn ingress_seed(mut next: impl FnMut(&World, usize) -> Option<Vec<u8>>) -> (Vec<
 }
 
 #[test]
-fn iface_ingress_seeds_reach_arp_icmp_and_every_tcp_path() {
+fn iface_ingress_seeds_reach_arp_icmp_udp_and_every_tcp_path() {
     let mut seeds = Vec::new();
     let stats_of = |w: &World| w.iface.stats();
 
@@ -246,6 +246,72 @@ fn iface_ingress_seeds_reach_arp_icmp_and_every_tcp_path() {
     let (seed, w) = ingress_seed(|_, i| (i == 0).then(|| frame("linux-no-sack.pcap", 1)));
     assert_eq!(stats_of(&w).rx_drop_not_for_us, 1);
     seeds.push(("foreign-syn", seed));
+
+    // UDP: to the socket (with a checksum, and with none), a bad checksum,
+    // a closed port (a port unreachable goes back), a broadcast.
+    let to_socket =
+        |data: &[u8], zero| world::udp_datagram(world::OUR_IP, 5000, world::UDP_PORT, data, zero);
+    let (seed, w) = ingress_seed(|_, i| match i {
+        0 => Some(to_socket(b"a query", false)),
+        1 => Some(to_socket(b"no checksum", true)),
+        _ => None,
+    });
+    assert_eq!(stats_of(&w).udp_datagrams_received, 2);
+    seeds.push(("udp-to-socket", seed));
+    let (seed, w) = ingress_seed(|_, i| {
+        (i == 0).then(|| {
+            let mut frame = to_socket(b"damaged", false);
+            frame[14 + 20 + 6] ^= 0x55;
+            frame
+        })
+    });
+    assert_eq!(stats_of(&w).rx_drop_udp_checksum, 1);
+    seeds.push(("udp-bad-checksum", seed));
+    let (seed, w) = ingress_seed(|_, i| {
+        (i == 0).then(|| world::udp_datagram(world::OUR_IP, 5000, 9, b"closed", false))
+    });
+    assert_eq!(stats_of(&w).icmp_port_unreachable_sent, 1);
+    seeds.push(("udp-closed-port", seed));
+    let (seed, w) = ingress_seed(|_, i| {
+        (i == 0).then(|| {
+            world::udp_datagram(
+                pollnet::wire::Ipv4Address::BROADCAST,
+                68,
+                world::UDP_PORT,
+                b"broadcast",
+                false,
+            )
+        })
+    });
+    assert_eq!(stats_of(&w).udp_datagrams_received, 1);
+    seeds.push(("udp-broadcast", seed));
+
+    // ICMP echo: the reply to the world's request; an error quoting a
+    // datagram the UDP socket sent.
+    let (seed, w) = ingress_seed(|_, i| {
+        (i == 0).then(|| world::echo_reply(world::ECHO_IDENT, 1, b"fuzz ping"))
+    });
+    assert_eq!(stats_of(&w).icmp_echo_replies_received, 1);
+    seeds.push(("icmp-echo-reply", seed));
+    let mut w = World::new(1, 4096).with_datagram_sockets();
+    let udp = w.udp.unwrap();
+    w.sockets
+        .get_mut::<pollnet::socket::udp::UdpSocket>(udp)
+        .unwrap()
+        .send_to(
+            b"to a closed port",
+            pollnet::wire::IpEndpoint::new(pollnet::wire::IpAddress::Ipv4(world::PEER_IP), 9),
+        )
+        .unwrap();
+    w.poll();
+    let sent = w.device.tx.last().unwrap().clone();
+    let (seed, w) = ingress_seed(|_, i| {
+        (i == 0).then(|| {
+            world::icmp_error_about(pollnet::wire::Icmpv4DstUnreachable::PortUnreachable, &sent)
+        })
+    });
+    assert_eq!(stats_of(&w).icmp_errors_to_sockets, 1);
+    seeds.push(("icmp-port-unreachable-udp", seed));
 
     check_corpus("iface_ingress", &seeds);
 }

@@ -9,14 +9,17 @@ use std::collections::VecDeque;
 
 use pollnet::iface::{Config, Interface};
 use pollnet::phy::{Device, DeviceCapabilities, RxToken, TxToken};
+use pollnet::socket::icmp::{IcmpRxMetadata, IcmpSocket, IcmpTxMetadata};
 use pollnet::socket::tcp::TcpSocket;
+use pollnet::socket::udp::{UdpPacketBuffer, UdpPacketMetadata, UdpSocket};
 use pollnet::socket::{ChildBuffers, SocketHandle, SocketSet};
-use pollnet::storage::RingBuffer;
+use pollnet::storage::{PacketBuffer, RingBuffer};
 use pollnet::time::{Duration, Instant};
 use pollnet::wire::{
     ArpOperation, ArpPacket, ArpRepr, ChecksumCapabilities, EthernetAddress, EthernetFrame,
     EthernetProtocol, EthernetRepr, Icmpv4Packet, Icmpv4Repr, IpAddress, IpProtocol, Ipv4Address,
     Ipv4Cidr, Ipv4Packet, Ipv4Repr, SeqNumber, TcpFlags, TcpPacket, TcpRepr, TcpTimestamp,
+    UdpPacket, UdpRepr,
 };
 
 pub const OUR_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 1]);
@@ -30,6 +33,13 @@ pub const PEER_PORT: u16 = 40000;
 /// The peer's ISN of connection `i` is `PEER_ISN + i * 0x1000_0000` (the
 /// first one wraps soon, to exercise sequence arithmetic).
 pub const PEER_ISN: u32 = 0xffff_fff0;
+/// The port the `iface_ingress` world's UDP socket is bound to (every
+/// address).
+pub const UDP_PORT: u16 = 53;
+/// The echo identifier of the `iface_ingress` world's ICMP socket.
+pub const ECHO_IDENT: u16 = 0x7001;
+/// Datagrams the UDP socket's receive queue holds.
+pub const UDP_QUEUE: usize = 4;
 /// Sockets the set and the interface have room for.
 pub const CAPACITY: usize = 16;
 
@@ -189,6 +199,79 @@ pub fn echo_request(ident: u16, seq_no: u16, data: &[u8]) -> Vec<u8> {
     })
 }
 
+/// A UDP datagram from the peer to `dst` (ours, or a broadcast address, in
+/// a broadcast frame then), checksum filled unless `zero_checksum`.
+pub fn udp_datagram(
+    dst: Ipv4Address,
+    src_port: u16,
+    dst_port: u16,
+    data: &[u8],
+    zero_checksum: bool,
+) -> Vec<u8> {
+    let repr = UdpRepr {
+        src_port,
+        dst_port,
+        payload: data,
+    };
+    let mut frame = ip_frame(IpProtocol::Udp, repr.buffer_len(), |payload, caps| {
+        repr.emit(
+            &mut UdpPacket::new_unchecked(payload),
+            &IpAddress::Ipv4(PEER_IP),
+            &IpAddress::Ipv4(OUR_IP),
+            caps,
+        )
+    });
+    if dst != OUR_IP {
+        frame[..6].copy_from_slice(&[0xff; 6]);
+        let mut ip = Ipv4Packet::new_unchecked(&mut frame[14..]);
+        ip.set_dst_addr(dst);
+        ip.fill_checksum();
+        let mut udp = UdpPacket::new_unchecked(ip.payload_mut());
+        udp.fill_checksum(&IpAddress::Ipv4(PEER_IP), &IpAddress::Ipv4(dst));
+    }
+    if zero_checksum {
+        frame[14 + 20 + 6] = 0;
+        frame[14 + 20 + 7] = 0;
+    }
+    frame
+}
+
+/// An ICMP echo reply from the peer.
+pub fn echo_reply(ident: u16, seq_no: u16, data: &[u8]) -> Vec<u8> {
+    let icmp = Icmpv4Repr::EchoReply {
+        ident,
+        seq_no,
+        data,
+    };
+    ip_frame(IpProtocol::Icmp, icmp.buffer_len(), |payload, caps| {
+        icmp.emit(&mut Icmpv4Packet::new_unchecked(payload), caps)
+    })
+}
+
+/// An ICMP error from the peer quoting the IP datagram in `quoted` (an
+/// Ethernet frame the stack sent).
+pub fn icmp_error_about(reason: pollnet::wire::Icmpv4DstUnreachable, quoted: &[u8]) -> Vec<u8> {
+    let Ok(eth) = EthernetFrame::new_checked(quoted) else {
+        return Vec::new();
+    };
+    let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else {
+        return Vec::new();
+    };
+    let Ok(header) = Ipv4Repr::parse(&ip, &ChecksumCapabilities::default()) else {
+        return Vec::new();
+    };
+    let data = &ip.payload()[..ip.payload().len().min(8)];
+    let icmp = Icmpv4Repr::DstUnreachable {
+        reason,
+        next_hop_mtu: 0,
+        header,
+        data,
+    };
+    ip_frame(IpProtocol::Icmp, icmp.buffer_len(), |payload, caps| {
+        icmp.emit(&mut Icmpv4Packet::new_unchecked(payload), caps)
+    })
+}
+
 /// An ARP request (broadcast) or reply (to us) from the peer about itself.
 pub fn arp(operation: ArpOperation) -> Vec<u8> {
     let (target_mac, dst) = match operation {
@@ -243,6 +326,11 @@ pub struct World {
     pub listener: SocketHandle,
     pub conns: Vec<Conn>,
     pub now: Instant,
+    /// The UDP socket on [`UDP_PORT`] and the ICMP echo socket on
+    /// [`ECHO_IDENT`], once [`with_datagram_sockets`](World::with_datagram_sockets)
+    /// added them.
+    pub udp: Option<SocketHandle>,
+    pub icmp: Option<SocketHandle>,
 }
 
 impl World {
@@ -274,6 +362,8 @@ impl World {
             listener,
             conns: Vec::new(),
             now: Instant::ZERO,
+            udp: None,
+            icmp: None,
         };
         for i in 0..connections {
             let port = PEER_PORT + i as u16;
@@ -313,6 +403,38 @@ impl World {
             });
         }
         world
+    }
+
+    /// Adds a UDP socket bound to [`UDP_PORT`] (queues of [`UDP_QUEUE`]
+    /// datagrams) and an ICMP echo socket bound to [`ECHO_IDENT`] with one
+    /// request (sequence 1, to the peer) sent, so its reply is expected.
+    pub fn with_datagram_sockets(mut self) -> World {
+        let queue =
+            || UdpPacketBuffer::new(vec![UdpPacketMetadata::EMPTY; UDP_QUEUE], vec![0u8; 2048]);
+        let udp = self
+            .sockets
+            .add(UdpSocket::new(queue(), queue()))
+            .expect("room");
+        self.iface
+            .udp_bind(&mut self.sockets, udp, UDP_PORT)
+            .expect("a free port");
+        let icmp = self
+            .sockets
+            .add(IcmpSocket::new(
+                PacketBuffer::new(vec![IcmpRxMetadata::EMPTY; 2], vec![0u8; 512]),
+                PacketBuffer::new(vec![IcmpTxMetadata::EMPTY; 2], vec![0u8; 512]),
+            ))
+            .expect("room");
+        self.iface
+            .icmp_bind(&mut self.sockets, icmp, Some(ECHO_IDENT))
+            .expect("a free identifier");
+        if let Some(socket) = self.sockets.get_mut::<IcmpSocket>(icmp) {
+            let _ = socket.send_echo(IpAddress::Ipv4(PEER_IP), 1, b"fuzz ping");
+        }
+        self.poll();
+        self.udp = Some(udp);
+        self.icmp = Some(icmp);
+        self
     }
 
     /// Polls once at the current time.

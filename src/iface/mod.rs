@@ -334,7 +334,7 @@ pub struct Stats {
     pub tcp_idle_timeouts: u64,
     /// UDP datagrams queued by a socket.
     pub udp_datagrams_received: u64,
-    /// UDP datagrams sent.
+    /// UDP datagrams sent (or queued while ARP resolves their next hop).
     pub udp_datagrams_sent: u64,
     /// UDP datagrams too short for their header or length field, or to
     /// port 0.
@@ -358,7 +358,7 @@ pub struct Stats {
     pub icmp_errors_rate_limited: u64,
     /// ICMP errors delivered to a UDP or ICMP echo socket.
     pub icmp_errors_to_sockets: u64,
-    /// ICMP echo requests sent by echo sockets.
+    /// ICMP echo requests sent by echo sockets (or queued for ARP).
     pub icmp_echo_requests_sent: u64,
     /// ICMP echo replies an echo socket queued.
     pub icmp_echo_replies_received: u64,

@@ -8,6 +8,10 @@
 //! round trip time. Answering other hosts' echo requests is the
 //! interface's job, not the socket's.
 //!
+//! A reply matches a request by identifier, sequence number and the
+//! address the request went to, so replies to a request sent to a
+//! broadcast address (which come from other addresses) are not matched.
+//!
 //! Everything is bounded: the queues are [`PacketBuffer`]s over the
 //! caller's storage, and the requests awaiting a reply are a fixed table of
 //! [`IN_FLIGHT`] entries (the oldest is forgotten when it is full).

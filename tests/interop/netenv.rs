@@ -222,12 +222,24 @@ pub struct VethNet {
 
 impl VethNet {
     pub fn create(offload: Offload) -> Result<VethNet, String> {
+        VethNet::create_named("pollnet", "pn", offload)
+    }
+
+    /// As [`create`](Self::create), with the namespace named
+    /// `{ns_prefix}-{pid}-{id}` and the interfaces `{if_prefix}{pid}p{id}`
+    /// and `{if_prefix}{pid}k{id}`, so suites can tell their leftovers
+    /// apart. IFNAMSIZ is 16: a prefix of up to 5 bytes, 7 pid digits, a
+    /// letter and a two-digit id fit.
+    pub fn create_named(
+        ns_prefix: &str,
+        if_prefix: &str,
+        offload: Offload,
+    ) -> Result<VethNet, String> {
         let pid = std::process::id();
         let id = next_id();
-        let ns = Netns::create(format!("pollnet-{pid}-{id}"))?;
-        // IFNAMSIZ is 16: "pn" + up to 7 pid digits + a letter + the id fits.
-        let pollnet_if = format!("pn{pid}p{id}");
-        let kernel_if = format!("pn{pid}k{id}");
+        let ns = Netns::create(format!("{ns_prefix}-{pid}-{id}"))?;
+        let pollnet_if = format!("{if_prefix}{pid}p{id}");
+        let kernel_if = format!("{if_prefix}{pid}k{id}");
         must(
             "ip",
             &[

@@ -508,3 +508,116 @@ fn icmp_identifiers_are_unique_in_a_set() {
     let other = iface.icmp_bind(&mut sockets, b, None).unwrap();
     assert_ne!(id, other);
 }
+
+#[test]
+fn an_icmp_error_quoting_an_echo_request_reaches_its_socket() {
+    let (mut iface, mut dev, mut sockets) = setup();
+    let h = sockets.add(icmp_socket()).unwrap();
+    iface.icmp_bind(&mut sockets, h, Some(0x0bad)).unwrap();
+    // A datagram from the peer teaches the stack its address (its port
+    // unreachable goes out first).
+    dev.rx.push_back(udp_frame(1, 2, b""));
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    dev.tx.clear();
+    let far = IpAddress::v4(198, 51, 100, 7);
+    sockets
+        .get_mut::<IcmpSocket>(h)
+        .unwrap()
+        .send_echo(far, 9, b"far away")
+        .unwrap();
+    // No gateway: off-link destinations have no route.
+    iface.poll(Instant::from_millis(1), &mut dev, &mut sockets);
+    assert!(dev.tx.is_empty());
+    assert_eq!(iface.stats().tx_drop_no_route, 1);
+    // An on-link one the peer reports unreachable (as a router would).
+    sockets
+        .get_mut::<IcmpSocket>(h)
+        .unwrap()
+        .send_echo(IpAddress::Ipv4(PEER_IP), 10, b"near")
+        .unwrap();
+    iface.poll(Instant::from_millis(2), &mut dev, &mut sockets);
+    let sent = dev.tx.remove(0);
+    dev.rx.push_back(icmp_unreachable(
+        Icmpv4DstUnreachable::HostUnreachable,
+        &sent,
+    ));
+    iface.poll(Instant::from_millis(3), &mut dev, &mut sockets);
+    let error = sockets
+        .get_mut::<IcmpSocket>(h)
+        .unwrap()
+        .take_error()
+        .unwrap();
+    assert_eq!(
+        error.kind,
+        IcmpErrorKind::DstUnreachable(Icmpv4DstUnreachable::HostUnreachable)
+    );
+    assert_eq!(error.remote, peer(0));
+    assert_eq!(iface.stats().icmp_errors_to_sockets, 1);
+}
+
+#[test]
+fn a_removed_udp_socket_leaves_no_stale_demux_entry() {
+    let (mut iface, mut dev, mut sockets) = setup();
+    let h = bound_udp(&mut iface, &mut sockets, 7000);
+    dev.rx.push_back(udp_frame(1000, 7000, b"first"));
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    assert!(dev.tx.is_empty());
+    sockets.remove(h).unwrap();
+    // The port is closed now: a port unreachable answers, and a new socket
+    // may take the port.
+    dev.rx.push_back(udp_frame(1000, 7000, b"second"));
+    iface.poll(Instant::from_millis(1), &mut dev, &mut sockets);
+    assert_eq!(dev.tx.len(), 1);
+    assert_eq!(iface.stats().icmp_port_unreachable_sent, 1);
+    let again = bound_udp(&mut iface, &mut sockets, 7000);
+    dev.rx.push_back(udp_frame(1000, 7000, b"third"));
+    iface.poll(Instant::from_millis(2), &mut dev, &mut sockets);
+    let socket = sockets.get_mut::<UdpSocket>(again).unwrap();
+    assert_eq!(socket.recv().unwrap().0, b"third");
+    // Closing unbinds at the next poll just as well.
+    socket.close();
+    dev.rx.push_back(udp_frame(1000, 7000, b"fourth"));
+    iface.poll(Instant::from_millis(3), &mut dev, &mut sockets);
+    assert_eq!(iface.stats().icmp_port_unreachable_sent, 2);
+}
+
+#[test]
+fn time_exceeded_is_surfaced_to_a_udp_socket() {
+    let (mut iface, mut dev, mut sockets) = setup();
+    let h = bound_udp(&mut iface, &mut sockets, 33434);
+    dev.rx.push_back(udp_frame(6000, 33434, b"hi"));
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    let socket = sockets.get_mut::<UdpSocket>(h).unwrap();
+    socket.recv().unwrap();
+    socket.set_hop_limit(Some(1));
+    socket.send_to(b"traceroute", peer(33435)).unwrap();
+    iface.poll(Instant::from_millis(1), &mut dev, &mut sockets);
+    let sent = dev.tx.remove(0);
+    assert_eq!(sent[14 + 8], 1, "TTL 1");
+    let eth = EthernetFrame::new_checked(&sent[..]).unwrap();
+    let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
+    let header = Ipv4Repr::parse(&ip, &ChecksumCapabilities::default()).unwrap();
+    let repr = Icmpv4Repr::TimeExceeded {
+        reason: Icmpv4TimeExceeded::TtlExpired,
+        header,
+        data: &ip.payload()[..8],
+    };
+    dev.rx
+        .push_back(ipv4(IpProtocol::Icmp, repr.buffer_len(), |b| {
+            repr.emit(
+                &mut Icmpv4Packet::new_unchecked(b),
+                &ChecksumCapabilities::default(),
+            )
+        }));
+    iface.poll(Instant::from_millis(2), &mut dev, &mut sockets);
+    let error = sockets
+        .get_mut::<UdpSocket>(h)
+        .unwrap()
+        .take_error()
+        .unwrap();
+    assert_eq!(
+        error.kind,
+        IcmpErrorKind::TimeExceeded(Icmpv4TimeExceeded::TtlExpired)
+    );
+    assert_eq!(error.remote, peer(33435));
+}

@@ -96,3 +96,29 @@ fn a_full_receive_queue_drops_replies() {
     }
     assert_eq!(s.rx_dropped(), 2);
 }
+
+#[cfg(feature = "async")]
+#[test]
+fn the_receive_waker_fires_on_a_matching_reply_only() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Wake, Waker};
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    let recv = Arc::new(Count(AtomicUsize::new(0)));
+    let waker = Waker::from(recv.clone());
+    let mut s = socket();
+    s.bind(7).unwrap();
+    s.send_echo(PEER, 1, b"").unwrap();
+    send_all(&mut s, 0);
+    s.register_recv_waker(&waker);
+    assert!(!s.process_reply(&mut cx(1), PEER, 2, b""));
+    assert_eq!(recv.0.load(Ordering::Relaxed), 0);
+    assert!(s.process_reply(&mut cx(1), PEER, 1, b""));
+    assert_eq!(recv.0.load(Ordering::Relaxed), 1);
+}

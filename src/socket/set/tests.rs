@@ -826,9 +826,20 @@ fn record_sizes() {
     );
     assert!(size_of::<HalfOpen>() <= 104, "{}", size_of::<HalfOpen>());
     assert_eq!(size_of::<DemuxSlot>(), 8);
-    // A slot costs its socket plus 64 bytes of bookkeeping and links.
+    // A slot costs its socket plus 64 bytes of bookkeeping and links; the
+    // other kinds fit in TCP's room, so `Socket` needs no tag of its own.
     assert_eq!(
         size_of::<SocketStorage<'static>>(),
         size_of::<TcpSocket<'static>>() + 64
+    );
+    assert_eq!(
+        size_of::<crate::socket::Socket<'static>>(),
+        size_of::<TcpSocket<'static>>()
+    );
+    assert!(
+        size_of::<crate::socket::udp::UdpSocket<'static>>() < size_of::<TcpSocket<'static>>() / 8
+    );
+    assert!(
+        size_of::<crate::socket::icmp::IcmpSocket<'static>>() < size_of::<TcpSocket<'static>>() / 8
     );
 }

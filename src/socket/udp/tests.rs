@@ -199,3 +199,43 @@ fn connected_tuple_needs_a_concrete_local_address() {
         Some((IpEndpoint::new(LOCAL, 5000), IpEndpoint::new(PEER, 53)))
     );
 }
+
+#[cfg(feature = "async")]
+#[test]
+fn wakers_fire_on_a_datagram_an_error_and_a_send() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Wake, Waker};
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    let recv = Arc::new(Count(AtomicUsize::new(0)));
+    let send = Arc::new(Count(AtomicUsize::new(0)));
+    let (recv_waker, send_waker) = (Waker::from(recv.clone()), Waker::from(send.clone()));
+    let count = |c: &Arc<Count>| c.0.load(Ordering::Relaxed);
+
+    let mut s = socket(4, 256);
+    s.bind(5000).unwrap();
+    s.register_recv_waker(&recv_waker);
+    s.register_send_waker(&send_waker);
+    assert!(deliver(&mut s, 1, b"x"));
+    assert_eq!((count(&recv), count(&send)), (1, 0));
+    // Fired once: nothing more until registered again.
+    assert!(deliver(&mut s, 1, b"y"));
+    assert_eq!(count(&recv), 1);
+    s.send_to(b"z", IpEndpoint::new(PEER, 7)).unwrap();
+    drain(&mut s);
+    assert_eq!(count(&send), 1);
+    s.register_recv_waker(&recv_waker);
+    s.on_icmp_error(IcmpErrorReport {
+        reporter: PEER,
+        remote: IpEndpoint::new(PEER, 7),
+        kind: IcmpErrorKind::DstUnreachable(Icmpv4DstUnreachable::PortUnreachable),
+        at: Instant::ZERO,
+    });
+    assert_eq!(count(&recv), 2);
+}
