@@ -14,6 +14,7 @@
 //! `Packet` variant for the interface to emit, and an ingress entry point
 //! in the set beside `process_tcp`.
 
+pub mod dhcpv4;
 mod set;
 pub mod tcp;
 #[cfg(feature = "async")]
