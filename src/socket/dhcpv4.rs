@@ -629,7 +629,7 @@ impl Dhcpv4Socket {
             };
             return Ok(Some(udp(src, dst, len)));
         }
-        if !self.next_send.is_some_and(|at| at <= now) {
+        if self.next_send.is_none_or(|at| at > now) {
             return Ok(None);
         }
         match self.phase {

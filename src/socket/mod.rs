@@ -15,6 +15,7 @@
 //! in the set beside `process_tcp`.
 
 pub mod dhcpv4;
+pub mod dns;
 mod set;
 pub mod tcp;
 #[cfg(feature = "async")]

@@ -1,0 +1,581 @@
+//! A DNS stub resolver (RFC 1035) as a sans-IO state machine: A queries,
+//! and AAAA (RFC 3596) in builds with IPv6, over UDP to a list of servers.
+//!
+//! The application starts a query by name; the resolver hands out query
+//! datagrams to send (the server's endpoint, bytes written into the
+//! caller's buffer), takes in the datagrams that arrive, and keeps each
+//! query's outcome until the application collects it. Queries live in a
+//! bounded table the caller provides (no allocation).
+//!
+//! Each query goes to one server at a time. Without an answer after the
+//! timeout it goes to the next server (rotation); after each round over
+//! the servers the timeout doubles, and after [`ROUNDS`] rounds the query
+//! fails with [`DnsError::Timeout`]. A server that answers SERVFAIL,
+//! REFUSED or NOTIMP is skipped for the rest of the query. Answers are
+//! accepted only from a configured server's port 53, with the query's id
+//! and question (RFC 5452 section 9.1); ids come from the stack's seed,
+//! unpredictable to others (RFC 5452 section 9.2). The resolver sends from
+//! one local port, which the caller chooses (a random one helps, RFC 5452
+//! section 9.2).
+
+use managed::ManagedSlice;
+
+use crate::storage::siphash::{SipKey, siphash24};
+use crate::time::{Duration, Instant};
+use crate::wire::dns::{
+    DnsPacket, DnsQueryRepr, DnsRcode, DnsRecordData, DnsRecordType, DnsRepr, MAX_NAME_LEN, PORT,
+};
+use crate::wire::{Error as WireError, IpAddress, IpEndpoint};
+
+/// The most servers the resolver asks.
+pub const MAX_SERVERS: usize = 4;
+/// The most addresses kept from one answer.
+pub const MAX_ADDRESSES: usize = 4;
+/// The timeout of a query's first round over the servers; it doubles each
+/// round.
+pub const INITIAL_TIMEOUT: Duration = Duration::from_secs(1);
+/// How many rounds over the servers a query makes before it fails.
+pub const ROUNDS: u32 = 3;
+/// The longest query message: header, a name of 255 bytes, type and class.
+pub const MAX_QUERY_LEN: usize = 12 + MAX_NAME_LEN + 4;
+
+/// The record type a query asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum DnsQueryType {
+    /// IPv4 addresses (type A).
+    A,
+    /// IPv6 addresses (type AAAA).
+    #[cfg(feature = "proto-ipv6")]
+    Aaaa,
+}
+
+impl DnsQueryType {
+    fn record_type(self) -> DnsRecordType {
+        match self {
+            DnsQueryType::A => DnsRecordType::A,
+            #[cfg(feature = "proto-ipv6")]
+            DnsQueryType::Aaaa => DnsRecordType::Aaaa,
+        }
+    }
+}
+
+/// Why a query failed, or why it has no result yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum DnsError {
+    /// The query is still waiting for an answer.
+    Pending,
+    /// The handle names no query (taken already, cancelled, or never
+    /// started).
+    InvalidHandle,
+    /// The name does not exist (NXDOMAIN).
+    NameNotFound,
+    /// The name exists but has no record of the type asked for (after its
+    /// CNAME chain).
+    NoRecords,
+    /// Every server failed: the last one's response code (SERVFAIL,
+    /// REFUSED, NOTIMP, FORMERR).
+    ServerFailure(DnsRcode),
+    /// No answer after every round over the servers.
+    Timeout,
+    /// The answer was truncated (TC) and held no usable address: the full
+    /// answer needs TCP, which this resolver does not speak.
+    Truncated,
+    /// The server's answer was malformed: a compression pointer forward,
+    /// out of range or into a loop, a bad label, a record cut short.
+    Malformed(WireError),
+}
+
+impl core::fmt::Display for DnsError {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        match self {
+            DnsError::Pending => f.write_str("query pending"),
+            DnsError::InvalidHandle => f.write_str("no such query"),
+            DnsError::NameNotFound => f.write_str("name not found"),
+            DnsError::NoRecords => f.write_str("no address records for the name"),
+            DnsError::ServerFailure(rcode) => {
+                write!(f, "server failure (rcode {})", u8::from(*rcode))
+            }
+            DnsError::Timeout => f.write_str("no answer from any DNS server"),
+            DnsError::Truncated => f.write_str("answer truncated (needs TCP)"),
+            DnsError::Malformed(err) => write!(f, "malformed answer: {err}"),
+        }
+    }
+}
+
+/// Why a query could not start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum DnsStartError {
+    /// No server is configured.
+    NoServers,
+    /// Every slot of the query table is in use.
+    TableFull,
+    /// The name is not a valid DNS name: an empty label, a label over 63
+    /// bytes, or over 255 bytes encoded.
+    InvalidName,
+}
+
+impl core::fmt::Display for DnsStartError {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        f.write_str(match self {
+            DnsStartError::NoServers => "no DNS server configured",
+            DnsStartError::TableFull => "DNS query table full",
+            DnsStartError::InvalidName => "invalid DNS name",
+        })
+    }
+}
+
+/// A successful answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct DnsAnswer {
+    addresses: [IpAddress; MAX_ADDRESSES],
+    len: usize,
+    /// The smallest TTL of the address records, in seconds.
+    pub ttl: u32,
+    /// Whether the server set TC: more addresses may exist than it sent.
+    pub truncated: bool,
+    /// How many CNAME records the answer followed to the addresses.
+    pub cname_hops: usize,
+}
+
+impl DnsAnswer {
+    /// The addresses, in the server's order (the first [`MAX_ADDRESSES`]).
+    pub fn addresses(&self) -> &[IpAddress] {
+        &self.addresses[..self.len]
+    }
+}
+
+/// A query datagram [`DnsSocket::dispatch`] asks to send: `len` bytes at
+/// the start of the buffer, to `dst` (a server's port 53).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct DnsTransmit {
+    /// The server.
+    pub dst: IpEndpoint,
+    /// The payload length.
+    pub len: usize,
+}
+
+/// A query in the table, named by its slot and its id (so a handle kept
+/// after its query ended names nothing rather than a later query).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct DnsQueryHandle {
+    slot: usize,
+    id: u16,
+}
+
+/// Counters of what the resolver dropped, for diagnosis.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct DnsStats {
+    /// Datagrams shorter than a header, or not responses.
+    pub rx_malformed: u64,
+    /// Responses from no configured server, for no query in flight, or
+    /// with another question (spoofing or late answers).
+    pub rx_unmatched: u64,
+    /// Queries sent again, to the same or the next server.
+    pub retransmissions: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Pending {
+        /// The server index the last copy went to.
+        server: usize,
+        /// Copies sent so far.
+        sent: u32,
+        /// Rounds over the servers begun (the first copy begins round 1).
+        rounds: u32,
+        /// When the next copy goes out (to the next server).
+        next_send: Instant,
+        /// Servers that answered with a failure code, by index.
+        failed: u8,
+    },
+    Done(Result<DnsAnswer, DnsError>),
+}
+
+/// One slot of the query table: see [`DnsSocket::new`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DnsQuery {
+    message: [u8; MAX_QUERY_LEN],
+    len: usize,
+    id: u16,
+    qtype: DnsQueryType,
+    outcome: Outcome,
+}
+
+/// A DNS stub resolver: see the module documentation.
+#[derive(Debug)]
+pub struct DnsSocket<'a> {
+    servers: [IpAddress; MAX_SERVERS],
+    server_count: usize,
+    queries: ManagedSlice<'a, Option<DnsQuery>>,
+    key: SipKey,
+    draws: u64,
+    stats: DnsStats,
+}
+
+impl<'a> DnsSocket<'a> {
+    /// A resolver asking `servers` (the first [`MAX_SERVERS`]), with the
+    /// query table `queries` (one slot per query in flight, e.g.
+    /// `[None; 4]` or a `Vec`) and its query ids drawn from
+    /// `random_seed`, the stack's seed (the interface `Config`'s).
+    pub fn new<Q>(servers: &[IpAddress], queries: Q, random_seed: u128) -> DnsSocket<'a>
+    where
+        Q: Into<ManagedSlice<'a, Option<DnsQuery>>>,
+    {
+        let seed_key = SipKey::from_bytes(random_seed.to_le_bytes());
+        let key = SipKey([
+            siphash24(&seed_key, b"pollnet dns id k0"),
+            siphash24(&seed_key, b"pollnet dns id k1"),
+        ]);
+        let mut socket = DnsSocket {
+            servers: [IpAddress::Ipv4(crate::wire::Ipv4Address::UNSPECIFIED); MAX_SERVERS],
+            server_count: 0,
+            queries: queries.into(),
+            key,
+            draws: 0,
+            stats: DnsStats::default(),
+        };
+        socket.set_servers(servers);
+        socket
+    }
+
+    /// Replaces the servers (e.g. with a DHCP lease's), keeping the first
+    /// [`MAX_SERVERS`] unicast ones. Queries in flight use the new list
+    /// from their next copy.
+    pub fn set_servers(&mut self, servers: &[IpAddress]) {
+        self.server_count = 0;
+        for server in servers.iter().filter(|s| s.is_unicast()) {
+            if self.server_count == MAX_SERVERS {
+                break;
+            }
+            self.servers[self.server_count] = *server;
+            self.server_count += 1;
+        }
+    }
+
+    /// The servers.
+    pub fn servers(&self) -> &[IpAddress] {
+        &self.servers[..self.server_count]
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> DnsStats {
+        self.stats
+    }
+
+    /// Starts a query for `name` (dotted text, a trailing dot allowed; no
+    /// search domains are appended): its first copy goes out at the next
+    /// dispatch.
+    pub fn start_query(
+        &mut self,
+        now: Instant,
+        name: &str,
+        qtype: DnsQueryType,
+    ) -> Result<DnsQueryHandle, DnsStartError> {
+        if self.server_count == 0 {
+            return Err(DnsStartError::NoServers);
+        }
+        let slot = self
+            .queries
+            .iter()
+            .position(Option::is_none)
+            .ok_or(DnsStartError::TableFull)?;
+        // An id no query in flight has, so answers match one query.
+        let mut id = self.draw_u16();
+        for _ in 0..self.queries.len() {
+            if !self.queries.iter().flatten().any(|q| q.id == id) {
+                break;
+            }
+            id = self.draw_u16();
+        }
+        let repr = DnsQueryRepr {
+            id,
+            recursion_desired: true,
+            name,
+            qtype: qtype.record_type(),
+        };
+        let mut message = [0u8; MAX_QUERY_LEN];
+        let len = repr.buffer_len();
+        if len > MAX_QUERY_LEN {
+            return Err(DnsStartError::InvalidName);
+        }
+        repr.emit(&mut DnsPacket::new_unchecked(&mut message[..]))
+            .map_err(|_| DnsStartError::InvalidName)?;
+        self.queries[slot] = Some(DnsQuery {
+            message,
+            len,
+            id,
+            qtype,
+            outcome: Outcome::Pending {
+                server: 0,
+                sent: 0,
+                rounds: 0,
+                next_send: now,
+                failed: 0,
+            },
+        });
+        Ok(DnsQueryHandle { slot, id })
+    }
+
+    /// The query's outcome: `Err(Pending)` while it waits; otherwise its
+    /// answer or error, and the slot is freed.
+    pub fn get_query_result(&mut self, handle: DnsQueryHandle) -> Result<DnsAnswer, DnsError> {
+        let slot = self.slot_mut(handle)?;
+        let Some(query) = slot else {
+            return Err(DnsError::InvalidHandle);
+        };
+        match query.outcome {
+            Outcome::Pending { .. } => Err(DnsError::Pending),
+            Outcome::Done(result) => {
+                *slot = None;
+                result
+            }
+        }
+    }
+
+    /// Ends a query and frees its slot; answers that arrive for it later
+    /// are dropped.
+    pub fn cancel_query(&mut self, handle: DnsQueryHandle) -> Result<(), DnsError> {
+        let slot = self.slot_mut(handle)?;
+        *slot = None;
+        Ok(())
+    }
+
+    fn slot_mut(&mut self, handle: DnsQueryHandle) -> Result<&mut Option<DnsQuery>, DnsError> {
+        match self.queries.get_mut(handle.slot) {
+            Some(slot) if slot.as_ref().is_some_and(|q| q.id == handle.id) => Ok(slot),
+            _ => Err(DnsError::InvalidHandle),
+        }
+    }
+
+    /// When the resolver next needs [`dispatch`](Self::dispatch): the
+    /// earliest copy due, or `None` without a query waiting.
+    pub fn poll_at(&self) -> Option<Instant> {
+        self.queries
+            .iter()
+            .flatten()
+            .filter_map(|q| match q.outcome {
+                Outcome::Pending { next_send, .. } => Some(next_send),
+                Outcome::Done(_) => None,
+            })
+            .min()
+    }
+
+    /// Writes the next query copy that is due at `now` into `buffer`
+    /// ([`MAX_QUERY_LEN`] bytes always suffice); `None` when nothing is
+    /// due (or the buffer is too short, which leaves the copy due). A
+    /// query whose rounds are over fails with [`DnsError::Timeout`] here.
+    /// Call it until it returns `None`.
+    pub fn dispatch(&mut self, now: Instant, buffer: &mut [u8]) -> Option<DnsTransmit> {
+        let server_count = self.server_count;
+        for query in self.queries.iter_mut().flatten() {
+            let Outcome::Pending {
+                server,
+                sent,
+                rounds,
+                next_send,
+                failed,
+            } = query.outcome
+            else {
+                continue;
+            };
+            if next_send > now {
+                continue;
+            }
+            // The first copy goes to the first server; each later one to
+            // the next server that has not failed. Coming back to (or
+            // past) the last server asked begins a round.
+            let target = if sent == 0 {
+                next_live(server_count, failed, server_count.wrapping_sub(1))
+            } else {
+                next_live(server_count, failed, server)
+            };
+            let rounds = if sent == 0 || target <= server {
+                rounds + 1
+            } else {
+                rounds
+            };
+            if live_servers(server_count, failed) == 0 || rounds > ROUNDS {
+                query.outcome = Outcome::Done(Err(DnsError::Timeout));
+                continue;
+            }
+            let out = buffer.get_mut(..query.len)?;
+            out.copy_from_slice(&query.message[..query.len]);
+            let timeout = INITIAL_TIMEOUT.saturating_mul(1 << (rounds - 1).min(16));
+            query.outcome = Outcome::Pending {
+                server: target,
+                sent: sent + 1,
+                rounds,
+                next_send: now + timeout,
+                failed,
+            };
+            if sent > 0 {
+                self.stats.retransmissions += 1;
+            }
+            return Some(DnsTransmit {
+                dst: IpEndpoint::new(self.servers[target], PORT),
+                len: query.len,
+            });
+        }
+        None
+    }
+
+    /// Takes in a datagram that arrived from `src` on the resolver's port.
+    pub fn process(&mut self, now: Instant, src: IpEndpoint, payload: &[u8]) {
+        let Ok(packet) = DnsPacket::new_checked(payload) else {
+            self.stats.rx_malformed += 1;
+            return;
+        };
+        if !packet.is_response() {
+            self.stats.rx_malformed += 1;
+            return;
+        }
+        let server_index = self.servers().iter().position(|s| *s == src.addr);
+        let (Some(server_index), PORT) = (server_index, src.port) else {
+            self.stats.rx_unmatched += 1;
+            return;
+        };
+        let id = packet.id();
+        let server_count = self.server_count;
+        let Some(query) = self
+            .queries
+            .iter_mut()
+            .flatten()
+            .find(|q| q.id == id && matches!(q.outcome, Outcome::Pending { .. }))
+        else {
+            self.stats.rx_unmatched += 1;
+            return;
+        };
+        let Outcome::Pending {
+            server,
+            sent,
+            rounds,
+            failed,
+            ..
+        } = query.outcome
+        else {
+            return;
+        };
+        let repr = match DnsRepr::parse(&packet) {
+            Ok(repr) => repr,
+            Err(err) => {
+                query.outcome = Outcome::Done(Err(DnsError::Malformed(err)));
+                return;
+            }
+        };
+        // The question must be ours (RFC 5452 section 9.1): the name as
+        // sent, the type, class IN.
+        let ours = repr.counts()[0] == 1
+            && repr.question().is_some_and(|q| {
+                q.qtype == query.qtype.record_type()
+                    && q.qclass == crate::wire::dns::CLASS_IN
+                    && q.name.eq_uncompressed(&query.message[12..query.len - 4])
+            });
+        if !ours {
+            self.stats.rx_unmatched += 1;
+            return;
+        }
+        let result = match repr.rcode {
+            DnsRcode::NoError => answer(&repr, query.qtype),
+            DnsRcode::NameError => Err(DnsError::NameNotFound),
+            rcode => {
+                // This server cannot help: ask the next one now, or fail
+                // when none is left.
+                let failed = failed | (1 << server_index);
+                if live_servers(server_count, failed) == 0 {
+                    Err(DnsError::ServerFailure(rcode))
+                } else {
+                    query.outcome = Outcome::Pending {
+                        server,
+                        sent,
+                        rounds,
+                        next_send: now,
+                        failed,
+                    };
+                    return;
+                }
+            }
+        };
+        net_debug!("dns: query {:#06x} done: {:?}", id, result);
+        query.outcome = Outcome::Done(result);
+    }
+
+    fn draw_u16(&mut self) -> u16 {
+        self.draws += 1;
+        siphash24(&self.key, &self.draws.to_le_bytes()) as u16
+    }
+}
+
+/// The servers among the first `count` not in `failed`.
+fn live_servers(count: usize, failed: u8) -> usize {
+    (0..count).filter(|i| failed & (1 << i) == 0).count()
+}
+
+/// The first server after `from` (cyclically) not in `failed`; 0 if none
+/// (the caller then fails the query).
+fn next_live(count: usize, failed: u8, from: usize) -> usize {
+    (1..=count)
+        .map(|step| from.wrapping_add(step) % count)
+        .find(|i| failed & (1 << i) == 0)
+        .unwrap_or(0)
+}
+
+/// The addresses for the question's name through its CNAME chain.
+fn answer(repr: &DnsRepr, qtype: DnsQueryType) -> Result<DnsAnswer, DnsError> {
+    let Some(question) = repr.question() else {
+        return Err(DnsError::NoRecords);
+    };
+    let mut found = DnsAnswer {
+        addresses: [IpAddress::Ipv4(crate::wire::Ipv4Address::UNSPECIFIED); MAX_ADDRESSES],
+        len: 0,
+        ttl: u32::MAX,
+        truncated: repr.truncated,
+        cname_hops: 0,
+    };
+    let mut chain = repr.resolve(question.name);
+    for record in chain.by_ref() {
+        let address = match (record.data, qtype) {
+            (DnsRecordData::A(addr), DnsQueryType::A) => IpAddress::Ipv4(addr),
+            #[cfg(feature = "proto-ipv6")]
+            (DnsRecordData::Aaaa(addr), DnsQueryType::Aaaa) => IpAddress::Ipv6(addr),
+            _ => continue,
+        };
+        if found.len < MAX_ADDRESSES {
+            found.addresses[found.len] = address;
+            found.len += 1;
+        }
+        found.ttl = found.ttl.min(record.ttl);
+    }
+    // How far the chain went: count the CNAME hops from the question's
+    // name to the canonical name.
+    let canonical = chain.canonical_name();
+    let mut hops = 0;
+    let mut at = question.name;
+    while at != canonical && hops < crate::wire::dns::MAX_CNAME_CHAIN {
+        let Some(next) = repr.answers().find_map(|r| match r.data {
+            DnsRecordData::Cname(target) if r.name == at => Some(target),
+            _ => None,
+        }) else {
+            break;
+        };
+        at = next;
+        hops += 1;
+    }
+    found.cname_hops = hops;
+    if found.len > 0 {
+        Ok(found)
+    } else if repr.truncated {
+        Err(DnsError::Truncated)
+    } else {
+        Err(DnsError::NoRecords)
+    }
+}
+
+#[cfg(test)]
+mod tests;
