@@ -447,3 +447,107 @@ fn connection_lifecycles_with_pooled_buffers_allocate_nothing() {
         "TIME_WAIT records, oldest evicted"
     );
 }
+
+/// UDP datagrams both ways (echoed), ICMP echo requests and replies, and
+/// port unreachables sent and surfaced: after the first round (ARP), none
+/// of it allocates.
+#[test]
+fn udp_and_ping_allocate_nothing() {
+    use pollnet::socket::icmp::{IcmpRxMetadata, IcmpSocket, IcmpTxMetadata};
+    use pollnet::socket::udp::{UdpPacketBuffer, UdpPacketMetadata, UdpSocket};
+    use pollnet::storage::PacketBuffer;
+
+    let (a_to_b, b_to_a) = (Queue::new(), Queue::new());
+    let mut dev_a = StaticEnd {
+        rx: b_to_a.clone(),
+        tx: a_to_b.clone(),
+    };
+    let mut dev_b = StaticEnd {
+        rx: a_to_b,
+        tx: b_to_a,
+    };
+    let tcp = TcpConfig::default();
+    let (mut iface_a, mut sockets_a) = host(5, Ipv4Address::new(192, 0, 2, 5), tcp);
+    let (mut iface_b, mut sockets_b) = host(6, Ipv4Address::new(192, 0, 2, 6), tcp);
+    let udp = || {
+        let buffer =
+            || UdpPacketBuffer::new(vec![UdpPacketMetadata::EMPTY; 8], vec![0u8; 16 * 1024]);
+        UdpSocket::new(buffer(), buffer())
+    };
+    let echo = sockets_b.add(udp()).unwrap();
+    iface_b.udp_bind(&mut sockets_b, echo, 7).unwrap();
+    let client = sockets_a.add(udp()).unwrap();
+    let server_addr = IpAddress::v4(192, 0, 2, 6);
+    iface_a
+        .udp_connect(&mut sockets_a, client, IpEndpoint::new(server_addr, 7))
+        .unwrap();
+    let closed = sockets_a.add(udp()).unwrap();
+    iface_a.udp_bind(&mut sockets_a, closed, 0).unwrap();
+    let pinger = sockets_a
+        .add(IcmpSocket::new(
+            PacketBuffer::new(vec![IcmpRxMetadata::EMPTY; 4], vec![0u8; 1024]),
+            PacketBuffer::new(vec![IcmpTxMetadata::EMPTY; 4], vec![0u8; 1024]),
+        ))
+        .unwrap();
+    iface_a.icmp_bind(&mut sockets_a, pinger, Some(77)).unwrap();
+
+    let payload = [0x3cu8; 1472];
+    let mut buf = [0u8; 1472];
+    let mut now = Instant::ZERO;
+    let mut round = |seq: u16, now: &mut Instant| {
+        let c = sockets_a.get_mut::<UdpSocket>(client).unwrap();
+        for len in [0, 1, 512, 1472] {
+            c.send_connected(&payload[..len]).unwrap();
+        }
+        sockets_a
+            .get_mut::<UdpSocket>(closed)
+            .unwrap()
+            .send_to(b"nobody", IpEndpoint::new(server_addr, 9))
+            .unwrap();
+        sockets_a
+            .get_mut::<IcmpSocket>(pinger)
+            .unwrap()
+            .send_echo(server_addr, seq, &payload[..56])
+            .unwrap();
+        let (mut echoed, mut pinged, mut refused) = (0, false, false);
+        for _ in 0..1000 {
+            iface_a.poll(*now, &mut dev_a, &mut sockets_a);
+            iface_b.poll(*now, &mut dev_b, &mut sockets_b);
+            let s = sockets_b.get_mut::<UdpSocket>(echo).unwrap();
+            while let Ok((n, from)) = s.recv_from(&mut buf) {
+                s.send_to(&buf[..n], from).unwrap();
+            }
+            let c = sockets_a.get_mut::<UdpSocket>(client).unwrap();
+            while let Ok((n, _)) = c.recv_from(&mut buf) {
+                assert_eq!(buf[..n], payload[..n]);
+                echoed += 1;
+            }
+            let p = sockets_a.get_mut::<IcmpSocket>(pinger).unwrap();
+            if let Some((reply, _)) = p.recv() {
+                assert_eq!(reply.seq_no, seq);
+                pinged = true;
+            }
+            let r = sockets_a.get_mut::<UdpSocket>(closed).unwrap();
+            refused |= r.take_error().is_some_and(|e| e.is_port_unreachable());
+            if echoed == 4 && pinged && refused {
+                break;
+            }
+            *now += Duration::from_millis(1);
+        }
+        assert_eq!((echoed, pinged, refused), (4, true, true));
+        // Stay within the port unreachable rate limit.
+        *now += Duration::from_millis(200);
+    };
+    round(0, &mut now);
+    COUNTING.with(|c| c.set(true));
+    for seq in 1..50 {
+        round(seq, &mut now);
+    }
+    COUNTING.with(|c| c.set(false));
+    assert_eq!(
+        ALLOCATIONS.load(Ordering::Relaxed),
+        0,
+        "UDP or ICMP echo allocated"
+    );
+    assert_eq!(iface_b.stats().icmp_errors_rate_limited, 0);
+}

@@ -2,7 +2,7 @@
 //!
 //! This file holds the interface's state, its public API and the per-poll
 //! driver; frame handling is split per protocol (`ethernet`, `arp`,
-//! `ipv4`, `icmp`, `tcp`). The per-socket tables (demultiplexing, timers,
+//! `ipv4`, `icmp`, `tcp`, `udp`). The per-socket tables (demultiplexing, timers,
 //! ready set) belong to the [`SocketSet`], which is sized once.
 
 mod arp;
@@ -11,6 +11,7 @@ mod icmp;
 mod ipv4;
 mod ports;
 mod tcp;
+mod udp;
 
 use managed::ManagedSlice;
 
@@ -31,6 +32,7 @@ use self::ethernet::{tcp_frame_meta, write_ethernet};
 use self::ipv4::emit_ipv4_header;
 use self::ports::PortSelector;
 use self::tcp::write_ipv4_tcp;
+use self::udp::IcmpRateLimit;
 
 const ETHERNET_HEADER_LEN: usize = 14;
 const IPV4_HEADER_LEN: usize = 20;
@@ -109,6 +111,8 @@ pub struct Interface<'a> {
     /// The IP MTU: the device's, as its capabilities said at the last poll
     /// (`DEFAULT_IP_MTU` before the first one). The MSS derives from it.
     ip_mtu: usize,
+    /// Limits the ICMP errors the interface originates (port unreachable).
+    icmp_rate_limit: IcmpRateLimit,
 }
 
 /// The capabilities to parse one received frame with: the device's, less
@@ -117,11 +121,13 @@ pub struct Interface<'a> {
 fn frame_capabilities(caps: &DeviceCapabilities, meta: FrameMeta) -> DeviceCapabilities {
     let mut caps = *caps;
     if !meta.needs_verification() {
-        caps.checksum.tcp = match caps.checksum.tcp {
+        let verified = |checksum| match checksum {
             crate::wire::Checksum::Both => crate::wire::Checksum::Tx,
             crate::wire::Checksum::Rx => crate::wire::Checksum::None,
             other => other,
         };
+        caps.checksum.tcp = verified(caps.checksum.tcp);
+        caps.checksum.udp = verified(caps.checksum.udp);
     }
     caps
 }
@@ -218,6 +224,7 @@ impl<'a> Interface<'a> {
             now: Instant::ZERO,
             ingress_pending: false,
             ip_mtu: DEFAULT_IP_MTU,
+            icmp_rate_limit: IcmpRateLimit::new(),
         })
     }
 
@@ -455,6 +462,8 @@ impl<'a> Interface<'a> {
         let link = &mut self.link;
         let (sent, busy) = sockets.egress(cx, |cx, packet| match packet {
             Packet::Tcp(ip, tcp) => link.emit_tcp(device, caps, cx.now, &ip, &tcp, cx.segment_size),
+            Packet::Udp(out) => link.emit_udp(device, caps, cx.now, &out),
+            Packet::IcmpEcho(out) => link.emit_echo(device, caps, cx.now, &out),
         });
         if busy.is_some() {
             self.link.stats.tx_device_busy += 1;
