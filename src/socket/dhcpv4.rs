@@ -28,13 +28,17 @@
 //! and relays broadcast their answers and the interface does not need to
 //! accept unicast to an address it does not have yet.
 
+use crate::socket::{Context, DatagramOut, Packet, PollAt};
 use crate::storage::siphash::{SipKey, siphash24};
 use crate::time::{Duration, Instant};
 use crate::wire::dhcpv4::{
     CLIENT_PORT, DhcpMessageType, DhcpPacket, DhcpRepr, Ipv4AddressList, MAX_DNS_SERVERS,
     SERVER_PORT,
 };
-use crate::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
+use crate::wire::{
+    ArpOperation, ArpRepr, EthernetAddress, IpAddress, IpEndpoint, IpRepr, Ipv4Address, Ipv4Cidr,
+    UdpRepr,
+};
 
 /// The first retransmission delay of DISCOVER and REQUEST (RFC 2131
 /// section 4.1).
@@ -204,6 +208,16 @@ pub enum Dhcpv4Transmit {
     },
 }
 
+/// An ARP request the interface sends for the client (a probe or an
+/// announcement).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ArpOut {
+    /// The sender protocol address: 0.0.0.0 for a probe.
+    pub sender_ip: Ipv4Address,
+    /// The target protocol address.
+    pub target_ip: Ipv4Address,
+}
+
 /// A call the client refuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -322,6 +336,8 @@ pub struct Dhcpv4Socket {
     /// The lease last reported through `poll_event`.
     reported: Option<Dhcpv4Lease>,
     stats: Dhcpv4Stats,
+    /// The message being handed to the interface (in a socket set).
+    tx: [u8; MAX_EMIT_LEN],
 }
 
 impl Dhcpv4Socket {
@@ -363,6 +379,7 @@ impl Dhcpv4Socket {
             current: None,
             reported: None,
             stats: Dhcpv4Stats::default(),
+            tx: [0; MAX_EMIT_LEN],
         };
         socket.start_selecting(None);
         socket
@@ -693,6 +710,97 @@ impl Dhcpv4Socket {
         }
         self.next_send = Some(self.next_retransmission(now));
         Ok(Some(udp(src, dst, len)))
+    }
+
+    /// [`poll_at`](Self::poll_at) for the socket set.
+    pub(crate) fn poll_at_cx(&self, cx: &Context) -> PollAt {
+        match self.poll_at() {
+            Some(at) if at <= cx.now => PollAt::Now,
+            Some(at) => PollAt::Time(at),
+            None => PollAt::Ingress,
+        }
+    }
+
+    /// [`dispatch`](Self::dispatch) for the socket set: what is due goes to
+    /// `emit` as a packet; if `emit` fails (the device is busy) the client
+    /// is as before, and sends it at the next turn.
+    pub(crate) fn dispatch_packet<E>(
+        &mut self,
+        cx: &mut Context,
+        emit: &mut impl FnMut(&mut Context, Packet<'_>) -> Result<(), E>,
+    ) -> Result<bool, E> {
+        let saved = self.clone();
+        let mut tx = core::mem::replace(&mut self.tx, [0; MAX_EMIT_LEN]);
+        let result = self.dispatch(cx.now, &mut tx);
+        self.tx = tx;
+        // The buffer is MAX_EMIT_LEN long: dispatch cannot fail.
+        let Ok(Some(transmit)) = result else {
+            return Ok(false);
+        };
+        let packet = match transmit {
+            Dhcpv4Transmit::Udp {
+                src,
+                dst,
+                src_port,
+                dst_port,
+                len,
+            } => Packet::Udp(DatagramOut {
+                src_addr: Some(IpAddress::Ipv4(src)),
+                src_port,
+                dst: IpEndpoint::new(IpAddress::Ipv4(dst), dst_port),
+                hop_limit: None,
+                payload: &self.tx[..len],
+            }),
+            Dhcpv4Transmit::ArpProbe { target } => Packet::Arp(ArpOut {
+                sender_ip: Ipv4Address::UNSPECIFIED,
+                target_ip: target,
+            }),
+            Dhcpv4Transmit::ArpAnnounce { address } => Packet::Arp(ArpOut {
+                sender_ip: address,
+                target_ip: address,
+            }),
+        };
+        match emit(cx, packet) {
+            Ok(()) => Ok(true),
+            Err(err) => {
+                *self = saved;
+                Err(err)
+            }
+        }
+    }
+
+    /// A datagram the set found for port 68: taken if it came from port
+    /// 67 over IPv4.
+    pub(crate) fn process_udp(&mut self, cx: &mut Context, ip: &IpRepr, repr: &UdpRepr) -> bool {
+        let (IpAddress::Ipv4(src), IpAddress::Ipv4(dst)) = (ip.src_addr, ip.dst_addr) else {
+            return false;
+        };
+        if repr.src_port != SERVER_PORT {
+            self.stats.rx_ignored += 1;
+            return false;
+        }
+        self.process(cx.now, src, dst, repr.payload);
+        true
+    }
+
+    /// [`process_arp`](Self::process_arp) from a parsed ARP packet.
+    pub(crate) fn process_arp_repr(&mut self, now: Instant, arp: &ArpRepr) {
+        let ArpRepr::EthernetIpv4 {
+            operation: ArpOperation::Request | ArpOperation::Reply,
+            source_hardware_addr,
+            source_protocol_addr,
+            target_protocol_addr,
+            ..
+        } = *arp
+        else {
+            return;
+        };
+        self.process_arp(
+            now,
+            source_hardware_addr,
+            source_protocol_addr,
+            target_protocol_addr,
+        );
     }
 
     /// Fires the state timers that are due at `now`.

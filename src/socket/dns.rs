@@ -20,12 +20,13 @@
 
 use managed::ManagedSlice;
 
+use crate::socket::{Context, DatagramOut, Packet, PollAt};
 use crate::storage::siphash::{SipKey, siphash24};
 use crate::time::{Duration, Instant};
 use crate::wire::dns::{
     DnsPacket, DnsQueryRepr, DnsRcode, DnsRecordData, DnsRecordType, DnsRepr, MAX_NAME_LEN, PORT,
 };
-use crate::wire::{Error as WireError, IpAddress, IpEndpoint};
+use crate::wire::{Error as WireError, IpAddress, IpEndpoint, IpRepr, UdpRepr};
 
 /// The most servers the resolver asks.
 pub const MAX_SERVERS: usize = 4;
@@ -181,6 +182,13 @@ pub struct DnsStats {
     pub retransmissions: u64,
 }
 
+/// What [`DnsSocket::next_due`] changed, to put back when a copy cannot go.
+#[derive(Debug, Clone, Copy)]
+struct Undo {
+    outcome: Outcome,
+    stats: DnsStats,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
     Pending {
@@ -217,6 +225,8 @@ pub struct DnsSocket<'a> {
     key: SipKey,
     draws: u64,
     stats: DnsStats,
+    local_port: u16,
+    key_version: u32,
 }
 
 impl<'a> DnsSocket<'a> {
@@ -240,7 +250,10 @@ impl<'a> DnsSocket<'a> {
             key,
             draws: 0,
             stats: DnsStats::default(),
+            local_port: 0,
+            key_version: 0,
         };
+        socket.local_port = 49152 | socket.draw_u16();
         socket.set_servers(servers);
         socket
     }
@@ -373,8 +386,29 @@ impl<'a> DnsSocket<'a> {
     /// query whose rounds are over fails with [`DnsError::Timeout`] here.
     /// Call it until it returns `None`.
     pub fn dispatch(&mut self, now: Instant, buffer: &mut [u8]) -> Option<DnsTransmit> {
+        let (slot, undo, dst) = self.next_due(now, buffer.len())?;
+        let Some(query) = self.queries.get(slot).copied().flatten() else {
+            self.undo(slot, undo);
+            return None;
+        };
+        buffer[..query.len].copy_from_slice(&query.message[..query.len]);
+        Some(DnsTransmit {
+            dst,
+            len: query.len,
+        })
+    }
+
+    /// Moves the first query with a copy due at `now` (and at most
+    /// `max_len` bytes long) to its next copy; returns its slot, what to
+    /// restore if the copy cannot go, and the server it goes to. Queries
+    /// whose rounds are over fail on the way.
+    fn next_due(&mut self, now: Instant, max_len: usize) -> Option<(usize, Undo, IpEndpoint)> {
         let server_count = self.server_count;
-        for query in self.queries.iter_mut().flatten() {
+        let stats = self.stats;
+        for (slot, entry) in self.queries.iter_mut().enumerate() {
+            let Some(query) = entry else {
+                continue;
+            };
             let Outcome::Pending {
                 server,
                 sent,
@@ -385,7 +419,7 @@ impl<'a> DnsSocket<'a> {
             else {
                 continue;
             };
-            if next_send > now {
+            if next_send > now || query.len > max_len {
                 continue;
             }
             // The first copy goes to the first server; each later one to
@@ -405,8 +439,10 @@ impl<'a> DnsSocket<'a> {
                 query.outcome = Outcome::Done(Err(DnsError::Timeout));
                 continue;
             }
-            let out = buffer.get_mut(..query.len)?;
-            out.copy_from_slice(&query.message[..query.len]);
+            let undo = Undo {
+                outcome: query.outcome,
+                stats,
+            };
             let timeout = INITIAL_TIMEOUT.saturating_mul(1 << (rounds - 1).min(16));
             query.outcome = Outcome::Pending {
                 server: target,
@@ -418,12 +454,84 @@ impl<'a> DnsSocket<'a> {
             if sent > 0 {
                 self.stats.retransmissions += 1;
             }
-            return Some(DnsTransmit {
-                dst: IpEndpoint::new(self.servers[target], PORT),
-                len: query.len,
-            });
+            return Some((slot, undo, IpEndpoint::new(self.servers[target], PORT)));
         }
         None
+    }
+
+    fn undo(&mut self, slot: usize, undo: Undo) {
+        if let Some(Some(query)) = self.queries.get_mut(slot) {
+            query.outcome = undo.outcome;
+        }
+        self.stats = undo.stats;
+    }
+
+    /// The local UDP port queries go from: drawn from the seed in the
+    /// dynamic range (49152 to 65535, RFC 6335) unless set.
+    pub fn local_port(&self) -> u16 {
+        self.local_port
+    }
+
+    /// Sets the local port (before the resolver joins a socket set, or
+    /// it moves there at the next poll). Port 0 is refused (ignored).
+    pub fn set_local_port(&mut self, port: u16) {
+        if port != 0 && port != self.local_port {
+            self.local_port = port;
+            self.key_version = self.key_version.wrapping_add(1);
+        }
+    }
+
+    pub(crate) fn key_version(&self) -> u32 {
+        self.key_version
+    }
+
+    /// [`poll_at`](Self::poll_at) for the socket set.
+    pub(crate) fn poll_at_cx(&self, cx: &Context) -> PollAt {
+        match self.poll_at() {
+            Some(at) if at <= cx.now => PollAt::Now,
+            Some(at) => PollAt::Time(at),
+            None => PollAt::Ingress,
+        }
+    }
+
+    /// [`dispatch`](Self::dispatch) for the socket set: the query copy due
+    /// goes to `emit` straight from the table; if `emit` fails (the device
+    /// is busy) the query is as before and goes at the next turn.
+    pub(crate) fn dispatch_packet<E>(
+        &mut self,
+        cx: &mut Context,
+        emit: &mut impl FnMut(&mut Context, Packet<'_>) -> Result<(), E>,
+    ) -> Result<bool, E> {
+        let Some((slot, undo, dst)) = self.next_due(cx.now, MAX_QUERY_LEN) else {
+            return Ok(false);
+        };
+        let Some(Some(query)) = self.queries.get(slot) else {
+            return Ok(false);
+        };
+        let out = DatagramOut {
+            src_addr: None,
+            src_port: self.local_port,
+            dst,
+            hop_limit: None,
+            payload: &query.message[..query.len],
+        };
+        match emit(cx, Packet::Udp(out)) {
+            Ok(()) => Ok(true),
+            Err(err) => {
+                self.undo(slot, undo);
+                Err(err)
+            }
+        }
+    }
+
+    /// A datagram the set found for the resolver's port.
+    pub(crate) fn process_udp(&mut self, cx: &mut Context, ip: &IpRepr, repr: &UdpRepr) -> bool {
+        self.process(
+            cx.now,
+            IpEndpoint::new(ip.src_addr, repr.src_port),
+            repr.payload,
+        );
+        true
     }
 
     /// Takes in a datagram that arrived from `src` on the resolver's port.

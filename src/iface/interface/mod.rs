@@ -464,6 +464,7 @@ impl<'a> Interface<'a> {
             Packet::Tcp(ip, tcp) => link.emit_tcp(device, caps, cx.now, &ip, &tcp, cx.segment_size),
             Packet::Udp(out) => link.emit_udp(device, caps, cx.now, &out),
             Packet::IcmpEcho(out) => link.emit_echo(device, caps, cx.now, &out),
+            Packet::Arp(out) => link.emit_dhcp_arp(device, cx.now, &out),
         });
         if busy.is_some() {
             self.link.stats.tx_device_busy += 1;
