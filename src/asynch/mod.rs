@@ -114,6 +114,7 @@ impl embedded_io_async::Error for Error {
             Error::Connection(TcpError::Reset) => ErrorKind::ConnectionReset,
             Error::Connection(TcpError::TimedOut) => ErrorKind::TimedOut,
             Error::Connection(TcpError::Unreachable) => ErrorKind::NotConnected,
+            Error::Connection(TcpError::AddressRemoved) => ErrorKind::AddrNotAvailable,
             Error::Closed => ErrorKind::BrokenPipe,
             Error::Connect(_) => ErrorKind::InvalidInput,
             Error::Listen(ListenError::AddressInUse) => ErrorKind::AddrInUse,

@@ -11,9 +11,12 @@
 
 mod interface;
 pub mod neighbor;
+pub mod route;
 
 #[cfg(all(test, feature = "std"))]
 mod tests;
+#[cfg(all(test, feature = "std"))]
+mod tests_config;
 #[cfg(all(test, feature = "std"))]
 mod tests_link;
 
@@ -44,8 +47,14 @@ pub struct Config {
     pub hardware_addr: EthernetAddress,
     /// Its IPv4 addresses with their prefixes.
     pub ip_addrs: [Option<Ipv4Cidr>; MAX_IP_ADDRS],
-    /// The default gateway for destinations off every prefix.
+    /// The default gateway for destinations off every prefix: the
+    /// interface starts with an IPv4 default route through it (see
+    /// [`Interface::set_ipv4_gateway`] and [`Interface::routes_mut`] to
+    /// change routes later).
     pub gateway: Option<Ipv4Address>,
+    /// The interface-level MTU, capping the device's (see
+    /// [`Interface::set_ip_mtu`]); `None` by default: the device's alone.
+    pub ip_mtu: Option<usize>,
     /// The 128-bit secret the ISN key (RFC 6528), the demultiplexing hash
     /// key and the ephemeral port selection (RFC 6056) derive from. It has
     /// no default: fix it in tests and replay (deterministic), draw it from
@@ -88,6 +97,7 @@ impl Config {
             hardware_addr,
             ip_addrs: [None; MAX_IP_ADDRS],
             gateway: None,
+            ip_mtu: None,
             random_seed,
             drop_syn_fin: false,
             neighbor: NeighborConfig::default(),
@@ -114,6 +124,12 @@ impl Config {
     /// Sets the default gateway.
     pub fn with_gateway(mut self, gateway: Ipv4Address) -> Config {
         self.gateway = Some(gateway);
+        self
+    }
+
+    /// Sets the interface-level MTU ([`ip_mtu`](Config::ip_mtu)).
+    pub fn with_ip_mtu(mut self, mtu: usize) -> Config {
+        self.ip_mtu = Some(mtu);
         self
     }
 
@@ -152,6 +168,35 @@ impl core::fmt::Display for ConfigError {
 }
 
 impl core::error::Error for ConfigError {}
+
+/// Why an address change was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum AddressError {
+    /// Every one of the [`MAX_IP_ADDRS`] slots holds an address.
+    Full,
+    /// The address cannot be a host's: unspecified, broadcast, multicast,
+    /// class E or loopback (RFC 1122 section 3.2.1.3).
+    NotUnicast,
+    /// An address of an IP version the interface does not speak yet.
+    Unsupported,
+    /// The interface does not have that address.
+    NotFound,
+}
+
+impl core::fmt::Display for AddressError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            AddressError::Full => "every address slot is taken",
+            AddressError::NotUnicast => "not a unicast host address",
+            AddressError::Unsupported => "IP version not supported by the interface",
+            AddressError::NotFound => "the interface does not have that address",
+        })
+    }
+}
+
+impl core::error::Error for AddressError {}
 
 /// Counters: every reason a frame is dropped, and what was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -183,14 +183,46 @@ impl<'a> Link<'a> {
             .any(|cidr| cidr.contains(addr))
     }
 
-    /// The next hop for `dst`: itself when on one of our prefixes, else the
-    /// gateway.
-    pub(super) fn next_hop(&self, dst: Ipv4Address) -> Option<Ipv4Address> {
-        if self.is_on_link(dst) {
-            Some(dst)
-        } else {
-            self.gateway
+    /// The next hop for `dst` at `now`, by longest-prefix match over our
+    /// prefixes (implicit on-link routes, preferred on a tie) and the route
+    /// table; `None`: no route. A one-entry cache answers repeated lookups
+    /// for one destination (a TCP flow's every segment) with one
+    /// comparison until an address or route changes or a route expires.
+    pub(super) fn next_hop(&mut self, dst: Ipv4Address, now: Instant) -> Option<Ipv4Address> {
+        let generation = (self.addr_generation, self.routes.generation());
+        if let Some(cache) = self.hop_cache {
+            if cache.dst == dst
+                && cache.generation == generation
+                && cache.valid_until.is_none_or(|at| now < at)
+            {
+                return cache.next_hop;
+            }
         }
+        let on_link = self
+            .ip_addrs
+            .iter()
+            .flatten()
+            .filter(|cidr| cidr.contains(dst))
+            .map(|cidr| cidr.prefix_len())
+            .max();
+        let route = self
+            .routes
+            .lookup(IpAddress::Ipv4(dst), now)
+            .filter(|r| on_link.is_none_or(|len| r.destination.prefix_len() > len));
+        let next_hop = match route {
+            Some(route) => match route.gateway {
+                Some(gateway) => gateway.as_ipv4(),
+                None => Some(dst),
+            },
+            None => on_link.map(|_| dst),
+        };
+        self.hop_cache = Some(HopCache {
+            dst,
+            next_hop,
+            generation,
+            valid_until: self.routes.next_expiry(),
+        });
+        next_hop
     }
 
     pub(super) fn next_ident(&mut self) -> u16 {

@@ -6,6 +6,7 @@
 //! ready set) belong to the [`SocketSet`], which is sized once.
 
 mod arp;
+mod config;
 mod ethernet;
 mod icmp;
 mod ipv4;
@@ -16,6 +17,7 @@ mod udp;
 use managed::ManagedSlice;
 
 use super::neighbor::{Neighbor, NeighborCache, Resolution};
+use super::route::Routes;
 use super::{Config, ConfigError, MAX_IP_ADDRS, Stats};
 use crate::phy::{Device, DeviceCapabilities, FrameMeta, Medium, RxToken, TxToken};
 use crate::socket::tcp::{ConnectError, IcmpError, IsnGenerator, TcpSocket, TcpStats};
@@ -28,6 +30,7 @@ use crate::wire::{
     Ipv4Cidr, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr,
 };
 
+use self::config::clamp_mtu;
 use self::ethernet::{tcp_frame_meta, write_ethernet};
 use self::ipv4::emit_ipv4_header;
 use self::ports::PortSelector;
@@ -70,7 +73,11 @@ pub struct InterfaceStorage<'a> {
 struct Link<'a> {
     hardware_addr: EthernetAddress,
     ip_addrs: [Option<Ipv4Cidr>; MAX_IP_ADDRS],
-    gateway: Option<Ipv4Address>,
+    /// Moves on every change of `ip_addrs` (for `hop_cache`).
+    addr_generation: u32,
+    routes: Routes,
+    /// The last next-hop lookup (`next_hop`).
+    hop_cache: Option<HopCache>,
     neighbors: NeighborCache<'a>,
     held: ManagedSlice<'a, u8>,
     held_len: usize,
@@ -78,6 +85,18 @@ struct Link<'a> {
     held_wake: Option<Instant>,
     ip_ident: u16,
     stats: Stats,
+}
+
+/// The last next-hop lookup, valid while neither the addresses nor the
+/// routes changed and no route expired.
+#[derive(Debug, Clone, Copy)]
+struct HopCache {
+    dst: Ipv4Address,
+    next_hop: Option<Ipv4Address>,
+    /// The address and route generations it was computed at.
+    generation: (u32, u32),
+    /// The route table's earliest expiry when it was computed.
+    valid_until: Option<Instant>,
 }
 
 /// The device has no transmit token now: stop egress and retry later.
@@ -108,11 +127,16 @@ pub struct Interface<'a> {
     /// received frames than its descriptor shows (a batch already read),
     /// so the next poll is due at once.
     ingress_pending: bool,
-    /// The IP MTU: the device's, as its capabilities said at the last poll
-    /// (`DEFAULT_IP_MTU` before the first one). The MSS derives from it.
+    /// The IP MTU: the device's, capped by `mtu_cap`. The MSS derives
+    /// from it.
     ip_mtu: usize,
     /// Limits the ICMP errors the interface originates (port unreachable).
     icmp_rate_limit: IcmpRateLimit,
+    /// The device's MTU as its capabilities said at the last poll
+    /// (`DEFAULT_IP_MTU` before the first one).
+    device_mtu: usize,
+    /// The interface-level MTU ([`Interface::set_ip_mtu`]).
+    mtu_cap: Option<usize>,
 }
 
 /// The capabilities to parse one received frame with: the device's, less
@@ -205,11 +229,22 @@ impl<'a> Interface<'a> {
             config.neighbor.base_reachable_time,
             derive_secret(seed, b"pollnet reachable time"),
         ));
+        let mut routes = Routes::new();
+        if let Some(gateway) = config.gateway {
+            // An empty table always has room, and a unicast gateway is
+            // the only kind `Config::with_gateway` documents.
+            if routes.set_default_ipv4(Some(gateway)).is_err() {
+                net_debug!("iface: gateway {} is not unicast, ignored", gateway);
+            }
+        }
+        let mtu_cap = config.ip_mtu.map(clamp_mtu);
         Ok(Interface {
             link: Link {
                 hardware_addr: config.hardware_addr,
                 ip_addrs: config.ip_addrs,
-                gateway: config.gateway,
+                addr_generation: 0,
+                routes,
+                hop_cache: None,
                 neighbors,
                 held: storage.held,
                 held_len: 0,
@@ -223,8 +258,10 @@ impl<'a> Interface<'a> {
             ports,
             now: Instant::ZERO,
             ingress_pending: false,
-            ip_mtu: DEFAULT_IP_MTU,
+            ip_mtu: mtu_cap.map_or(DEFAULT_IP_MTU, |cap| cap.min(DEFAULT_IP_MTU)),
             icmp_rate_limit: IcmpRateLimit::new(),
+            device_mtu: DEFAULT_IP_MTU,
+            mtu_cap,
         })
     }
 
@@ -377,7 +414,9 @@ impl<'a> Interface<'a> {
         sockets.attach(self.demux_key);
         sockets.begin_poll(now);
         let caps = device.capabilities();
-        self.ip_mtu = caps.max_transmission_unit;
+        self.device_mtu = caps.max_transmission_unit;
+        self.ip_mtu = self.effective_mtu();
+        self.link.routes.remove_expired(now);
         let mut cx = self.context(now);
         // Only a device that cuts super-segments may be sent one: without
         // offload, a socket whose MSS is below the MTU (a peer's smaller

@@ -102,7 +102,11 @@ impl Link<'_> {
             self.stats.tx_tso_frames += tso;
             return Ok(());
         }
-        let Some(next_hop) = ip.dst_addr.as_ipv4().and_then(|dst| self.next_hop(dst)) else {
+        let Some(next_hop) = ip
+            .dst_addr
+            .as_ipv4()
+            .and_then(|dst| self.next_hop(dst, now))
+        else {
             self.stats.tx_drop_no_route += 1;
             return Ok(());
         };
@@ -148,7 +152,7 @@ impl Link<'_> {
     /// 2.3.2.1): a TCP segment from `remote` acknowledged new data, so the
     /// next hop towards `remote` demonstrably receives what we send.
     pub(super) fn confirm_neighbor(&mut self, remote: IpAddress, now: Instant) {
-        if let Some(next_hop) = remote.as_ipv4().and_then(|addr| self.next_hop(addr)) {
+        if let Some(next_hop) = remote.as_ipv4().and_then(|addr| self.next_hop(addr, now)) {
             self.neighbors.confirm(IpAddress::Ipv4(next_hop), now);
         }
     }

@@ -464,7 +464,7 @@ impl Link<'_> {
         let dst_mac = if self.is_broadcast(dst) {
             EthernetAddress::BROADCAST
         } else {
-            let Some(next_hop) = self.next_hop(dst) else {
+            let Some(next_hop) = self.next_hop(dst, now) else {
                 self.stats.tx_drop_no_route += 1;
                 return Ok(false);
             };

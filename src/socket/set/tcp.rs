@@ -7,7 +7,7 @@ use core::convert::Infallible;
 use super::*;
 use crate::socket::Packet;
 use crate::socket::tcp::{COOKIE_LIFETIME_MINUTES, Cause, IcmpError, ListenError, SynCookies};
-use crate::wire::{IpListenEndpoint, IpRepr, SeqNumber, TcpRepr};
+use crate::wire::{IpAddress, IpListenEndpoint, IpRepr, SeqNumber, TcpRepr};
 
 /// An immediate reply: the IP header and the TCP segment.
 pub(crate) type Reply = Option<(IpRepr, TcpRepr<'static>)>;
@@ -937,6 +937,50 @@ impl<'a> SocketSet<'a> {
             Some(Target::TimeWait(_)) => true,
             None => false,
         }
+    }
+
+    /// Ends every TCP connection whose local address is `addr` (it left the
+    /// interface): sockets go to CLOSED with
+    /// [`TcpError::AddressRemoved`](crate::socket::tcp::TcpError::AddressRemoved)
+    /// and no RST, half-open records go, each traced `-> CLOSED (address
+    /// removed)`. Listeners stay (the address may come back, and a
+    /// listener on every address still serves the others), and so do
+    /// TIME_WAIT connections (nothing of theirs is in flight; they still
+    /// guard the 4-tuple should the address return). Returns how many
+    /// connections ended. A scan of the set: addresses change rarely.
+    pub(crate) fn tcp_abort_local_addr(&mut self, cx: &mut Context, addr: IpAddress) -> usize {
+        let mut ended = 0;
+        for index in 0..self.slots.len() {
+            let Some(socket) = self
+                .item_at_mut(index)
+                .and_then(|i| TcpSocket::downcast_mut(&mut i.socket))
+            else {
+                continue;
+            };
+            let bound = socket.local_endpoint().is_some_and(|l| l.addr == addr);
+            if !bound
+                || matches!(
+                    socket.state(),
+                    State::Closed | State::Listen | State::TimeWait
+                )
+            {
+                continue;
+            }
+            socket.abort_address_removed();
+            ended += 1;
+            self.sync_slot(cx, index);
+        }
+        for r in 0..self.half_open.capacity() {
+            if self
+                .half_open
+                .get(r)
+                .is_some_and(|record| record.local_endpoint().addr == addr)
+            {
+                self.drop_half_open(r, Cause::AddressRemoved);
+                ended += 1;
+            }
+        }
+        ended
     }
 
     /// Whether a TCP connection (socket or record) has this 4-tuple.

@@ -292,6 +292,11 @@ pub enum TcpError {
     TimedOut,
     /// A hard ICMP error (RFC 1122 section 4.2.3.9).
     Unreachable,
+    /// The connection's local address was removed from the interface
+    /// (a lease ended, the application reconfigured it): nothing can be
+    /// sent from or received at it any more, so the connection ended
+    /// without a RST.
+    AddressRemoved,
 }
 
 impl fmt::Display for TcpError {
@@ -301,6 +306,7 @@ impl fmt::Display for TcpError {
             TcpError::Reset => "connection reset",
             TcpError::TimedOut => "timed out",
             TcpError::Unreachable => "unreachable",
+            TcpError::AddressRemoved => "local address removed",
         })
     }
 }
@@ -1179,6 +1185,15 @@ impl<'a> TcpSocket<'a> {
         }
         self.rx_buffer.clear();
         self.reset_connection_keep_endpoints();
+    }
+
+    /// Ends the connection because its local address left the interface:
+    /// CLOSED with [`TcpError::AddressRemoved`], queues flushed, and no
+    /// RST (a host sends only from addresses it has, RFC 1122 section
+    /// 3.2.1.3; the address may already be another host's).
+    pub(crate) fn abort_address_removed(&mut self) {
+        self.pending_rst = None;
+        self.drop_connection(Some(TcpError::AddressRemoved), Cause::AddressRemoved);
     }
 
     /// The current state.

@@ -130,6 +130,8 @@ pub enum Cause {
     Evicted,
     /// The listener's idle timeout ended a connection that sent no data.
     IdleTimeout,
+    /// The connection's local address was removed from the interface.
+    AddressRemoved,
 }
 
 impl Cause {
@@ -157,6 +159,7 @@ impl Cause {
             Cause::RcvDataAfterClose => "rcv data after close",
             Cause::Evicted => "evicted",
             Cause::IdleTimeout => "idle timeout",
+            Cause::AddressRemoved => "address removed",
         }
     }
 }

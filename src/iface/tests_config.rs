@@ -1,0 +1,594 @@
+//! Runtime configuration on a virtual clock: routes chosen by
+//! longest-prefix match (with expiry), addresses added and removed (TCP
+//! connections on a removed address end, traced), and the interface MTU
+//! deciding new connections' MSS.
+
+extern crate std;
+
+use std::collections::VecDeque;
+use std::format;
+use std::vec;
+use std::vec::Vec;
+
+use super::route::Route;
+use super::{AddressError, Config, Interface};
+use crate::phy::{Device, DeviceCapabilities, RxToken, TxToken};
+use crate::socket::tcp::{State, TcpError, TcpSocket};
+use crate::socket::{ChildBuffers, SocketHandle, SocketSet};
+use crate::storage::RingBuffer;
+use crate::time::{Duration, Instant};
+use crate::wire::*;
+
+const OUR_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 1]);
+const PEER_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 9]);
+const OUR_IP: Ipv4Address = Ipv4Address::new(192, 0, 2, 1);
+const OTHER_IP: Ipv4Address = Ipv4Address::new(198, 51, 100, 1);
+const PEER_IP: Ipv4Address = Ipv4Address::new(192, 0, 2, 9);
+const GATEWAY: Ipv4Address = Ipv4Address::new(192, 0, 2, 254);
+
+#[derive(Default)]
+struct ScriptDevice {
+    rx: VecDeque<Vec<u8>>,
+    tx: Vec<Vec<u8>>,
+    mtu: Option<usize>,
+}
+
+struct Rx(Vec<u8>);
+struct Tx<'a>(&'a mut Vec<Vec<u8>>);
+
+impl RxToken for Rx {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(&self.0)
+    }
+}
+
+impl TxToken for Tx<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut frame = vec![0u8; len];
+        let r = f(&mut frame);
+        self.0.push(frame);
+        r
+    }
+}
+
+impl Device for ScriptDevice {
+    type RxToken<'a> = Rx;
+    type TxToken<'a> = Tx<'a>;
+
+    fn receive(&mut self, _now: Instant) -> Option<(Rx, Tx<'_>)> {
+        let frame = self.rx.pop_front()?;
+        Some((Rx(frame), Tx(&mut self.tx)))
+    }
+
+    fn transmit(&mut self, _now: Instant) -> Option<Tx<'_>> {
+        Some(Tx(&mut self.tx))
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        if let Some(mtu) = self.mtu {
+            caps.max_transmission_unit = mtu;
+        }
+        caps
+    }
+}
+
+fn cidr(addr: Ipv4Address, len: u8) -> Ipv4Cidr {
+    Ipv4Cidr::new(addr, len).unwrap()
+}
+
+fn setup(config: Config) -> (Interface<'static>, ScriptDevice, SocketSet<'static>) {
+    (
+        Interface::new(config).unwrap(),
+        ScriptDevice::default(),
+        SocketSet::with_capacity(8),
+    )
+}
+
+fn config() -> Config {
+    Config::new(OUR_MAC, 7).with_ip(cidr(OUR_IP, 24))
+}
+
+fn frame_from(src: Ipv4Address, dst: Ipv4Address, repr: &TcpRepr) -> Vec<u8> {
+    let payload_len = repr.buffer_len();
+    let mut frame = vec![0u8; 14 + 20 + payload_len];
+    EthernetRepr {
+        src_addr: PEER_MAC,
+        dst_addr: OUR_MAC,
+        ethertype: EthernetProtocol::Ipv4,
+    }
+    .emit(&mut EthernetFrame::new_unchecked(&mut frame[..]));
+    let ip = Ipv4Repr {
+        src_addr: src,
+        dst_addr: dst,
+        next_header: IpProtocol::Tcp,
+        payload_len,
+        hop_limit: 64,
+        dont_frag: true,
+        ecn: IpEcn::NotEct,
+    };
+    let mut packet = Ipv4Packet::new_unchecked(&mut frame[14..]);
+    ip.emit(&mut packet, &ChecksumCapabilities::default());
+    repr.emit(
+        &mut TcpPacket::new_unchecked(packet.payload_mut()),
+        &src.into(),
+        &dst.into(),
+        &ChecksumCapabilities::default(),
+    );
+    frame
+}
+
+fn syn(src_port: u16, dst_port: u16, seq: u32) -> TcpRepr<'static> {
+    TcpRepr {
+        src_port,
+        dst_port,
+        seq_number: SeqNumber(seq),
+        flags: TcpFlags::SYN,
+        window_len: 65535,
+        max_seg_size: Some(1460),
+        ..TcpRepr::default()
+    }
+}
+
+/// The TCP segments among the frames sent, with their IPv4 source.
+fn tcp_sent(frames: &[Vec<u8>]) -> Vec<(Ipv4Address, TcpRepr<'_>)> {
+    frames
+        .iter()
+        .filter(|f| f[12..14] == [0x08, 0x00])
+        .map(|f| {
+            let eth = EthernetFrame::new_checked(&f[..]).unwrap();
+            let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
+            let repr = Ipv4Repr::parse(&ip, &ChecksumCapabilities::default()).unwrap();
+            let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
+            let tcp = TcpRepr::parse(
+                &tcp,
+                &repr.src_addr.into(),
+                &repr.dst_addr.into(),
+                &ChecksumCapabilities::default(),
+            )
+            .unwrap();
+            (repr.src_addr, tcp)
+        })
+        .collect()
+}
+
+/// The targets of the ARP requests among the frames sent.
+fn arp_targets(frames: &[Vec<u8>]) -> Vec<Ipv4Address> {
+    frames
+        .iter()
+        .filter(|f| f[12..14] == [0x08, 0x06])
+        .map(|f| {
+            let eth = EthernetFrame::new_checked(&f[..]).unwrap();
+            match ArpRepr::parse(&ArpPacket::new_checked(eth.payload()).unwrap()).unwrap() {
+                ArpRepr::EthernetIpv4 {
+                    target_protocol_addr,
+                    ..
+                } => target_protocol_addr,
+            }
+        })
+        .collect()
+}
+
+fn client(sockets: &mut SocketSet<'static>) -> SocketHandle {
+    sockets
+        .add(TcpSocket::new(
+            RingBuffer::new(vec![0u8; 1024]),
+            RingBuffer::new(vec![0u8; 1024]),
+        ))
+        .unwrap()
+}
+
+#[test]
+fn next_hop_is_the_longest_prefix_match_over_prefixes_and_routes() {
+    let (mut iface, _, _) = setup(config().with_gateway(GATEWAY));
+    let t0 = Instant::ZERO;
+    let hop = |a: u8, b: u8, c: u8, d: u8| IpAddress::v4(a, b, c, d);
+    assert_eq!(iface.ipv4_gateway(), Some(GATEWAY));
+    // On-link, and the default route for the rest.
+    assert_eq!(iface.route_to(PEER_IP, t0), Some(PEER_IP.into()));
+    assert_eq!(
+        iface.route_to(hop(203, 0, 113, 5), t0),
+        Some(GATEWAY.into())
+    );
+
+    iface
+        .add_route(Route::via(
+            cidr(Ipv4Address::new(198, 51, 100, 0), 24),
+            Ipv4Address::new(192, 0, 2, 2),
+        ))
+        .unwrap();
+    // A host route inside our own prefix is longer than it: it wins.
+    iface
+        .add_route(Route::via(
+            cidr(Ipv4Address::new(192, 0, 2, 77), 32),
+            Ipv4Address::new(192, 0, 2, 3),
+        ))
+        .unwrap();
+    // A route as long as our prefix does not override the link.
+    iface
+        .add_route(Route::via(
+            cidr(Ipv4Address::new(192, 0, 2, 0), 24),
+            Ipv4Address::new(192, 0, 2, 5),
+        ))
+        .unwrap();
+    let lease_end = Instant::from_secs(10);
+    iface
+        .add_route(
+            Route::via(
+                cidr(Ipv4Address::new(203, 0, 113, 0), 25),
+                Ipv4Address::new(192, 0, 2, 4),
+            )
+            .with_expiry(lease_end),
+        )
+        .unwrap();
+
+    assert_eq!(
+        iface.route_to(hop(198, 51, 100, 200), t0),
+        Some(hop(192, 0, 2, 2))
+    );
+    assert_eq!(
+        iface.route_to(hop(192, 0, 2, 77), t0),
+        Some(hop(192, 0, 2, 3))
+    );
+    assert_eq!(
+        iface.route_to(hop(192, 0, 2, 78), t0),
+        Some(hop(192, 0, 2, 78))
+    );
+    assert_eq!(
+        iface.route_to(hop(203, 0, 113, 5), t0),
+        Some(hop(192, 0, 2, 4))
+    );
+    assert_eq!(
+        iface.route_to(hop(203, 0, 113, 200), t0),
+        Some(GATEWAY.into())
+    );
+
+    // The learned route lapses at its deadline exactly, cached or not.
+    let before = lease_end - Duration::from_micros(1);
+    assert_eq!(
+        iface.route_to(hop(203, 0, 113, 5), before),
+        Some(hop(192, 0, 2, 4))
+    );
+    assert_eq!(
+        iface.route_to(hop(203, 0, 113, 5), lease_end),
+        Some(GATEWAY.into())
+    );
+    // A poll at the deadline removes it from the table.
+    let (mut dev, mut sockets) = (ScriptDevice::default(), SocketSet::with_capacity(1));
+    assert_eq!(iface.routes().len(), 5);
+    iface.poll(before, &mut dev, &mut sockets);
+    assert_eq!(iface.routes().len(), 5);
+    iface.poll(lease_end, &mut dev, &mut sockets);
+    assert_eq!(iface.routes().len(), 4);
+
+    // Without the default route, off-link destinations have no route;
+    // the cache follows every change.
+    assert_eq!(
+        iface.route_to(hop(203, 0, 113, 5), lease_end),
+        Some(GATEWAY.into())
+    );
+    iface.set_ipv4_gateway(None).unwrap();
+    assert_eq!(iface.route_to(hop(203, 0, 113, 5), lease_end), None);
+    assert_eq!(iface.ipv4_gateway(), None);
+    iface
+        .set_ipv4_gateway(Some(Ipv4Address::new(192, 0, 2, 253)))
+        .unwrap();
+    assert_eq!(
+        iface.route_to(hop(203, 0, 113, 5), lease_end),
+        Some(hop(192, 0, 2, 253))
+    );
+    // A new address brings its prefix on-link; a route as long as it does
+    // not override the link.
+    assert_eq!(iface.route_to(OTHER_IP, lease_end), Some(hop(192, 0, 2, 2)));
+    iface
+        .add_ip_addr(cidr(Ipv4Address::new(198, 51, 100, 9), 24))
+        .unwrap();
+    assert_eq!(iface.route_to(OTHER_IP, lease_end), Some(OTHER_IP.into()));
+}
+
+#[test]
+fn segments_go_to_the_gateway_the_table_names_and_none_without_a_route() {
+    let far = IpEndpoint::new(IpAddress::v4(203, 0, 113, 9), 80);
+    let (mut iface, mut dev, mut sockets) = setup(config().with_gateway(GATEWAY));
+    let h = client(&mut sockets);
+    iface.connect(&mut sockets, h, far, Instant::ZERO).unwrap();
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    // The SYN waits for the gateway's address, not the far host's.
+    assert_eq!(arp_targets(&dev.tx), vec![GATEWAY]);
+    assert_eq!(iface.stats().tx_drop_no_route, 0);
+
+    // No default route: the SYN has no route.
+    let (mut iface, mut dev, mut sockets) = setup(config());
+    let h = client(&mut sockets);
+    iface.connect(&mut sockets, h, far, Instant::ZERO).unwrap();
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    assert_eq!(arp_targets(&dev.tx), vec![]);
+    assert_eq!(iface.stats().tx_drop_no_route, 1);
+    // A route through another gateway: its retransmission (RTO 1 s) asks
+    // for that gateway.
+    iface
+        .add_route(Route::via(
+            cidr(Ipv4Address::new(203, 0, 113, 0), 24),
+            Ipv4Address::new(192, 0, 2, 2),
+        ))
+        .unwrap();
+    iface.poll(Instant::from_secs(1), &mut dev, &mut sockets);
+    assert_eq!(arp_targets(&dev.tx), vec![Ipv4Address::new(192, 0, 2, 2)]);
+    assert_eq!(iface.stats().tx_drop_no_route, 1);
+}
+
+#[test]
+fn addresses_are_added_replaced_and_refused() {
+    let (mut iface, _, mut sockets) = setup(Config::new(OUR_MAC, 7));
+    assert_eq!(iface.ip_addrs().count(), 0);
+    iface.add_ip_addr(cidr(OUR_IP, 24)).unwrap();
+    // The same address again takes the new prefix (a renewed lease).
+    iface.add_ip_addr(cidr(OUR_IP, 25)).unwrap();
+    assert_eq!(iface.ip_addrs().collect::<Vec<_>>(), vec![cidr(OUR_IP, 25)]);
+    for bad in [
+        Ipv4Address::UNSPECIFIED,
+        Ipv4Address::BROADCAST,
+        Ipv4Address::new(224, 0, 0, 1),
+        Ipv4Address::new(127, 0, 0, 1),
+    ] {
+        assert_eq!(
+            iface.add_ip_addr(cidr(bad, 8)),
+            Err(AddressError::NotUnicast)
+        );
+    }
+    #[cfg(feature = "proto-ipv6")]
+    assert_eq!(
+        iface.add_ip_addr(IpCidr::new(IpAddress::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), 64).unwrap()),
+        Err(AddressError::Unsupported)
+    );
+    for d in 2..=4 {
+        iface
+            .add_ip_addr(cidr(Ipv4Address::new(198, 51, 100, d), 24))
+            .unwrap();
+    }
+    assert_eq!(
+        iface.add_ip_addr(cidr(Ipv4Address::new(203, 0, 113, 1), 24)),
+        Err(AddressError::Full)
+    );
+    assert_eq!(
+        iface.remove_ip_addr(
+            Ipv4Address::new(203, 0, 113, 1),
+            &mut sockets,
+            Instant::ZERO
+        ),
+        Err(AddressError::NotFound)
+    );
+    assert_eq!(
+        iface.remove_ip_addr(OUR_IP, &mut sockets, Instant::ZERO),
+        Ok(IpCidr::Ipv4(cidr(OUR_IP, 25)))
+    );
+    assert_eq!(iface.ip_addrs().count(), 3);
+    iface
+        .add_ip_addr(cidr(Ipv4Address::new(203, 0, 113, 1), 24))
+        .unwrap();
+}
+
+#[test]
+fn removing_an_address_ends_its_connections_with_a_readable_error() {
+    let (mut iface, mut dev, mut sockets) =
+        setup(config().with_ip(cidr(OTHER_IP, 24)).with_gateway(GATEWAY));
+    let listener = client(&mut sockets);
+    sockets
+        .listen(listener, 80, 4, ChildBuffers::Alloc { rx: 1024, tx: 1024 })
+        .unwrap();
+    // An established connection to each address, and a half-open one to
+    // the address that goes.
+    let peer_other = Ipv4Address::new(198, 51, 100, 9);
+    dev.rx
+        .push_back(frame_from(PEER_IP, OUR_IP, &syn(5001, 80, 100)));
+    dev.rx
+        .push_back(frame_from(peer_other, OTHER_IP, &syn(5002, 80, 200)));
+    dev.rx
+        .push_back(frame_from(PEER_IP, OUR_IP, &syn(5003, 80, 300)));
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    let synacks = tcp_sent(&dev.tx);
+    assert_eq!(synacks.len(), 3);
+    for (port, src, seq) in [(5001, OUR_IP, 101), (5002, OTHER_IP, 201)] {
+        let (_, synack) = synacks.iter().find(|(_, s)| s.dst_port == port).unwrap();
+        let mut ack = syn(port, 80, seq);
+        ack.flags = TcpFlags::ACK;
+        ack.ack_number = synack.seq_number + 1;
+        ack.max_seg_size = None;
+        let peer = if src == OUR_IP { PEER_IP } else { peer_other };
+        dev.rx.push_back(frame_from(peer, src, &ack));
+    }
+    // A connection we open from the address that goes.
+    let outgoing = client(&mut sockets);
+    iface
+        .connect(
+            &mut sockets,
+            outgoing,
+            IpEndpoint::new(PEER_IP.into(), 8080),
+            Instant::ZERO,
+        )
+        .unwrap();
+    iface.poll(Instant::from_millis(1), &mut dev, &mut sockets);
+    let gone = sockets.accept(listener).unwrap();
+    let kept = sockets.accept(listener).unwrap();
+    let (gone, kept) = if sockets
+        .get::<TcpSocket>(gone)
+        .unwrap()
+        .local_endpoint()
+        .unwrap()
+        .addr
+        == OUR_IP.into()
+    {
+        (gone, kept)
+    } else {
+        (kept, gone)
+    };
+    assert_eq!(
+        sockets.get::<TcpSocket>(gone).unwrap().state(),
+        State::Established
+    );
+    assert_eq!(
+        sockets.get::<TcpSocket>(kept).unwrap().state(),
+        State::Established
+    );
+    assert_eq!(
+        sockets.get::<TcpSocket>(outgoing).unwrap().state(),
+        State::SynSent
+    );
+    assert_eq!(sockets.tcp_records().count(), 1);
+    while sockets.pop_trace().is_some() {}
+    // A route through a gateway on the prefix that goes, and one on the
+    // prefix that stays.
+    iface
+        .add_route(Route::via(
+            cidr(Ipv4Address::new(203, 0, 113, 0), 24),
+            Ipv4Address::new(198, 51, 100, 254),
+        ))
+        .unwrap();
+
+    dev.tx.clear();
+    let at = Instant::from_millis(5);
+    assert_eq!(
+        iface.remove_ip_addr(OUR_IP, &mut sockets, at),
+        Ok(IpCidr::Ipv4(cidr(OUR_IP, 24)))
+    );
+    for h in [gone, outgoing] {
+        let socket = sockets.get::<TcpSocket>(h).unwrap();
+        assert_eq!(socket.state(), State::Closed);
+        assert_eq!(socket.error(), Some(TcpError::AddressRemoved));
+        assert_eq!(
+            format!("{}", TcpError::AddressRemoved),
+            "local address removed"
+        );
+    }
+    let kept_socket = sockets.get::<TcpSocket>(kept).unwrap();
+    assert_eq!(
+        (kept_socket.state(), kept_socket.error()),
+        (State::Established, None)
+    );
+    assert_eq!(
+        sockets.get::<TcpSocket>(listener).unwrap().state(),
+        State::Listen
+    );
+    assert_eq!(sockets.tcp_records().count(), 0);
+
+    let mut events = Vec::new();
+    while let Some(event) = sockets.pop_trace() {
+        events.push((event.handle, format!("{}", event.transition), event.at));
+    }
+    events.sort_by_key(|e| format!("{:?}", e.0));
+    let mut expected = vec![
+        (
+            Some(gone),
+            "ESTABLISHED -> CLOSED (address removed)".into(),
+            at,
+        ),
+        (
+            Some(outgoing),
+            "SYN_SENT -> CLOSED (address removed)".into(),
+            at,
+        ),
+        (None, "SYN_RCVD -> CLOSED (address removed)".into(), at),
+    ];
+    expected.sort_by_key(|e: &(Option<SocketHandle>, std::string::String, Instant)| {
+        format!("{:?}", e.0)
+    });
+    assert_eq!(events, expected);
+
+    // The default route's gateway was on the removed prefix: it went; the
+    // route through the remaining prefix stayed.
+    assert_eq!(iface.ipv4_gateway(), None);
+    assert_eq!(iface.routes().len(), 1);
+
+    // Nothing is sent from the removed address, not even a RST, and
+    // segments to it are no longer ours.
+    iface.poll(Instant::from_millis(6), &mut dev, &mut sockets);
+    assert!(tcp_sent(&dev.tx).iter().all(|(src, _)| *src != OUR_IP));
+    let mut data = syn(5001, 80, 101);
+    data.flags = TcpFlags::ACK;
+    data.max_seg_size = None;
+    dev.rx.push_back(frame_from(PEER_IP, OUR_IP, &data));
+    iface.poll(Instant::from_millis(7), &mut dev, &mut sockets);
+    assert_eq!(iface.stats().rx_drop_ipv4_not_for_us, 1);
+    assert!(tcp_sent(&dev.tx).is_empty());
+    // The socket can be used again; the error clears.
+    iface
+        .connect(
+            &mut sockets,
+            outgoing,
+            IpEndpoint::new(peer_other.into(), 80),
+            at,
+        )
+        .unwrap();
+    assert_eq!(sockets.get::<TcpSocket>(outgoing).unwrap().error(), None);
+}
+
+#[test]
+fn the_interface_mtu_caps_the_device_for_new_connections_mss() {
+    let (mut iface, mut dev, mut sockets) = setup(config().with_ip_mtu(1000));
+    // Known to the interface before any poll.
+    assert_eq!(iface.ip_mtu(), 1000);
+    let learn = ArpRepr::EthernetIpv4 {
+        operation: ArpOperation::Reply,
+        source_hardware_addr: PEER_MAC,
+        source_protocol_addr: PEER_IP,
+        target_hardware_addr: OUR_MAC,
+        target_protocol_addr: OUR_IP,
+    };
+    let mut arp = vec![0u8; 14 + learn.buffer_len()];
+    EthernetRepr {
+        src_addr: PEER_MAC,
+        dst_addr: OUR_MAC,
+        ethertype: EthernetProtocol::Arp,
+    }
+    .emit(&mut EthernetFrame::new_unchecked(&mut arp[..]));
+    learn.emit(&mut ArpPacket::new_unchecked(&mut arp[14..]));
+    // The peer's answer to the first SYN's ARP request (later ones find
+    // the entry).
+    let mss_of_new_connection = |iface: &mut Interface<'static>,
+                                 dev: &mut ScriptDevice,
+                                 sockets: &mut SocketSet<'static>,
+                                 port: u16,
+                                 at: Instant| {
+        let h = client(sockets);
+        iface
+            .connect(sockets, h, IpEndpoint::new(PEER_IP.into(), port), at)
+            .unwrap();
+        dev.tx.clear();
+        iface.poll(at, dev, sockets);
+        dev.rx.push_back(arp.clone());
+        iface.poll(at + Duration::from_millis(1), dev, sockets);
+        let sent = tcp_sent(&dev.tx);
+        let (_, syn) = sent.iter().find(|(_, s)| s.dst_port == port).unwrap();
+        assert_eq!(syn.flags, TcpFlags::SYN);
+        syn.max_seg_size
+    };
+    assert_eq!(
+        mss_of_new_connection(&mut iface, &mut dev, &mut sockets, 1, Instant::ZERO),
+        Some(960)
+    );
+    // The cap is above the device's 1500: the device's MTU rules.
+    iface.set_ip_mtu(Some(9000));
+    assert_eq!(iface.ip_mtu(), 1500);
+    assert_eq!(
+        mss_of_new_connection(&mut iface, &mut dev, &mut sockets, 2, Instant::from_secs(1)),
+        Some(1460)
+    );
+    // Lowered at once, before any poll; values below RFC 791's 68 are raised.
+    iface.set_ip_mtu(Some(576));
+    assert_eq!(iface.ip_mtu(), 576);
+    assert_eq!(
+        mss_of_new_connection(&mut iface, &mut dev, &mut sockets, 3, Instant::from_secs(2)),
+        Some(536)
+    );
+    iface.set_ip_mtu(Some(10));
+    assert_eq!((iface.ip_mtu(), iface.ip_mtu_cap()), (68, Some(68)));
+    // No cap: a device with a 9000-byte MTU gives its own.
+    iface.set_ip_mtu(None);
+    dev.mtu = Some(9000);
+    iface.poll(Instant::from_secs(3), &mut dev, &mut sockets);
+    assert_eq!(iface.ip_mtu(), 9000);
+    assert_eq!(
+        mss_of_new_connection(&mut iface, &mut dev, &mut sockets, 4, Instant::from_secs(3)),
+        Some(8960)
+    );
+}
