@@ -272,6 +272,16 @@ impl<'a> DnsSocket<'a> {
         }
     }
 
+    /// Replaces the servers with IPv4 ones, e.g. a DHCP lease's
+    /// `dns_servers` (see [`set_servers`](Self::set_servers)).
+    pub fn set_ipv4_servers(&mut self, servers: &[crate::wire::Ipv4Address]) {
+        let mut list = [IpAddress::Ipv4(crate::wire::Ipv4Address::UNSPECIFIED); MAX_SERVERS];
+        for (slot, server) in list.iter_mut().zip(servers) {
+            *slot = IpAddress::Ipv4(*server);
+        }
+        self.set_servers(&list[..servers.len().min(MAX_SERVERS)]);
+    }
+
     /// The servers.
     pub fn servers(&self) -> &[IpAddress] {
         &self.servers[..self.server_count]

@@ -171,7 +171,12 @@ impl Link<'_> {
         };
         let src_mac = self.hardware_addr;
         token.consume(ETHERNET_HEADER_LEN + arp.buffer_len(), |buf| {
-            write_ethernet(buf, src_mac, EthernetAddress::BROADCAST, EthernetProtocol::Arp);
+            write_ethernet(
+                buf,
+                src_mac,
+                EthernetAddress::BROADCAST,
+                EthernetProtocol::Arp,
+            );
             if let Some(payload) = buf.get_mut(ETHERNET_HEADER_LEN..) {
                 arp.emit(&mut ArpPacket::new_unchecked(payload));
             }

@@ -7,6 +7,8 @@
 
 mod arp;
 mod config;
+mod dhcpv4;
+pub use self::dhcpv4::Dhcpv4ApplyError;
 mod ethernet;
 mod icmp;
 mod ipv4;
