@@ -3,9 +3,12 @@
 //! a veth pair: pollnet holds the root end through AF_PACKET (the end has no
 //! kernel address), dnsmasq serves 198.51.100.0/24 on the other with a
 //! two-minute lease, T1 10 s and T2 15 s, and answers `test.example` with
-//! 192.0.2.80. pollnet gets a lease (ARP probe included), applies it,
-//! resolves the name through the lease's DNS server, renews at T1 (unicast
-//! to dnsmasq), and releases the lease; dnsmasq's log shows each step.
+//! 192.0.2.80 (an address of the namespace). pollnet gets a lease (ARP
+//! probe included), applies it, resolves the name through the lease's DNS
+//! server, fetches a file over TCP from `python3 -m http.server` at the
+//! resolved address through the lease's router, byte-exact, renews at T1
+//! (unicast to dnsmasq), and releases the lease; dnsmasq's log shows each
+//! step.
 //! Root only; without root, iproute2 or dnsmasq the case shows as ignored,
 //! with the reason.
 
@@ -20,14 +23,16 @@ use pollnet::phy::RawSocket;
 use pollnet::socket::SocketSet;
 use pollnet::socket::dhcpv4::{Dhcpv4Event, Dhcpv4Lease, Dhcpv4Socket, Dhcpv4State};
 use pollnet::socket::dns::{DnsError, DnsQueryType, DnsSocket};
+use pollnet::socket::tcp::{RecvError, State, TcpSocket};
+use pollnet::storage::RingBuffer;
 use pollnet::time::{Duration, Instant};
-use pollnet::wire::{EthernetAddress, IpAddress, Ipv4Address};
+use pollnet::wire::{EthernetAddress, IpAddress, IpEndpoint, Ipv4Address};
 
 fn main() -> std::process::ExitCode {
     runner::main(vec![
         case!(dnsmasq_lease_resolve_renew_release)
             .root()
-            .programs(&["ip", "dnsmasq"]),
+            .programs(&["ip", "dnsmasq", "python3"]),
     ])
 }
 
@@ -62,6 +67,8 @@ fn must(program: &str, args: &[&str]) -> String {
 /// end, and with it the root end), and dnsmasq, killed first.
 struct TestNet {
     dnsmasq: Option<Child>,
+    http: Option<Child>,
+    www: std::path::PathBuf,
     ns: String,
     pollnet_if: String,
     kernel_if: String,
@@ -71,10 +78,14 @@ struct TestNet {
 
 impl Drop for TestNet {
     fn drop(&mut self) {
-        if let Some(mut child) = self.dnsmasq.take() {
+        for mut child in [self.dnsmasq.take(), self.http.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = child.kill();
             let _ = child.wait();
         }
+        let _ = std::fs::remove_dir_all(&self.www);
         let _ = run("ip", &["link", "del", &self.pollnet_if]);
         let _ = run("ip", &["netns", "del", &self.ns]);
         let _ = std::fs::remove_file(&self.log);
@@ -88,6 +99,8 @@ impl TestNet {
         let dir = std::env::temp_dir();
         let net = TestNet {
             dnsmasq: None,
+            http: None,
+            www: dir.join(format!("pndh-{pid}-www")),
             ns: format!("pndh-{pid}"),
             pollnet_if: format!("pndh{pid}p"),
             kernel_if: format!("pndh{pid}k"),
@@ -107,8 +120,14 @@ impl TestNet {
         let sysctl = format!("net.ipv6.conf.{k}.disable_ipv6=1");
         let _ = run("ip", &["netns", "exec", ns, "sysctl", "-qw", &sysctl]);
         must("ip", &["-n", ns, "link", "set", "lo", "up"]);
-        must("ip", &["-n", ns, "addr", "add", "198.51.100.1/24", "dev", k]);
-        must("ip", &["-n", ns, "addr", "add", "192.0.2.80/32", "dev", "lo"]);
+        must(
+            "ip",
+            &["-n", ns, "addr", "add", "198.51.100.1/24", "dev", k],
+        );
+        must(
+            "ip",
+            &["-n", ns, "addr", "add", "192.0.2.80/32", "dev", "lo"],
+        );
         must("ip", &["-n", ns, "link", "set", k, "up"]);
         must("ip", &["link", "set", p, "up"]);
         net
@@ -144,6 +163,22 @@ impl TestNet {
             .spawn()
             .expect("start dnsmasq");
         self.dnsmasq = Some(child);
+    }
+
+    /// Serves `body` as /file from 192.0.2.80:8080 in the namespace.
+    fn start_http(&mut self, body: &[u8]) {
+        std::fs::create_dir_all(&self.www).unwrap();
+        std::fs::write(self.www.join("file"), body).unwrap();
+        let www = self.www.display().to_string();
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.ns, "python3", "-m", "http.server"])
+            .args(["8080", "--bind", "192.0.2.80", "--directory", &www])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start python3 -m http.server");
+        self.http = Some(child);
     }
 
     fn log(&self) -> String {
@@ -188,6 +223,18 @@ impl Stack {
 
 fn dnsmasq_lease_resolve_renew_release() {
     let mut net = TestNet::create();
+    // 300 kB of a fixed pseudo-random stream, for the HTTP fetch.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let body: Vec<u8> = (0..300_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    // Started first: listening long before the lease is in place.
+    net.start_http(&body);
     net.start_dnsmasq();
     let device = RawSocket::new(&net.pollnet_if).expect("AF_PACKET socket on the veth");
     let config = Config::with_os_seed(MAC).unwrap();
@@ -259,13 +306,66 @@ fn dnsmasq_lease_resolve_renew_release() {
         .start_query(Instant::now(), "nothing.invalid", DnsQueryType::A)
         .unwrap();
     let result = stack.run_until(StdDuration::from_secs(15), "DNS error", |s, _| {
-        match s.sockets.get_mut::<DnsSocket>(dns)?.get_query_result(unknown) {
+        match s
+            .sockets
+            .get_mut::<DnsSocket>(dns)?
+            .get_query_result(unknown)
+        {
             Err(DnsError::Pending) => None,
             other => Some(other),
         }
     });
     eprintln!("nothing.invalid: {result:?}");
     assert!(result.is_err());
+
+    // Fetch /file from the resolved address, through the lease's router.
+    let tcp = stack
+        .sockets
+        .add(TcpSocket::new(
+            RingBuffer::new(vec![0u8; 64 * 1024]),
+            RingBuffer::new(vec![0u8; 4096]),
+        ))
+        .unwrap();
+    stack
+        .iface
+        .connect(
+            &mut stack.sockets,
+            tcp,
+            IpEndpoint::new(IpAddress::Ipv4(NAME_ADDR), 8080),
+            Instant::now(),
+        )
+        .unwrap();
+    let request = b"GET /file HTTP/1.0\r\nHost: test.example\r\n\r\n";
+    let mut sent = 0;
+    let mut response = Vec::new();
+    let mut chunk = vec![0u8; 16 * 1024];
+    stack.run_until(StdDuration::from_secs(20), "HTTP fetch", |s, _| {
+        let socket = s.sockets.get_mut::<TcpSocket>(tcp)?;
+        if socket.may_send() && sent < request.len() {
+            sent += socket.send_slice(&request[sent..]).unwrap_or(0);
+        }
+        loop {
+            match socket.recv_slice(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => response.extend_from_slice(&chunk[..n]),
+                Err(RecvError::Finished) => {
+                    socket.close();
+                    break;
+                }
+                Err(RecvError::InvalidState) => break,
+            }
+        }
+        matches!(socket.state(), State::Closed | State::TimeWait).then_some(())
+    });
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP header");
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    eprintln!("HTTP: {}", head.lines().next().unwrap_or_default());
+    assert!(head.starts_with("HTTP/1.0 200"), "{head}");
+    assert!(head.contains("Content-Length: 300000"), "{head}");
+    assert!(response[split + 4..] == body[..], "body differs");
 
     // Renewal at T1 (10 s after the REQUEST): unicast to dnsmasq, ACKed;
     // the lease's new times count from the renewal.
@@ -315,9 +415,19 @@ fn dnsmasq_lease_resolve_renew_release() {
     let count = |what: &str| log.lines().filter(|l| l.contains(what)).count();
     eprintln!("{log}");
     assert_eq!(count("DHCPDISCOVER("), 1, "one DISCOVER");
-    assert_eq!(count(&format!("DHCPACK({}) {text}", net.kernel_if)), 2, "ACK and renewal");
-    assert!(log.contains("pollnet-test"), "the host name reached dnsmasq");
-    assert!(log.contains("test.example is 192.0.2.80"), "the query was answered");
+    assert_eq!(
+        count(&format!("DHCPACK({}) {text}", net.kernel_if)),
+        2,
+        "ACK and renewal"
+    );
+    assert!(
+        log.contains("pollnet-test"),
+        "the host name reached dnsmasq"
+    );
+    assert!(
+        log.contains("test.example is 192.0.2.80"),
+        "the query was answered"
+    );
 }
 
 fn check_lease(lease: &Dhcpv4Lease) {
