@@ -8,7 +8,7 @@
 //! server, fetches a file over TCP from `python3 -m http.server` at the
 //! resolved address through the lease's router, byte-exact, renews at T1
 //! (unicast to dnsmasq), and releases the lease; dnsmasq's log shows each
-//! step.
+//! step. A second case runs the `netinfo` example the same way.
 //! Root only; without root, iproute2 or dnsmasq the case shows as ignored,
 //! with the reason.
 
@@ -33,8 +33,15 @@ fn main() -> std::process::ExitCode {
         case!(dnsmasq_lease_resolve_renew_release)
             .root()
             .programs(&["ip", "dnsmasq", "python3"]),
+        case!(netinfo_example_against_dnsmasq)
+            .root()
+            .programs(&["ip", "dnsmasq", "python3"])
+            .needs(runner::Need::Example("netinfo")),
     ])
 }
+
+/// Distinguishes the cases' namespaces and interfaces within the process.
+static NEXT_NET: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 /// Our address on the veth: locally administered.
 const MAC: EthernetAddress = EthernetAddress([0x02, 0x70, 0x6e, 0x64, 0x68, 0x01]);
@@ -96,16 +103,18 @@ impl Drop for TestNet {
 impl TestNet {
     fn create() -> TestNet {
         let pid = std::process::id();
+        let id = NEXT_NET.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = std::env::temp_dir();
         let net = TestNet {
             dnsmasq: None,
             http: None,
-            www: dir.join(format!("pndh-{pid}-www")),
-            ns: format!("pndh-{pid}"),
-            pollnet_if: format!("pndh{pid}p"),
-            kernel_if: format!("pndh{pid}k"),
-            log: dir.join(format!("pndh-{pid}-dnsmasq.log")),
-            leases: dir.join(format!("pndh-{pid}.leases")),
+            www: dir.join(format!("pndh-{pid}-{id}-www")),
+            ns: format!("pndh-{pid}-{id}"),
+            // IFNAMSIZ is 16: "pndh" + up to 7 pid digits + a letter + id.
+            pollnet_if: format!("pndh{pid}p{id}"),
+            kernel_if: format!("pndh{pid}k{id}"),
+            log: dir.join(format!("pndh-{pid}-{id}-dnsmasq.log")),
+            leases: dir.join(format!("pndh-{pid}-{id}.leases")),
         };
         let (ns, p, k) = (&net.ns, &net.pollnet_if, &net.kernel_if);
         must("ip", &["netns", "add", ns]);
@@ -165,14 +174,14 @@ impl TestNet {
         self.dnsmasq = Some(child);
     }
 
-    /// Serves `body` as /file from 192.0.2.80:8080 in the namespace.
-    fn start_http(&mut self, body: &[u8]) {
+    /// Serves `body` as /file from 192.0.2.80:`port` in the namespace.
+    fn start_http(&mut self, body: &[u8], port: &str) {
         std::fs::create_dir_all(&self.www).unwrap();
         std::fs::write(self.www.join("file"), body).unwrap();
         let www = self.www.display().to_string();
         let child = Command::new("ip")
             .args(["netns", "exec", &self.ns, "python3", "-m", "http.server"])
-            .args(["8080", "--bind", "192.0.2.80", "--directory", &www])
+            .args([port, "--bind", "192.0.2.80", "--directory", &www])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -224,17 +233,9 @@ impl Stack {
 fn dnsmasq_lease_resolve_renew_release() {
     let mut net = TestNet::create();
     // 300 kB of a fixed pseudo-random stream, for the HTTP fetch.
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let body: Vec<u8> = (0..300_000)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect();
+    let body = test_body(300_000);
     // Started first: listening long before the lease is in place.
-    net.start_http(&body);
+    net.start_http(&body, "8080");
     net.start_dnsmasq();
     let device = RawSocket::new(&net.pollnet_if).expect("AF_PACKET socket on the veth");
     let config = Config::with_os_seed(MAC).unwrap();
@@ -444,4 +445,69 @@ fn check_lease(lease: &Dhcpv4Lease) {
     let start = lease.expires_at.unwrap() - Duration::from_secs(120);
     assert_eq!(lease.renew_at, Some(start + Duration::from_secs(10)));
     assert_eq!(lease.rebind_at, Some(start + Duration::from_secs(15)));
+}
+
+/// `len` bytes of a fixed pseudo-random stream (xorshift64).
+fn test_body(len: usize) -> Vec<u8> {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+/// The `netinfo` example on the veth: lease, name, ping and fetch of
+/// http://test.example/file, the body alone on stdout, exit 0, the lease
+/// released in dnsmasq's log.
+fn netinfo_example_against_dnsmasq() {
+    let mut net = TestNet::create();
+    let body = test_body(50_000);
+    net.start_http(&body, "80");
+    net.start_dnsmasq();
+    let binary = runner::example_binary("netinfo");
+    let out = Command::new(&binary)
+        .args(["--iface", &net.pollnet_if, "--mac", "02:70:6e:64:68:02"])
+        .args(["--path", "/file", "--timeout", "20", "test.example"])
+        .output()
+        .expect("run netinfo");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stderr}");
+    assert!(out.status.success(), "netinfo failed: {stderr}");
+    assert!(out.stdout == body, "stdout is not the body alone");
+    for line in [
+        "lease: 198.51.100.",
+        "address: test.example is 192.0.2.80",
+        "ping: reply from 192.0.2.80 in ",
+        "http: HTTP/1.0 200 OK",
+        "lease released",
+    ] {
+        assert!(stderr.contains(line), "no {line:?} in stderr");
+    }
+    // dnsmasq saw the release (it may log it a moment later).
+    let deadline = std::time::Instant::now() + StdDuration::from_secs(5);
+    while !net.log().contains("DHCPRELEASE(") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no release in dnsmasq's log"
+        );
+        std::thread::sleep(StdDuration::from_millis(50));
+    }
+
+    // A name dnsmasq refuses: exit status 3 and a line saying so.
+    let out = Command::new(&binary)
+        .args(["--iface", &net.pollnet_if, "--mac", "02:70:6e:64:68:03"])
+        .args(["--timeout", "20", "nothing.invalid"])
+        .output()
+        .expect("run netinfo");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("netinfo: name not resolved: nothing.invalid"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
 }
