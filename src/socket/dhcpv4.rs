@@ -772,7 +772,7 @@ impl Dhcpv4Socket {
     /// A datagram the set found for port 68: taken if it came from port
     /// 67 over IPv4.
     pub(crate) fn process_udp(&mut self, cx: &mut Context, ip: &IpRepr, repr: &UdpRepr) -> bool {
-        let (IpAddress::Ipv4(src), IpAddress::Ipv4(dst)) = (ip.src_addr, ip.dst_addr) else {
+        let (Some(src), Some(dst)) = (ip.src_addr.as_ipv4(), ip.dst_addr.as_ipv4()) else {
             return false;
         };
         if repr.src_port != SERVER_PORT {
