@@ -11,11 +11,11 @@
 //!     [--mac 02:00:00:00:00:01] [--path /] [--port 80] [--timeout SECONDS]
 //! ```
 //!
-//! Exit status: 0 on success; 2 no lease; 3 the name did not resolve (not
-//! found, no DNS server, no answer); 4 no reply to the ping; 5 the HTTP
-//! fetch failed (refused, reset, timed out); 1 anything else (bad flags,
-//! the device). Each failure prints one line saying which. Needs root (or
-//! CAP_NET_RAW / CAP_NET_ADMIN).
+//! Exit status: 0 on success; 3 no lease; 4 the name did not resolve (not
+//! found, no DNS server, no answer); 5 no reply to the ping; 6 the HTTP
+//! fetch failed (refused, reset, timed out); 2 a bad command line; 1
+//! anything else (the device). Each failure prints one line saying which.
+//! Needs root (or CAP_NET_RAW / CAP_NET_ADMIN).
 
 #[path = "common/cli.rs"]
 mod cli;
@@ -70,7 +70,7 @@ struct CommandLine {
     #[arg(long, value_name = "PORT", default_value = "80", value_parser = cli::port)]
     port: u16,
     /// How long each step (lease, name, ping, fetch) may take, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = cli::seconds)]
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = cli::seconds, allow_negative_numbers = true)]
     timeout: Duration,
 }
 
@@ -163,9 +163,9 @@ fn lease<D: Device>(
         }
     })?;
     let Some(lease) = lease else {
-        return fail(2, format!("no lease: no DHCP server answered in {timeout}"));
+        return fail(3, format!("no lease: no DHCP server answered in {timeout}"));
     };
-    let lease = lease.map_err(|e| Failure(2, format!("lease not applied: {e}")))?;
+    let lease = lease.map_err(|e| Failure(3, format!("lease not applied: {e}")))?;
     let seconds = lease
         .lease_duration
         .map_or("infinite".to_string(), |d| format!("{} s", d.secs()));
@@ -215,7 +215,7 @@ fn resolve<D: Device>(
         return Ok(IpAddress::Ipv4(address));
     }
     if lease.dns_servers.is_empty() {
-        return fail(3, "name not resolved: the lease names no DNS server");
+        return fail(4, "name not resolved: the lease names no DNS server");
     }
     let mut resolver = DnsSocket::new(&[], vec![None; 1], seed);
     resolver.set_ipv4_servers(lease.dns_servers.as_slice());
@@ -228,7 +228,7 @@ fn resolve<D: Device>(
         .get_mut::<DnsSocket>(dns)
         .ok_or_else(|| Failure(1, "resolver vanished".into()))?
         .start_query(Instant::now(), &options.hostname, DnsQueryType::A)
-        .map_err(|e| Failure(3, format!("name not resolved: {e}")))?;
+        .map_err(|e| Failure(4, format!("name not resolved: {e}")))?;
     let result = stack.run(options.timeout, |s, _| {
         match s.sockets.get_mut::<DnsSocket>(dns)?.get_query_result(query) {
             Err(DnsError::Pending) => None,
@@ -241,16 +241,16 @@ fn resolve<D: Device>(
             .addresses()
             .first()
             .copied()
-            .ok_or_else(|| Failure(3, format!("name not found: {name} has no address"))),
-        Some(Err(DnsError::NameNotFound)) => fail(3, format!("name not found: {name}")),
+            .ok_or_else(|| Failure(4, format!("name not found: {name} has no address"))),
+        Some(Err(DnsError::NameNotFound)) => fail(4, format!("name not found: {name}")),
         Some(Err(DnsError::Timeout)) | None => fail(
-            3,
+            4,
             format!(
                 "name not resolved: no reply from the DNS servers ({})",
                 list(lease.dns_servers.as_slice())
             ),
         ),
-        Some(Err(err)) => fail(3, format!("name not resolved: {name}: {err}")),
+        Some(Err(err)) => fail(4, format!("name not resolved: {name}: {err}")),
     }
 }
 
@@ -295,11 +295,11 @@ fn ping<D: Device>(
             Ok(())
         }
         Some(Err(error)) => fail(
-            4,
+            5,
             format!("no reply to ping from {address}: {:?}", error.kind),
         ),
         None => fail(
-            4,
+            5,
             format!("no reply to ping from {address} in {ping_timeout}"),
         ),
     }
@@ -324,7 +324,7 @@ fn fetch<D: Device>(
     stack
         .iface
         .connect(&mut stack.sockets, handle, remote, Instant::now())
-        .map_err(|e| Failure(5, format!("connect to {remote}: {e:?}")))?;
+        .map_err(|e| Failure(6, format!("connect to {remote}: {e:?}")))?;
     let request = format!(
         "GET {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: pollnet-netinfo\r\n\r\n",
         options.path, options.hostname
@@ -358,15 +358,15 @@ fn fetch<D: Device>(
         }
     })?;
     match outcome {
-        None => return fail(5, format!("HTTP fetch from {remote} timed out")),
+        None => return fail(6, format!("HTTP fetch from {remote} timed out")),
         Some(Err(error)) if !established => {
-            return fail(5, format!("connection to {remote} refused: {error}"));
+            return fail(6, format!("connection to {remote} refused: {error}"));
         }
-        Some(Err(error)) => return fail(5, format!("HTTP fetch from {remote}: {error}")),
+        Some(Err(error)) => return fail(6, format!("HTTP fetch from {remote}: {error}")),
         Some(Ok(())) => {}
     }
     let Some(split) = response.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return fail(5, format!("no HTTP response from {remote}"));
+        return fail(6, format!("no HTTP response from {remote}"));
     };
     let head = String::from_utf8_lossy(&response[..split]);
     eprintln!("http: {}", head.lines().next().unwrap_or_default());

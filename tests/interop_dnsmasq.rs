@@ -497,14 +497,14 @@ fn netinfo_example_against_dnsmasq() {
         std::thread::sleep(StdDuration::from_millis(50));
     }
 
-    // A name dnsmasq refuses: exit status 3 and a line saying so.
+    // A name dnsmasq refuses: exit status 4 and a line saying so.
     let out = Command::new(&binary)
         .args(["--iface", &net.pollnet_if, "--mac", "02:70:6e:64:68:03"])
         .args(["--timeout", "20", "nothing.invalid"])
         .output()
         .expect("run netinfo");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
     assert!(
         stderr.contains("netinfo: name not resolved: nothing.invalid"),
         "{stderr}"
