@@ -16,8 +16,8 @@ use pollnet::time::{Duration, Instant};
 use pollnet::wire::dhcpv4::{DhcpMessageType, DhcpPacket, DhcpRepr, Ipv4AddressList};
 use pollnet::wire::{
     ArpOperation, ArpPacket, ArpRepr, ChecksumCapabilities, EthernetAddress, EthernetFrame,
-    EthernetProtocol, EthernetRepr, IpAddress, IpProtocol, Ipv4Address, Ipv4Cidr, Ipv4Packet,
-    Ipv4Repr, UdpPacket, UdpRepr,
+    EthernetProtocol, EthernetRepr, Icmpv4DstUnreachable, Icmpv4Packet, Icmpv4Repr, IpAddress,
+    IpProtocol, Ipv4Address, Ipv4Cidr, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr,
 };
 
 const MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 1]);
@@ -601,5 +601,91 @@ fn dns_without_answer_times_out_on_the_interface_clock() {
             .unwrap()
             .get_query_result(query),
         Err(DnsError::Timeout)
+    );
+}
+
+/// A port unreachable from a server for the query the resolver sent (the
+/// ICMP error quotes its IP header and UDP header): the next server is asked
+/// at once, not after the timeout.
+#[test]
+fn dns_port_unreachable_moves_to_the_next_server_at_once() {
+    const SECOND: Ipv4Address = Ipv4Address::new(198, 51, 100, 2);
+    let mut net = Net::new();
+    net.iface
+        .add_ip_addr(Ipv4Cidr::new(OFFERED, 24).unwrap())
+        .unwrap();
+    let servers = [IpAddress::Ipv4(SERVER), IpAddress::Ipv4(SECOND)];
+    let handle = net
+        .sockets
+        .add(DnsSocket::new(&servers, vec![None; 1], 1))
+        .unwrap();
+    let query = net
+        .sockets
+        .get_mut::<DnsSocket>(handle)
+        .unwrap()
+        .start_query(at(0), "test.example", DnsQueryType::A)
+        .unwrap();
+    net.poll(at(0));
+    net.deliver(arp_frame(
+        ArpOperation::Reply,
+        (SERVER_MAC, SERVER),
+        (MAC, OFFERED),
+    ));
+    net.iface.poll(at(1), &mut net.device, &mut net.sockets);
+    let frame = net.device.tx.pop().expect("the query");
+    assert!(matches!(decode(&frame), Sent::Udp { dst, .. } if dst == SERVER));
+    // The server's ICMP error quotes the query's IP and UDP headers.
+    let quoted = Ipv4Packet::new_checked(&frame[14..]).unwrap();
+    let header = Ipv4Repr::parse(&quoted, &ChecksumCapabilities::default()).unwrap();
+    let icmp = Icmpv4Repr::DstUnreachable {
+        reason: Icmpv4DstUnreachable::PortUnreachable,
+        next_hop_mtu: 0,
+        header,
+        data: &quoted.payload()[..8],
+    };
+    let ip = Ipv4Repr {
+        src_addr: SERVER,
+        dst_addr: OFFERED,
+        next_header: IpProtocol::Icmp,
+        payload_len: icmp.buffer_len(),
+        hop_limit: 64,
+        dont_frag: false,
+        ecn: pollnet::wire::IpEcn::NotEct,
+    };
+    let mut error = vec![0u8; 14 + 20 + icmp.buffer_len()];
+    EthernetRepr {
+        src_addr: SERVER_MAC,
+        dst_addr: MAC,
+        ethertype: EthernetProtocol::Ipv4,
+    }
+    .emit(&mut EthernetFrame::new_unchecked(&mut error[..]));
+    let mut packet = Ipv4Packet::new_unchecked(&mut error[14..]);
+    ip.emit(&mut packet, &ChecksumCapabilities::default());
+    icmp.emit(
+        &mut Icmpv4Packet::new_unchecked(packet.payload_mut()),
+        &ChecksumCapabilities::default(),
+    );
+    net.deliver(error);
+    // In the poll that takes the error in, or the next one at the same
+    // time: the second server's address is asked for (the copy waits for
+    // it), long before the 1 s timeout.
+    let mut sent = net.poll(at(5));
+    sent.extend(net.poll(at(5)));
+    assert_eq!(
+        sent,
+        vec![Sent::Arp {
+            dst_mac: EthernetAddress::BROADCAST,
+            operation: ArpOperation::Request,
+            sender_ip: OFFERED,
+            target_mac: EthernetAddress([0; 6]),
+            target_ip: SECOND,
+        }]
+    );
+    assert_eq!(
+        net.sockets
+            .get_mut::<DnsSocket>(handle)
+            .unwrap()
+            .get_query_result(query),
+        Err(DnsError::Pending)
     );
 }

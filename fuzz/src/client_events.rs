@@ -273,5 +273,6 @@ fn error_index(err: DnsError) -> u32 {
         DnsError::Timeout => 5,
         DnsError::Truncated => 6,
         DnsError::Malformed(_) => 7,
+        DnsError::Unreachable => 8,
     }
 }

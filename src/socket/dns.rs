@@ -20,7 +20,7 @@
 
 use managed::ManagedSlice;
 
-use crate::socket::{Context, DatagramOut, Packet, PollAt};
+use crate::socket::{Context, DatagramOut, IcmpErrorReport, Packet, PollAt};
 use crate::storage::siphash::{SipKey, siphash24};
 use crate::time::{Duration, Instant};
 use crate::wire::dns::{
@@ -80,6 +80,9 @@ pub enum DnsError {
     ServerFailure(DnsRcode),
     /// No answer after every round over the servers.
     Timeout,
+    /// Every server is unreachable: ICMP destination unreachable errors
+    /// (port, host or network) came back for each.
+    Unreachable,
     /// The answer was truncated (TC) and held no usable address: the full
     /// answer needs TCP, which this resolver does not speak.
     Truncated,
@@ -99,6 +102,7 @@ impl core::fmt::Display for DnsError {
                 write!(f, "server failure (rcode {})", u8::from(*rcode))
             }
             DnsError::Timeout => f.write_str("no answer from any DNS server"),
+            DnsError::Unreachable => f.write_str("every DNS server unreachable"),
             DnsError::Truncated => f.write_str("answer truncated (needs TCP)"),
             DnsError::Malformed(err) => write!(f, "malformed answer: {err}"),
         }
@@ -531,6 +535,52 @@ impl<'a> DnsSocket<'a> {
                 self.undo(slot, undo);
                 Err(err)
             }
+        }
+    }
+
+    /// An ICMP error about a query sent to `report.remote` (RFC 1122
+    /// section 4.1.3.3: a destination unreachable for a server's port 53
+    /// says that server cannot answer): each query whose last copy went
+    /// there moves on to the next server at once, skipping this one from
+    /// then on, and fails with [`DnsError::Unreachable`] when no server is
+    /// left. Other errors (time exceeded) are left to the retransmission
+    /// timer.
+    pub fn on_icmp_error(&mut self, report: IcmpErrorReport) {
+        if report.remote.port != PORT
+            || !matches!(report.kind, crate::socket::IcmpErrorKind::DstUnreachable(_))
+        {
+            return;
+        }
+        let Some(index) = self.servers().iter().position(|s| *s == report.remote.addr) else {
+            return;
+        };
+        let server_count = self.server_count;
+        for query in self.queries.iter_mut().flatten() {
+            let Outcome::Pending {
+                server,
+                sent,
+                rounds,
+                failed,
+                ..
+            } = query.outcome
+            else {
+                continue;
+            };
+            if sent == 0 || server != index {
+                continue;
+            }
+            let failed = failed | (1 << index);
+            query.outcome = if live_servers(server_count, failed) == 0 {
+                Outcome::Done(Err(DnsError::Unreachable))
+            } else {
+                Outcome::Pending {
+                    server,
+                    sent,
+                    rounds,
+                    next_send: report.at,
+                    failed,
+                }
+            };
         }
     }
 

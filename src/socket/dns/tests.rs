@@ -317,6 +317,35 @@ fn rcodes_nxdomain_and_server_failure_rotation() {
 }
 
 #[test]
+fn icmp_unreachable_moves_to_the_next_server() {
+    use crate::socket::{IcmpErrorKind, IcmpErrorReport};
+    use crate::wire::Icmpv4DstUnreachable;
+    let unreachable = |server: IpAddress, at_ms: u64, port: u16| IcmpErrorReport {
+        reporter: server,
+        remote: IpEndpoint::new(server, port),
+        kind: IcmpErrorKind::DstUnreachable(Icmpv4DstUnreachable::PortUnreachable),
+        at: at(at_ms),
+    };
+    let mut r = resolver(&[S0, S1]);
+    let (handle, _) = start(&mut r, at(0));
+    // About another port, or a server not asked: nothing changes.
+    r.on_icmp_error(unreachable(S0, 10, 5353));
+    r.on_icmp_error(unreachable(S1, 10, 53));
+    assert_eq!(r.poll_at(), Some(at(1000)));
+    // The first server's port is closed: the second is asked at once.
+    r.on_icmp_error(unreachable(S0, 20, 53));
+    assert_eq!(r.poll_at(), Some(at(20)));
+    let (dst, _) = send(&mut r, at(20)).unwrap();
+    assert_eq!(dst, IpEndpoint::new(S1, 53));
+    // Its timeout is the first round's; then S1 again (S0 is skipped).
+    let (dst, _) = send(&mut r, at(1020)).unwrap();
+    assert_eq!(dst, IpEndpoint::new(S1, 53));
+    // The second is unreachable too: the query fails.
+    r.on_icmp_error(unreachable(S1, 1030, 53));
+    assert_eq!(r.get_query_result(handle), Err(DnsError::Unreachable));
+}
+
+#[test]
 fn truncation_reported() {
     let mut r = resolver(&[S0]);
     let (handle, id) = start(&mut r, at(0));

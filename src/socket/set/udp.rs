@@ -101,6 +101,13 @@ impl<'a> SocketSet<'a> {
                 socket.on_icmp_error(report);
                 true
             }
+            Some(Socket::Dns(socket)) => {
+                socket.on_icmp_error(report);
+                // Its schedule moved (the next server is due now): the
+                // next poll syncs it.
+                self.mark_dirty(index);
+                true
+            }
             _ => false,
         }
     }
