@@ -15,10 +15,11 @@ use pollnet::socket::dhcpv4::{
     Dhcpv4Event, Dhcpv4Socket, Dhcpv4State, Dhcpv4Transmit, MAX_EMIT_LEN,
 };
 use pollnet::socket::dns::{DnsError, DnsQueryHandle, DnsQueryType, DnsSocket, MAX_QUERY_LEN};
+use pollnet::socket::{IcmpErrorKind, IcmpErrorReport};
 use pollnet::time::{Duration, Instant};
 use pollnet::wire::dhcpv4::{DhcpMessageType, DhcpPacket, DhcpRepr, Ipv4AddressList};
 use pollnet::wire::dns::DnsPacket;
-use pollnet::wire::{EthernetAddress, IpAddress, IpEndpoint, Ipv4Address};
+use pollnet::wire::{EthernetAddress, Icmpv4DstUnreachable, IpAddress, IpEndpoint, Ipv4Address};
 
 const MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 1, 2]);
 const SERVER: Ipv4Address = Ipv4Address::new(198, 51, 100, 1);
@@ -240,8 +241,20 @@ pub fn run_dns(data: &[u8]) -> u32 {
             }
             5 => {
                 let len = usize::from(input.byte().unwrap_or(0));
-                let raw = input.take(len).to_vec();
-                resolver.process(now, IpEndpoint::new(SERVERS[0], 53), &raw);
+                if len % 4 == 3 {
+                    // An ICMP error from one of the servers.
+                    let server = SERVERS[len / 4 % 2];
+                    let port = if len % 8 == 3 { 53 } else { 5353 };
+                    resolver.on_icmp_error(IcmpErrorReport {
+                        reporter: server,
+                        remote: IpEndpoint::new(server, port),
+                        kind: IcmpErrorKind::DstUnreachable(Icmpv4DstUnreachable::PortUnreachable),
+                        at: now,
+                    });
+                } else {
+                    let raw = input.take(len).to_vec();
+                    resolver.process(now, IpEndpoint::new(SERVERS[0], 53), &raw);
+                }
             }
             _ => {
                 if let Some(handle) = handles.pop() {
