@@ -36,8 +36,8 @@ fn dns_resolver_event_sequences() {
     for input in inputs(0xd25, 3000) {
         seen |= client_events::run_dns(&input);
     }
-    // Answers, NXDOMAIN, no records, server failure, timeout and
-    // malformed answers are all reached.
+    // Answers, NXDOMAIN, no records, server failure, timeout, malformed
+    // answers and unreachable servers are all reached.
     for (bit, what) in [
         (0, "answer"),
         (3, "name not found"),
@@ -45,6 +45,7 @@ fn dns_resolver_event_sequences() {
         (5, "server failure"),
         (6, "timeout"),
         (8, "malformed"),
+        (9, "unreachable"),
     ] {
         assert!(seen & (1 << bit) != 0, "{what} never reached: {seen:#b}");
     }

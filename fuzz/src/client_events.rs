@@ -178,6 +178,7 @@ pub fn run_dns(data: &[u8]) -> u32 {
     let mut handles: Vec<DnsQueryHandle> = Vec::new();
     let mut now = Instant::ZERO;
     let mut last_query: Vec<u8> = Vec::new();
+    let mut last_server = SERVERS[0];
     let mut buf = [0u8; MAX_QUERY_LEN];
     while let Some(op) = input.byte() {
         match op % 7 {
@@ -212,6 +213,7 @@ pub fn run_dns(data: &[u8]) -> u32 {
                         let packet = DnsPacket::new_checked(&buf[..tx.len]).unwrap();
                         assert!(!packet.is_response());
                         last_query = buf[..tx.len].to_vec();
+                        last_server = tx.dst.addr;
                     }
                 }
             }
@@ -242,9 +244,13 @@ pub fn run_dns(data: &[u8]) -> u32 {
             5 => {
                 let len = usize::from(input.byte().unwrap_or(0));
                 if len % 4 == 3 {
-                    // An ICMP error from one of the servers.
-                    let server = SERVERS[len / 4 % 2];
-                    let port = if len % 8 == 3 { 53 } else { 5353 };
+                    // An ICMP error, mostly about the last copy sent.
+                    let server = match len / 4 % 4 {
+                        0 => SERVERS[0],
+                        1 => SERVERS[1],
+                        _ => last_server,
+                    };
+                    let port = if len % 32 == 31 { 5353 } else { 53 };
                     resolver.on_icmp_error(IcmpErrorReport {
                         reporter: server,
                         remote: IpEndpoint::new(server, port),
