@@ -11,6 +11,11 @@
 //!   connected, with broadcast and ICMP errors.
 //! - [`icmp::IcmpSocket`]: ICMP echo (RFC 792), to ping with the round trip
 //!   time measured on the stack's clock.
+//! - [`dhcpv4::Dhcpv4Socket`]: a DHCPv4 client (RFC 2131) with the ARP
+//!   probe of RFC 5227; it reports leases as events and never edits the
+//!   interface (`Interface::apply_dhcpv4_event` applies one).
+//! - [`dns::DnsSocket`]: a DNS stub resolver (RFC 1035) with a bounded
+//!   query table.
 //!
 //! # Adding a kind of socket
 //! One file for the socket (`udp.rs`, ...), one variant of [`Socket`], one
