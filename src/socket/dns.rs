@@ -215,7 +215,12 @@ enum Outcome {
 pub struct DnsQuery {
     message: [u8; MAX_QUERY_LEN],
     len: usize,
+    /// The id of the message in flight (a restart draws a new one).
     id: u16,
+    /// The id the query started with: its handle's.
+    handle_id: u16,
+    /// CNAME records followed in earlier answers (restarts included).
+    hops: usize,
     qtype: DnsQueryType,
     outcome: Outcome,
 }
@@ -313,14 +318,7 @@ impl<'a> DnsSocket<'a> {
             .iter()
             .position(Option::is_none)
             .ok_or(DnsStartError::TableFull)?;
-        // An id no query in flight has, so answers match one query.
-        let mut id = self.draw_u16();
-        for _ in 0..self.queries.len() {
-            if !self.queries.iter().flatten().any(|q| q.id == id) {
-                break;
-            }
-            id = self.draw_u16();
-        }
+        let id = self.fresh_id();
         let repr = DnsQueryRepr {
             id,
             recursion_desired: true,
@@ -338,6 +336,8 @@ impl<'a> DnsSocket<'a> {
             message,
             len,
             id,
+            handle_id: id,
+            hops: 0,
             qtype,
             outcome: Outcome::Pending {
                 server: 0,
@@ -376,7 +376,7 @@ impl<'a> DnsSocket<'a> {
 
     fn slot_mut(&mut self, handle: DnsQueryHandle) -> Result<&mut Option<DnsQuery>, DnsError> {
         match self.queries.get_mut(handle.slot) {
-            Some(slot) if slot.as_ref().is_some_and(|q| q.id == handle.id) => Ok(slot),
+            Some(slot) if slot.as_ref().is_some_and(|q| q.handle_id == handle.id) => Ok(slot),
             _ => Err(DnsError::InvalidHandle),
         }
     }
@@ -611,13 +611,16 @@ impl<'a> DnsSocket<'a> {
         };
         let id = packet.id();
         let server_count = self.server_count;
-        let Some(query) = self
-            .queries
-            .iter_mut()
-            .flatten()
-            .find(|q| q.id == id && matches!(q.outcome, Outcome::Pending { .. }))
-        else {
+        let Some(slot) = self.queries.iter().position(|q| {
+            q.as_ref()
+                .is_some_and(|q| q.id == id && matches!(q.outcome, Outcome::Pending { .. }))
+        }) else {
             self.stats.rx_unmatched += 1;
+            return;
+        };
+        // Drawn now, used if the answer calls for a restart.
+        let restart_id = self.fresh_id();
+        let Some(Some(query)) = self.queries.get_mut(slot) else {
             return;
         };
         let Outcome::Pending {
@@ -650,7 +653,17 @@ impl<'a> DnsSocket<'a> {
             return;
         }
         let result = match repr.rcode {
-            DnsRcode::NoError => answer(&repr, query.qtype),
+            DnsRcode::NoError => match answer(&repr, query.qtype, query.hops) {
+                // An alias without its target's addresses: ask again for
+                // the canonical name (RFC 1034 section 5.3.3, step 3b).
+                Err(DnsError::NoRecords)
+                    if query.hops < crate::wire::dns::MAX_CNAME_CHAIN
+                        && restart(query, &repr, restart_id, now) =>
+                {
+                    return;
+                }
+                other => other,
+            },
             DnsRcode::NameError => Err(DnsError::NameNotFound),
             rcode => {
                 // This server cannot help: ask the next one now, or fail
@@ -674,6 +687,24 @@ impl<'a> DnsSocket<'a> {
         query.outcome = Outcome::Done(result);
     }
 
+    /// An id no query in flight has, so answers match one query (and no
+    /// handle of a query in the table).
+    fn fresh_id(&mut self) -> u16 {
+        let mut id = self.draw_u16();
+        for _ in 0..self.queries.len() {
+            if !self
+                .queries
+                .iter()
+                .flatten()
+                .any(|q| q.id == id || q.handle_id == id)
+            {
+                break;
+            }
+            id = self.draw_u16();
+        }
+        id
+    }
+
     fn draw_u16(&mut self) -> u16 {
         self.draws += 1;
         siphash24(&self.key, &self.draws.to_le_bytes()) as u16
@@ -694,8 +725,76 @@ fn next_live(count: usize, failed: u8, from: usize) -> usize {
         .unwrap_or(0)
 }
 
-/// The addresses for the question's name through its CNAME chain.
-fn answer(repr: &DnsRepr, qtype: DnsQueryType) -> Result<DnsAnswer, DnsError> {
+/// Turns `query` into one for the canonical name `repr`'s CNAME chain
+/// reached, with id `id`, due at `now`; `false` (nothing changed) if the
+/// chain went nowhere.
+fn restart(query: &mut DnsQuery, repr: &DnsRepr, id: u16, now: Instant) -> bool {
+    let Some(question) = repr.question() else {
+        return false;
+    };
+    // The chain's end is known once it has been walked.
+    let mut chain = repr.resolve(question.name);
+    chain.by_ref().for_each(drop);
+    let canonical = chain.canonical_name();
+    let hops = cname_hops(repr, question.name, canonical);
+    // Nowhere to go, or the chain did not end in this answer (a loop, or
+    // longer than the bound): no restart.
+    let continues = repr
+        .answers()
+        .any(|r| r.name == canonical && matches!(r.data, DnsRecordData::Cname(_)));
+    if hops == 0 || continues {
+        return false;
+    }
+    let mut message = [0u8; MAX_QUERY_LEN];
+    // The header: the id, RD, one question.
+    message[0..2].copy_from_slice(&id.to_be_bytes());
+    message[2] = 0x01;
+    message[5] = 1;
+    let Ok(name_len) = canonical.copy_uncompressed(&mut message[12..MAX_QUERY_LEN - 4]) else {
+        return false;
+    };
+    let end = 12 + name_len;
+    message[end..end + 2].copy_from_slice(&u16::from(query.qtype.record_type()).to_be_bytes());
+    message[end + 2..end + 4].copy_from_slice(&crate::wire::dns::CLASS_IN.to_be_bytes());
+    net_debug!("dns: query {:#06x} restarts for {}", query.id, canonical);
+    query.message = message;
+    query.len = end + 4;
+    query.id = id;
+    query.hops += hops;
+    query.outcome = Outcome::Pending {
+        server: 0,
+        sent: 0,
+        rounds: 0,
+        next_send: now,
+        failed: 0,
+    };
+    true
+}
+
+/// How many CNAME records lead from `from` to `to` in the answers.
+fn cname_hops(
+    repr: &DnsRepr,
+    from: crate::wire::dns::DnsName,
+    to: crate::wire::dns::DnsName,
+) -> usize {
+    let mut hops = 0;
+    let mut at = from;
+    while at != to && hops < crate::wire::dns::MAX_CNAME_CHAIN {
+        let Some(next) = repr.answers().find_map(|r| match r.data {
+            DnsRecordData::Cname(target) if r.name == at => Some(target),
+            _ => None,
+        }) else {
+            break;
+        };
+        at = next;
+        hops += 1;
+    }
+    hops
+}
+
+/// The addresses for the question's name through its CNAME chain, with
+/// `earlier_hops` CNAME records followed in earlier answers.
+fn answer(repr: &DnsRepr, qtype: DnsQueryType, earlier_hops: usize) -> Result<DnsAnswer, DnsError> {
     let Some(question) = repr.question() else {
         return Err(DnsError::NoRecords);
     };
@@ -720,22 +819,7 @@ fn answer(repr: &DnsRepr, qtype: DnsQueryType) -> Result<DnsAnswer, DnsError> {
         }
         found.ttl = found.ttl.min(record.ttl);
     }
-    // How far the chain went: count the CNAME hops from the question's
-    // name to the canonical name.
-    let canonical = chain.canonical_name();
-    let mut hops = 0;
-    let mut at = question.name;
-    while at != canonical && hops < crate::wire::dns::MAX_CNAME_CHAIN {
-        let Some(next) = repr.answers().find_map(|r| match r.data {
-            DnsRecordData::Cname(target) if r.name == at => Some(target),
-            _ => None,
-        }) else {
-            break;
-        };
-        at = next;
-        hops += 1;
-    }
-    found.cname_hops = hops;
+    found.cname_hops = earlier_hops + cname_hops(repr, question.name, chain.canonical_name());
     if found.len > 0 {
         Ok(found)
     } else if repr.truncated {

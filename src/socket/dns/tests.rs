@@ -220,10 +220,42 @@ fn cname_chain_followed() {
     assert_eq!(answer.addresses(), &[IpAddress::Ipv4(TARGET)]);
     assert_eq!(answer.cname_hops, 2);
 
-    // A chain that ends without an address: no records.
+    // A chain that ends without an address: the resolver asks again for
+    // the canonical name (RFC 1034 section 5.3.3), with a new id, and the
+    // handle follows.
     let (handle, id) = start(&mut r, at(20));
     let reply = response(id, 0, false, 1, &record(AT_QUESTION, 5, 30, &cname_a));
     r.process(at(21), IpEndpoint::new(S0, 53), &reply);
+    assert_eq!(r.get_query_result(handle), Err(DnsError::Pending));
+    assert_eq!(r.poll_at(), Some(at(21)));
+    let (dst, bytes) = send(&mut r, at(21)).unwrap();
+    assert_eq!(dst, IpEndpoint::new(S0, 53));
+    let new_id = u16::from_be_bytes([bytes[0], bytes[1]]);
+    assert_ne!(new_id, id);
+    let a_name = b"\x01a\x04test\x07example\x00";
+    assert_eq!(bytes, query_bytes(new_id, a_name, 1));
+    // A late answer to the first id is not matched any more.
+    r.process(at(22), IpEndpoint::new(S0, 53), &reply);
+    assert_eq!(r.get_query_result(handle), Err(DnsError::Pending));
+    // The answer for a.test.example: its A record; one hop counted.
+    let mut answer = bytes.clone();
+    answer[2] |= 0x80;
+    answer[3] = 0x80;
+    answer[7] = 1;
+    answer.extend_from_slice(&record(AT_QUESTION, 1, 30, &TARGET.0));
+    r.process(at(23), IpEndpoint::new(S0, 53), &answer);
+    let result = r.get_query_result(handle).unwrap();
+    assert_eq!(result.addresses(), &[IpAddress::Ipv4(TARGET)]);
+    assert_eq!(result.cname_hops, 1);
+    // The canonical name without addresses either: no records.
+    let (handle, id) = start(&mut r, at(25));
+    let reply = response(id, 0, false, 1, &record(AT_QUESTION, 5, 30, &cname_a));
+    r.process(at(26), IpEndpoint::new(S0, 53), &reply);
+    let (_, bytes) = send(&mut r, at(26)).unwrap();
+    let mut empty = bytes.clone();
+    empty[2] |= 0x80;
+    empty[3] = 0x80;
+    r.process(at(27), IpEndpoint::new(S0, 53), &empty);
     assert_eq!(r.get_query_result(handle), Err(DnsError::NoRecords));
 
     // A loop of aliases ends too: test.example -> a.test.example -> back.
