@@ -24,6 +24,7 @@ fn main() -> std::process::ExitCode {
         example(case!(loopback_help_and_errors), "loopback"),
         example(case!(server_help_and_errors), "server"),
         example(case!(client_help_and_errors), "client"),
+        example(case!(netinfo_help_and_errors), "netinfo"),
         example(case!(replay_help_and_errors), "replay"),
         example(case!(pcapdump_help_and_errors), "pcapdump"),
         example(case!(binary_exit_codes), "pcapdump"),
@@ -195,6 +196,23 @@ fn server_help_and_errors() {
     check_refused("server", &["--iface", "x", "--backlog", "-1"], "--backlog");
     check_refused("server", &["--iface", "x", "--tap", "y"], "--tap");
     check_refused("server", &[], "--iface");
+}
+
+fn netinfo_help_and_errors() {
+    check_help(
+        "netinfo",
+        &["--iface", "--tap", "--mac", "--path", "--port", "--timeout"],
+    );
+    check_refused("netinfo", &["--iface", "x"], "HOSTNAME");
+    check_refused("netinfo", &["x.example"], "--iface");
+    check_refused("netinfo", &["--iface", "x", "--tap", "y", "h"], "--tap");
+    check_refused("netinfo", &["--iface", "x", "--port", "0", "h"], "--port");
+    check_refused("netinfo", &["--iface", "x", "--mac", "02:00", "h"], "--mac");
+    check_refused(
+        "netinfo",
+        &["--iface", "x", "--timeout", "-1", "h"],
+        "--timeout",
+    );
 }
 
 fn client_help_and_errors() {

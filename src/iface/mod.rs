@@ -20,7 +20,7 @@ mod tests_config;
 #[cfg(all(test, feature = "std"))]
 mod tests_link;
 
-pub use self::interface::{Interface, InterfaceStorage};
+pub use self::interface::{Dhcpv4ApplyError, Interface, InterfaceStorage};
 
 use self::neighbor::{NeighborConfig, NeighborStats};
 pub use crate::socket::TraceEvent;

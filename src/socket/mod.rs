@@ -11,6 +11,11 @@
 //!   connected, with broadcast and ICMP errors.
 //! - [`icmp::IcmpSocket`]: ICMP echo (RFC 792), to ping with the round trip
 //!   time measured on the stack's clock.
+//! - [`dhcpv4::Dhcpv4Socket`]: a DHCPv4 client (RFC 2131) with the ARP
+//!   probe of RFC 5227; it reports leases as events and never edits the
+//!   interface (`Interface::apply_dhcpv4_event` applies one).
+//! - [`dns::DnsSocket`]: a DNS stub resolver (RFC 1035) with a bounded
+//!   query table.
 //!
 //! # Adding a kind of socket
 //! One file for the socket (`udp.rs`, ...), one variant of [`Socket`], one
@@ -33,6 +38,8 @@
 //! from the socket. ICMP errors about its datagrams reach it through
 //! `udp_icmp_error` the same way.
 
+pub mod dhcpv4;
+pub mod dns;
 pub mod icmp;
 mod set;
 pub mod tcp;
@@ -65,7 +72,10 @@ pub enum Socket<'a> {
     Udp(udp::UdpSocket<'a>),
     /// An ICMP echo socket.
     Icmp(icmp::IcmpSocket<'a>),
-    // Dhcpv4 and Dns go here: see "Adding a kind of socket" above.
+    /// A DHCPv4 client.
+    Dhcpv4(dhcpv4::Dhcpv4Socket),
+    /// A DNS resolver.
+    Dns(dns::DnsSocket<'a>),
 }
 
 /// A kind of socket: converts to and from [`Socket`], so the set's
@@ -121,6 +131,8 @@ macro_rules! socket_kind {
 socket_kind!(Tcp, tcp::TcpSocket<'a>);
 socket_kind!(Udp, udp::UdpSocket<'a>);
 socket_kind!(Icmp, icmp::IcmpSocket<'a>);
+socket_kind!(Dhcpv4, dhcpv4::Dhcpv4Socket);
+socket_kind!(Dns, dns::DnsSocket<'a>);
 
 impl<'a> Socket<'a> {
     /// When the socket next needs the interface's attention.
@@ -129,6 +141,8 @@ impl<'a> Socket<'a> {
             Socket::Tcp(s) => s.poll_at(cx),
             Socket::Udp(s) => s.poll_at(cx),
             Socket::Icmp(s) => s.poll_at(cx),
+            Socket::Dhcpv4(s) => s.poll_at_cx(cx),
+            Socket::Dns(s) => s.poll_at_cx(cx),
         }
     }
 
@@ -143,6 +157,8 @@ impl<'a> Socket<'a> {
             Socket::Tcp(s) => s.dispatch(cx, |cx, (ip, tcp)| emit(cx, Packet::Tcp(ip, tcp))),
             Socket::Udp(s) => s.dispatch(cx, |cx, out| emit(cx, Packet::Udp(out))),
             Socket::Icmp(s) => s.dispatch(cx, |cx, out| emit(cx, Packet::IcmpEcho(out))),
+            Socket::Dhcpv4(s) => s.dispatch_packet(cx, emit),
+            Socket::Dns(s) => s.dispatch_packet(cx, emit),
         }
     }
 }
@@ -156,6 +172,9 @@ pub(crate) enum Packet<'p> {
     Udp(DatagramOut<'p>),
     /// An ICMP echo request.
     IcmpEcho(icmp::EchoOut<'p>),
+    /// An ARP request of a DHCP client's address check: a probe (sender
+    /// address 0.0.0.0) or an announcement (RFC 5227).
+    Arp(dhcpv4::ArpOut),
 }
 
 /// A UDP datagram a socket hands the interface to send: the interface

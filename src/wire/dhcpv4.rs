@@ -80,6 +80,7 @@ mod option {
 
 /// The BOOTP operation (RFC 2131 section 2: `op`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum DhcpOpCode {
     /// BOOTREQUEST (1): client to server.
     Request,
@@ -111,6 +112,7 @@ impl From<DhcpOpCode> for u8 {
 
 /// The DHCP message type option (RFC 2132 section 9.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum DhcpMessageType {
     /// DHCPDISCOVER (1).
     Discover,
@@ -531,6 +533,7 @@ impl<'a> Iterator for DhcpOptionsIter<'a> {
 /// A bounded list of IPv4 addresses (routers, DNS servers), in the order
 /// received.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Ipv4AddressList<const N: usize> {
     addrs: [Ipv4Address; N],
     len: usize,

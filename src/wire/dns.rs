@@ -64,6 +64,7 @@ mod flag {
 
 /// The kind of query (RFC 1035 section 4.1.1; RFC 1996 and RFC 2136).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum DnsOpcode {
     /// A standard query (0).
     Query,
@@ -108,6 +109,7 @@ impl From<DnsOpcode> for u8 {
 /// The response code of the header (RFC 1035 section 4.1.1; the four
 /// header bits only, EDNS's extension is not applied).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum DnsRcode {
     /// No error (0).
     NoError,
@@ -156,6 +158,7 @@ impl From<DnsRcode> for u8 {
 
 /// A resource record type (IANA's DNS parameters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum DnsRecordType {
     /// An IPv4 address (1).
     A,

@@ -152,6 +152,40 @@ impl Link<'_> {
         Ok(true)
     }
 
+    /// Sends a DHCP client's ARP probe or announcement (RFC 5227 sections
+    /// 2.1.1 and 2.3): a broadcast request from our hardware address with
+    /// the sender and target addresses the client gave.
+    pub(super) fn emit_dhcp_arp<D: Device + ?Sized>(
+        &mut self,
+        device: &mut D,
+        now: Instant,
+        out: &crate::socket::dhcpv4::ArpOut,
+    ) -> Result<(), TxBusy> {
+        let token = device.transmit(now).ok_or(TxBusy)?;
+        let arp = ArpRepr::EthernetIpv4 {
+            operation: ArpOperation::Request,
+            source_hardware_addr: self.hardware_addr,
+            source_protocol_addr: out.sender_ip,
+            target_hardware_addr: EthernetAddress([0; 6]),
+            target_protocol_addr: out.target_ip,
+        };
+        let src_mac = self.hardware_addr;
+        token.consume(ETHERNET_HEADER_LEN + arp.buffer_len(), |buf| {
+            write_ethernet(
+                buf,
+                src_mac,
+                EthernetAddress::BROADCAST,
+                EthernetProtocol::Arp,
+            );
+            if let Some(payload) = buf.get_mut(ETHERNET_HEADER_LEN..) {
+                arp.emit(&mut ArpPacket::new_unchecked(payload));
+            }
+        });
+        self.stats.arp_requests_sent += 1;
+        self.stats.tx_frames += 1;
+        Ok(())
+    }
+
     /// Appends an IP packet of `len` bytes, written by `write`, to the held
     /// queue; drops it (counted) when there is no room. TCP retransmits.
     pub(super) fn hold(

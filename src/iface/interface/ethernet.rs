@@ -44,7 +44,16 @@ impl Interface<'_> {
         }
         let src_mac = eth.src_addr();
         let reply = match eth.ethertype() {
-            EthernetProtocol::Arp => self.link.process_arp(cx.now, eth.payload()),
+            EthernetProtocol::Arp => {
+                // A probing DHCP client sees every ARP packet, also those
+                // the cache ignores (another host's probe, sender 0.0.0.0).
+                if let Ok(arp) =
+                    ArpPacket::new_checked(eth.payload()).and_then(|p| ArpRepr::parse(&p))
+                {
+                    sockets.dhcpv4_arp(cx, &arp);
+                }
+                self.link.process_arp(cx.now, eth.payload())
+            }
             EthernetProtocol::Ipv4 => {
                 self.process_ipv4(cx, caps, sockets, Some(src_mac), eth.payload())
             }

@@ -7,6 +7,8 @@
 
 mod arp;
 mod config;
+mod dhcpv4;
+pub use self::dhcpv4::Dhcpv4ApplyError;
 mod ethernet;
 mod icmp;
 mod ipv4;
@@ -258,8 +260,8 @@ impl<'a> Interface<'a> {
             ports,
             now: Instant::ZERO,
             ingress_pending: false,
-            icmp_rate_limit: IcmpRateLimit::new(),
             ip_mtu: mtu_cap.map_or(DEFAULT_IP_MTU, |cap| cap.min(DEFAULT_IP_MTU)),
+            icmp_rate_limit: IcmpRateLimit::new(),
             device_mtu: DEFAULT_IP_MTU,
             mtu_cap,
         })
@@ -503,6 +505,7 @@ impl<'a> Interface<'a> {
             Packet::Tcp(ip, tcp) => link.emit_tcp(device, caps, cx.now, &ip, &tcp, cx.segment_size),
             Packet::Udp(out) => link.emit_udp(device, caps, cx.now, &out),
             Packet::IcmpEcho(out) => link.emit_echo(device, caps, cx.now, &out),
+            Packet::Arp(out) => link.emit_dhcp_arp(device, cx.now, &out),
         });
         if busy.is_some() {
             self.link.stats.tx_device_busy += 1;

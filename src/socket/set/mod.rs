@@ -1155,7 +1155,7 @@ impl<'a> SocketSet<'a> {
                 }
             }
             // Only TCP has states to trace.
-            Socket::Udp(_) | Socket::Icmp(_) => {}
+            Socket::Udp(_) | Socket::Icmp(_) | Socket::Dhcpv4(_) | Socket::Dns(_) => {}
         }
     }
 
@@ -1266,6 +1266,15 @@ impl<'a> SocketSet<'a> {
                 })
             }
             Socket::Icmp(icmp) => icmp.ident().map(DemuxKey::icmp_ident),
+            // Over UDP, on every address: port 68, the resolver's port.
+            Socket::Dhcpv4(_) => Some(DemuxKey::udp_bound(crate::wire::IpListenEndpoint {
+                addr: None,
+                port: crate::wire::dhcpv4::CLIENT_PORT,
+            })),
+            Socket::Dns(dns) => Some(DemuxKey::udp_bound(crate::wire::IpListenEndpoint {
+                addr: None,
+                port: dns.local_port(),
+            })),
         }
     }
 
@@ -1276,6 +1285,9 @@ impl<'a> SocketSet<'a> {
             Socket::Tcp(tcp) => tcp.state_changes(),
             Socket::Udp(udp) => udp.key_version(),
             Socket::Icmp(icmp) => icmp.key_version(),
+            // The DHCP client's port never changes.
+            Socket::Dhcpv4(_) => 0,
+            Socket::Dns(dns) => dns.key_version(),
         }
     }
 

@@ -64,6 +64,18 @@ impl<'a> SocketSet<'a> {
         // get their arm here.
         let queued = match &mut item.socket {
             Socket::Udp(socket) => socket.process(cx, ip, repr),
+            // These change their schedule on receipt (an OFFER calls for
+            // a REQUEST now; an answer ends a query's timer): sync.
+            Socket::Dhcpv4(socket) => {
+                let taken = socket.process_udp(cx, ip, repr);
+                self.sync_slot(cx, index);
+                taken
+            }
+            Socket::Dns(socket) => {
+                let taken = socket.process_udp(cx, ip, repr);
+                self.sync_slot(cx, index);
+                taken
+            }
             Socket::Tcp(_) | Socket::Icmp(_) => return UdpDelivery::NoSocket,
         };
         if queued {
@@ -89,7 +101,35 @@ impl<'a> SocketSet<'a> {
                 socket.on_icmp_error(report);
                 true
             }
+            Some(Socket::Dns(socket)) => {
+                socket.on_icmp_error(report);
+                // Its schedule moved (the next server is due now): the
+                // next poll syncs it.
+                self.mark_dirty(index);
+                true
+            }
             _ => false,
+        }
+    }
+
+    /// Hands an ARP packet the interface received to the DHCP client (the
+    /// socket on port 68) if it is probing its offered address (RFC 5227):
+    /// one lookup, nothing for other sockets.
+    pub(crate) fn dhcpv4_arp(&mut self, cx: &mut Context, arp: &crate::wire::ArpRepr) {
+        let key = DemuxKey::udp_bound(IpListenEndpoint {
+            addr: None,
+            port: crate::wire::dhcpv4::CLIENT_PORT,
+        });
+        let Some(Target::Socket(index)) = self.lookup(&key) else {
+            return;
+        };
+        let Some(Socket::Dhcpv4(socket)) = self.item_at_mut(index).map(|item| &mut item.socket)
+        else {
+            return;
+        };
+        if socket.probing().is_some() {
+            socket.process_arp_repr(cx.now, arp);
+            self.sync_slot(cx, index);
         }
     }
 
