@@ -69,10 +69,15 @@ fn a_stretch_ack_counts_every_byte() {
         // (RFC 3465), not by one SMSS.
         h.recv(seg(ACK, IRS + 1, Some(ISS + 1 + 3 * 1460), b""));
         assert_eq!(h.socket.congestion_window(), 14_600 + 3 * 1460);
-        // A stretch ACK of the other seven grows by seven (below the cap
-        // of L = 8 segments per ACK, which the switching test meets).
+        // A stretch ACK of the other seven grows by seven.
         h.recv(seg(ACK, IRS + 1, Some(ISS + 1 + 10 * 1460), b""));
         assert_eq!(h.socket.congestion_window(), 14_600 + 10 * 1460);
+        // A window of 20 segments, acknowledged by one ACK (a GRO
+        // aggregate, or a peer's per-poll ACK): cwnd grows by all 20, no
+        // per-ACK limit (RFC 3465 byte counting).
+        fill(&mut h, 20);
+        h.recv(seg(ACK, IRS + 1, Some(ISS + 1 + 30 * 1460), b""));
+        assert_eq!(h.socket.congestion_window(), 14_600 + 30 * 1460);
     }
 }
 
@@ -99,7 +104,7 @@ fn switching_algorithms_keeps_the_window() {
     fill(&mut h, 10);
     h.recv(seg(ACK, IRS + 1, Some(ISS + 1 + 10 * 1460), b""));
     let cwnd = h.socket.congestion_window();
-    assert_eq!(cwnd, 14_600 + 8 * 1460);
+    assert_eq!(cwnd, 14_600 + 10 * 1460);
     h.socket
         .set_congestion_algorithm(CongestionAlgorithm::NewReno);
     assert_eq!(
@@ -111,7 +116,7 @@ fn switching_algorithms_keeps_the_window() {
     // And it goes on growing from there.
     fill(&mut h, 10);
     h.recv(seg(ACK, IRS + 1, Some(ISS + 1 + 20 * 1460), b""));
-    assert_eq!(h.socket.congestion_window(), cwnd + 8 * 1460);
+    assert_eq!(h.socket.congestion_window(), cwnd + 10 * 1460);
 }
 
 /// ESTABLISHED with timestamps and `congestion`; the peer's clock starts
