@@ -230,3 +230,85 @@ fn without_timestamps_hystart_has_too_few_samples() {
             .all(|(_, phase)| *phase == HyStartPhase::SlowStart)
     );
 }
+
+/// Dispatches until nothing is due (at most `limit` segments).
+fn dispatch_up_to(h: &mut Harness, limit: usize) -> Vec<Sent> {
+    let mut all = Vec::new();
+    while let Some(sent) = h.dispatch() {
+        all.push(sent);
+        assert!(all.len() <= limit, "dispatch does not stop");
+    }
+    all
+}
+
+/// The segment log bounds the flight: with cwnd and the peer's window far
+/// larger, new data stops at one segment per record (as for a closed
+/// window) and goes on as ACKs free records; a loss probe due while the
+/// log is full resends the last segment instead of new data.
+#[test]
+fn a_full_segment_log_holds_new_data_back() {
+    use crate::socket::tcp::scoreboard::SENT_LOG_CAPACITY;
+    // ESTABLISHED with timestamps and SACK (the loss probe needs SACK).
+    let defaults = TcpConfig {
+        congestion: CongestionAlgorithm::NewReno,
+        ..TcpConfig::default()
+    };
+    let mut h = Harness::new(65536, 1 << 20, defaults);
+    let clock = h.connect(ISS).timestamp.unwrap().tsval;
+    let mut syn_ack = seg(SYN | ACK, IRS, Some(ISS + 1), b"");
+    syn_ack.window_scale = Some(7);
+    syn_ack.sack_permitted = true;
+    syn_ack.timestamp = Some(TcpTimestamp {
+        tsval: 1000,
+        tsecr: clock,
+    });
+    h.recv(with_mss(syn_ack, 1460)).unwrap();
+    assert_eq!(h.state(), State::Established);
+    // The SYN-ACK's window is not scaled: a first ACK opens the 4 MiB one.
+    let clock = h.socket.ts_clock(h.cx.now);
+    let mut update = seg(ACK, IRS + 1, Some(ISS + 1), b"");
+    update.timestamp = Some(TcpTimestamp {
+        tsval: 1000,
+        tsecr: clock,
+    });
+    assert_eq!(h.recv(update), None);
+    h.socket.cc.set_window(1 << 20);
+    assert_eq!(h.socket.send_slice(bytes(1 << 20)), Ok(1 << 20));
+    let sent = dispatch_up_to(&mut h, SENT_LOG_CAPACITY);
+    assert_eq!(sent.len(), SENT_LOG_CAPACITY);
+    let mss = sent[0].payload.len();
+    assert_eq!(mss, 1448);
+    for (i, s) in sent.iter().enumerate() {
+        assert_eq!((s.seq, s.payload.len()), (ISS + 1 + (i * mss) as u32, mss));
+    }
+    h.expect_silence();
+    // An ACK of three segments frees three records: three more go, and
+    // the log is full again.
+    let clock = sent[0].timestamp.unwrap().tsval;
+    h.set_time(Instant::ZERO + ms(10));
+    let mut ack = seg(ACK, IRS + 1, Some(ISS + 1 + 3 * mss as u32), b"");
+    ack.timestamp = Some(TcpTimestamp {
+        tsval: 1010,
+        tsecr: clock,
+    });
+    assert_eq!(h.recv(ack), None);
+    let more = dispatch_up_to(&mut h, 3);
+    assert_eq!(more.len(), 3);
+    for (i, s) in more.iter().enumerate() {
+        let seq = ISS + 1 + ((SENT_LOG_CAPACITY + i) * mss) as u32;
+        assert_eq!((s.seq, s.payload.len()), (seq, mss));
+    }
+    h.expect_silence();
+    // The probe timeout: the log has no record for new data, so the probe
+    // is the last segment sent, again.
+    let PollAt::Time(pto) = h.poll_at() else {
+        panic!("a timer is due: {:?}", h.poll_at());
+    };
+    h.set_time(pto);
+    let probe = h.dispatch().expect("loss probe");
+    let last = ISS + 1 + ((SENT_LOG_CAPACITY + 2) * mss) as u32;
+    assert_eq!((probe.seq, probe.payload.len()), (last, mss));
+    assert_eq!(h.stats().tlps_sent, 1);
+    assert_eq!(h.stats().rtos, 0);
+    h.expect_silence();
+}
