@@ -301,7 +301,7 @@ impl Cubic {
             } else {
                 1
             };
-            acked = slow_start(&mut self.cwnd, self.ssthresh, self.mss, acked, divisor);
+            acked = slow_start(&mut self.cwnd, self.ssthresh, acked, divisor);
         }
         if acked > 0 && self.cwnd >= self.ssthresh {
             self.avoid_congestion(now, acked);
@@ -377,7 +377,9 @@ impl CongestionControl for Cubic {
     }
 
     /// Slow start (with HyStart++ in the first one) below ssthresh,
-    /// counting bytes up to L segments per ACK; CUBIC's congestion
+    /// counting every byte an ACK covers (RFC 3465, without a per-ACK
+    /// limit: a stretch ACK grows cwnd by all it acknowledges); CUBIC's
+    /// congestion
     /// avoidance above: cwnd moves towards W_cubic(t + RTT), or follows
     /// W_est in the Reno-friendly region (RFC 9438 section 4).
     fn on_ack_event(&mut self, ack: &AckEvent) {
@@ -447,49 +449,6 @@ impl CongestionControl for Cubic {
             self.in_recovery = false;
             self.timed_out = false;
         }
-    }
-
-    /// As `on_ack_event` without an RTT sample or sequence numbers (so
-    /// without HyStart++).
-    fn on_ack(&mut self, now: Instant, bytes_acked: usize, flight_size: usize) {
-        self.transferring = true;
-        self.timed_out = false;
-        self.grow(now, bytes_acked, flight_size, HyStartGrowth::SlowStart);
-    }
-
-    /// CUBIC's reduction, then RFC 5681's inflation: cwnd = ssthresh +
-    /// 3 * SMSS.
-    fn on_fast_retransmit(&mut self, _flight_size: usize) {
-        self.transferring = true;
-        self.timed_out = false;
-        self.prior = Some(self.snapshot());
-        self.reduce();
-        self.in_recovery = true;
-        self.cwnd = self.ssthresh.saturating_add(self.mss.saturating_mul(3));
-    }
-
-    /// cwnd += SMSS (RFC 5681 section 3.2 step 4).
-    fn on_dup_ack_in_recovery(&mut self) {
-        self.cwnd = self.cwnd.saturating_add(self.mss);
-    }
-
-    /// Deflates by the bytes acknowledged, adding back one SMSS when at
-    /// least one was (RFC 6582 section 3.2 step 3).
-    fn on_partial_ack(&mut self, bytes_acked: usize) {
-        self.cwnd = self.cwnd.saturating_sub(bytes_acked);
-        if bytes_acked >= self.mss {
-            self.cwnd = self.cwnd.saturating_add(self.mss);
-        }
-        self.cwnd = self.cwnd.max(self.mss);
-    }
-
-    /// cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS) (RFC 6582 section
-    /// 3.2 step 3); the epoch starts with the next ACK.
-    fn on_recovery_exit(&mut self, flight_size: usize) {
-        self.in_recovery = false;
-        let deflated = flight_size.max(self.mss).saturating_add(self.mss);
-        self.cwnd = self.ssthresh.min(deflated);
-        self.epoch_start = None;
     }
 
     /// ssthresh as for a loss (RFC 9438 section 4.8), unless a recovery or
@@ -815,6 +774,17 @@ mod tests {
     }
 
     #[test]
+    fn a_stretch_ack_grows_slow_start_by_every_byte() {
+        let mut cc = Cubic::new(MSS);
+        // One ACK for 45 segments, a whole window and more in flight.
+        cc.on_ack_event(&ack(at(0), 45 * MSS, 45 * MSS, 1));
+        assert_eq!(cc.window(), 10_000 + 45 * MSS);
+        // Below half the window in flight: application-limited, no growth.
+        cc.on_ack_event(&ack(at(1), 20 * MSS, 27 * MSS, 1));
+        assert_eq!(cc.window(), 55_000);
+    }
+
+    #[test]
     fn hystart_exit_starts_avoidance_with_k_zero() {
         let mut cc = Cubic::new(MSS);
         let mut una = 0u32;
@@ -855,21 +825,5 @@ mod tests {
         assert_eq!(cc.window(), 70_000);
         cc.on_idle_restart();
         assert_eq!((cc.window(), cc.epoch_start()), (10_000, None));
-    }
-
-    #[test]
-    fn old_hooks_still_work() {
-        let mut cc = Cubic::new(MSS);
-        cc.on_ack(at(0), MSS, 10_000);
-        assert_eq!(cc.window(), 11_000);
-        cc.on_fast_retransmit(11_000);
-        assert_eq!((cc.ssthresh(), cc.window()), (7700, 10_700));
-        cc.on_dup_ack_in_recovery();
-        cc.on_partial_ack(2 * MSS);
-        assert_eq!(cc.window(), 10_700);
-        cc.on_recovery_exit(20_000);
-        assert_eq!(cc.window(), 7700);
-        cc.on_ack(at(100), MSS, 7700);
-        assert_eq!(cc.epoch_start(), Some(at(100)));
     }
 }

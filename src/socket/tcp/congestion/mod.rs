@@ -7,6 +7,20 @@
 //! ssthresh. During recovery the socket's PRR (RFC 6937) sets cwnd through
 //! [`CongestionControl::set_window`]; the algorithm chooses ssthresh, PRR's
 //! target. All arithmetic saturates, so no sequence of events can overflow.
+//!
+//! Slow start counts every byte an ACK newly acknowledges (RFC 3465
+//! appropriate byte counting) with no per-ACK limit. RFC 3465 section 2.2
+//! caps one ACK's growth at L * SMSS with L at most 2, and RFC 9406
+//! sections 4.2 and 4.3 suggest L = 8 for a sender that does not pace, to
+//! bound the burst a stretch ACK releases. But stretch ACKs are the common
+//! case: a Linux receiver with GRO acknowledges a whole aggregate (up to
+//! 64 KiB) at once, and pollnet's own receiver sends one ACK for all the
+//! in-order segments of a poll. With a limit, an ACK of 45 segments would
+//! grow cwnd by 8, and slow start would need several times as many round
+//! trips to open the window. Linux's slow start counts every acknowledged
+//! segment the same way. The burst this allows is at most twice what the
+//! ACK acknowledged (the freed window and as much growth), and the peer's
+//! window still bounds it.
 
 mod cubic;
 pub mod hystart;
@@ -101,25 +115,6 @@ pub trait CongestionControl {
     /// section 3; CUBIC: RFC 9438 section 4.9). Does nothing when there is
     /// nothing to undo, and after an ECN reduction.
     fn on_undo(&mut self);
-    /// New data was acknowledged outside fast recovery (RFC 5681 3.1:
-    /// slow start below ssthresh, congestion avoidance above), one SMSS at
-    /// most per ACK. Superseded by
-    /// [`on_ack_event`](CongestionControl::on_ack_event).
-    fn on_ack(&mut self, now: Instant, bytes_acked: usize, flight_size: usize);
-    /// The third duplicate ACK: fast retransmit, enter fast recovery
-    /// (RFC 5681 3.2 steps 2-3). Superseded by
-    /// [`on_congestion_event`](CongestionControl::on_congestion_event).
-    fn on_fast_retransmit(&mut self, flight_size: usize);
-    /// A further duplicate ACK in fast recovery (RFC 5681 3.2 step 4).
-    /// Superseded by PRR's [`set_window`](CongestionControl::set_window).
-    fn on_dup_ack_in_recovery(&mut self);
-    /// A partial ACK in fast recovery (RFC 6582 3.2 step 3). Superseded by
-    /// PRR's [`set_window`](CongestionControl::set_window).
-    fn on_partial_ack(&mut self, bytes_acked: usize);
-    /// A full ACK ends fast recovery (RFC 6582 3.2 step 3, full ACK).
-    /// Superseded by
-    /// [`on_recovery_end`](CongestionControl::on_recovery_end).
-    fn on_recovery_exit(&mut self, flight_size: usize);
     /// A retransmission timeout (RFC 5681 3.1, equation 4; cwnd = 1 MSS).
     /// A timeout during recovery keeps the ssthresh that recovery chose,
     /// as the loss episode is the same.
@@ -144,11 +139,6 @@ pub fn initial_window(mss: usize) -> usize {
 /// suggests the largest possible advertised window: 65535 << 14 with
 /// window scaling (RFC 7323 section 2.3).
 pub const INITIAL_SSTHRESH: usize = 65_535 << 14;
-
-/// The most one ACK may grow cwnd in slow start, in segments: RFC 9406
-/// section 4.2's L for a sender without pacing (RFC 3465 section 2.3 bounds
-/// the burst a single stretch ACK can release).
-pub const SLOW_START_ACK_LIMIT_SEGMENTS: usize = 8;
 
 /// cwnd and ssthresh before a reduction, for undo (RFC 4015 section 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,20 +167,16 @@ pub(crate) fn window_limited(
 }
 
 /// Slow start for one ACK of `acked` bytes (RFC 5681 section 3.1 with
-/// RFC 3465 byte counting): cwnd += min(acked, L * SMSS) / `divisor`
+/// RFC 3465 appropriate byte counting): cwnd += acked / `divisor`
 /// (HyStart++'s CSS divides by 4, RFC 9406 section 4.2), never past
 /// ssthresh. Returns the bytes of `acked` beyond ssthresh, which count for
 /// congestion avoidance.
-pub(crate) fn slow_start(
-    cwnd: &mut usize,
-    ssthresh: usize,
-    mss: usize,
-    acked: usize,
-    divisor: usize,
-) -> usize {
+///
+/// Every byte counts, however many segments the ACK covers (see the
+/// module docs for why there is no per-ACK limit).
+pub(crate) fn slow_start(cwnd: &mut usize, ssthresh: usize, acked: usize, divisor: usize) -> usize {
     let used = acked.min(ssthresh.saturating_sub(*cwnd));
-    let limit = mss.saturating_mul(SLOW_START_ACK_LIMIT_SEGMENTS);
-    *cwnd = cwnd.saturating_add(used.min(limit) / divisor.max(1));
+    *cwnd = cwnd.saturating_add(used / divisor.max(1));
     acked - used
 }
 
@@ -335,26 +321,6 @@ impl CongestionControl for AnyCongestion {
         delegate!(self, cc => cc.on_undo())
     }
 
-    fn on_ack(&mut self, now: Instant, bytes_acked: usize, flight_size: usize) {
-        delegate!(self, cc => cc.on_ack(now, bytes_acked, flight_size))
-    }
-
-    fn on_fast_retransmit(&mut self, flight_size: usize) {
-        delegate!(self, cc => cc.on_fast_retransmit(flight_size))
-    }
-
-    fn on_dup_ack_in_recovery(&mut self) {
-        delegate!(self, cc => cc.on_dup_ack_in_recovery())
-    }
-
-    fn on_partial_ack(&mut self, bytes_acked: usize) {
-        delegate!(self, cc => cc.on_partial_ack(bytes_acked))
-    }
-
-    fn on_recovery_exit(&mut self, flight_size: usize) {
-        delegate!(self, cc => cc.on_recovery_exit(flight_size))
-    }
-
     fn on_retransmit_timeout(&mut self, flight_size: usize) {
         delegate!(self, cc => cc.on_retransmit_timeout(flight_size))
     }
@@ -373,6 +339,40 @@ mod tests {
     use super::*;
 
     const T: Instant = Instant::ZERO;
+
+    /// An ACK of `bytes` new bytes with `flight` bytes in flight before it.
+    fn ack(bytes: usize, flight: usize) -> AckEvent {
+        AckEvent {
+            now: T,
+            bytes_acked: bytes,
+            flight_size: flight,
+            rtt: Some(Duration::from_millis(10)),
+            snd_una: SeqNumber(1461),
+            snd_nxt: SeqNumber(1461),
+        }
+    }
+
+    #[test]
+    fn slow_start_counts_every_byte_up_to_ssthresh() {
+        // A stretch ACK of 45 segments grows cwnd by 45 segments.
+        let mut cwnd = 14_600;
+        assert_eq!(slow_start(&mut cwnd, INITIAL_SSTHRESH, 45 * 1460, 1), 0);
+        assert_eq!(cwnd, 14_600 + 45 * 1460);
+        // HyStart++'s CSS: a quarter of every byte.
+        let mut cwnd = 10_000;
+        assert_eq!(slow_start(&mut cwnd, INITIAL_SSTHRESH, 20_000, 4), 0);
+        assert_eq!(cwnd, 15_000);
+        // Never past ssthresh: the rest goes to congestion avoidance.
+        let mut cwnd = 10_000;
+        assert_eq!(slow_start(&mut cwnd, 12_000, 20_000, 1), 18_000);
+        assert_eq!(cwnd, 12_000);
+        let mut cwnd = usize::MAX - 1;
+        assert_eq!(
+            slow_start(&mut cwnd, usize::MAX, usize::MAX, 1),
+            usize::MAX - 1
+        );
+        assert_eq!(cwnd, usize::MAX);
+    }
 
     #[test]
     fn initial_window_rfc6928() {
@@ -424,7 +424,7 @@ mod tests {
         // During the transfer: cwnd and ssthresh carry over.
         let mut cc = AnyCongestion::cubic(1000);
         cc.on_retransmit_timeout(20_000);
-        cc.on_ack(T, 1000, 1000);
+        cc.on_ack_event(&ack(1000, 1000));
         assert_eq!((cc.window(), cc.ssthresh()), (2000, 7000));
         cc.switch_to(CongestionAlgorithm::NewReno);
         assert_eq!(cc.algorithm(), CongestionAlgorithm::NewReno);
@@ -458,30 +458,13 @@ mod tests {
         plain.set_mss(1460);
         any.on_handshake_loss();
         plain.on_handshake_loss();
-        any.on_ack(T, 1460, 1460);
-        plain.on_ack(T, 1460, 1460);
-        any.on_fast_retransmit(5000);
-        plain.on_fast_retransmit(5000);
-        any.on_dup_ack_in_recovery();
-        plain.on_dup_ack_in_recovery();
-        any.on_partial_ack(1500);
-        plain.on_partial_ack(1500);
-        any.on_recovery_exit(1000);
-        plain.on_recovery_exit(1000);
         any.on_retransmit_timeout(3000);
         plain.on_retransmit_timeout(3000);
         any.on_idle_restart();
         plain.on_idle_restart();
         assert_eq!(any, AnyCongestion::NewReno(plain));
         assert_eq!((any.window(), any.ssthresh()), (1460, 2920));
-        let ack = AckEvent {
-            now: T,
-            bytes_acked: 1460,
-            flight_size: 1460,
-            rtt: Some(Duration::from_millis(10)),
-            snd_una: SeqNumber(1461),
-            snd_nxt: SeqNumber(1461),
-        };
+        let ack = ack(1460, 1460);
         any.on_ack_event(&ack);
         plain.on_ack_event(&ack);
         any.on_congestion_event(T, 2920, CongestionCause::Loss);

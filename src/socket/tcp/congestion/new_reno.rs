@@ -128,9 +128,10 @@ impl CongestionControl for NewReno {
         }
     }
 
-    /// Slow start while cwnd < ssthresh: cwnd += min(bytes_acked, L*SMSS)
-    /// with L = [`SLOW_START_ACK_LIMIT_SEGMENTS`](super::SLOW_START_ACK_LIMIT_SEGMENTS) (RFC 3465 section 2.2,
-    /// RFC 9406 section 4.2), up to ssthresh; the bytes beyond ssthresh
+    /// Slow start while cwnd < ssthresh: cwnd += bytes_acked, every byte
+    /// the ACK covers however many segments that is (RFC 3465 byte
+    /// counting without a per-ACK limit, as Linux counts; see the
+    /// [module docs](super)), up to ssthresh; the bytes beyond ssthresh
     /// count for congestion avoidance: cwnd += SMSS for every cwnd bytes
     /// acknowledged (RFC 3465 section 2.1, RFC 5681 section 3.1). A sender
     /// that did not use its window does not grow it (RFC 7661).
@@ -156,7 +157,7 @@ impl CongestionControl for NewReno {
             } else {
                 1
             };
-            acked = slow_start(&mut self.cwnd, self.ssthresh, self.mss, acked, divisor);
+            acked = slow_start(&mut self.cwnd, self.ssthresh, acked, divisor);
         }
         if acked > 0 && self.cwnd >= self.ssthresh {
             self.avoidance_acked = self.avoidance_acked.saturating_add(acked);
@@ -213,60 +214,6 @@ impl CongestionControl for NewReno {
         }
     }
 
-    /// Slow start while cwnd < ssthresh: cwnd += min(bytes_acked, SMSS)
-    /// (RFC 5681 equation 2). Congestion avoidance from cwnd >= ssthresh
-    /// (RFC 5681 allows either at equality): cwnd += SMSS*SMSS/cwnd, at
-    /// least 1 byte (equation 3). An ACK of no new data changes nothing.
-    fn on_ack(&mut self, _now: Instant, bytes_acked: usize, _flight_size: usize) {
-        self.transferring = true;
-        self.timed_out = false;
-        if bytes_acked == 0 {
-            return;
-        }
-        let increase = if self.cwnd < self.ssthresh {
-            bytes_acked.min(self.mss)
-        } else {
-            (self.mss.saturating_mul(self.mss) / self.cwnd.max(1)).max(1)
-        };
-        self.cwnd = self.cwnd.saturating_add(increase);
-    }
-
-    /// ssthresh = max(FlightSize/2, 2*SMSS); cwnd = ssthresh + 3*SMSS, the
-    /// three segments the duplicate ACKs say have left the network.
-    fn on_fast_retransmit(&mut self, flight_size: usize) {
-        self.transferring = true;
-        self.timed_out = false;
-        self.hystart.finish();
-        self.ssthresh = self.loss_ssthresh(flight_size);
-        self.cwnd = self.ssthresh.saturating_add(self.mss.saturating_mul(3));
-    }
-
-    /// cwnd += SMSS: one more segment has left the network.
-    fn on_dup_ack_in_recovery(&mut self) {
-        self.transferring = true;
-        self.cwnd = self.cwnd.saturating_add(self.mss);
-    }
-
-    /// Deflates cwnd by the newly acknowledged bytes, then adds back SMSS if
-    /// at least SMSS bytes were acknowledged (RFC 6582 3.2 step 3), so about
-    /// ssthresh bytes stay in flight once recovery ends.
-    fn on_partial_ack(&mut self, bytes_acked: usize) {
-        self.transferring = true;
-        self.cwnd = self.cwnd.saturating_sub(bytes_acked);
-        if bytes_acked >= self.mss {
-            self.cwnd = self.cwnd.saturating_add(self.mss);
-        }
-    }
-
-    /// cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS) (RFC 6582 3.2
-    /// step 3, full ACK, option 1), which avoids a burst when little data
-    /// is outstanding.
-    fn on_recovery_exit(&mut self, flight_size: usize) {
-        self.transferring = true;
-        let deflated = flight_size.max(self.mss).saturating_add(self.mss);
-        self.cwnd = self.ssthresh.min(deflated);
-    }
-
     /// ssthresh = max(FlightSize/2, 2*SMSS) (equation 4); cwnd = the loss
     /// window, 1 SMSS (RFC 5681 3.1). During a recovery, or after a timeout
     /// with no ACK since, ssthresh stays: the episode's reduction is made.
@@ -317,13 +264,14 @@ mod tests {
         assert_eq!(cc.window(), 5_360);
         cc.set_mss(1460);
         assert_eq!((cc.window(), cc.mss()), (14_600, 1460));
-        cc.on_ack(T, 1460, 14_600);
+        cc.on_ack_event(&ack(1460, 14_600));
         assert_eq!(cc.window(), 16_060);
         // Data has flowed: the MSS changes, cwnd does not.
         cc.set_mss(536);
         assert_eq!((cc.window(), cc.mss()), (16_060, 536));
-        cc.on_ack(T, 1460, 14_600);
-        assert_eq!(cc.window(), 16_596);
+        // Bytes count, not segments of the new MSS.
+        cc.on_ack_event(&ack(1460, 14_600));
+        assert_eq!(cc.window(), 17_520);
     }
 
     #[test]
@@ -342,111 +290,24 @@ mod tests {
         cc.set_mss(1460);
         assert_eq!(cc.window(), 1460);
         // The restart window after idle is that one segment too.
-        cc.on_ack(T, 1460, 1460);
+        cc.on_ack_event(&ack(1460, 1460));
         assert_eq!(cc.window(), 2920);
         cc.on_idle_restart();
         assert_eq!(cc.window(), 1460);
         // Too late once the transfer has begun.
         let mut cc = NewReno::new(1460);
-        cc.on_ack(T, 100, 1000);
+        cc.on_ack_event(&ack(100, 14_600));
         cc.on_handshake_loss();
         assert_eq!(cc.window(), 14_700);
     }
 
     #[test]
-    fn slow_start_adds_at_most_one_smss_per_ack() {
-        let mut cc = NewReno::new(1000);
-        assert_eq!(cc.window(), 10_000);
-        cc.on_ack(T, 500, 10_000);
-        assert_eq!(cc.window(), 10_500);
-        // A stretch ACK of 3 segments still grows by 1 SMSS (RFC 5681 eq. 2).
-        cc.on_ack(T, 3000, 10_000);
-        assert_eq!(cc.window(), 11_500);
-        // No new data, no growth.
-        cc.on_ack(T, 0, 10_000);
-        assert_eq!(cc.window(), 11_500);
-    }
-
-    #[test]
-    fn congestion_avoidance_byte_counting() {
-        let mut cc = NewReno::new(1000);
-        cc.on_retransmit_timeout(8000);
-        assert_eq!((cc.window(), cc.ssthresh()), (1000, 4000));
-        // Slow start up to ssthresh.
-        cc.on_ack(T, 1000, 1000);
-        cc.on_ack(T, 1000, 2000);
-        cc.on_ack(T, 1000, 2000);
-        assert_eq!(cc.window(), 4000);
-        // At cwnd == ssthresh, congestion avoidance: 1000*1000/4000 = 250.
-        cc.on_ack(T, 1000, 4000);
-        assert_eq!(cc.window(), 4250);
-        // 1_000_000 / 4250 = 235 (truncated).
-        cc.on_ack(T, 1000, 4000);
-        assert_eq!(cc.window(), 4485);
-        // Per ACK, whatever its size.
-        cc.on_ack(T, 1, 4000);
-        assert_eq!(cc.window(), 4485 + 1_000_000 / 4485);
-    }
-
-    #[test]
-    fn congestion_avoidance_grows_at_least_one_byte() {
-        let mut cc = NewReno::new(10);
-        cc.on_fast_retransmit(2_000_000);
-        cc.on_recovery_exit(2_000_000);
-        assert_eq!((cc.window(), cc.ssthresh()), (1_000_000, 1_000_000));
-        // 10*10 / 1_000_000 = 0, so the floor of 1 byte applies.
-        cc.on_ack(T, 10, 1_000_000);
-        assert_eq!(cc.window(), 1_000_001);
-    }
-
-    #[test]
-    fn fast_retransmit_and_recovery() {
-        let mut cc = NewReno::new(1000);
-        cc.on_ack(T, 1000, 10_000);
-        assert_eq!(cc.window(), 11_000);
-        // Third duplicate ACK with 11 segments in flight.
-        cc.on_fast_retransmit(11_000);
-        assert_eq!(cc.ssthresh(), 5_500);
-        assert_eq!(cc.window(), 8_500);
-        // Each further duplicate inflates by one SMSS.
-        cc.on_dup_ack_in_recovery();
-        cc.on_dup_ack_in_recovery();
-        assert_eq!(cc.window(), 10_500);
-        // Partial ACK of 2 segments: deflate by 2000, add back 1000.
-        cc.on_partial_ack(2000);
-        assert_eq!(cc.window(), 9_500);
-        // Partial ACK of less than one SMSS: deflate only.
-        cc.on_partial_ack(400);
-        assert_eq!(cc.window(), 9_100);
-        // Full ACK with 3000 bytes still in flight: min(5500, 3000 + 1000).
-        cc.on_recovery_exit(3000);
-        assert_eq!((cc.window(), cc.ssthresh()), (4_000, 5_500));
-        // Full ACK with much in flight: ssthresh.
-        cc.on_fast_retransmit(20_000);
-        cc.on_recovery_exit(20_000);
-        assert_eq!((cc.window(), cc.ssthresh()), (10_000, 10_000));
-        // Full ACK with nothing in flight: max(0, SMSS) + SMSS.
-        cc.on_fast_retransmit(20_000);
-        cc.on_recovery_exit(0);
-        assert_eq!(cc.window(), 2_000);
-    }
-
-    #[test]
     fn loss_ssthresh_floor_is_two_segments() {
         let mut cc = NewReno::new(1460);
-        cc.on_fast_retransmit(1460);
-        assert_eq!((cc.ssthresh(), cc.window()), (2920, 2920 + 3 * 1460));
+        cc.on_congestion_event(T, 1460, CongestionCause::Loss);
+        assert_eq!((cc.ssthresh(), cc.window()), (2920, 14_600));
         cc.on_retransmit_timeout(0);
         assert_eq!((cc.ssthresh(), cc.window()), (2920, 1460));
-    }
-
-    #[test]
-    fn partial_ack_larger_than_cwnd_saturates() {
-        let mut cc = NewReno::new(1000);
-        cc.on_fast_retransmit(4000);
-        assert_eq!(cc.window(), 5000);
-        cc.on_partial_ack(7000);
-        assert_eq!(cc.window(), 1000);
     }
 
     #[test]
@@ -455,7 +316,7 @@ mod tests {
         cc.on_retransmit_timeout(14_600);
         assert_eq!((cc.window(), cc.ssthresh()), (1460, 7300));
         // Slow start again from one segment.
-        cc.on_ack(T, 1460, 1460);
+        cc.on_ack_event(&ack(1460, 1460));
         assert_eq!(cc.window(), 2920);
     }
 
@@ -463,7 +324,8 @@ mod tests {
     fn idle_restart_caps_at_iw() {
         let mut cc = NewReno::new(1000);
         for _ in 0..20 {
-            cc.on_ack(T, 1000, 10_000);
+            let flight = cc.window();
+            cc.on_ack_event(&ack(1000, flight));
         }
         assert_eq!(cc.window(), 30_000);
         cc.on_idle_restart();
@@ -477,11 +339,13 @@ mod tests {
     #[test]
     fn saturates_instead_of_overflowing() {
         let mut cc = NewReno::new(usize::MAX);
-        cc.on_fast_retransmit(usize::MAX);
+        cc.on_congestion_event(T, usize::MAX, CongestionCause::Loss);
         assert_eq!(cc.window(), usize::MAX);
-        cc.on_dup_ack_in_recovery();
-        cc.on_ack(T, usize::MAX, usize::MAX);
+        cc.on_ack_event(&ack(usize::MAX, usize::MAX));
         assert_eq!(cc.window(), usize::MAX);
+        // ssthresh = max(FlightSize / 2, 2 * SMSS) saturates too.
+        cc.on_recovery_end(T);
+        assert_eq!((cc.window(), cc.ssthresh()), (usize::MAX, usize::MAX));
     }
 
     /// An ACK of `bytes` with `flight` bytes in flight before it.
@@ -497,17 +361,21 @@ mod tests {
     }
 
     #[test]
-    fn ack_event_slow_start_counts_bytes_up_to_l_segments() {
+    fn ack_event_slow_start_counts_every_byte() {
         let mut cc = NewReno::new(1000);
         // A delayed ACK of two segments grows cwnd by two (RFC 3465).
         cc.on_ack_event(&ack(2000, 10_000));
         assert_eq!(cc.window(), 12_000);
-        // A stretch ACK is capped at L = 8 segments.
+        // A stretch ACK of 20 segments (a GRO aggregate) grows it by 20:
+        // there is no per-ACK limit.
         cc.on_ack_event(&ack(20_000, 12_000));
-        assert_eq!(cc.window(), 20_000);
+        assert_eq!(cc.window(), 32_000);
+        // One of 45 segments, by 45.
+        cc.on_ack_event(&ack(45_000, 32_000));
+        assert_eq!(cc.window(), 77_000);
         // Nothing acknowledged, nothing grows.
-        cc.on_ack_event(&ack(0, 20_000));
-        assert_eq!(cc.window(), 20_000);
+        cc.on_ack_event(&ack(0, 77_000));
+        assert_eq!(cc.window(), 77_000);
     }
 
     #[test]

@@ -69,10 +69,15 @@ fn a_stretch_ack_counts_every_byte() {
         // (RFC 3465), not by one SMSS.
         h.recv(seg(ACK, IRS + 1, Some(ISS + 1 + 3 * 1460), b""));
         assert_eq!(h.socket.congestion_window(), 14_600 + 3 * 1460);
-        // A stretch ACK of the other seven grows by seven (below the cap
-        // of L = 8 segments per ACK, which the switching test meets).
+        // A stretch ACK of the other seven grows by seven.
         h.recv(seg(ACK, IRS + 1, Some(ISS + 1 + 10 * 1460), b""));
         assert_eq!(h.socket.congestion_window(), 14_600 + 10 * 1460);
+        // A window of 20 segments, acknowledged by one ACK (a GRO
+        // aggregate, or a peer's per-poll ACK): cwnd grows by all 20, no
+        // per-ACK limit (RFC 3465 byte counting).
+        fill(&mut h, 20);
+        h.recv(seg(ACK, IRS + 1, Some(ISS + 1 + 30 * 1460), b""));
+        assert_eq!(h.socket.congestion_window(), 14_600 + 30 * 1460);
     }
 }
 
@@ -99,7 +104,7 @@ fn switching_algorithms_keeps_the_window() {
     fill(&mut h, 10);
     h.recv(seg(ACK, IRS + 1, Some(ISS + 1 + 10 * 1460), b""));
     let cwnd = h.socket.congestion_window();
-    assert_eq!(cwnd, 14_600 + 8 * 1460);
+    assert_eq!(cwnd, 14_600 + 10 * 1460);
     h.socket
         .set_congestion_algorithm(CongestionAlgorithm::NewReno);
     assert_eq!(
@@ -111,7 +116,7 @@ fn switching_algorithms_keeps_the_window() {
     // And it goes on growing from there.
     fill(&mut h, 10);
     h.recv(seg(ACK, IRS + 1, Some(ISS + 1 + 20 * 1460), b""));
-    assert_eq!(h.socket.congestion_window(), cwnd + 8 * 1460);
+    assert_eq!(h.socket.congestion_window(), cwnd + 10 * 1460);
 }
 
 /// ESTABLISHED with timestamps and `congestion`; the peer's clock starts
@@ -224,4 +229,86 @@ fn without_timestamps_hystart_has_too_few_samples() {
         log.iter()
             .all(|(_, phase)| *phase == HyStartPhase::SlowStart)
     );
+}
+
+/// Dispatches until nothing is due (at most `limit` segments).
+fn dispatch_up_to(h: &mut Harness, limit: usize) -> Vec<Sent> {
+    let mut all = Vec::new();
+    while let Some(sent) = h.dispatch() {
+        all.push(sent);
+        assert!(all.len() <= limit, "dispatch does not stop");
+    }
+    all
+}
+
+/// The segment log bounds the flight: with cwnd and the peer's window far
+/// larger, new data stops at one segment per record (as for a closed
+/// window) and goes on as ACKs free records; a loss probe due while the
+/// log is full resends the last segment instead of new data.
+#[test]
+fn a_full_segment_log_holds_new_data_back() {
+    use crate::socket::tcp::scoreboard::SENT_LOG_CAPACITY;
+    // ESTABLISHED with timestamps and SACK (the loss probe needs SACK).
+    let defaults = TcpConfig {
+        congestion: CongestionAlgorithm::NewReno,
+        ..TcpConfig::default()
+    };
+    let mut h = Harness::new(65536, 1 << 20, defaults);
+    let clock = h.connect(ISS).timestamp.unwrap().tsval;
+    let mut syn_ack = seg(SYN | ACK, IRS, Some(ISS + 1), b"");
+    syn_ack.window_scale = Some(7);
+    syn_ack.sack_permitted = true;
+    syn_ack.timestamp = Some(TcpTimestamp {
+        tsval: 1000,
+        tsecr: clock,
+    });
+    h.recv(with_mss(syn_ack, 1460)).unwrap();
+    assert_eq!(h.state(), State::Established);
+    // The SYN-ACK's window is not scaled: a first ACK opens the 4 MiB one.
+    let clock = h.socket.ts_clock(h.cx.now);
+    let mut update = seg(ACK, IRS + 1, Some(ISS + 1), b"");
+    update.timestamp = Some(TcpTimestamp {
+        tsval: 1000,
+        tsecr: clock,
+    });
+    assert_eq!(h.recv(update), None);
+    h.socket.cc.set_window(1 << 20);
+    assert_eq!(h.socket.send_slice(bytes(1 << 20)), Ok(1 << 20));
+    let sent = dispatch_up_to(&mut h, SENT_LOG_CAPACITY);
+    assert_eq!(sent.len(), SENT_LOG_CAPACITY);
+    let mss = sent[0].payload.len();
+    assert_eq!(mss, 1448);
+    for (i, s) in sent.iter().enumerate() {
+        assert_eq!((s.seq, s.payload.len()), (ISS + 1 + (i * mss) as u32, mss));
+    }
+    h.expect_silence();
+    // An ACK of three segments frees three records: three more go, and
+    // the log is full again.
+    let clock = sent[0].timestamp.unwrap().tsval;
+    h.set_time(Instant::ZERO + ms(10));
+    let mut ack = seg(ACK, IRS + 1, Some(ISS + 1 + 3 * mss as u32), b"");
+    ack.timestamp = Some(TcpTimestamp {
+        tsval: 1010,
+        tsecr: clock,
+    });
+    assert_eq!(h.recv(ack), None);
+    let more = dispatch_up_to(&mut h, 3);
+    assert_eq!(more.len(), 3);
+    for (i, s) in more.iter().enumerate() {
+        let seq = ISS + 1 + ((SENT_LOG_CAPACITY + i) * mss) as u32;
+        assert_eq!((s.seq, s.payload.len()), (seq, mss));
+    }
+    h.expect_silence();
+    // The probe timeout: the log has no record for new data, so the probe
+    // is the last segment sent, again.
+    let PollAt::Time(pto) = h.poll_at() else {
+        panic!("a timer is due: {:?}", h.poll_at());
+    };
+    h.set_time(pto);
+    let probe = h.dispatch().expect("loss probe");
+    let last = ISS + 1 + ((SENT_LOG_CAPACITY + 2) * mss) as u32;
+    assert_eq!((probe.seq, probe.payload.len()), (last, mss));
+    assert_eq!(h.stats().tlps_sent, 1);
+    assert_eq!(h.stats().rtos, 0);
+    h.expect_silence();
 }
