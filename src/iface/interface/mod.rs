@@ -16,6 +16,7 @@ mod tcp;
 use managed::ManagedSlice;
 
 use super::neighbor::{Neighbor, NeighborCache, Resolution};
+use super::reassembly::{Reassembler, ReassemblySlot};
 use super::route::Routes;
 use super::{Config, ConfigError, MAX_IP_ADDRS, Stats};
 use crate::phy::{Device, DeviceCapabilities, FrameMeta, Medium, RxToken, TxToken};
@@ -62,6 +63,11 @@ pub struct InterfaceStorage<'a> {
     pub neighbors: ManagedSlice<'a, Neighbor>,
     /// Bytes for packets waiting for ARP.
     pub held: ManagedSlice<'a, u8>,
+    /// One slot per IPv4 datagram reassembled at once (none: fragments are
+    /// dropped).
+    pub reassembly_slots: ManagedSlice<'a, ReassemblySlot>,
+    /// The bytes of the datagrams being reassembled, all together.
+    pub reassembly_buffer: ManagedSlice<'a, u8>,
 }
 
 /// The packet-level side of the interface: addresses, ARP, the held queue and
@@ -79,6 +85,9 @@ struct Link<'a> {
     neighbors: NeighborCache<'a>,
     held: ManagedSlice<'a, u8>,
     held_len: usize,
+    reassembly: Reassembler<'a>,
+    /// A datagram the last frame completed, to deliver after it.
+    reassembled: Option<usize>,
     /// When to look at held packets again (expiry).
     held_wake: Option<Instant>,
     ip_ident: u16,
@@ -182,7 +191,8 @@ fn derive_key(seed: u128, labels: [&[u8]; 2]) -> SipKey {
 
 impl Interface<'static> {
     /// An interface with its storage (64 neighbor entries, room for two
-    /// largest packets waiting for their next hop) allocated once here. It
+    /// largest packets waiting for their next hop, 8 datagrams in
+    /// reassembly in 128 KiB: two of the largest) allocated once here. It
     /// serves a [`SocketSet`] of any size. Fails if the hardware address is
     /// not unicast.
     #[cfg(feature = "alloc")]
@@ -191,6 +201,8 @@ impl Interface<'static> {
         let storage = InterfaceStorage {
             neighbors: vec![Neighbor::default(); 64].into(),
             held: vec![0u8; 2 * (65535 + HELD_RECORD_HEADER)].into(),
+            reassembly_slots: vec![ReassemblySlot::EMPTY; 8].into(),
+            reassembly_buffer: vec![0u8; 2 * 65536].into(),
         };
         Interface::new_with_storage(config, storage)
     }
@@ -242,6 +254,12 @@ impl<'a> Interface<'a> {
                 neighbors,
                 held: storage.held,
                 held_len: 0,
+                reassembly: Reassembler::new(
+                    storage.reassembly_slots,
+                    storage.reassembly_buffer,
+                    config.reassembly,
+                ),
+                reassembled: None,
                 held_wake: None,
                 ip_ident: 0,
                 stats: Stats::default(),
@@ -278,6 +296,7 @@ impl<'a> Interface<'a> {
     pub fn stats(&self) -> Stats {
         let mut stats = self.link.stats;
         stats.neighbor = self.link.neighbors.stats();
+        stats.reassembly = self.link.reassembly.stats();
         stats
     }
 
@@ -370,6 +389,7 @@ impl<'a> Interface<'a> {
         }
         let cx = self.context(self.now);
         let at = earliest(sockets.poll_at(&cx), self.link.held_wake);
+        let at = earliest(at, self.link.reassembly.poll_at());
         earliest(at, self.link.neighbors.poll_at())
     }
 
@@ -410,6 +430,7 @@ impl<'a> Interface<'a> {
         self.device_mtu = caps.max_transmission_unit;
         self.ip_mtu = self.effective_mtu();
         self.link.routes.remove_expired(now);
+        self.link.reassembly.expire(now);
         let mut cx = self.context(now);
         // Only a device that cuts super-segments may be sent one: without
         // offload, a socket whose MSS is below the MTU (a peer's smaller
@@ -452,6 +473,9 @@ impl<'a> Interface<'a> {
                     }
                 }
             });
+            if let Some(index) = self.link.reassembled.take() {
+                self.deliver_reassembled(&mut cx, device, &caps, sockets, index);
+            }
         }
         self.ingress_pending = !drained;
 
