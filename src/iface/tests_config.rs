@@ -592,3 +592,210 @@ fn the_interface_mtu_caps_the_device_for_new_connections_mss() {
         Some(8960)
     );
 }
+
+/// An IPv4 frame from `PEER_IP` to `OUR_IP` carrying `ip_packet` (a whole
+/// IPv4 packet, header included).
+fn ip_frame(ip_packet: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0u8; 14];
+    EthernetRepr {
+        src_addr: PEER_MAC,
+        dst_addr: OUR_MAC,
+        ethertype: EthernetProtocol::Ipv4,
+    }
+    .emit(&mut EthernetFrame::new_unchecked(&mut frame[..]));
+    frame.extend_from_slice(ip_packet);
+    frame
+}
+
+/// The fragments of `payload` (protocol `protocol`) from the peer to us,
+/// cut to `mtu`.
+fn peer_fragments(protocol: IpProtocol, ident: u16, payload: &[u8], mtu: usize) -> Vec<Vec<u8>> {
+    let header = Ipv4Repr {
+        src_addr: PEER_IP,
+        dst_addr: OUR_IP,
+        next_header: protocol,
+        payload_len: payload.len(),
+        hop_limit: 64,
+        dont_frag: false,
+        ecn: IpEcn::NotEct,
+    };
+    let mut fragmenter =
+        super::fragment::Ipv4Fragmenter::new(header, ident, &[], payload, mtu).unwrap();
+    let mut out = Vec::new();
+    while let Some(len) = fragmenter.next_len() {
+        let mut packet = vec![0u8; len];
+        fragmenter
+            .emit_next(&mut packet, &ChecksumCapabilities::default())
+            .unwrap();
+        out.push(ip_frame(&packet));
+    }
+    out
+}
+
+fn arp_request_from_peer() -> Vec<u8> {
+    let request = ArpRepr::EthernetIpv4 {
+        operation: ArpOperation::Request,
+        source_hardware_addr: PEER_MAC,
+        source_protocol_addr: PEER_IP,
+        target_hardware_addr: EthernetAddress([0; 6]),
+        target_protocol_addr: OUR_IP,
+    };
+    let mut frame = vec![0u8; 14 + request.buffer_len()];
+    EthernetRepr {
+        src_addr: PEER_MAC,
+        dst_addr: EthernetAddress::BROADCAST,
+        ethertype: EthernetProtocol::Arp,
+    }
+    .emit(&mut EthernetFrame::new_unchecked(&mut frame[..]));
+    request.emit(&mut ArpPacket::new_unchecked(&mut frame[14..]));
+    frame
+}
+
+#[test]
+fn a_fragmented_ping_is_reassembled_and_answered_in_fragments() {
+    let (mut iface, mut dev, mut sockets) = setup(config());
+    dev.rx.push_back(arp_request_from_peer());
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    dev.tx.clear();
+
+    // `ping -s 4000`: 4008 bytes of ICMP in three fragments, the last first.
+    let data: Vec<u8> = (0..4000u32).map(|i| (i * 31 % 256) as u8).collect();
+    let request = Icmpv4Repr::EchoRequest {
+        ident: 0x4242,
+        seq_no: 3,
+        data: &data,
+    };
+    let mut icmp = vec![0u8; request.buffer_len()];
+    request.emit(
+        &mut Icmpv4Packet::new_unchecked(&mut icmp[..]),
+        &ChecksumCapabilities::default(),
+    );
+    let mut fragments = peer_fragments(IpProtocol::Icmp, 0x0777, &icmp, 1500);
+    assert_eq!(fragments.len(), 3);
+    fragments.rotate_right(1);
+    for fragment in &fragments[..2] {
+        dev.rx.push_back(fragment.clone());
+    }
+    let t = Instant::from_millis(10);
+    iface.poll(t, &mut dev, &mut sockets);
+    assert!(dev.tx.is_empty());
+    // Waiting fragments put the reassembly deadline in poll_at.
+    assert_eq!(iface.poll_at(&sockets), Some(t + Duration::from_secs(15)));
+    dev.rx.push_back(fragments[2].clone());
+    iface.poll(t, &mut dev, &mut sockets);
+    let stats = iface.stats();
+    assert_eq!(
+        (stats.reassembly.fragments, stats.reassembly.reassembled),
+        (3, 1)
+    );
+    assert_eq!(stats.icmp_echo_replies, 1);
+    assert_eq!((stats.tx_fragmented, stats.tx_fragments), (1, 3));
+    // The reassembly deadline left poll_at (a neighbor timer may remain).
+    assert_ne!(iface.poll_at(&sockets), Some(t + Duration::from_secs(15)));
+
+    // Three fragments of 1480, 1480 and 1048 bytes of ICMP back, to the
+    // peer, with one identification, offsets 0, 185 and 370 units.
+    assert_eq!(dev.tx.len(), 3);
+    let mut reassembler = super::reassembly::Reassembler::new(
+        vec![super::reassembly::ReassemblySlot::EMPTY; 1].into(),
+        vec![0u8; 8192].into(),
+        Default::default(),
+    );
+    let mut outcome = None;
+    let mut idents = Vec::new();
+    for (frame, (len, offset, more)) in
+        dev.tx
+            .iter()
+            .zip([(1500, 0, true), (1500, 1480, true), (1068, 2960, false)])
+    {
+        let eth = EthernetFrame::new_checked(&frame[..]).unwrap();
+        assert_eq!((eth.dst_addr(), eth.src_addr()), (PEER_MAC, OUR_MAC));
+        let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
+        assert!(ip.verify_checksum());
+        assert_eq!(
+            (
+                ip.total_len(),
+                ip.frag_offset(),
+                ip.more_frags(),
+                ip.dont_frag()
+            ),
+            (len, offset, more, false)
+        );
+        assert_eq!((ip.src_addr(), ip.dst_addr()), (OUR_IP, PEER_IP));
+        idents.push(ip.ident());
+        outcome = Some(reassembler.add(t, &ip));
+    }
+    assert!(idents.iter().all(|&i| i == idents[0]));
+    let Some(super::reassembly::FragmentOutcome::Complete(index)) = outcome else {
+        panic!("{outcome:?}");
+    };
+    let (_, reply) = reassembler.datagram(index).unwrap();
+    let reply = Icmpv4Repr::parse(
+        &Icmpv4Packet::new_checked(reply).unwrap(),
+        &ChecksumCapabilities::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        reply,
+        Icmpv4Repr::EchoReply {
+            ident: 0x4242,
+            seq_no: 3,
+            data: &data
+        }
+    );
+}
+
+#[test]
+fn a_fragmented_syn_reaches_its_listener_and_lost_fragments_time_out() {
+    let (mut iface, mut dev, mut sockets) = setup(config());
+    let listener = client(&mut sockets);
+    sockets
+        .listen(listener, 80, 4, ChildBuffers::Alloc { rx: 1024, tx: 1024 })
+        .unwrap();
+    dev.rx.push_back(arp_request_from_peer());
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    dev.tx.clear();
+
+    let segment = syn(6000, 80, 999);
+    let mut tcp = vec![0u8; segment.buffer_len()];
+    segment.emit(
+        &mut TcpPacket::new_unchecked(&mut tcp[..]),
+        &PEER_IP.into(),
+        &OUR_IP.into(),
+        &ChecksumCapabilities::default(),
+    );
+    // 24 bytes of TCP: 16 then 8.
+    let fragments = peer_fragments(IpProtocol::Tcp, 5, &tcp, 36);
+    assert_eq!(fragments.len(), 2);
+    for fragment in fragments {
+        dev.rx.push_back(fragment);
+    }
+    iface.poll(Instant::from_millis(1), &mut dev, &mut sockets);
+    let sent = tcp_sent(&dev.tx);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].1.flags, TcpFlags::SYN | TcpFlags::ACK);
+    assert_eq!(sent[0].1.ack_number, SeqNumber(1000));
+    assert_eq!(iface.stats().tcp_segments_received, 1);
+
+    // A corrupted reassembled segment fails its checksum in software.
+    let mut bad = tcp.clone();
+    bad[2] = 0x1f; // another destination port, checksum unchanged
+    let bad_fragments = peer_fragments(IpProtocol::Tcp, 6, &bad, 36);
+    for fragment in bad_fragments {
+        dev.rx.push_back(fragment);
+    }
+    iface.poll(Instant::from_millis(2), &mut dev, &mut sockets);
+    assert_eq!(iface.stats().rx_drop_tcp_checksum, 1);
+
+    // Only the first fragment of another: it times out at 15 s exactly.
+    let lost = peer_fragments(IpProtocol::Tcp, 7, &tcp, 36);
+    dev.rx.push_back(lost[0].clone());
+    let t = Instant::from_secs(1);
+    iface.poll(t, &mut dev, &mut sockets);
+    let deadline = t + Duration::from_secs(15);
+    assert!(iface.poll_at(&sockets).is_some_and(|at| at <= deadline));
+    iface.poll(deadline - Duration::from_micros(1), &mut dev, &mut sockets);
+    assert_eq!(iface.stats().reassembly.timed_out, 0);
+    iface.poll(deadline, &mut dev, &mut sockets);
+    assert_eq!(iface.stats().reassembly.timed_out, 1);
+}
