@@ -1,0 +1,201 @@
+//! Runtime configuration and IPv4 fragments against the Linux kernel
+//! (issue 13, items 6 and 7): pollnet on an AF_PACKET RawSocket at one end
+//! of a veth pair, the kernel's `ping` in a private network namespace at the
+//! other, TEST-NET-1 addresses, names prefixed `pnnc`. The kernel sends
+//! 4008-byte echo requests, which it fragments to its 1500-byte MTU;
+//! pollnet reassembles them and answers in fragments of its own (to the
+//! device's MTU, then to a lower interface MTU set at run time), which the
+//! kernel reassembles. The address pollnet answers on is added and removed
+//! at run time. Root only; without root or `ip`/`ping` the case shows as
+//! ignored, with the reason.
+
+mod interop;
+#[macro_use]
+mod runner;
+
+use std::os::fd::AsRawFd;
+use std::thread::JoinHandle;
+use std::time::Duration as StdDuration;
+
+use interop::kernel;
+use interop::netenv::{KERNEL_CIDR, Link, Netns, Offload, must, next_id, run, set_offload};
+use interop::stack::*;
+use interop::{CaseTimer, serial};
+use pollnet::iface::Config;
+use pollnet::phy::RawSocket;
+use pollnet::time::Instant;
+use pollnet::wire::Ipv4Cidr;
+
+fn main() -> std::process::ExitCode {
+    runner::main(vec![
+        case!(kernel_pings_pollnet_with_fragments_both_ways)
+            .root()
+            .programs(&["ip", "ethtool", "ping"]),
+    ])
+}
+
+/// A veth pair named with this helper's `pnnc` prefix: pollnet's end in
+/// the root namespace without an address, the kernel's in `ns` with
+/// 192.0.2.2/24.
+struct Net {
+    // Field order is drop order: the link goes before the namespace.
+    _link: Link,
+    ns: Netns,
+    pollnet_if: String,
+}
+
+fn create_net() -> Net {
+    let (pid, id) = (std::process::id() % 1_000_000, next_id());
+    let ns = Netns::create(format!("pnnc-{pid}-{id}")).expect("namespace");
+    let pollnet_if = format!("pnnc{pid}p{id}");
+    let kernel_if = format!("pnnc{pid}k{id}");
+    must(
+        "ip",
+        &[
+            "link",
+            "add",
+            &pollnet_if,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &kernel_if,
+            "netns",
+            &ns.name,
+        ],
+    );
+    let link = Link {
+        name: pollnet_if.clone(),
+    };
+    must(
+        "sysctl",
+        &["-qw", &format!("net.ipv6.conf.{pollnet_if}.disable_ipv6=1")],
+    );
+    set_offload(&ns, &kernel_if, Offload::TxOff).expect("ethtool");
+    ns.ip(&["addr", "add", KERNEL_CIDR, "dev", &kernel_if]);
+    ns.ip(&["link", "set", &kernel_if, "up"]);
+    must("ip", &["link", "set", &pollnet_if, "up"]);
+    Net {
+        _link: link,
+        ns,
+        pollnet_if,
+    }
+}
+
+/// `ping -c COUNT -s SIZE -M dont` from the namespace to 192.0.2.1 on a
+/// thread: its output, or its error (no reply makes ping fail).
+fn ping(ns: &Netns, count: u32, size: u32) -> JoinHandle<Result<String, String>> {
+    let name = ns.name.clone();
+    std::thread::spawn(move || {
+        let (count, size) = (count.to_string(), size.to_string());
+        run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &name,
+                "ping",
+                "-n",
+                "-c",
+                &count,
+                "-s",
+                &size,
+                "-M",
+                "dont",
+                "-i",
+                "0.2",
+                "-W",
+                "2",
+                "192.0.2.1",
+            ],
+        )
+    })
+}
+
+fn kernel_pings_pollnet_with_fragments_both_ways() {
+    let _serial = serial();
+    let _timer = CaseTimer::start("netconfig: fragmented ping");
+    let net = create_net();
+    let mut raw = RawSocket::with_options(&net.pollnet_if, interop::paths::raw_socket_options())
+        .expect("RawSocket");
+    raw.set_promiscuous(true).expect("promiscuous mode");
+    kernel::force_receive_buffer(raw.as_raw_fd(), 4 << 20);
+    let fd = raw.as_raw_fd();
+    // No address at first: it is added at run time.
+    let config = Config::new(POLLNET_MAC, 0x0e7c_0f1a);
+    let mut stack = Stack::with_config(raw, fd, config);
+
+    stack
+        .iface
+        .add_ip_addr(Ipv4Cidr::new(POLLNET_IP, 24).unwrap())
+        .unwrap();
+    // The kernel fragments each 4008-byte request to 1480 + 1480 + 1048
+    // bytes of ICMP; pollnet answers in the same three sizes.
+    let pinger = ping(&net.ns, 3, 4000);
+    stack.run_until(StdDuration::from_secs(20), "ping -s 4000", |_| {
+        pinger.is_finished().then_some(())
+    });
+    let out = pinger
+        .join()
+        .unwrap()
+        .expect("three replies to ping -s 4000");
+    println!("ping -s 4000:\n{out}");
+    assert!(out.contains("3 packets transmitted, 3 received"), "{out}");
+    assert_eq!(out.matches("4008 bytes from 192.0.2.1").count(), 3, "{out}");
+    let stats = stack.iface.stats();
+    assert_eq!(stats.reassembly.fragments, 9);
+    assert_eq!(stats.reassembly.reassembled, 3);
+    assert_eq!(stats.icmp_echo_replies, 3);
+    assert_eq!((stats.tx_fragmented, stats.tx_fragments), (3, 9));
+    assert_eq!(
+        (
+            stats.reassembly.overlaps,
+            stats.reassembly.timed_out,
+            stats.reassembly.no_space
+        ),
+        (0, 0, 0)
+    );
+
+    // A lower interface MTU set at run time: replies are cut to 576 bytes
+    // (552 of payload), eight fragments each.
+    stack.iface.set_ip_mtu(Some(576));
+    let pinger = ping(&net.ns, 2, 4000);
+    stack.run_until(StdDuration::from_secs(20), "ping -s 4000, MTU 576", |_| {
+        pinger.is_finished().then_some(())
+    });
+    let out = pinger.join().unwrap().expect("two replies with MTU 576");
+    assert!(out.contains("2 packets transmitted, 2 received"), "{out}");
+    let stats = stack.iface.stats();
+    assert_eq!(stats.reassembly.reassembled, 5);
+    assert_eq!((stats.tx_fragmented, stats.tx_fragments), (5, 9 + 16));
+
+    // The largest echo request there is: 65,507 bytes of data in 45
+    // fragments, reassembled and answered byte for byte.
+    stack.iface.set_ip_mtu(None);
+    let pinger = ping(&net.ns, 1, 65507);
+    stack.run_until(StdDuration::from_secs(20), "ping -s 65507", |_| {
+        pinger.is_finished().then_some(())
+    });
+    let out = pinger.join().unwrap().expect("a reply to ping -s 65507");
+    assert!(out.contains("65515 bytes from 192.0.2.1"), "{out}");
+    assert_eq!(stack.iface.stats().reassembly.reassembled, 6);
+
+    // With the address removed, nothing answers.
+    stack
+        .iface
+        .remove_ip_addr(POLLNET_IP, &mut stack.sockets, Instant::now())
+        .unwrap();
+    let pinger = ping(&net.ns, 1, 4000);
+    stack.run_until(StdDuration::from_secs(20), "ping after removal", |_| {
+        pinger.is_finished().then_some(())
+    });
+    let refused = pinger.join().unwrap();
+    assert!(
+        refused.is_err(),
+        "no reply once the address is gone: {refused:?}"
+    );
+    let stats = stack.iface.stats();
+    assert_eq!(stats.icmp_echo_replies, 6);
+    assert_eq!(stats.reassembly.reassembled, 6);
+    assert!(stats.rx_drop_ipv4_not_for_us >= 3, "{stats:#?}");
+}
