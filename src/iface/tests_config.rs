@@ -799,3 +799,58 @@ fn a_fragmented_syn_reaches_its_listener_and_lost_fragments_time_out() {
     iface.poll(deadline, &mut dev, &mut sockets);
     assert_eq!(iface.stats().reassembly.timed_out, 1);
 }
+
+#[test]
+fn fragments_wait_for_arp_together_and_df_datagrams_are_not_fragmented() {
+    let (mut iface, mut dev, mut sockets) = setup(config());
+    // No ARP first: the reply's fragments are held until the peer answers.
+    let data = vec![0x5au8; 3000];
+    let request = Icmpv4Repr::EchoRequest {
+        ident: 1,
+        seq_no: 1,
+        data: &data,
+    };
+    let mut icmp = vec![0u8; request.buffer_len()];
+    request.emit(
+        &mut Icmpv4Packet::new_unchecked(&mut icmp[..]),
+        &ChecksumCapabilities::default(),
+    );
+    for fragment in peer_fragments(IpProtocol::Icmp, 9, &icmp, 1500) {
+        dev.rx.push_back(fragment);
+    }
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    assert_eq!(arp_targets(&dev.tx), vec![PEER_IP]);
+    assert_eq!(dev.tx.len(), 1);
+    let answer = ArpRepr::EthernetIpv4 {
+        operation: ArpOperation::Reply,
+        source_hardware_addr: PEER_MAC,
+        source_protocol_addr: PEER_IP,
+        target_hardware_addr: OUR_MAC,
+        target_protocol_addr: OUR_IP,
+    };
+    let mut frame = vec![0u8; 14 + answer.buffer_len()];
+    EthernetRepr {
+        src_addr: PEER_MAC,
+        dst_addr: OUR_MAC,
+        ethertype: EthernetProtocol::Arp,
+    }
+    .emit(&mut EthernetFrame::new_unchecked(&mut frame[..]));
+    answer.emit(&mut ArpPacket::new_unchecked(&mut frame[14..]));
+    dev.rx.push_back(frame);
+    dev.tx.clear();
+    iface.poll(Instant::from_millis(5), &mut dev, &mut sockets);
+    let sizes: Vec<(u16, u16, bool)> = dev
+        .tx
+        .iter()
+        .map(|f| {
+            let ip = Ipv4Packet::new_checked(&f[14..]).unwrap();
+            assert!(ip.verify_checksum());
+            (ip.total_len(), ip.frag_offset(), ip.more_frags())
+        })
+        .collect();
+    assert_eq!(
+        sizes,
+        vec![(1500, 0, true), (1500, 1480, true), (68, 2960, false)]
+    );
+    assert_eq!(iface.stats().arp_held_dropped, 0);
+}
