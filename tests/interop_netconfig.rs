@@ -67,10 +67,11 @@ fn create_net() -> Net {
     let link = Link {
         name: pollnet_if.clone(),
     };
-    must(
-        "sysctl",
-        &["-qw", &format!("net.ipv6.conf.{pollnet_if}.disable_ipv6=1")],
-    );
+    // No router solicitations or MLD reports from the root side.
+    let ipv6 = format!("/proc/sys/net/ipv6/conf/{pollnet_if}/disable_ipv6");
+    if std::path::Path::new(&ipv6).exists() {
+        std::fs::write(&ipv6, "1").expect("disable IPv6 on pollnet's end");
+    }
     set_offload(&ns, &kernel_if, Offload::TxOff).expect("ethtool");
     ns.ip(&["addr", "add", KERNEL_CIDR, "dev", &kernel_if]);
     ns.ip(&["link", "set", &kernel_if, "up"]);

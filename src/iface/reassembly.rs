@@ -33,6 +33,11 @@
 //! - **Validity:** every fragment but the last carries a multiple of 8
 //!   bytes, and no fragment reaches beyond the largest datagram (65,535
 //!   bytes with a 20-byte header, RFC 791); others are dropped.
+//!
+//! A timed-out datagram is dropped silently: RFC 792 lets a host send a
+//! "fragment reassembly time exceeded" message, it does not require one.
+//! The reassembled datagram's header is the first fragment's (its TTL),
+//! without options.
 
 use managed::ManagedSlice;
 

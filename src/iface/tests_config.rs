@@ -796,8 +796,31 @@ fn a_fragmented_syn_reaches_its_listener_and_lost_fragments_time_out() {
     assert!(iface.poll_at(&sockets).is_some_and(|at| at <= deadline));
     iface.poll(deadline - Duration::from_micros(1), &mut dev, &mut sockets);
     assert_eq!(iface.stats().reassembly.timed_out, 0);
+    assert_eq!(
+        (
+            iface.reassembly().in_flight(),
+            iface.reassembly().memory_used()
+        ),
+        (1, 16)
+    );
     iface.poll(deadline, &mut dev, &mut sockets);
     assert_eq!(iface.stats().reassembly.timed_out, 1);
+    assert_eq!(
+        (
+            iface.reassembly().in_flight(),
+            iface.reassembly().memory_used()
+        ),
+        (0, 0)
+    );
+
+    // A shorter timeout, set at run time, applies to the next datagram.
+    let mut config = iface.reassembly().config();
+    config.timeout = Duration::from_secs(2);
+    iface.set_reassembly_config(config);
+    dev.rx.push_back(lost[0].clone());
+    iface.poll(deadline, &mut dev, &mut sockets);
+    iface.poll(deadline + Duration::from_secs(2), &mut dev, &mut sockets);
+    assert_eq!(iface.stats().reassembly.timed_out, 2);
 }
 
 #[test]
