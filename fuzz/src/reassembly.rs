@@ -68,7 +68,9 @@ pub fn fragment(
     bytes
 }
 
-/// Encodes one operation of the input language (for seeds).
+/// Encodes one operation of the input language (for seeds): one argument
+/// per field, so seeds read as the language does.
+#[allow(clippy::too_many_arguments)]
 pub fn op(
     datagram: u8,
     tcp: bool,
