@@ -877,3 +877,31 @@ fn fragments_wait_for_arp_together_and_df_datagrams_are_not_fragmented() {
     );
     assert_eq!(iface.stats().arp_held_dropped, 0);
 }
+
+#[test]
+fn every_configuration_error_is_a_std_error_with_its_own_text() {
+    use super::fragment::FragmentError;
+    use super::route::RouteError;
+    let errors: Vec<std::boxed::Box<dyn core::error::Error>> = vec![
+        std::boxed::Box::new(AddressError::Full),
+        std::boxed::Box::new(AddressError::NotUnicast),
+        std::boxed::Box::new(AddressError::Unsupported),
+        std::boxed::Box::new(AddressError::NotFound),
+        std::boxed::Box::new(RouteError::TableFull),
+        std::boxed::Box::new(RouteError::VersionMismatch),
+        std::boxed::Box::new(RouteError::GatewayNotUnicast),
+        std::boxed::Box::new(FragmentError::DontFragment),
+        std::boxed::Box::new(FragmentError::MtuTooSmall),
+        std::boxed::Box::new(FragmentError::BadLength),
+        std::boxed::Box::new(TcpError::AddressRemoved),
+    ];
+    let mut texts: Vec<std::string::String> = errors.iter().map(|e| format!("{e}")).collect();
+    assert!(texts.iter().all(|t| !t.is_empty()));
+    texts.sort();
+    texts.dedup();
+    assert_eq!(texts.len(), errors.len());
+    assert_eq!(
+        format!("{}", crate::socket::tcp::Cause::AddressRemoved),
+        "address removed"
+    );
+}
