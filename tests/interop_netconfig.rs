@@ -4,8 +4,8 @@
 //! other, TEST-NET-1 addresses, names prefixed `pnnc`. The kernel sends
 //! 4008-byte echo requests, which it fragments to its 1500-byte MTU;
 //! pollnet reassembles them and answers in fragments of its own (to the
-//! device's MTU, then to a lower interface MTU set at run time), which the
-//! kernel reassembles. The address pollnet answers on is added and removed
+//! device's MTU, then to a lower interface MTU set at run time, also for
+//! an unfragmented request), which the kernel reassembles. The address pollnet answers on is added and removed
 //! at run time. Root only; without root or `ip`/`ping` the case shows as
 //! ignored, with the reason.
 
@@ -169,6 +169,17 @@ fn kernel_pings_pollnet_with_fragments_both_ways() {
     let stats = stack.iface.stats();
     assert_eq!(stats.reassembly.reassembled, 5);
     assert_eq!((stats.tx_fragmented, stats.tx_fragments), (5, 9 + 16));
+    // An unfragmented 1428-byte request: its reply still fits no 576-byte
+    // packet, so it goes out as 552 + 552 + 304 bytes of ICMP.
+    let pinger = ping(&net.ns, 1, 1400);
+    stack.run_until(StdDuration::from_secs(20), "ping -s 1400, MTU 576", |_| {
+        pinger.is_finished().then_some(())
+    });
+    let out = pinger.join().unwrap().expect("a reply with MTU 576");
+    assert!(out.contains("1408 bytes from 192.0.2.1"), "{out}");
+    let stats = stack.iface.stats();
+    assert_eq!(stats.reassembly.reassembled, 5);
+    assert_eq!((stats.tx_fragmented, stats.tx_fragments), (6, 9 + 16 + 3));
 
     // The largest echo request there is: 65,507 bytes of data in 45
     // fragments, reassembled and answered byte for byte.
@@ -196,7 +207,7 @@ fn kernel_pings_pollnet_with_fragments_both_ways() {
         "no reply once the address is gone: {refused:?}"
     );
     let stats = stack.iface.stats();
-    assert_eq!(stats.icmp_echo_replies, 6);
+    assert_eq!(stats.icmp_echo_replies, 7);
     assert_eq!(stats.reassembly.reassembled, 6);
     assert!(stats.rx_drop_ipv4_not_for_us >= 3, "{stats:#?}");
 }

@@ -406,6 +406,62 @@ impl<'a> Reassembler<'a> {
         }
     }
 
+    /// Stores a whole datagram (`header` and `payload`) in a slot as if it
+    /// had been reassembled, so it can be read back with
+    /// [`datagram`](Self::datagram) after the frame that brought it is
+    /// gone (the interface answers an echo request whose reply needs
+    /// fragments this way). `None` without a free slot or the memory;
+    /// counters do not move.
+    pub fn insert_whole(
+        &mut self,
+        now: Instant,
+        header: &Ipv4Repr,
+        payload: &[u8],
+    ) -> Option<usize> {
+        let len = payload.len();
+        if len == 0 || len > MAX_DATAGRAM_PAYLOAD {
+            return None;
+        }
+        let index = self.slots.iter().position(|s| s.0 == SlotState::Free)?;
+        let start = self
+            .slots
+            .iter()
+            .filter_map(|s| s.0.region())
+            .map(|(start, len)| start + len)
+            .max()
+            .unwrap_or(0);
+        let mut ranges = [(0, 0); MAX_FRAGMENT_RANGES];
+        ranges[0] = (0, len as u32);
+        self.slots[index].0 = SlotState::Assembling(Datagram {
+            // The caller reads and releases it before it takes in another
+            // fragment, so no fragment ever joins it.
+            key: Key {
+                src: header.src_addr,
+                dst: header.dst_addr,
+                protocol: u8::from(header.next_header),
+                ident: 0,
+            },
+            deadline: now + self.config.timeout,
+            start,
+            reserved: 0,
+            total: Some(len),
+            ranges,
+            range_count: 1,
+            hop_limit: header.hop_limit,
+            ecn: header.ecn,
+        });
+        if !self.reserve(index, len) {
+            self.slots[index].0 = SlotState::Free;
+            return None;
+        }
+        let SlotState::Assembling(d) = self.slots[index].0 else {
+            return None;
+        };
+        self.buffer[d.start..d.start + len].copy_from_slice(payload);
+        self.update_deadline();
+        Some(index)
+    }
+
     /// The complete datagram in slot `index`: its header (no options, DF
     /// clear, the first fragment's TTL) and payload.
     pub fn datagram(&self, index: usize) -> Option<(Ipv4Repr, &[u8])> {

@@ -905,3 +905,45 @@ fn every_configuration_error_is_a_std_error_with_its_own_text() {
         "address removed"
     );
 }
+
+#[test]
+fn an_echo_request_above_a_lowered_mtu_is_answered_in_fragments() {
+    let (mut iface, mut dev, mut sockets) = setup(config().with_ip_mtu(576));
+    dev.rx.push_back(arp_request_from_peer());
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    dev.tx.clear();
+    // 1000 bytes of ICMP, unfragmented (the device's MTU is 1500).
+    let data = vec![0x33u8; 992];
+    let request = Icmpv4Repr::EchoRequest {
+        ident: 2,
+        seq_no: 9,
+        data: &data,
+    };
+    let mut icmp = vec![0u8; request.buffer_len()];
+    request.emit(
+        &mut Icmpv4Packet::new_unchecked(&mut icmp[..]),
+        &ChecksumCapabilities::default(),
+    );
+    let frames = peer_fragments(IpProtocol::Icmp, 4, &icmp, 1500);
+    assert_eq!(frames.len(), 1);
+    dev.rx.push_back(frames[0].clone());
+    iface.poll(Instant::from_millis(1), &mut dev, &mut sockets);
+    // 552 + 448 bytes of ICMP in two fragments of at most 576 bytes.
+    let sizes: Vec<(u16, u16, bool)> = dev
+        .tx
+        .iter()
+        .map(|f| {
+            let ip = Ipv4Packet::new_checked(&f[14..]).unwrap();
+            (ip.total_len(), ip.frag_offset(), ip.more_frags())
+        })
+        .collect();
+    assert_eq!(sizes, vec![(572, 0, true), (468, 552, false)]);
+    let stats = iface.stats();
+    assert_eq!(stats.icmp_echo_replies, 1);
+    // Not a reassembly: its counters stay still, and the slot is free.
+    assert_eq!(
+        (stats.reassembly.fragments, stats.reassembly.reassembled),
+        (0, 0)
+    );
+    assert_eq!(iface.reassembly().in_flight(), 0);
+}

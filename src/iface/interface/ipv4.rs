@@ -63,6 +63,21 @@ impl Interface<'_> {
         }
         let payload = packet.payload();
         let payload = payload.get(..ipv4.payload_len).unwrap_or(payload);
+        // An echo request larger than the interface MTU (lowered below the
+        // device's) needs its reply fragmented, which the receive token's
+        // one transmit token cannot carry: it is answered after this frame,
+        // from the reassembly pool, like a reassembled one.
+        if ipv4.next_header == IpProtocol::Icmp
+            && payload.first() == Some(&8)
+            && !broadcast
+            && IPV4_HEADER_LEN + payload.len() > self.ip_mtu
+        {
+            match self.link.reassembly.insert_whole(cx.now, &ipv4, payload) {
+                Some(index) => self.link.reassembled = Some(index),
+                None => self.link.stats.tx_drop_too_big += 1,
+            }
+            return None;
+        }
         self.dispatch_ipv4(cx, caps, sockets, &ipv4, broadcast, payload)
     }
 
