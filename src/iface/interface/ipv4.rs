@@ -279,7 +279,15 @@ impl Link<'_> {
         head: &[u8],
         body: &[u8],
     ) -> Result<(), TxBusy> {
-        let ident = self.next_ident();
+        let ident = if header.dont_frag {
+            self.next_ident()
+        } else {
+            // Unique among this host's datagrams that may be fragmented
+            // for as long as 65,535 more of them take (RFC 6864 section
+            // 4.2's requirement, within IPv4's 16 bits).
+            self.fragment_ident = self.fragment_ident.wrapping_add(1);
+            self.fragment_ident
+        };
         let Ok(mut packets) = Ipv4Fragmenter::new(*header, ident, head, body, mtu) else {
             self.stats.tx_drop_too_big += 1;
             return Ok(());

@@ -91,6 +91,10 @@ struct Link<'a> {
     /// When to look at held packets again (expiry).
     held_wake: Option<Instant>,
     ip_ident: u16,
+    /// Identifications of datagrams that may be fragmented (a counter of
+    /// their own, so the atomic TCP segments, which may carry any
+    /// identification, RFC 6864 section 4.1, do not use them up).
+    fragment_ident: u16,
     stats: Stats,
 }
 
@@ -262,6 +266,7 @@ impl<'a> Interface<'a> {
                 reassembled: None,
                 held_wake: None,
                 ip_ident: 0,
+                fragment_ident: 0,
                 stats: Stats::default(),
             },
             demux_key,
