@@ -17,12 +17,14 @@ use std::os::fd::AsRawFd;
 use std::thread::JoinHandle;
 use std::time::Duration as StdDuration;
 
+use interop::cases::{MSL, listen};
 use interop::kernel;
 use interop::netenv::{KERNEL_CIDR, Link, Netns, Offload, must, next_id, run, set_offload};
 use interop::stack::*;
 use interop::{CaseTimer, serial};
 use pollnet::iface::Config;
 use pollnet::phy::RawSocket;
+use pollnet::socket::tcp::{State, TcpError, TcpSocket};
 use pollnet::time::Instant;
 use pollnet::wire::Ipv4Cidr;
 
@@ -31,6 +33,9 @@ fn main() -> std::process::ExitCode {
         case!(kernel_pings_pollnet_with_fragments_both_ways)
             .root()
             .programs(&["ip", "ethtool", "ping"]),
+        case!(removing_the_address_ends_a_kernel_connection)
+            .root()
+            .programs(&["ip", "ethtool"]),
     ])
 }
 
@@ -113,18 +118,94 @@ fn ping(ns: &Netns, count: u32, size: u32) -> JoinHandle<Result<String, String>>
     })
 }
 
-fn kernel_pings_pollnet_with_fragments_both_ways() {
-    let _serial = serial();
-    let _timer = CaseTimer::start("netconfig: fragmented ping");
-    let net = create_net();
+fn open_stack(net: &Net, config: Config) -> Stack<RawSocket> {
     let mut raw = RawSocket::with_options(&net.pollnet_if, interop::paths::raw_socket_options())
         .expect("RawSocket");
     raw.set_promiscuous(true).expect("promiscuous mode");
     kernel::force_receive_buffer(raw.as_raw_fd(), 4 << 20);
     let fd = raw.as_raw_fd();
+    Stack::with_config(raw, fd, config)
+}
+
+/// A kernel connection to pollnet ends on pollnet's side when pollnet's
+/// address goes: CLOSED with `AddressRemoved`, traced, and nothing sent.
+/// With the address back, the kernel's next segment finds no connection
+/// and draws a RST (from the listener still on the port): the kernel's
+/// read fails with ECONNRESET.
+fn removing_the_address_ends_a_kernel_connection() {
+    use std::io::{Read, Write};
+    let _serial = serial();
+    let _timer = CaseTimer::start("netconfig: address removed");
+    let net = create_net();
+    let tcp = tcp_config(MSL);
+    let mut stack = open_stack(&net, pollnet_config(tcp));
+    let listener = listen(&mut stack, tcp, 7001, 2);
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let kernel = net.ns.spawn(move || {
+        let mut stream = std::net::TcpStream::connect("192.0.2.1:7001").expect("connect");
+        stream
+            .set_read_timeout(Some(StdDuration::from_secs(10)))
+            .unwrap();
+        go_rx.recv().unwrap();
+        stream.write_all(b"still there?").expect("write");
+        let mut buf = [0u8; 16];
+        stream.read(&mut buf).map_err(|e| e.kind())
+    });
+    let child = stack.run_until(StdDuration::from_secs(10), "accept", |st| {
+        st.sockets.accept(listener)
+    });
+    assert_eq!(
+        stack.sockets.get::<TcpSocket>(child).unwrap().state(),
+        State::Established
+    );
+    let sent_before = stack.iface.stats().tcp_segments_sent;
+    stack
+        .iface
+        .remove_ip_addr(POLLNET_IP, &mut stack.sockets, Instant::now())
+        .unwrap();
+    let socket = stack.sockets.get::<TcpSocket>(child).unwrap();
+    assert_eq!(
+        (socket.state(), socket.error()),
+        (State::Closed, Some(TcpError::AddressRemoved))
+    );
+    stack.poll();
+    assert_eq!(
+        stack.transitions(child).last().map(String::as_str),
+        Some("ESTABLISHED -> CLOSED (address removed)")
+    );
+    assert_eq!(
+        stack.sockets.get::<TcpSocket>(listener).unwrap().state(),
+        State::Listen
+    );
+    stack.run_for(StdDuration::from_millis(300));
+    assert_eq!(
+        stack.iface.stats().tcp_segments_sent,
+        sent_before,
+        "no RST from a removed address"
+    );
+
+    stack
+        .iface
+        .add_ip_addr(Ipv4Cidr::new(POLLNET_IP, 24).unwrap())
+        .unwrap();
+    go_tx.send(()).unwrap();
+    stack.run_until(StdDuration::from_secs(15), "kernel read", |_| {
+        kernel.is_finished().then_some(())
+    });
+    let read = kernel.join().unwrap();
+    assert_eq!(read, Err(std::io::ErrorKind::ConnectionReset));
+    let stats = stack.iface.stats();
+    // The listener on the port answers the stray segment (RFC 9293 section
+    // 3.10.7.2: an ACK to LISTEN draws a RST).
+    assert_eq!(stats.tcp_rsts_sent, 1, "{stats:#?}");
+}
+
+fn kernel_pings_pollnet_with_fragments_both_ways() {
+    let _serial = serial();
+    let _timer = CaseTimer::start("netconfig: fragmented ping");
+    let net = create_net();
     // No address at first: it is added at run time.
-    let config = Config::new(POLLNET_MAC, 0x0e7c_0f1a);
-    let mut stack = Stack::with_config(raw, fd, config);
+    let mut stack = open_stack(&net, Config::new(POLLNET_MAC, 0x0e7c_0f1a));
 
     stack
         .iface
