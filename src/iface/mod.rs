@@ -270,7 +270,7 @@ pub struct Stats {
     /// IPv4 datagrams from 127.0.0.0/8 arriving from the device (RFC 1122
     /// section 3.2.1.3 (g): loopback must not appear on a network).
     pub rx_drop_martian_loopback: u64,
-    /// IPv4 packets of a protocol we do not handle (UDP, ...).
+    /// IPv4 packets of a protocol we do not handle (IGMP, ...).
     pub rx_drop_unknown_protocol: u64,
     /// Malformed ICMPv4 messages or ICMP checksum failures.
     pub rx_drop_icmp_malformed: u64,
@@ -355,6 +355,36 @@ pub struct Stats {
     pub tcp_evicted: u64,
     /// Connections ended by their listener's idle timeout.
     pub tcp_idle_timeouts: u64,
+    /// UDP datagrams queued by a socket.
+    pub udp_datagrams_received: u64,
+    /// UDP datagrams sent.
+    pub udp_datagrams_sent: u64,
+    /// UDP datagrams too short for their header or length field, or to
+    /// port 0.
+    pub rx_drop_udp_malformed: u64,
+    /// UDP checksum failures (RFC 1122 section 4.1.3.4: discarded
+    /// silently). A zero checksum is not one: it means none was sent.
+    pub rx_drop_udp_checksum: u64,
+    /// UDP datagrams a socket had the endpoint of but dropped: its receive
+    /// queue was full, or the sender was not its connected peer.
+    pub rx_drop_udp_socket: u64,
+    /// UDP datagrams for no socket (answered with a port unreachable when
+    /// addressed to us alone, within the rate limit).
+    pub udp_no_socket: u64,
+    /// UDP datagrams not sent: larger than the MTU (no fragmentation yet),
+    /// or no source address to send from.
+    pub tx_drop_udp: u64,
+    /// ICMP port unreachable messages sent (RFC 1122 section 4.1.3.1).
+    pub icmp_port_unreachable_sent: u64,
+    /// ICMP errors not sent because of the rate limit (RFC 1812 section
+    /// 4.3.2.8).
+    pub icmp_errors_rate_limited: u64,
+    /// ICMP errors delivered to a UDP or ICMP echo socket.
+    pub icmp_errors_to_sockets: u64,
+    /// ICMP echo requests sent by echo sockets.
+    pub icmp_echo_requests_sent: u64,
+    /// ICMP echo replies an echo socket queued.
+    pub icmp_echo_replies_received: u64,
     /// The neighbor cache's events: failed resolutions, unreachable
     /// entries, upper-layer confirmations, address changes, evictions.
     pub neighbor: NeighborStats,

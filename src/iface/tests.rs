@@ -275,8 +275,8 @@ fn every_drop_reason_is_counted() {
         ip.fill_checksum();
     }
     dev.rx.push_back(fragment);
-    // UDP.
-    dev.rx.push_back(ipv4(IpProtocol::Udp, 8, |_| {}));
+    // IGMP (a protocol the interface does not handle).
+    dev.rx.push_back(ipv4(IpProtocol::Unknown(2), 8, |_| {}));
     // TCP with a broken checksum.
     let mut bad_tcp = tcp_frame(&syn(1000, 80, 1));
     let last = bad_tcp.len() - 1;
@@ -861,3 +861,5 @@ fn os_seeds_differ_and_seeds_decide_isns_and_ports() {
     assert!(port != other_port || isn != other_isn);
     assert_ne!(isn, other_isn);
 }
+
+mod udp;

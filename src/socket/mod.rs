@@ -5,20 +5,42 @@
 //! The [`SocketSet`] holds sockets of every kind ([`Socket`]) behind one
 //! handle type.
 //!
+//! # Kinds of socket
+//! - [`tcp::TcpSocket`]: TCP connections and listeners (RFC 9293).
+//! - [`udp::UdpSocket`]: UDP datagrams (RFC 768), bound and optionally
+//!   connected, with broadcast and ICMP errors.
+//! - [`icmp::IcmpSocket`]: ICMP echo (RFC 792), to ping with the round trip
+//!   time measured on the stack's clock.
+//!
 //! # Adding a kind of socket
 //! One file for the socket (`udp.rs`, ...), one variant of [`Socket`], one
-//! [`AnySocket`] impl (the macro below), one arm in each of the few
-//! `match`es on [`Socket`] in this file and in the set (`live_key`: the
-//! demultiplexing key it is found by, with its protocol; `dispatch`, what
-//! it sends; `poll_at`; its transition trace, if it has one), one
-//! `Packet` variant for the interface to emit, and an ingress entry point
-//! in the set beside `process_tcp`.
+//! [`AnySocket`] impl (the `socket_kind!` macro below), and one arm in each
+//! of the few `match`es on [`Socket`]: here (`poll_at`, `dispatch`: what it
+//! sends, as a `Packet` the interface emits) and in the set (`live_key`
+//! and `key_version`: the demultiplexing key it is found by, with its
+//! protocol; `process_udp` if it receives UDP; its transition trace, if it
+//! has one).
+//!
+//! A kind that speaks over UDP (a DHCP client, a DNS resolver) needs no
+//! interface code of its own: its `live_key` is a UDP key
+//! (`DemuxKey::udp_bound`, e.g. port 68 on every address), the set's
+//! `process_udp` hands it `(cx, &IpRepr, &UdpRepr)` (the arm to add sits
+//! beside the `Socket::Udp` one and says so), and its `dispatch` emits
+//! `Packet::Udp(DatagramOut { .. })`: a source address (`Some(0.0.0.0)` for
+//! a DHCP client without an address; `None`: the interface chooses), the
+//! source port, a destination (255.255.255.255 is sent to the Ethernet
+//! broadcast address without ARP), a TTL and the payload, which may borrow
+//! from the socket. ICMP errors about its datagrams reach it through
+//! `udp_icmp_error` the same way.
 
+pub mod icmp;
 mod set;
 pub mod tcp;
+pub mod udp;
 #[cfg(feature = "async")]
 pub mod waker;
 
+pub(crate) use self::set::UdpDelivery;
 pub use self::set::{
     ChildBuffers, DemuxSlot, HalfOpenStorage, ListenOptions, ListenerStorage, RecordStorage,
     SetCapacity, SetFull, SocketHandle, SocketSet, SocketSetStorage, SocketStorage, StorageError,
@@ -26,14 +48,24 @@ pub use self::set::{
 };
 
 use crate::time::Instant;
-use crate::wire::{IpRepr, TcpRepr};
+use crate::wire::{
+    Icmpv4DstUnreachable, Icmpv4TimeExceeded, IpAddress, IpEndpoint, IpRepr, TcpRepr,
+};
 
 /// A socket of any kind a [`SocketSet`] holds.
 #[derive(Debug)]
 #[non_exhaustive]
+// Slots are as large as the largest kind either way: boxing TCP would need
+// an allocator (the core has none) and cost a pointer chase per segment.
+#[allow(clippy::large_enum_variant)]
 pub enum Socket<'a> {
     /// A TCP socket.
     Tcp(tcp::TcpSocket<'a>),
+    /// A UDP socket.
+    Udp(udp::UdpSocket<'a>),
+    /// An ICMP echo socket.
+    Icmp(icmp::IcmpSocket<'a>),
+    // Dhcpv4 and Dns go here: see "Adding a kind of socket" above.
 }
 
 /// A kind of socket: converts to and from [`Socket`], so the set's
@@ -87,12 +119,16 @@ macro_rules! socket_kind {
 }
 
 socket_kind!(Tcp, tcp::TcpSocket<'a>);
+socket_kind!(Udp, udp::UdpSocket<'a>);
+socket_kind!(Icmp, icmp::IcmpSocket<'a>);
 
 impl<'a> Socket<'a> {
     /// When the socket next needs the interface's attention.
     pub fn poll_at(&self, cx: &Context) -> PollAt {
         match self {
             Socket::Tcp(s) => s.poll_at(cx),
+            Socket::Udp(s) => s.poll_at(cx),
+            Socket::Icmp(s) => s.poll_at(cx),
         }
     }
 
@@ -105,6 +141,8 @@ impl<'a> Socket<'a> {
     ) -> Result<bool, E> {
         match self {
             Socket::Tcp(s) => s.dispatch(cx, |cx, (ip, tcp)| emit(cx, Packet::Tcp(ip, tcp))),
+            Socket::Udp(s) => s.dispatch(cx, |cx, out| emit(cx, Packet::Udp(out))),
+            Socket::Icmp(s) => s.dispatch(cx, |cx, out| emit(cx, Packet::IcmpEcho(out))),
         }
     }
 }
@@ -114,6 +152,64 @@ impl<'a> Socket<'a> {
 pub(crate) enum Packet<'p> {
     /// A TCP segment with its IP header.
     Tcp(IpRepr, TcpRepr<'p>),
+    /// A UDP datagram (of a UDP socket or a kind that speaks over UDP).
+    Udp(DatagramOut<'p>),
+    /// An ICMP echo request.
+    IcmpEcho(icmp::EchoOut<'p>),
+}
+
+/// A UDP datagram a socket hands the interface to send: the interface
+/// routes it (ARP, the neighbor cache, broadcast) and computes its
+/// checksum.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DatagramOut<'p> {
+    /// The source address; `None`: the interface chooses (the address on
+    /// the destination's prefix, else its first). `Some(0.0.0.0)` is sent
+    /// as is (RFC 2131 section 4.1: a DHCP client without an address).
+    pub src_addr: Option<IpAddress>,
+    /// The source port.
+    pub src_port: u16,
+    /// The destination; a broadcast address goes to the Ethernet broadcast.
+    pub dst: IpEndpoint,
+    /// TTL; `None`: the interface's default.
+    pub hop_limit: Option<u8>,
+    /// The payload.
+    pub payload: &'p [u8],
+}
+
+/// What an ICMP error (RFC 792) said about a datagram a socket sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum IcmpErrorKind {
+    /// Destination unreachable, with its code (port unreachable from the
+    /// destination host, host or network unreachable from a router, ...).
+    DstUnreachable(Icmpv4DstUnreachable),
+    /// Time exceeded (TTL expired in transit, or reassembly timed out).
+    TimeExceeded(Icmpv4TimeExceeded),
+}
+
+/// An ICMP error about a datagram a socket sent, as the socket reports it
+/// to the application (RFC 1122 section 4.1.3.3 for UDP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct IcmpErrorReport {
+    /// Who sent the error: the destination itself, or a router on the way.
+    pub reporter: IpAddress,
+    /// The destination of the datagram the error is about (for an echo
+    /// request, the port is 0).
+    pub remote: IpEndpoint,
+    /// What it said.
+    pub kind: IcmpErrorKind,
+    /// When it arrived.
+    pub at: Instant,
+}
+
+impl IcmpErrorReport {
+    /// Whether it is a port unreachable (nothing listens on the remote
+    /// port: BSD's `ECONNREFUSED`).
+    pub fn is_port_unreachable(&self) -> bool {
+        self.kind == IcmpErrorKind::DstUnreachable(Icmpv4DstUnreachable::PortUnreachable)
+    }
 }
 
 /// When a socket next needs the interface's attention.

@@ -1,7 +1,10 @@
-//! ICMPv4: echo replies and errors handed to TCP (RFC 792, RFC 1122
-//! section 3.2.2, RFC 5927).
+//! ICMPv4: echo replies to other hosts' requests, echo replies handed to
+//! ICMP echo sockets, and errors handed to the TCP, UDP or echo socket
+//! whose datagram they quote (RFC 792, RFC 1122 sections 3.2.2 and
+//! 4.1.3.3, RFC 5927).
 
 use super::*;
+use crate::socket::{IcmpErrorKind, IcmpErrorReport};
 
 impl Interface<'_> {
     pub(super) fn process_icmp<'f>(
@@ -44,19 +47,50 @@ impl Interface<'_> {
                 self.link.stats.icmp_echo_replies += 1;
                 Some(Reply::Icmp(header, reply))
             }
+            Icmpv4Repr::EchoReply {
+                ident,
+                seq_no,
+                data,
+            } if !broadcast => {
+                let from = IpAddress::Ipv4(ipv4.src_addr);
+                if sockets.process_icmp_echo(cx, from, ident, seq_no, data) {
+                    self.link.stats.icmp_echo_replies_received += 1;
+                }
+                None
+            }
             Icmpv4Repr::DstUnreachable {
                 reason,
                 next_hop_mtu,
                 header,
                 data,
             } => {
-                let error = icmp_error_kind(u8::from(reason), next_hop_mtu, &header);
-                self.icmp_to_tcp(cx, sockets, &header, data, error);
+                match header.next_header {
+                    IpProtocol::Tcp => {
+                        let error = icmp_error_kind(u8::from(reason), next_hop_mtu, &header);
+                        self.icmp_to_tcp(cx, sockets, &header, data, error);
+                    }
+                    _ => {
+                        let kind = IcmpErrorKind::DstUnreachable(reason);
+                        self.icmp_to_datagram_socket(cx, sockets, ipv4, &header, data, kind);
+                    }
+                }
                 None
             }
-            Icmpv4Repr::TimeExceeded { header, data, .. } => {
-                // RFC 1122 4.2.3.9: time exceeded is a soft error.
-                self.icmp_to_tcp(cx, sockets, &header, data, IcmpError::SoftUnreachable);
+            Icmpv4Repr::TimeExceeded {
+                reason,
+                header,
+                data,
+            } => {
+                match header.next_header {
+                    // RFC 1122 4.2.3.9: time exceeded is a soft error.
+                    IpProtocol::Tcp => {
+                        self.icmp_to_tcp(cx, sockets, &header, data, IcmpError::SoftUnreachable)
+                    }
+                    _ => {
+                        let kind = IcmpErrorKind::TimeExceeded(reason);
+                        self.icmp_to_datagram_socket(cx, sockets, ipv4, &header, data, kind);
+                    }
+                }
                 None
             }
             _ => None,
@@ -87,6 +121,62 @@ impl Interface<'_> {
         let remote = IpEndpoint::new(IpAddress::Ipv4(quoted.dst_addr), dst_port);
         if sockets.tcp_icmp_error(cx, local, remote, seq, error) {
             self.link.stats.icmp_errors_to_tcp += 1;
+        }
+    }
+}
+
+impl Interface<'_> {
+    /// Hands an ICMP error to the UDP socket (by the quoted ports) or echo
+    /// socket (by the quoted identifier) that sent the datagram it quotes
+    /// (RFC 1122 section 4.1.3.3: UDP passes ICMP errors to the
+    /// application).
+    fn icmp_to_datagram_socket(
+        &mut self,
+        cx: &mut Context,
+        sockets: &mut SocketSet<'_>,
+        ipv4: &Ipv4Repr,
+        quoted: &Ipv4Repr,
+        data: &[u8],
+        kind: IcmpErrorKind,
+    ) {
+        if !self.link.has_ip(quoted.src_addr) {
+            return;
+        }
+        // Both quote at least 8 bytes (the parser checked).
+        let Some(head) = data.get(..8) else {
+            return;
+        };
+        let reporter = IpAddress::Ipv4(ipv4.src_addr);
+        let remote_addr = IpAddress::Ipv4(quoted.dst_addr);
+        let delivered = match quoted.next_header {
+            IpProtocol::Udp => {
+                let src_port = u16::from_be_bytes([head[0], head[1]]);
+                let dst_port = u16::from_be_bytes([head[2], head[3]]);
+                let local = IpEndpoint::new(IpAddress::Ipv4(quoted.src_addr), src_port);
+                let remote = IpEndpoint::new(remote_addr, dst_port);
+                let report = IcmpErrorReport {
+                    reporter,
+                    remote,
+                    kind,
+                    at: cx.now,
+                };
+                sockets.udp_icmp_error(local, remote, report)
+            }
+            // An echo request of ours: type 8, code 0, then the identifier.
+            IpProtocol::Icmp if head[0] == 8 => {
+                let ident = u16::from_be_bytes([head[4], head[5]]);
+                let report = IcmpErrorReport {
+                    reporter,
+                    remote: IpEndpoint::new(remote_addr, 0),
+                    kind,
+                    at: cx.now,
+                };
+                sockets.icmp_echo_error(ident, report)
+            }
+            _ => false,
+        };
+        if delivered {
+            self.link.stats.icmp_errors_to_sockets += 1;
         }
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! This file holds the interface's state, its public API and the per-poll
 //! driver; frame handling is split per protocol (`ethernet`, `arp`,
-//! `ipv4`, `icmp`, `tcp`). The per-socket tables (demultiplexing, timers,
+//! `ipv4`, `icmp`, `tcp`, `udp`). The per-socket tables (demultiplexing, timers,
 //! ready set) belong to the [`SocketSet`], which is sized once.
 
 mod arp;
@@ -12,6 +12,7 @@ mod icmp;
 mod ipv4;
 mod ports;
 mod tcp;
+mod udp;
 
 use managed::ManagedSlice;
 
@@ -35,6 +36,7 @@ use self::ethernet::{tcp_frame_meta, write_ethernet};
 use self::ipv4::emit_ipv4_header;
 use self::ports::PortSelector;
 use self::tcp::write_ipv4_tcp;
+use self::udp::IcmpRateLimit;
 
 const ETHERNET_HEADER_LEN: usize = 14;
 const IPV4_HEADER_LEN: usize = 20;
@@ -141,6 +143,8 @@ pub struct Interface<'a> {
     /// The IP MTU: the device's, capped by `mtu_cap`. The MSS derives
     /// from it.
     ip_mtu: usize,
+    /// Limits the ICMP errors the interface originates (port unreachable).
+    icmp_rate_limit: IcmpRateLimit,
     /// The device's MTU as its capabilities said at the last poll
     /// (`DEFAULT_IP_MTU` before the first one).
     device_mtu: usize,
@@ -154,11 +158,13 @@ pub struct Interface<'a> {
 fn frame_capabilities(caps: &DeviceCapabilities, meta: FrameMeta) -> DeviceCapabilities {
     let mut caps = *caps;
     if !meta.needs_verification() {
-        caps.checksum.tcp = match caps.checksum.tcp {
+        let verified = |checksum| match checksum {
             crate::wire::Checksum::Both => crate::wire::Checksum::Tx,
             crate::wire::Checksum::Rx => crate::wire::Checksum::None,
             other => other,
         };
+        caps.checksum.tcp = verified(caps.checksum.tcp);
+        caps.checksum.udp = verified(caps.checksum.udp);
     }
     caps
 }
@@ -275,6 +281,7 @@ impl<'a> Interface<'a> {
             ports,
             now: Instant::ZERO,
             ingress_pending: false,
+            icmp_rate_limit: IcmpRateLimit::new(),
             ip_mtu: mtu_cap.map_or(DEFAULT_IP_MTU, |cap| cap.min(DEFAULT_IP_MTU)),
             device_mtu: DEFAULT_IP_MTU,
             mtu_cap,
@@ -523,6 +530,8 @@ impl<'a> Interface<'a> {
         let link = &mut self.link;
         let (sent, busy) = sockets.egress(cx, |cx, packet| match packet {
             Packet::Tcp(ip, tcp) => link.emit_tcp(device, caps, cx.now, &ip, &tcp, cx.segment_size),
+            Packet::Udp(out) => link.emit_udp(device, caps, cx.now, &out),
+            Packet::IcmpEcho(out) => link.emit_echo(device, caps, cx.now, &out),
         });
         if busy.is_some() {
             self.link.stats.tx_device_busy += 1;

@@ -8,8 +8,10 @@
 //! entries share one table without colliding, and the lookup order a kind
 //! needs is a sequence of exact-key lookups: a TCP segment tries its
 //! 4-tuple, then a listener on its exact local address, then the wildcard
-//! listener on its port; a UDP datagram will try a connected 4-tuple first,
-//! then its bound endpoint, in the same way.
+//! listener on its port; a UDP datagram tries a connected 4-tuple first,
+//! then its exact bound endpoint, then the wildcard on its port, in the
+//! same way. An ICMP echo socket is a bound key of protocol ICMP whose
+//! "port" is its echo identifier.
 //!
 //! # Layout
 //! Each bucket holds only a 32-bit hash of its key and the [`Target`] it
@@ -181,6 +183,34 @@ impl DemuxKey {
         DemuxKey::Bound {
             protocol: IpProtocol::Tcp,
             local,
+        }
+    }
+
+    /// A connected UDP socket's key.
+    pub const fn udp_connection(local: IpEndpoint, remote: IpEndpoint) -> DemuxKey {
+        DemuxKey::Connection {
+            protocol: IpProtocol::Udp,
+            local,
+            remote,
+        }
+    }
+
+    /// A bound UDP socket's key (also a kind that speaks over UDP).
+    pub const fn udp_bound(local: IpListenEndpoint) -> DemuxKey {
+        DemuxKey::Bound {
+            protocol: IpProtocol::Udp,
+            local,
+        }
+    }
+
+    /// An ICMP echo socket's key: its identifier.
+    pub const fn icmp_ident(ident: u16) -> DemuxKey {
+        DemuxKey::Bound {
+            protocol: IpProtocol::Icmp,
+            local: IpListenEndpoint {
+                addr: None,
+                port: ident,
+            },
         }
     }
 

@@ -68,6 +68,7 @@
 mod demux;
 mod tcp;
 mod timer;
+mod udp;
 
 use managed::ManagedSlice;
 
@@ -80,6 +81,7 @@ use crate::time::{Duration, Instant};
 use crate::wire::IpEndpoint;
 
 pub use self::demux::{DemuxSlot, slots_for as demux_slots_for};
+pub(crate) use self::udp::UdpDelivery;
 
 /// Identifies a socket in a [`SocketSet`]: a slot index and the slot's
 /// generation when the socket was added (see the module docs). 8 bytes.
@@ -1152,6 +1154,8 @@ impl<'a> SocketSet<'a> {
                     });
                 }
             }
+            // Only TCP has states to trace.
+            Socket::Udp(_) | Socket::Icmp(_) => {}
         }
     }
 
@@ -1252,6 +1256,16 @@ impl<'a> SocketSet<'a> {
                     tcp.remote_endpoint()?,
                 )),
             },
+            Socket::Udp(udp) => {
+                if !udp.is_bound() {
+                    return None;
+                }
+                Some(match udp.connected_tuple() {
+                    Some((local, remote)) => DemuxKey::udp_connection(local, remote),
+                    None => DemuxKey::udp_bound(udp.endpoint()),
+                })
+            }
+            Socket::Icmp(icmp) => icmp.ident().map(DemuxKey::icmp_ident),
         }
     }
 
@@ -1260,6 +1274,8 @@ impl<'a> SocketSet<'a> {
     fn key_version(socket: &Socket<'_>) -> u32 {
         match socket {
             Socket::Tcp(tcp) => tcp.state_changes(),
+            Socket::Udp(udp) => udp.key_version(),
+            Socket::Icmp(icmp) => icmp.key_version(),
         }
     }
 
@@ -1393,6 +1409,7 @@ impl<'a> SocketSet<'a> {
         let handle = self.listener(raw)?.socket;
         match &self.item(handle)?.socket {
             Socket::Tcp(socket) => Some(socket),
+            _ => None,
         }
     }
 }

@@ -270,7 +270,7 @@ impl<'a> SocketSet<'a> {
         let Some(socket) = TcpSocket::downcast(&item.socket) else {
             // Other kinds: demux entry and schedule only.
             if !self.update_registration(index) {
-                cx.stats.demux_insert_failed += 1;
+                self.registration_refused(cx, index);
             }
             self.schedule(cx, index);
             return;

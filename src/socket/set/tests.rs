@@ -96,8 +96,9 @@ fn exchange(set: &mut SocketSet<'static>, c: &mut Context, repr: &TcpRepr) -> Re
 fn egress_all(set: &mut SocketSet<'static>, c: &mut Context) -> Vec<TcpRepr<'static>> {
     let mut out = Vec::new();
     let (_, busy) = set.egress(c, |_, packet| {
-        let Packet::Tcp(_, tcp) = packet;
-        out.push(super::tcp::detach(&tcp));
+        if let Packet::Tcp(_, tcp) = packet {
+            out.push(super::tcp::detach(&tcp));
+        }
         Ok::<(), ()>(())
     });
     assert!(busy.is_none());

@@ -380,8 +380,8 @@ impl<'a> TcpSocket<'a> {
     }
 
     /// The tail loss probe (RFC 8985 section 7.3): one new segment if the
-    /// peer's window allows (cwnd does not apply), else the last segment
-    /// sent again.
+    /// peer's window allows (cwnd does not apply), else the highest
+    /// segment not SACKed sent again.
     pub(super) fn plan_loss_probe(&self) -> Option<Plan> {
         let data_end = self.data_end();
         let next = self.snd_nxt;
@@ -404,10 +404,9 @@ impl<'a> TcpSocket<'a> {
                 return Some(plan);
             }
         }
-        let last = self.sent_log.get(self.sent_log.len().checked_sub(1)?)?;
-        if last.sacked {
-            return None;
-        }
+        // The highest segment the peer has not SACKed: the last one sent,
+        // unless it arrived (then a hole below it is what lacks an ACK).
+        let last = self.sent_log.iter().filter(|s| !s.sacked).last()?;
         let mut plan = self.plan_resend(last.start.max(self.snd_una), last.end)?;
         plan.loss_probe = true;
         Some(plan)
@@ -779,12 +778,19 @@ impl<'a> TcpSocket<'a> {
                 if plan.loss_probe {
                     self.loss_probe_due = false;
                     cx.stats.tlps_sent = cx.stats.tlps_sent.saturating_add(1);
-                    self.rack.on_probe_sent(self.snd_max, plan.retransmission);
-                    // RFC 8985 section 7.3: the RTO runs from the probe.
-                    self.timers.retransmit = now.checked_add(self.rtt.rto());
-                    self.timers.loss_probe = None;
-                } else if plan.kind == SegmentKind::Data && !plan.retransmission {
-                    // New data: the probe timeout restarts (RFC 8985 7.2).
+                    let in_episode = self.in_recovery || self.in_rto_recovery;
+                    self.rack
+                        .on_probe_sent(self.snd_max, plan.retransmission, in_episode);
+                    // RFC 8985 section 7.3: the RTO runs from the probe (the
+                    // first of a series, so further probes cannot hold it
+                    // off), and the next probe waits twice as long.
+                    if self.rack.probes() == 1 {
+                        self.timers.retransmit = now.checked_add(self.rtt.rto());
+                    }
+                    self.arm_loss_probe(now);
+                } else if plan.kind == SegmentKind::Data {
+                    // Data, new or resent: the probe timeout restarts
+                    // from the latest transmission (RFC 8985 7.2).
                     self.arm_loss_probe(now);
                 }
                 // Karn's rule: time only segments sent for the first time.

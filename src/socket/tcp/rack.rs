@@ -22,6 +22,17 @@ pub const MAX_ACK_DELAY: Duration = Duration::from_millis(200);
 /// The PTO before the first RTT sample (RFC 8985 section 7.2).
 pub const INITIAL_PTO: Duration = Duration::from_secs(1);
 
+/// How many loss probes may go out in a row before the peer shows
+/// progress (an ACK that delivers data); the RTO follows the last.
+///
+/// RFC 8985 section 7.3 sends one probe and leaves the rest to the RTO;
+/// QUIC (RFC 9002 section 6.2) keeps probing with the timeout doubled
+/// each time. At a loss rate that takes the probe or its ACK too, one
+/// probe leaves the connection waiting for the RTO, whose 200 ms floor is
+/// many round trips on a short path; a second probe, after twice the
+/// first's timeout, repairs most of those cases for one segment more.
+pub const MAX_CONSECUTIVE_PROBES: u8 = 2;
+
 /// The shortest PTO (QUIC's kMinTLPTimeout, RFC 9002's timer granularity
 /// reasoning): on a LAN 2 * SRTT is tens of microseconds, shorter than a
 /// peer's or our own poll loop's scheduling delay, and a probe sent then
@@ -53,8 +64,12 @@ pub struct Rack {
     dsack_round: Option<SeqNumber>,
     /// TLP.end_seq: SND.NXT after the outstanding loss probe, if any.
     tlp_end_seq: Option<SeqNumber>,
-    /// TLP.is_retrans: the probe resent old data.
+    /// TLP.is_retrans: a probe of the outstanding series resent old data
+    /// outside a recovery episode (one sent during a recovery belongs to
+    /// that episode and its one reduction).
     tlp_is_retrans: bool,
+    /// Probes sent since the peer last delivered data (the PTO backoff).
+    probes: u8,
 }
 
 impl Default for Rack {
@@ -104,6 +119,7 @@ impl Rack {
             dsack_round: None,
             tlp_end_seq: None,
             tlp_is_retrans: false,
+            probes: 0,
         }
     }
 
@@ -238,10 +254,13 @@ impl Rack {
 
     /// RFC 8985 section 7.2: the probe timeout: 2 * SRTT (1 s before a
     /// sample), plus the worst-case delayed ACK when one segment is in
-    /// flight, at least `MIN_PTO`, never later than `rto_deadline`.
+    /// flight, at least `MIN_PTO`, doubled for each of the `probes`
+    /// already sent unanswered (RFC 9002 section 6.2.1's backoff), never
+    /// later than `rto_deadline`.
     pub fn pto(
         srtt: Option<Duration>,
         one_segment_in_flight: bool,
+        probes: u8,
         now: Instant,
         rto_deadline: Option<Instant>,
     ) -> Option<Instant> {
@@ -252,7 +271,9 @@ impl Rack {
         if one_segment_in_flight {
             pto = pto.saturating_add(MAX_ACK_DELAY);
         }
-        pto = pto.max(MIN_PTO);
+        pto = pto
+            .max(MIN_PTO)
+            .saturating_mul(1u32.checked_shl(probes.into()).unwrap_or(u32::MAX));
         let at = now.checked_add(pto)?;
         Some(match rto_deadline {
             Some(rto) => at.min(rto),
@@ -260,10 +281,15 @@ impl Rack {
         })
     }
 
-    /// Whether a loss probe is outstanding (only one per episode, RFC
-    /// 8985 section 7.3).
-    pub fn probe_outstanding(&self) -> bool {
-        self.tlp_end_seq.is_some()
+    /// Whether another loss probe may be scheduled: fewer than
+    /// [`MAX_CONSECUTIVE_PROBES`] sent since the peer last delivered data.
+    pub fn may_probe(&self) -> bool {
+        self.probes < MAX_CONSECUTIVE_PROBES
+    }
+
+    /// Probes sent since the peer last delivered data.
+    pub fn probes(&self) -> u8 {
+        self.probes
     }
 
     /// TLP.end_seq, while a probe is outstanding.
@@ -271,15 +297,30 @@ impl Rack {
         self.tlp_end_seq
     }
 
-    /// A loss probe went out: TLP.end_seq is SND.NXT after it.
-    pub fn on_probe_sent(&mut self, snd_nxt: SeqNumber, retransmission: bool) {
+    /// A loss probe went out: TLP.end_seq is SND.NXT after it. A probe
+    /// that resent old data outside a recovery episode (`in_episode`
+    /// false) may turn out to have repaired a loss (section 7.4); one sent
+    /// during a recovery or after an RTO is part of that episode.
+    pub fn on_probe_sent(&mut self, snd_nxt: SeqNumber, retransmission: bool, in_episode: bool) {
+        if self.tlp_end_seq.is_none() {
+            self.tlp_is_retrans = false;
+        }
         self.tlp_end_seq = Some(snd_nxt);
-        self.tlp_is_retrans = retransmission;
+        self.tlp_is_retrans |= retransmission && !in_episode;
+        self.probes = self.probes.saturating_add(1);
     }
 
-    /// Forgets the outstanding probe (an RTO or a recovery took over).
+    /// The peer delivered data (an ACK moved SND.UNA or SACKed more): the
+    /// probe backoff starts over.
+    pub fn on_delivery(&mut self) {
+        self.probes = 0;
+    }
+
+    /// Forgets the outstanding probe and its backoff (an RTO or a
+    /// recovery took over).
     pub fn clear_probe(&mut self) {
         self.tlp_end_seq = None;
+        self.probes = 0;
     }
 
     /// RFC 8985 section 7.4: what an ACK says about the outstanding probe.
@@ -468,14 +509,21 @@ mod tests {
     #[test]
     fn pto() {
         let now = at(1000);
-        assert_eq!(Rack::pto(Some(ms(10)), false, now, None), Some(at(1020)));
-        assert_eq!(Rack::pto(Some(ms(10)), true, now, None), Some(at(1220)));
-        assert_eq!(Rack::pto(None, false, now, None), Some(at(2000)));
+        assert_eq!(Rack::pto(Some(ms(10)), false, 0, now, None), Some(at(1020)));
+        assert_eq!(Rack::pto(Some(ms(10)), true, 0, now, None), Some(at(1220)));
+        assert_eq!(Rack::pto(None, false, 0, now, None), Some(at(2000)));
         // Never below the floor, never after the RTO.
-        assert_eq!(Rack::pto(Some(ms(1)), false, now, None), Some(at(1010)));
+        assert_eq!(Rack::pto(Some(ms(1)), false, 0, now, None), Some(at(1010)));
         assert_eq!(
-            Rack::pto(Some(ms(10)), true, now, Some(at(1100))),
+            Rack::pto(Some(ms(10)), true, 0, now, Some(at(1100))),
             Some(at(1100))
+        );
+        // Doubled per unanswered probe, the floor included.
+        assert_eq!(Rack::pto(Some(ms(10)), false, 1, now, None), Some(at(1040)));
+        assert_eq!(Rack::pto(Some(ms(1)), false, 1, now, None), Some(at(1020)));
+        assert_eq!(
+            Rack::pto(Some(ms(10)), false, 1, now, Some(at(1030))),
+            Some(at(1030))
         );
     }
 
@@ -487,7 +535,7 @@ mod tests {
             TlpOutcome::Pending
         );
         // New data probed: settled on its ACK, no congestion response.
-        rack.on_probe_sent(s(500), false);
+        rack.on_probe_sent(s(500), false, false);
         assert_eq!(
             rack.on_ack_for_probe(s(400), false, true, false),
             TlpOutcome::Pending
@@ -496,21 +544,21 @@ mod tests {
             rack.on_ack_for_probe(s(500), false, true, false),
             TlpOutcome::NoLoss
         );
-        assert!(!rack.probe_outstanding());
+        assert!(rack.probe_end().is_none());
         // A retransmitted probe that filled the hole: a loss.
-        rack.on_probe_sent(s(500), true);
+        rack.on_probe_sent(s(500), true, false);
         assert_eq!(
             rack.on_ack_for_probe(s(500), false, true, false),
             TlpOutcome::LossRepaired
         );
         // Both copies arrived: the D-SACK says so.
-        rack.on_probe_sent(s(500), true);
+        rack.on_probe_sent(s(500), true, false);
         assert_eq!(
             rack.on_ack_for_probe(s(500), true, false, false),
             TlpOutcome::NoLoss
         );
         // A pure duplicate ACK at the probe's end: the original had arrived.
-        rack.on_probe_sent(s(500), true);
+        rack.on_probe_sent(s(500), true, false);
         assert_eq!(
             rack.on_ack_for_probe(s(500), false, false, true),
             TlpOutcome::NoLoss

@@ -208,7 +208,8 @@ impl<'a> TcpSocket<'a> {
                 snd_nxt: self.snd_max,
             });
         }
-        if acked > 0 {
+        if delivered > 0 || acked > 0 {
+            self.rack.on_delivery();
             self.arm_loss_probe(now);
         }
         if self.sent_log.is_empty() {
@@ -360,15 +361,23 @@ impl<'a> TcpSocket<'a> {
         }
     }
 
-    /// Starts or restarts the probe timeout (RFC 8985 section 7.2): only
-    /// with SACK (as Linux: without it the peer's ACK cannot say which
-    /// segment the probe repaired), outside recovery, one probe at a time,
-    /// with data in flight.
+    /// Starts or restarts the probe timeout (RFC 8985 section 7.2) after a
+    /// transmission or an ACK that delivered data: only with SACK (as
+    /// Linux: without it the peer's ACK cannot say which segment the probe
+    /// repaired), with data in flight, and while the backoff allows
+    /// ([`rack::MAX_CONSECUTIVE_PROBES`](super::rack::MAX_CONSECUTIVE_PROBES)).
+    ///
+    /// Unlike RFC 8985 (and Linux), the probe also runs during fast
+    /// recovery and after an RTO, as QUIC's does (RFC 9002 section 6.2):
+    /// when a retransmission is lost and nothing sent after it is
+    /// delivered, or when every ACK of a small flight is lost, RACK gets
+    /// no signal and only a timer can move the connection; the probe's
+    /// SACK or ACK lets RACK find what is lost one round trip later,
+    /// instead of the RTO's 200 ms floor, the window collapse and the
+    /// resending of everything outstanding.
     pub(super) fn arm_loss_probe(&mut self, now: Instant) {
         let allowed = self.sack_in_use()
-            && !self.in_recovery
-            && !self.in_rto_recovery
-            && !self.rack.probe_outstanding()
+            && self.rack.may_probe()
             && self.snd_max > self.snd_una
             && self.sends_data();
         if !allowed {
@@ -376,8 +385,13 @@ impl<'a> TcpSocket<'a> {
             return;
         }
         let one_segment = self.snd_max - self.snd_una <= self.congestion_mss();
-        self.timers.loss_probe =
-            Rack::pto(self.rtt.srtt(), one_segment, now, self.timers.retransmit);
+        self.timers.loss_probe = Rack::pto(
+            self.rtt.srtt(),
+            one_segment,
+            self.rack.probes(),
+            now,
+            self.timers.retransmit,
+        );
     }
 
     /// The reordering timer fired: RACK looks again, and a loss found
@@ -402,10 +416,11 @@ impl<'a> TcpSocket<'a> {
     }
 
     /// The loss probe timer fired: a probe is due if there is something
-    /// to send (new data, or the last segment again); else the RTO stays.
+    /// to send (new data, or the highest segment not SACKed again); else
+    /// the RTO stays.
     pub(super) fn on_loss_probe_timeout(&mut self) {
         self.timers.loss_probe = None;
-        if self.in_recovery || self.in_rto_recovery || self.snd_max == self.snd_una {
+        if self.snd_max == self.snd_una {
             return;
         }
         self.loss_probe_due = self.plan_loss_probe().is_some();

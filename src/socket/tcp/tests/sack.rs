@@ -234,8 +234,10 @@ fn tlp_recovers_a_lost_tail_without_an_rto() {
     assert_eq!(probe.flags, ACK | PSH);
     h.expect_silence();
     assert_eq!(h.stats().tlps_sent, 1);
-    // Only one probe per episode: the RTO is next, 1 s after the probe.
-    assert_eq!(h.poll_at(), PollAt::Time(Instant::ZERO + ms(1030)));
+    // Unanswered, a second probe would follow after twice the timeout;
+    // the RTO runs 1 s from the first probe.
+    assert_eq!(h.poll_at(), PollAt::Time(Instant::ZERO + ms(70)));
+    assert_eq!(h.socket.timers.retransmit, Some(Instant::ZERO + ms(1030)));
     // The probe is SACKed 10 ms later: 7 and 8, sent long before it, are
     // lost; PRR lets both go at once (pipe is zero, below ssthresh).
     h.set_time(Instant::ZERO + ms(40));
@@ -316,12 +318,19 @@ fn an_rto_keeps_the_sacked_marks() {
     let seqs: Vec<_> = resent.iter().map(|s| s.seq).collect();
     assert_eq!(seqs, [at(0)]);
     assert_eq!(h.stats().fast_recoveries, 1);
-    // The RTO: everything not SACKed is lost; cwnd is one segment.
-    let rto_at = match h.poll_at() {
-        PollAt::Time(t) => t,
-        other => panic!("{other:?}"),
-    };
-    h.set_time(rto_at);
+    // Two loss probes (2 * SRTT after the retransmission, then twice
+    // that) resend the highest segment not SACKed, and are lost too.
+    for probe_at in [33, 73] {
+        assert_eq!(h.poll_at(), PollAt::Time(Instant::ZERO + ms(probe_at)));
+        h.set_time(Instant::ZERO + ms(probe_at));
+        is_data(&h.dispatch().unwrap(), at(5), 1460);
+        h.expect_silence();
+    }
+    assert_eq!(h.stats().tlps_sent, 2);
+    // The RTO, 1 s after the first probe: everything not SACKed is lost;
+    // cwnd is one segment.
+    assert_eq!(h.poll_at(), PollAt::Time(Instant::ZERO + ms(1033)));
+    h.set_time(Instant::ZERO + ms(1033));
     is_data(&h.dispatch().unwrap(), at(0), 1460);
     h.expect_silence();
     assert_eq!(h.stats().rtos, 1);
@@ -472,4 +481,166 @@ fn invalid_sack_blocks_are_ignored() {
     is_data(&h.dispatch().unwrap(), at(10), 1460);
     assert_eq!(h.stats().retransmissions, 0);
     assert_eq!(h.stats().tlps_sent, 1);
+}
+
+/// Fast recovery whose retransmission is lost with nothing sent after it
+/// (no new data): RACK has no later delivery to judge it by, so the loss
+/// probe, 2 * SRTT after the last ACK, resends it: the recovery ends one
+/// probe later instead of at the RTO, with the one reduction it began with.
+#[test]
+fn a_lost_retransmission_with_nothing_after_it_is_probed() {
+    let mut h = sack_established();
+    assert_eq!(h.socket.send_slice(&data()[..12 * 1460]), Ok(12 * 1460));
+    assert_eq!(h.dispatch_all().len(), 10);
+    h.set_time(Instant::ZERO + ms(10));
+    assert_eq!(h.recv(seg(ACK, IRS + 1, Some(at(1)), b"")), None);
+    let sent: Vec<_> = h.dispatch_all().iter().map(|s| s.seq).collect();
+    assert_eq!(sent, [at(10), at(11)]);
+    // 2, 3, 4 SACKed: segment 1 is lost and resent at once.
+    assert_eq!(h.recv(sack_ack(at(1), &[(at(2), at(5))])), None);
+    is_data(&h.dispatch().unwrap(), at(1), 1460);
+    h.expect_silence();
+    assert_eq!(h.stats().fast_recoveries, 1);
+    let ssthresh = h.socket.cc.ssthresh();
+    // Everything else arrives; the retransmission does not.
+    h.set_time(Instant::ZERO + ms(11));
+    assert_eq!(h.recv(sack_ack(at(1), &[(at(2), at(12))])), None);
+    h.expect_silence();
+    // The probe is due 2 * SRTT (10 ms) after that ACK, long before the
+    // RTO (1 s from the ACK at 10 ms).
+    assert_eq!(h.poll_at(), PollAt::Time(Instant::ZERO + ms(31)));
+    assert_eq!(h.socket.timers.retransmit, Some(Instant::ZERO + ms(1010)));
+    h.set_time(Instant::ZERO + ms(31) - Duration::from_micros(1));
+    h.expect_silence();
+    h.set_time(Instant::ZERO + ms(31));
+    // No new data: the highest segment not SACKed is the lost one.
+    is_data(&h.dispatch().unwrap(), at(1), 1460);
+    h.expect_silence();
+    assert_eq!(h.stats().tlps_sent, 1);
+    assert_eq!(h.stats().retransmissions, 2);
+    h.set_time(Instant::ZERO + ms(41));
+    assert_eq!(h.recv(seg(ACK, IRS + 1, Some(at(12)), b"")), None);
+    assert_eq!(h.socket.send_queue(), 0);
+    assert_eq!(h.stats().rtos, 0);
+    assert_eq!(h.stats().fast_recoveries, 1);
+    // The recovery ended with cwnd = ssthresh: the probe, part of it,
+    // reduced nothing more.
+    assert_eq!(h.socket.congestion_window(), ssthresh);
+    assert_eq!(h.poll_at(), PollAt::Ingress);
+}
+
+/// RFC 8985 judges a retransmission by its own send time: when a segment
+/// sent after it is SACKed and RACK.rtt has passed, the lost
+/// retransmission is marked lost again and resent, without a timer.
+#[test]
+fn rack_marks_a_lost_retransmission_lost_again() {
+    let mut h = sack_established();
+    assert_eq!(h.socket.send_slice(&data()[..13 * 1460]), Ok(13 * 1460));
+    assert_eq!(h.dispatch_all().len(), 10);
+    h.set_time(Instant::ZERO + ms(10));
+    assert_eq!(h.recv(seg(ACK, IRS + 1, Some(at(1)), b"")), None);
+    assert_eq!(h.dispatch_all().len(), 2);
+    assert_eq!(h.recv(sack_ack(at(1), &[(at(2), at(5))])), None);
+    is_data(&h.dispatch().unwrap(), at(1), 1460);
+    h.expect_silence();
+    // At 11 ms the rest of the first flight is SACKed: PRR sends the last
+    // new segment, 12, after the retransmission of 1.
+    h.set_time(Instant::ZERO + ms(11));
+    assert_eq!(h.recv(sack_ack(at(1), &[(at(2), at(12))])), None);
+    is_data(&h.dispatch().unwrap(), at(12), 1460);
+    h.expect_silence();
+    // 12 is SACKed at 21 ms (RACK.rtt 10 ms): the copy of 1, sent at
+    // 10 ms, before 12, is lost (10 + 10 + a zero window <= 21).
+    h.set_time(Instant::ZERO + ms(21));
+    assert_eq!(h.recv(sack_ack(at(1), &[(at(2), at(13))])), None);
+    is_data(&h.dispatch().unwrap(), at(1), 1460);
+    h.expect_silence();
+    assert_eq!(h.stats().retransmissions, 2);
+    assert_eq!(h.stats().tlps_sent, 0);
+    h.set_time(Instant::ZERO + ms(31));
+    assert_eq!(h.recv(seg(ACK, IRS + 1, Some(at(13)), b"")), None);
+    assert_eq!(h.socket.send_queue(), 0);
+    assert_eq!(h.stats().rtos, 0);
+    assert_eq!(h.stats().fast_recoveries, 1);
+}
+
+/// Every ACK of a flight is lost, and so is the first probe: a second
+/// probe follows after twice the timeout (RFC 9002 6.2.1's backoff), the
+/// RTO still running from the first; two unanswered probes are the most,
+/// then only the RTO is left.
+#[test]
+fn a_second_probe_follows_an_unanswered_one() {
+    let mut h = sack_established();
+    assert_eq!(h.socket.send_slice(&data()[..3 * 1460]), Ok(3 * 1460));
+    assert_eq!(h.dispatch_all().len(), 3);
+    h.set_time(Instant::ZERO + ms(10));
+    assert_eq!(h.recv(seg(ACK, IRS + 1, Some(at(1)), b"")), None);
+    h.expect_silence();
+    // PTO 2 * 10 ms after the ACK; then 40 ms after the first probe.
+    for (probe_at, probes) in [(30, 1), (70, 2)] {
+        assert_eq!(h.poll_at(), PollAt::Time(Instant::ZERO + ms(probe_at)));
+        h.set_time(Instant::ZERO + ms(probe_at) - Duration::from_micros(1));
+        h.expect_silence();
+        h.set_time(Instant::ZERO + ms(probe_at));
+        is_data(&h.dispatch().unwrap(), at(2), 1460);
+        h.expect_silence();
+        assert_eq!(h.stats().tlps_sent, probes);
+        assert_eq!(h.socket.timers.retransmit, Some(Instant::ZERO + ms(1030)));
+    }
+    // No third probe: the RTO is next.
+    assert_eq!(h.poll_at(), PollAt::Time(Instant::ZERO + ms(1030)));
+    // The second probe's ACK: everything had arrived.
+    h.set_time(Instant::ZERO + ms(80));
+    assert_eq!(h.recv(sack_ack(at(3), &[(at(2), at(3))])), None);
+    assert_eq!(h.socket.send_queue(), 0);
+    assert_eq!(h.stats().rtos, 0);
+    assert_eq!(h.poll_at(), PollAt::Ingress);
+    // A delivery starts the backoff over: the next flight's probe is again
+    // 2 * SRTT after its last ACK.
+    assert_eq!(
+        h.socket.send_slice(&data()[3 * 1460..5 * 1460]),
+        Ok(2 * 1460)
+    );
+    assert_eq!(h.dispatch_all().len(), 2);
+    h.set_time(Instant::ZERO + ms(90));
+    assert_eq!(h.recv(seg(ACK, IRS + 1, Some(at(4)), b"")), None);
+    let srtt = h.socket.rtt.srtt().unwrap();
+    assert_eq!(
+        h.poll_at(),
+        PollAt::Time(Instant::ZERO + ms(90) + srtt.saturating_mul(2) + ms(200))
+    );
+}
+
+/// After an RTO the probe runs too: the RTO's retransmission arrives but
+/// its ACK is lost, and 2 * SRTT later a probe (the highest segment not
+/// SACKed, nothing new being queued) draws the ACK that ends the episode,
+/// long before the backed-off RTO.
+#[test]
+fn a_probe_follows_the_rtos_retransmission() {
+    let mut h = sack_established();
+    assert_eq!(h.socket.send_slice(&data()[..3 * 1460]), Ok(3 * 1460));
+    assert_eq!(h.dispatch_all().len(), 3);
+    h.set_time(Instant::ZERO + ms(10));
+    assert_eq!(h.recv(seg(ACK, IRS + 1, Some(at(1)), b"")), None);
+    // Segments 1 and 2 and both probes (at 30 and 70 ms) are lost.
+    for probe_at in [30, 70] {
+        h.set_time(Instant::ZERO + ms(probe_at));
+        is_data(&h.dispatch().unwrap(), at(2), 1460);
+    }
+    h.set_time(Instant::ZERO + ms(1030));
+    is_data(&h.dispatch().unwrap(), at(1), 1460);
+    h.expect_silence();
+    assert_eq!(h.stats().rtos, 1);
+    // RTO backed off to 2 s; the probe 2 * SRTT after the retransmission.
+    assert_eq!(h.socket.timers.retransmit, Some(Instant::ZERO + ms(3030)));
+    assert_eq!(h.poll_at(), PollAt::Time(Instant::ZERO + ms(1050)));
+    h.set_time(Instant::ZERO + ms(1050));
+    is_data(&h.dispatch().unwrap(), at(2), 1460);
+    h.expect_silence();
+    assert_eq!(h.stats().tlps_sent, 3);
+    h.set_time(Instant::ZERO + ms(1060));
+    assert_eq!(h.recv(seg(ACK, IRS + 1, Some(at(3)), b"")), None);
+    assert_eq!(h.socket.send_queue(), 0);
+    assert_eq!(h.stats().rtos, 1);
+    assert_eq!(h.poll_at(), PollAt::Ingress);
 }

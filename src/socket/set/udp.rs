@@ -1,0 +1,192 @@
+//! The set's side of UDP and ICMP echo sockets: O(1) demultiplexing of
+//! datagrams and ICMP errors, and the checks the interface makes when it
+//! binds one.
+
+use super::demux::{DemuxKey, Target};
+use super::{SocketHandle, SocketSet};
+use crate::socket::{Context, IcmpErrorReport, Socket};
+use crate::wire::{IpAddress, IpEndpoint, IpListenEndpoint, IpRepr, UdpRepr};
+
+/// What became of a datagram handed to [`SocketSet::process_udp`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UdpDelivery {
+    /// A socket queued it.
+    Queued,
+    /// A socket has its endpoint but dropped it (queue full, or from
+    /// another peer than a connected socket's).
+    Dropped,
+    /// No socket has its endpoint (the interface may answer with a port
+    /// unreachable).
+    NoSocket,
+}
+
+impl<'a> SocketSet<'a> {
+    /// The slot of the socket a datagram from `remote` to `local` is for:
+    /// a connected 4-tuple first, then the exact bound endpoint, then the
+    /// wildcard on the port. Three exact-key lookups at most.
+    fn udp_owner(&self, local: IpEndpoint, remote: IpEndpoint) -> Option<usize> {
+        let keys = [
+            DemuxKey::udp_connection(local, remote),
+            DemuxKey::udp_bound(IpListenEndpoint {
+                addr: Some(local.addr),
+                port: local.port,
+            }),
+            DemuxKey::udp_bound(IpListenEndpoint {
+                addr: None,
+                port: local.port,
+            }),
+        ];
+        keys.iter().find_map(|key| match self.lookup(key)? {
+            Target::Socket(index) => Some(index),
+            // Records are TCP's alone.
+            Target::HalfOpen(_) | Target::TimeWait(_) => None,
+        })
+    }
+
+    /// Hands a UDP datagram (already checked by the interface) to the
+    /// socket bound to its destination.
+    pub(crate) fn process_udp(
+        &mut self,
+        cx: &mut Context,
+        ip: &IpRepr,
+        repr: &UdpRepr,
+    ) -> UdpDelivery {
+        let local = IpEndpoint::new(ip.dst_addr, repr.dst_port);
+        let remote = IpEndpoint::new(ip.src_addr, repr.src_port);
+        let Some(index) = self.udp_owner(local, remote) else {
+            return UdpDelivery::NoSocket;
+        };
+        let Some(item) = self.item_at_mut(index) else {
+            return UdpDelivery::NoSocket;
+        };
+        // Receiving changes neither the socket's key nor its schedule, so
+        // the slot needs no sync. Kinds that speak over UDP (DHCPv4, DNS)
+        // get their arm here.
+        let queued = match &mut item.socket {
+            Socket::Udp(socket) => socket.process(cx, ip, repr),
+            Socket::Tcp(_) | Socket::Icmp(_) => return UdpDelivery::NoSocket,
+        };
+        if queued {
+            UdpDelivery::Queued
+        } else {
+            UdpDelivery::Dropped
+        }
+    }
+
+    /// Hands an ICMP error quoting a UDP datagram from `local` to `remote`
+    /// to the socket that sent it; whether one has that endpoint.
+    pub(crate) fn udp_icmp_error(
+        &mut self,
+        local: IpEndpoint,
+        remote: IpEndpoint,
+        report: IcmpErrorReport,
+    ) -> bool {
+        let Some(index) = self.udp_owner(local, remote) else {
+            return false;
+        };
+        match self.item_at_mut(index).map(|item| &mut item.socket) {
+            Some(Socket::Udp(socket)) => {
+                socket.on_icmp_error(report);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether a UDP socket is bound to `port` on `addr` (`None`: every
+    /// address), or on every address, or (for `None`) on one of `addrs`.
+    pub(crate) fn udp_bound_in_use(
+        &self,
+        addr: Option<IpAddress>,
+        port: u16,
+        addrs: impl Iterator<Item = IpAddress>,
+    ) -> bool {
+        let taken = |addr: Option<IpAddress>| {
+            self.lookup(&DemuxKey::udp_bound(IpListenEndpoint { addr, port }))
+                .is_some()
+        };
+        match addr {
+            Some(_) => taken(addr) || taken(None),
+            None => taken(None) || addrs.into_iter().any(|a| taken(Some(a))),
+        }
+    }
+
+    /// Whether a UDP socket is bound to exactly `local`.
+    pub(crate) fn udp_bound_in_use_exact(&self, local: IpListenEndpoint) -> bool {
+        self.lookup(&DemuxKey::udp_bound(local)).is_some()
+    }
+
+    /// Whether a connected UDP socket has this 4-tuple.
+    pub(crate) fn udp_connection_in_use(&self, local: IpEndpoint, remote: IpEndpoint) -> bool {
+        self.lookup(&DemuxKey::udp_connection(local, remote))
+            .is_some()
+    }
+
+    /// Whether an ICMP socket is bound to echo identifier `ident`.
+    pub(crate) fn icmp_ident_in_use(&self, ident: u16) -> bool {
+        self.lookup(&DemuxKey::icmp_ident(ident)).is_some()
+    }
+
+    fn icmp_owner(&mut self, ident: u16) -> Option<&mut crate::socket::icmp::IcmpSocket<'a>> {
+        let Target::Socket(index) = self.lookup(&DemuxKey::icmp_ident(ident))? else {
+            return None;
+        };
+        match &mut self.item_at_mut(index)?.socket {
+            Socket::Icmp(socket) => Some(socket),
+            _ => None,
+        }
+    }
+
+    /// Hands an echo reply to the ICMP socket bound to its identifier;
+    /// whether one queued it.
+    pub(crate) fn process_icmp_echo(
+        &mut self,
+        cx: &mut Context,
+        from: IpAddress,
+        ident: u16,
+        seq_no: u16,
+        data: &[u8],
+    ) -> bool {
+        self.icmp_owner(ident)
+            .is_some_and(|socket| socket.process_reply(cx, from, seq_no, data))
+    }
+
+    /// Hands an ICMP error quoting one of our echo requests to the socket
+    /// bound to its identifier; whether one has it.
+    pub(crate) fn icmp_echo_error(&mut self, ident: u16, report: IcmpErrorReport) -> bool {
+        match self.icmp_owner(ident) {
+            Some(socket) => {
+                socket.on_icmp_error(report);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Enters the socket `handle` in the demultiplexing table now (after
+    /// the interface bound it), not at the next poll, so the next bind
+    /// sees it; `false` if it could not be (it is then unbound).
+    pub(crate) fn register_now(&mut self, cx: &mut Context, handle: SocketHandle) -> bool {
+        if self.item(handle).is_none() {
+            return false;
+        }
+        let index = handle.index();
+        if self.update_registration(index) {
+            return true;
+        }
+        self.registration_refused(cx, index);
+        false
+    }
+
+    /// A socket that is not TCP could not be entered in the
+    /// demultiplexing table (its key is another socket's, or the table is
+    /// full): it is unbound, and says why.
+    pub(super) fn registration_refused(&mut self, cx: &mut Context, index: usize) {
+        cx.stats.demux_insert_failed += 1;
+        match self.item_at_mut(index).map(|item| &mut item.socket) {
+            Some(Socket::Udp(socket)) => socket.refuse_bind(),
+            Some(Socket::Icmp(socket)) => socket.refuse_bind(),
+            _ => {}
+        }
+    }
+}
