@@ -371,8 +371,9 @@ pub struct Stats {
     /// UDP datagrams for no socket (answered with a port unreachable when
     /// addressed to us alone, within the rate limit).
     pub udp_no_socket: u64,
-    /// UDP datagrams not sent: larger than the MTU (no fragmentation yet),
-    /// or no source address to send from.
+    /// UDP datagrams (and echo requests) not sent: larger than an IPv4
+    /// datagram can be, or no source address to send from. Datagrams
+    /// larger than the MTU go out as fragments (`tx_fragmented`).
     pub tx_drop_udp: u64,
     /// ICMP port unreachable messages sent (RFC 1122 section 4.1.3.1).
     pub icmp_port_unreachable_sent: u64,

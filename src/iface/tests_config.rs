@@ -947,3 +947,89 @@ fn an_echo_request_above_a_lowered_mtu_is_answered_in_fragments() {
     );
     assert_eq!(iface.reassembly().in_flight(), 0);
 }
+
+#[test]
+fn udp_datagrams_larger_than_the_mtu_go_both_ways_in_fragments() {
+    use crate::socket::udp::{UdpPacketBuffer, UdpPacketMetadata, UdpSocket};
+    let (mut iface, mut dev, mut sockets) = setup(config());
+    let buffer = || UdpPacketBuffer::new(vec![UdpPacketMetadata::EMPTY; 4], vec![0u8; 16384]);
+    let h = sockets.add(UdpSocket::new(buffer(), buffer())).unwrap();
+    iface.udp_bind(&mut sockets, h, 9000).unwrap();
+    dev.rx.push_back(arp_request_from_peer());
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    dev.tx.clear();
+
+    // In: 5000 bytes from the peer in four fragments, out of order.
+    let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 253) as u8).collect();
+    let repr = UdpRepr {
+        src_port: 4000,
+        dst_port: 9000,
+        payload: &data,
+    };
+    let mut udp = vec![0u8; repr.buffer_len()];
+    repr.emit(
+        &mut UdpPacket::new_unchecked(&mut udp[..]),
+        &PEER_IP.into(),
+        &OUR_IP.into(),
+        &ChecksumCapabilities::default(),
+    );
+    let mut fragments = peer_fragments(IpProtocol::Udp, 0x99, &udp, 1500);
+    assert_eq!(fragments.len(), 4);
+    fragments.swap(0, 2);
+    for fragment in fragments {
+        dev.rx.push_back(fragment);
+    }
+    iface.poll(Instant::from_millis(1), &mut dev, &mut sockets);
+    let mut received = vec![0u8; 6000];
+    let socket = sockets.get_mut::<UdpSocket>(h).unwrap();
+    let (len, from) = socket.recv_from(&mut received).unwrap();
+    assert_eq!(&received[..len], &data[..]);
+    assert_eq!(from, IpEndpoint::new(PEER_IP.into(), 4000));
+    assert_eq!(iface.stats().reassembly.reassembled, 1);
+
+    // Out: 3000 bytes to the peer in 1480 + 1480 + 48 bytes of UDP.
+    let reply: Vec<u8> = (0..3000u32).map(|i| (i % 241) as u8).collect();
+    sockets
+        .get_mut::<UdpSocket>(h)
+        .unwrap()
+        .send_to(&reply, IpEndpoint::new(PEER_IP.into(), 4000))
+        .unwrap();
+    iface.poll(Instant::from_millis(2), &mut dev, &mut sockets);
+    assert_eq!(dev.tx.len(), 3);
+    let mut reassembler = super::reassembly::Reassembler::new(
+        vec![super::reassembly::ReassemblySlot::EMPTY; 1].into(),
+        vec![0u8; 4096].into(),
+        Default::default(),
+    );
+    let mut outcome = None;
+    for (frame, (len, offset, more)) in
+        dev.tx
+            .iter()
+            .zip([(1500, 0, true), (1500, 1480, true), (68, 2960, false)])
+    {
+        let ip = Ipv4Packet::new_checked(&frame[14..]).unwrap();
+        assert!(ip.verify_checksum());
+        assert_eq!(
+            (
+                ip.total_len(),
+                ip.frag_offset(),
+                ip.more_frags(),
+                ip.dont_frag()
+            ),
+            (len, offset, more, false)
+        );
+        outcome = Some(reassembler.add(Instant::ZERO, &ip));
+    }
+    let Some(super::reassembly::FragmentOutcome::Complete(index)) = outcome else {
+        panic!("{outcome:?}");
+    };
+    let (_, whole) = reassembler.datagram(index).unwrap();
+    let packet = UdpPacket::new_checked(whole).unwrap();
+    assert!(packet.verify_checksum(&OUR_IP.into(), &PEER_IP.into()));
+    assert_eq!((packet.src_port(), packet.dst_port()), (9000, 4000));
+    assert_eq!(packet.payload(), &reply[..]);
+    let stats = iface.stats();
+    assert_eq!((stats.tx_fragmented, stats.tx_fragments), (1, 3));
+    assert_eq!(stats.udp_datagrams_sent, 1);
+    assert_eq!(stats.tx_drop_udp, 0);
+}

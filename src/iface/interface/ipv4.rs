@@ -206,18 +206,10 @@ impl Interface<'_> {
                     data,
                 },
             ) => {
-                // The 8-byte echo header with the checksum over all of the
-                // message (RFC 792), so the data is never copied to join it.
-                let mut head = [0u8; 8];
-                head[4..6].copy_from_slice(&ident.to_be_bytes());
-                head[6..8].copy_from_slice(&seq_no.to_be_bytes());
-                let sum = !crate::wire::checksum::combine(&[
-                    crate::wire::checksum::data(&head),
-                    crate::wire::checksum::data(data),
-                ]);
-                head[2..4].copy_from_slice(&sum.to_be_bytes());
+                let head = echo_head(0, ident, seq_no, data);
                 self.link
                     .emit_ipv4(device, caps, now, mtu, &header, &head, data)
+                    .map(drop)
             }
             Reply::Icmp(header, icmp) => {
                 // Errors quote at most a header and 8 bytes: small.
@@ -231,6 +223,7 @@ impl Interface<'_> {
                         );
                         self.link
                             .emit_ipv4(device, caps, now, mtu, &header, bytes, &[])
+                            .map(drop)
                     }
                     None => {
                         self.link.stats.tx_drop_too_big += 1;
@@ -245,6 +238,22 @@ impl Interface<'_> {
             self.link.stats.tx_device_busy += 1;
         }
     }
+}
+
+/// The 8-byte header of an echo message (`kind` 8: request, 0: reply)
+/// with the checksum over it and `data` (RFC 792), so the data never has
+/// to be copied next to it.
+pub(super) fn echo_head(kind: u8, ident: u16, seq_no: u16, data: &[u8]) -> [u8; 8] {
+    let mut head = [0u8; 8];
+    head[0] = kind;
+    head[4..6].copy_from_slice(&ident.to_be_bytes());
+    head[6..8].copy_from_slice(&seq_no.to_be_bytes());
+    let sum = !crate::wire::checksum::combine(&[
+        crate::wire::checksum::data(&head),
+        crate::wire::checksum::data(data),
+    ]);
+    head[2..4].copy_from_slice(&sum.to_be_bytes());
+    head
 }
 
 /// A checksum setting with software verification on receive added.
@@ -266,10 +275,11 @@ impl Link<'_> {
     /// Larger than `mtu`, it goes out as fragments (RFC 791) unless DF is
     /// set, when it is dropped (counted in `tx_drop_too_big`).
     ///
-    /// `Err(TxBusy)` when the device has no transmit token for a packet:
-    /// fragments already sent are wasted (the receiver's reassembly times
-    /// them out), and the caller may send the datagram again (it gets a
-    /// new identification).
+    /// `Ok(true)` when it went out or was held for ARP, `Ok(false)` when it
+    /// was dropped (counted). `Err(TxBusy)` when the device has no transmit
+    /// token for a packet: fragments already sent are wasted (the
+    /// receiver's reassembly times them out), and the caller may send the
+    /// datagram again (it gets a new identification).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn emit_ipv4<D: Device + ?Sized>(
         &mut self,
@@ -280,7 +290,7 @@ impl Link<'_> {
         header: &Ipv4Repr,
         head: &[u8],
         body: &[u8],
-    ) -> Result<(), TxBusy> {
+    ) -> Result<bool, TxBusy> {
         let ident = if header.dont_frag {
             self.next_ident()
         } else {
@@ -292,7 +302,7 @@ impl Link<'_> {
         };
         let Ok(mut packets) = Ipv4Fragmenter::new(*header, ident, head, body, mtu) else {
             self.stats.tx_drop_too_big += 1;
-            return Ok(());
+            return Ok(false);
         };
         let fragmented = packets.count() > 1;
         let medium = caps.medium;
@@ -305,7 +315,7 @@ impl Link<'_> {
                     Some(hop) if !dst.is_multicast() => hop,
                     _ => {
                         self.stats.tx_drop_no_route += 1;
-                        return Ok(());
+                        return Ok(false);
                     }
                 };
                 match self.neighbors.resolve(IpAddress::Ipv4(next_hop), now) {
@@ -323,11 +333,11 @@ impl Link<'_> {
                             }
                         }
                         self.stats.tx_fragmented += u64::from(fragmented);
-                        return Ok(());
+                        return Ok(true);
                     }
                     Resolution::CacheFull => {
                         self.stats.tx_drop_neighbor_cache_full += 1;
-                        return Ok(());
+                        return Ok(false);
                     }
                 }
             }
@@ -346,7 +356,7 @@ impl Link<'_> {
             self.stats.tx_frames += 1;
             self.stats.tx_fragments += u64::from(fragmented);
         }
-        Ok(())
+        Ok(true)
     }
 }
 

@@ -530,8 +530,8 @@ impl<'a> Interface<'a> {
         let link = &mut self.link;
         let (sent, busy) = sockets.egress(cx, |cx, packet| match packet {
             Packet::Tcp(ip, tcp) => link.emit_tcp(device, caps, cx.now, &ip, &tcp, cx.segment_size),
-            Packet::Udp(out) => link.emit_udp(device, caps, cx.now, &out),
-            Packet::IcmpEcho(out) => link.emit_echo(device, caps, cx.now, &out),
+            Packet::Udp(out) => link.emit_udp(device, caps, cx.now, cx.ip_mtu, &out),
+            Packet::IcmpEcho(out) => link.emit_echo(device, caps, cx.now, cx.ip_mtu, &out),
         });
         if busy.is_some() {
             self.link.stats.tx_device_busy += 1;
