@@ -110,7 +110,7 @@ impl Interface<'_> {
                 .process_tcp(cx, caps, sockets, &ip, payload)
                 .map(|(ip, tcp)| Reply::Tcp(ip, tcp)),
             // The UDP hook (owned by the UDP code in `udp.rs`).
-            IpProtocol::Udp => self.process_udp(cx, caps, sockets, &ipv4, broadcast, payload),
+            IpProtocol::Udp => self.process_udp(cx, caps, sockets, ipv4, broadcast, payload),
             _ => {
                 self.link.stats.rx_drop_unknown_protocol += 1;
                 None
