@@ -36,6 +36,9 @@ fn main() -> std::process::ExitCode {
         case!(removing_the_address_ends_a_kernel_connection)
             .root()
             .programs(&["ip", "ethtool"]),
+        case!(kernel_udp_echo_of_1_to_65507_bytes_fragmented_both_ways)
+            .root()
+            .programs(&["ip", "ethtool"]),
     ])
 }
 
@@ -198,6 +201,67 @@ fn removing_the_address_ends_a_kernel_connection() {
     // The listener on the port answers the stray segment (RFC 9293 section
     // 3.10.7.2: an ACK to LISTEN draws a RST).
     assert_eq!(stats.tcp_rsts_sent, 1, "{stats:#?}");
+}
+
+/// The kernel sends UDP datagrams of 1 to 65,507 bytes to a pollnet UDP
+/// socket, which echoes each back: both directions fragmented to the
+/// 1500-byte MTU above 1472 bytes, every datagram byte-exact.
+fn kernel_udp_echo_of_1_to_65507_bytes_fragmented_both_ways() {
+    use pollnet::socket::udp::{UdpPacketBuffer, UdpPacketMetadata, UdpSocket};
+    const SIZES: [usize; 7] = [1, 1472, 1473, 2961, 8000, 30000, 65507];
+    let _serial = serial();
+    let _timer = CaseTimer::start("netconfig: UDP echo with fragments");
+    let net = create_net();
+    let mut stack = open_stack(&net, pollnet_config(tcp_config(MSL)));
+    let buffer = || UdpPacketBuffer::new(vec![UdpPacketMetadata::EMPTY; 8], vec![0u8; 1 << 18]);
+    let h = stack
+        .sockets
+        .add(UdpSocket::new(buffer(), buffer()))
+        .unwrap();
+    stack.iface.udp_bind(&mut stack.sockets, h, 7007).unwrap();
+    let kernel = net.ns.spawn(|| -> Result<(), String> {
+        let socket = std::net::UdpSocket::bind("192.0.2.2:0").map_err(|e| e.to_string())?;
+        socket
+            .connect("192.0.2.1:7007")
+            .map_err(|e| e.to_string())?;
+        socket
+            .set_read_timeout(Some(StdDuration::from_secs(5)))
+            .unwrap();
+        let mut back = vec![0u8; 65536];
+        for (round, size) in SIZES.into_iter().enumerate() {
+            let sent: Vec<u8> = (0..size).map(|i| (i * 31 + round) as u8).collect();
+            socket
+                .send(&sent)
+                .map_err(|e| format!("send {size}: {e}"))?;
+            let n = socket
+                .recv(&mut back)
+                .map_err(|e| format!("echo of {size}: {e}"))?;
+            if back[..n] != sent[..] {
+                return Err(format!("echo of {size} bytes differs ({n} bytes back)"));
+            }
+        }
+        Ok(())
+    });
+    let mut scratch = vec![0u8; 65536];
+    let mut echoed = 0;
+    stack.run_until(StdDuration::from_secs(30), "UDP echo", |st| {
+        let socket = st.sockets.get_mut::<UdpSocket>(h).unwrap();
+        if let Ok((n, from)) = socket.recv_from(&mut scratch) {
+            socket.send_to(&scratch[..n], from).expect("room to echo");
+            echoed += 1;
+        }
+        kernel.is_finished().then_some(())
+    });
+    kernel.join().unwrap().expect("every echo byte-exact");
+    assert_eq!(echoed, SIZES.len());
+    let stats = stack.iface.stats();
+    // Fragments each way: 1473 + 8 bytes of UDP need 2, 2961 + 8 need 3,
+    // 8008 need 6, 30008 need 21, 65515 need 45.
+    let fragments = 2 + 3 + 6 + 21 + 45;
+    assert_eq!(stats.reassembly.fragments, fragments);
+    assert_eq!(stats.reassembly.reassembled, 5);
+    assert_eq!((stats.tx_fragmented, stats.tx_fragments), (5, fragments));
+    assert_eq!(stats.tx_drop_udp, 0);
 }
 
 fn kernel_pings_pollnet_with_fragments_both_ways() {
