@@ -31,6 +31,7 @@ struct ScriptDevice {
     rx: VecDeque<Vec<u8>>,
     tx: Vec<Vec<u8>>,
     mtu: Option<usize>,
+    medium_ip: bool,
 }
 
 struct Rx(Vec<u8>);
@@ -68,6 +69,9 @@ impl Device for ScriptDevice {
         let mut caps = DeviceCapabilities::default();
         if let Some(mtu) = self.mtu {
             caps.max_transmission_unit = mtu;
+        }
+        if self.medium_ip {
+            caps.medium = crate::phy::Medium::Ip;
         }
         caps
     }
@@ -1032,4 +1036,37 @@ fn udp_datagrams_larger_than_the_mtu_go_both_ways_in_fragments() {
     assert_eq!((stats.tx_fragmented, stats.tx_fragments), (1, 3));
     assert_eq!(stats.udp_datagrams_sent, 1);
     assert_eq!(stats.tx_drop_udp, 0);
+}
+
+#[test]
+fn on_the_ip_medium_fragments_go_out_as_bare_packets() {
+    let (mut iface, mut dev, mut sockets) = setup(config());
+    dev.medium_ip = true;
+    let data = vec![0xc3u8; 2000];
+    let request = Icmpv4Repr::EchoRequest {
+        ident: 5,
+        seq_no: 6,
+        data: &data,
+    };
+    let mut icmp = vec![0u8; request.buffer_len()];
+    request.emit(
+        &mut Icmpv4Packet::new_unchecked(&mut icmp[..]),
+        &ChecksumCapabilities::default(),
+    );
+    for frame in peer_fragments(IpProtocol::Icmp, 3, &icmp, 1500) {
+        // Bare IP packets: no Ethernet header.
+        dev.rx.push_back(frame[14..].to_vec());
+    }
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    let sizes: Vec<(usize, u16, bool)> = dev
+        .tx
+        .iter()
+        .map(|p| {
+            let ip = Ipv4Packet::new_checked(&p[..]).unwrap();
+            assert!(ip.verify_checksum());
+            (p.len(), ip.frag_offset(), ip.more_frags())
+        })
+        .collect();
+    assert_eq!(sizes, vec![(1500, 0, true), (548, 1480, false)]);
+    assert_eq!(iface.stats().icmp_echo_replies, 1);
 }
