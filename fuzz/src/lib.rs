@@ -2,6 +2,7 @@
 //! (tests/fuzz_corpus.rs includes these files with `#[path]`).
 
 pub mod client_events;
+pub mod reassembly;
 mod roundtrip;
 pub mod socket_events;
 pub mod world;

@@ -9,8 +9,10 @@
 //! through one [`NeighborCache`](neighbor::NeighborCache) with the NUD
 //! states of RFC 4861 section 7.3, for ARP (and NDP).
 
+pub mod fragment;
 mod interface;
 pub mod neighbor;
+pub mod reassembly;
 pub mod route;
 
 #[cfg(all(test, feature = "std"))]
@@ -23,6 +25,7 @@ mod tests_link;
 pub use self::interface::{Dhcpv4ApplyError, Interface, InterfaceStorage};
 
 use self::neighbor::{NeighborConfig, NeighborStats};
+use self::reassembly::{ReassemblyConfig, ReassemblyStats};
 pub use crate::socket::TraceEvent;
 use crate::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 
@@ -71,6 +74,9 @@ pub struct Config {
     /// defaults). ReachableTime is drawn from `random_seed` between 0.5 and
     /// 1.5 times `neighbor.base_reachable_time` (RFC 4861 section 6.3.2).
     pub neighbor: NeighborConfig,
+    /// IPv4 reassembly settings (the timeout; the storage comes with the
+    /// interface's, [`InterfaceStorage`]).
+    pub reassembly: ReassemblyConfig,
 }
 
 impl Config {
@@ -101,6 +107,7 @@ impl Config {
             random_seed,
             drop_syn_fin: false,
             neighbor: NeighborConfig::default(),
+            reassembly: ReassemblyConfig::default(),
         }
     }
 
@@ -136,6 +143,12 @@ impl Config {
     /// Sets [`drop_syn_fin`](Config::drop_syn_fin).
     pub fn with_drop_syn_fin(mut self, drop: bool) -> Config {
         self.drop_syn_fin = drop;
+        self
+    }
+
+    /// Sets the reassembly settings.
+    pub fn with_reassembly(mut self, reassembly: ReassemblyConfig) -> Config {
+        self.reassembly = reassembly;
         self
     }
 
@@ -228,7 +241,10 @@ pub struct Stats {
     pub rx_drop_ipv4_malformed: u64,
     /// IPv4 header checksum failures.
     pub rx_drop_ipv4_checksum: u64,
-    /// IPv4 fragments (no reassembly yet).
+    /// IPv4 fragments dropped before reassembly: their header failed the
+    /// checks every datagram passes, or the interface has no reassembly
+    /// storage. What reassembly itself drops is in
+    /// [`reassembly`](Stats::reassembly).
     pub rx_drop_ipv4_fragment: u64,
     /// IPv4 packets for another address.
     pub rx_drop_ipv4_not_for_us: u64,
@@ -300,6 +316,13 @@ pub struct Stats {
     pub tx_drop_neighbor_cache_full: u64,
     /// Packets with no route (off-link and no gateway).
     pub tx_drop_no_route: u64,
+    /// IPv4 datagrams not sent because they exceed the MTU with DF set
+    /// (or cannot be fragmented to it).
+    pub tx_drop_too_big: u64,
+    /// IPv4 datagrams sent as fragments (RFC 791), and the fragments.
+    pub tx_fragmented: u64,
+    /// Fragments sent (each counts in `tx_frames` too).
+    pub tx_fragments: u64,
     /// TCP segments sent.
     pub tcp_segments_sent: u64,
     /// TCP retransmissions.
@@ -348,8 +371,9 @@ pub struct Stats {
     /// UDP datagrams for no socket (answered with a port unreachable when
     /// addressed to us alone, within the rate limit).
     pub udp_no_socket: u64,
-    /// UDP datagrams not sent: larger than the MTU (no fragmentation yet),
-    /// or no source address to send from.
+    /// UDP datagrams (and echo requests) not sent: larger than an IPv4
+    /// datagram can be, or no source address to send from. Datagrams
+    /// larger than the MTU go out as fragments (`tx_fragmented`).
     pub tx_drop_udp: u64,
     /// ICMP port unreachable messages sent (RFC 1122 section 4.1.3.1).
     pub icmp_port_unreachable_sent: u64,
@@ -365,4 +389,7 @@ pub struct Stats {
     /// The neighbor cache's events: failed resolutions, unreachable
     /// entries, upper-layer confirmations, address changes, evictions.
     pub neighbor: NeighborStats,
+    /// IPv4 reassembly: fragments, datagrams reassembled, timed out,
+    /// discarded for overlaps or for want of space.
+    pub reassembly: ReassemblyStats,
 }

@@ -31,6 +31,7 @@ struct ScriptDevice {
     rx: VecDeque<Vec<u8>>,
     tx: Vec<Vec<u8>>,
     mtu: Option<usize>,
+    medium_ip: bool,
 }
 
 struct Rx(Vec<u8>);
@@ -68,6 +69,9 @@ impl Device for ScriptDevice {
         let mut caps = DeviceCapabilities::default();
         if let Some(mtu) = self.mtu {
             caps.max_transmission_unit = mtu;
+        }
+        if self.medium_ip {
+            caps.medium = crate::phy::Medium::Ip;
         }
         caps
     }
@@ -591,4 +595,478 @@ fn the_interface_mtu_caps_the_device_for_new_connections_mss() {
         mss_of_new_connection(&mut iface, &mut dev, &mut sockets, 4, Instant::from_secs(3)),
         Some(8960)
     );
+}
+
+/// An IPv4 frame from `PEER_IP` to `OUR_IP` carrying `ip_packet` (a whole
+/// IPv4 packet, header included).
+fn ip_frame(ip_packet: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0u8; 14];
+    EthernetRepr {
+        src_addr: PEER_MAC,
+        dst_addr: OUR_MAC,
+        ethertype: EthernetProtocol::Ipv4,
+    }
+    .emit(&mut EthernetFrame::new_unchecked(&mut frame[..]));
+    frame.extend_from_slice(ip_packet);
+    frame
+}
+
+/// The fragments of `payload` (protocol `protocol`) from the peer to us,
+/// cut to `mtu`.
+fn peer_fragments(protocol: IpProtocol, ident: u16, payload: &[u8], mtu: usize) -> Vec<Vec<u8>> {
+    let header = Ipv4Repr {
+        src_addr: PEER_IP,
+        dst_addr: OUR_IP,
+        next_header: protocol,
+        payload_len: payload.len(),
+        hop_limit: 64,
+        dont_frag: false,
+        ecn: IpEcn::NotEct,
+    };
+    let mut fragmenter =
+        super::fragment::Ipv4Fragmenter::new(header, ident, &[], payload, mtu).unwrap();
+    let mut out = Vec::new();
+    while let Some(len) = fragmenter.next_len() {
+        let mut packet = vec![0u8; len];
+        fragmenter
+            .emit_next(&mut packet, &ChecksumCapabilities::default())
+            .unwrap();
+        out.push(ip_frame(&packet));
+    }
+    out
+}
+
+fn arp_request_from_peer() -> Vec<u8> {
+    let request = ArpRepr::EthernetIpv4 {
+        operation: ArpOperation::Request,
+        source_hardware_addr: PEER_MAC,
+        source_protocol_addr: PEER_IP,
+        target_hardware_addr: EthernetAddress([0; 6]),
+        target_protocol_addr: OUR_IP,
+    };
+    let mut frame = vec![0u8; 14 + request.buffer_len()];
+    EthernetRepr {
+        src_addr: PEER_MAC,
+        dst_addr: EthernetAddress::BROADCAST,
+        ethertype: EthernetProtocol::Arp,
+    }
+    .emit(&mut EthernetFrame::new_unchecked(&mut frame[..]));
+    request.emit(&mut ArpPacket::new_unchecked(&mut frame[14..]));
+    frame
+}
+
+#[test]
+fn a_fragmented_ping_is_reassembled_and_answered_in_fragments() {
+    let (mut iface, mut dev, mut sockets) = setup(config());
+    dev.rx.push_back(arp_request_from_peer());
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    dev.tx.clear();
+
+    // `ping -s 4000`: 4008 bytes of ICMP in three fragments, the last first.
+    let data: Vec<u8> = (0..4000u32).map(|i| (i * 31 % 256) as u8).collect();
+    let request = Icmpv4Repr::EchoRequest {
+        ident: 0x4242,
+        seq_no: 3,
+        data: &data,
+    };
+    let mut icmp = vec![0u8; request.buffer_len()];
+    request.emit(
+        &mut Icmpv4Packet::new_unchecked(&mut icmp[..]),
+        &ChecksumCapabilities::default(),
+    );
+    let mut fragments = peer_fragments(IpProtocol::Icmp, 0x0777, &icmp, 1500);
+    assert_eq!(fragments.len(), 3);
+    fragments.rotate_right(1);
+    for fragment in &fragments[..2] {
+        dev.rx.push_back(fragment.clone());
+    }
+    let t = Instant::from_millis(10);
+    iface.poll(t, &mut dev, &mut sockets);
+    assert!(dev.tx.is_empty());
+    // Waiting fragments put the reassembly deadline in poll_at.
+    assert_eq!(iface.poll_at(&sockets), Some(t + Duration::from_secs(15)));
+    dev.rx.push_back(fragments[2].clone());
+    iface.poll(t, &mut dev, &mut sockets);
+    let stats = iface.stats();
+    assert_eq!(
+        (stats.reassembly.fragments, stats.reassembly.reassembled),
+        (3, 1)
+    );
+    assert_eq!(stats.icmp_echo_replies, 1);
+    assert_eq!((stats.tx_fragmented, stats.tx_fragments), (1, 3));
+    // The reassembly deadline left poll_at (a neighbor timer may remain).
+    assert_ne!(iface.poll_at(&sockets), Some(t + Duration::from_secs(15)));
+
+    // Three fragments of 1480, 1480 and 1048 bytes of ICMP back, to the
+    // peer, with one identification, offsets 0, 185 and 370 units.
+    assert_eq!(dev.tx.len(), 3);
+    let mut reassembler = super::reassembly::Reassembler::new(
+        vec![super::reassembly::ReassemblySlot::EMPTY; 1].into(),
+        vec![0u8; 8192].into(),
+        Default::default(),
+    );
+    let mut outcome = None;
+    let mut idents = Vec::new();
+    for (frame, (len, offset, more)) in
+        dev.tx
+            .iter()
+            .zip([(1500, 0, true), (1500, 1480, true), (1068, 2960, false)])
+    {
+        let eth = EthernetFrame::new_checked(&frame[..]).unwrap();
+        assert_eq!((eth.dst_addr(), eth.src_addr()), (PEER_MAC, OUR_MAC));
+        let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
+        assert!(ip.verify_checksum());
+        assert_eq!(
+            (
+                ip.total_len(),
+                ip.frag_offset(),
+                ip.more_frags(),
+                ip.dont_frag()
+            ),
+            (len, offset, more, false)
+        );
+        assert_eq!((ip.src_addr(), ip.dst_addr()), (OUR_IP, PEER_IP));
+        idents.push(ip.ident());
+        outcome = Some(reassembler.add(t, &ip));
+    }
+    assert!(idents.iter().all(|&i| i == idents[0]));
+    let Some(super::reassembly::FragmentOutcome::Complete(index)) = outcome else {
+        panic!("{outcome:?}");
+    };
+    let (_, reply) = reassembler.datagram(index).unwrap();
+    let reply = Icmpv4Repr::parse(
+        &Icmpv4Packet::new_checked(reply).unwrap(),
+        &ChecksumCapabilities::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        reply,
+        Icmpv4Repr::EchoReply {
+            ident: 0x4242,
+            seq_no: 3,
+            data: &data
+        }
+    );
+}
+
+#[test]
+fn a_fragmented_syn_reaches_its_listener_and_lost_fragments_time_out() {
+    let (mut iface, mut dev, mut sockets) = setup(config());
+    let listener = client(&mut sockets);
+    sockets
+        .listen(listener, 80, 4, ChildBuffers::Alloc { rx: 1024, tx: 1024 })
+        .unwrap();
+    dev.rx.push_back(arp_request_from_peer());
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    dev.tx.clear();
+
+    let segment = syn(6000, 80, 999);
+    let mut tcp = vec![0u8; segment.buffer_len()];
+    segment.emit(
+        &mut TcpPacket::new_unchecked(&mut tcp[..]),
+        &PEER_IP.into(),
+        &OUR_IP.into(),
+        &ChecksumCapabilities::default(),
+    );
+    // 24 bytes of TCP: 16 then 8.
+    let fragments = peer_fragments(IpProtocol::Tcp, 5, &tcp, 36);
+    assert_eq!(fragments.len(), 2);
+    for fragment in fragments {
+        dev.rx.push_back(fragment);
+    }
+    iface.poll(Instant::from_millis(1), &mut dev, &mut sockets);
+    let sent = tcp_sent(&dev.tx);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].1.flags, TcpFlags::SYN | TcpFlags::ACK);
+    assert_eq!(sent[0].1.ack_number, SeqNumber(1000));
+    assert_eq!(iface.stats().tcp_segments_received, 1);
+
+    // A corrupted reassembled segment fails its checksum in software.
+    let mut bad = tcp.clone();
+    bad[2] = 0x1f; // another destination port, checksum unchanged
+    let bad_fragments = peer_fragments(IpProtocol::Tcp, 6, &bad, 36);
+    for fragment in bad_fragments {
+        dev.rx.push_back(fragment);
+    }
+    iface.poll(Instant::from_millis(2), &mut dev, &mut sockets);
+    assert_eq!(iface.stats().rx_drop_tcp_checksum, 1);
+
+    // Only the first fragment of another: it times out at 15 s exactly.
+    let lost = peer_fragments(IpProtocol::Tcp, 7, &tcp, 36);
+    dev.rx.push_back(lost[0].clone());
+    let t = Instant::from_secs(1);
+    iface.poll(t, &mut dev, &mut sockets);
+    let deadline = t + Duration::from_secs(15);
+    assert!(iface.poll_at(&sockets).is_some_and(|at| at <= deadline));
+    iface.poll(deadline - Duration::from_micros(1), &mut dev, &mut sockets);
+    assert_eq!(iface.stats().reassembly.timed_out, 0);
+    assert_eq!(
+        (
+            iface.reassembly().in_flight(),
+            iface.reassembly().memory_used()
+        ),
+        (1, 16)
+    );
+    iface.poll(deadline, &mut dev, &mut sockets);
+    assert_eq!(iface.stats().reassembly.timed_out, 1);
+    assert_eq!(
+        (
+            iface.reassembly().in_flight(),
+            iface.reassembly().memory_used()
+        ),
+        (0, 0)
+    );
+
+    // A shorter timeout, set at run time, applies to the next datagram.
+    let mut config = iface.reassembly().config();
+    config.timeout = Duration::from_secs(2);
+    iface.set_reassembly_config(config);
+    dev.rx.push_back(lost[0].clone());
+    iface.poll(deadline, &mut dev, &mut sockets);
+    iface.poll(deadline + Duration::from_secs(2), &mut dev, &mut sockets);
+    assert_eq!(iface.stats().reassembly.timed_out, 2);
+}
+
+#[test]
+fn fragments_wait_for_arp_together_and_df_datagrams_are_not_fragmented() {
+    let (mut iface, mut dev, mut sockets) = setup(config());
+    // No ARP first: the reply's fragments are held until the peer answers.
+    let data = vec![0x5au8; 3000];
+    let request = Icmpv4Repr::EchoRequest {
+        ident: 1,
+        seq_no: 1,
+        data: &data,
+    };
+    let mut icmp = vec![0u8; request.buffer_len()];
+    request.emit(
+        &mut Icmpv4Packet::new_unchecked(&mut icmp[..]),
+        &ChecksumCapabilities::default(),
+    );
+    for fragment in peer_fragments(IpProtocol::Icmp, 9, &icmp, 1500) {
+        dev.rx.push_back(fragment);
+    }
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    assert_eq!(arp_targets(&dev.tx), vec![PEER_IP]);
+    assert_eq!(dev.tx.len(), 1);
+    let answer = ArpRepr::EthernetIpv4 {
+        operation: ArpOperation::Reply,
+        source_hardware_addr: PEER_MAC,
+        source_protocol_addr: PEER_IP,
+        target_hardware_addr: OUR_MAC,
+        target_protocol_addr: OUR_IP,
+    };
+    let mut frame = vec![0u8; 14 + answer.buffer_len()];
+    EthernetRepr {
+        src_addr: PEER_MAC,
+        dst_addr: OUR_MAC,
+        ethertype: EthernetProtocol::Arp,
+    }
+    .emit(&mut EthernetFrame::new_unchecked(&mut frame[..]));
+    answer.emit(&mut ArpPacket::new_unchecked(&mut frame[14..]));
+    dev.rx.push_back(frame);
+    dev.tx.clear();
+    iface.poll(Instant::from_millis(5), &mut dev, &mut sockets);
+    let sizes: Vec<(u16, u16, bool)> = dev
+        .tx
+        .iter()
+        .map(|f| {
+            let ip = Ipv4Packet::new_checked(&f[14..]).unwrap();
+            assert!(ip.verify_checksum());
+            (ip.total_len(), ip.frag_offset(), ip.more_frags())
+        })
+        .collect();
+    assert_eq!(
+        sizes,
+        vec![(1500, 0, true), (1500, 1480, true), (68, 2960, false)]
+    );
+    assert_eq!(iface.stats().arp_held_dropped, 0);
+}
+
+#[test]
+fn every_configuration_error_is_a_std_error_with_its_own_text() {
+    use super::fragment::FragmentError;
+    use super::route::RouteError;
+    let errors: Vec<std::boxed::Box<dyn core::error::Error>> = vec![
+        std::boxed::Box::new(AddressError::Full),
+        std::boxed::Box::new(AddressError::NotUnicast),
+        std::boxed::Box::new(AddressError::Unsupported),
+        std::boxed::Box::new(AddressError::NotFound),
+        std::boxed::Box::new(RouteError::TableFull),
+        std::boxed::Box::new(RouteError::VersionMismatch),
+        std::boxed::Box::new(RouteError::GatewayNotUnicast),
+        std::boxed::Box::new(FragmentError::DontFragment),
+        std::boxed::Box::new(FragmentError::MtuTooSmall),
+        std::boxed::Box::new(FragmentError::BadLength),
+        std::boxed::Box::new(TcpError::AddressRemoved),
+    ];
+    let mut texts: Vec<std::string::String> = errors.iter().map(|e| format!("{e}")).collect();
+    assert!(texts.iter().all(|t| !t.is_empty()));
+    texts.sort();
+    texts.dedup();
+    assert_eq!(texts.len(), errors.len());
+    assert_eq!(
+        format!("{}", crate::socket::tcp::Cause::AddressRemoved),
+        "address removed"
+    );
+}
+
+#[test]
+fn an_echo_request_above_a_lowered_mtu_is_answered_in_fragments() {
+    let (mut iface, mut dev, mut sockets) = setup(config().with_ip_mtu(576));
+    dev.rx.push_back(arp_request_from_peer());
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    dev.tx.clear();
+    // 1000 bytes of ICMP, unfragmented (the device's MTU is 1500).
+    let data = vec![0x33u8; 992];
+    let request = Icmpv4Repr::EchoRequest {
+        ident: 2,
+        seq_no: 9,
+        data: &data,
+    };
+    let mut icmp = vec![0u8; request.buffer_len()];
+    request.emit(
+        &mut Icmpv4Packet::new_unchecked(&mut icmp[..]),
+        &ChecksumCapabilities::default(),
+    );
+    let frames = peer_fragments(IpProtocol::Icmp, 4, &icmp, 1500);
+    assert_eq!(frames.len(), 1);
+    dev.rx.push_back(frames[0].clone());
+    iface.poll(Instant::from_millis(1), &mut dev, &mut sockets);
+    // 552 + 448 bytes of ICMP in two fragments of at most 576 bytes.
+    let sizes: Vec<(u16, u16, bool)> = dev
+        .tx
+        .iter()
+        .map(|f| {
+            let ip = Ipv4Packet::new_checked(&f[14..]).unwrap();
+            (ip.total_len(), ip.frag_offset(), ip.more_frags())
+        })
+        .collect();
+    assert_eq!(sizes, vec![(572, 0, true), (468, 552, false)]);
+    let stats = iface.stats();
+    assert_eq!(stats.icmp_echo_replies, 1);
+    // Not a reassembly: its counters stay still, and the slot is free.
+    assert_eq!(
+        (stats.reassembly.fragments, stats.reassembly.reassembled),
+        (0, 0)
+    );
+    assert_eq!(iface.reassembly().in_flight(), 0);
+}
+
+#[test]
+fn udp_datagrams_larger_than_the_mtu_go_both_ways_in_fragments() {
+    use crate::socket::udp::{UdpPacketBuffer, UdpPacketMetadata, UdpSocket};
+    let (mut iface, mut dev, mut sockets) = setup(config());
+    let buffer = || UdpPacketBuffer::new(vec![UdpPacketMetadata::EMPTY; 4], vec![0u8; 16384]);
+    let h = sockets.add(UdpSocket::new(buffer(), buffer())).unwrap();
+    iface.udp_bind(&mut sockets, h, 9000).unwrap();
+    dev.rx.push_back(arp_request_from_peer());
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    dev.tx.clear();
+
+    // In: 5000 bytes from the peer in four fragments, out of order.
+    let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 253) as u8).collect();
+    let repr = UdpRepr {
+        src_port: 4000,
+        dst_port: 9000,
+        payload: &data,
+    };
+    let mut udp = vec![0u8; repr.buffer_len()];
+    repr.emit(
+        &mut UdpPacket::new_unchecked(&mut udp[..]),
+        &PEER_IP.into(),
+        &OUR_IP.into(),
+        &ChecksumCapabilities::default(),
+    );
+    let mut fragments = peer_fragments(IpProtocol::Udp, 0x99, &udp, 1500);
+    assert_eq!(fragments.len(), 4);
+    fragments.swap(0, 2);
+    for fragment in fragments {
+        dev.rx.push_back(fragment);
+    }
+    iface.poll(Instant::from_millis(1), &mut dev, &mut sockets);
+    let mut received = vec![0u8; 6000];
+    let socket = sockets.get_mut::<UdpSocket>(h).unwrap();
+    let (len, from) = socket.recv_from(&mut received).unwrap();
+    assert_eq!(&received[..len], &data[..]);
+    assert_eq!(from, IpEndpoint::new(PEER_IP.into(), 4000));
+    assert_eq!(iface.stats().reassembly.reassembled, 1);
+
+    // Out: 3000 bytes to the peer in 1480 + 1480 + 48 bytes of UDP.
+    let reply: Vec<u8> = (0..3000u32).map(|i| (i % 241) as u8).collect();
+    sockets
+        .get_mut::<UdpSocket>(h)
+        .unwrap()
+        .send_to(&reply, IpEndpoint::new(PEER_IP.into(), 4000))
+        .unwrap();
+    iface.poll(Instant::from_millis(2), &mut dev, &mut sockets);
+    assert_eq!(dev.tx.len(), 3);
+    let mut reassembler = super::reassembly::Reassembler::new(
+        vec![super::reassembly::ReassemblySlot::EMPTY; 1].into(),
+        vec![0u8; 4096].into(),
+        Default::default(),
+    );
+    let mut outcome = None;
+    for (frame, (len, offset, more)) in
+        dev.tx
+            .iter()
+            .zip([(1500, 0, true), (1500, 1480, true), (68, 2960, false)])
+    {
+        let ip = Ipv4Packet::new_checked(&frame[14..]).unwrap();
+        assert!(ip.verify_checksum());
+        assert_eq!(
+            (
+                ip.total_len(),
+                ip.frag_offset(),
+                ip.more_frags(),
+                ip.dont_frag()
+            ),
+            (len, offset, more, false)
+        );
+        outcome = Some(reassembler.add(Instant::ZERO, &ip));
+    }
+    let Some(super::reassembly::FragmentOutcome::Complete(index)) = outcome else {
+        panic!("{outcome:?}");
+    };
+    let (_, whole) = reassembler.datagram(index).unwrap();
+    let packet = UdpPacket::new_checked(whole).unwrap();
+    assert!(packet.verify_checksum(&OUR_IP.into(), &PEER_IP.into()));
+    assert_eq!((packet.src_port(), packet.dst_port()), (9000, 4000));
+    assert_eq!(packet.payload(), &reply[..]);
+    let stats = iface.stats();
+    assert_eq!((stats.tx_fragmented, stats.tx_fragments), (1, 3));
+    assert_eq!(stats.udp_datagrams_sent, 1);
+    assert_eq!(stats.tx_drop_udp, 0);
+}
+
+#[test]
+fn on_the_ip_medium_fragments_go_out_as_bare_packets() {
+    let (mut iface, mut dev, mut sockets) = setup(config());
+    dev.medium_ip = true;
+    let data = vec![0xc3u8; 2000];
+    let request = Icmpv4Repr::EchoRequest {
+        ident: 5,
+        seq_no: 6,
+        data: &data,
+    };
+    let mut icmp = vec![0u8; request.buffer_len()];
+    request.emit(
+        &mut Icmpv4Packet::new_unchecked(&mut icmp[..]),
+        &ChecksumCapabilities::default(),
+    );
+    for frame in peer_fragments(IpProtocol::Icmp, 3, &icmp, 1500) {
+        // Bare IP packets: no Ethernet header.
+        dev.rx.push_back(frame[14..].to_vec());
+    }
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    let sizes: Vec<(usize, u16, bool)> = dev
+        .tx
+        .iter()
+        .map(|p| {
+            let ip = Ipv4Packet::new_checked(&p[..]).unwrap();
+            assert!(ip.verify_checksum());
+            (p.len(), ip.frag_offset(), ip.more_frags())
+        })
+        .collect();
+    assert_eq!(sizes, vec![(1500, 0, true), (548, 1480, false)]);
+    assert_eq!(iface.stats().icmp_echo_replies, 1);
 }

@@ -283,7 +283,9 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     }
 
     /// Whether this datagram is a fragment: MF set or a non-zero offset.
-    /// pollnet does not reassemble, so upper layers refuse these.
+    /// Fragments go to reassembly
+    /// ([`Reassembler`](crate::iface::reassembly::Reassembler)), never
+    /// straight to an upper layer.
     pub fn is_fragment(&self) -> bool {
         self.flags_offset() & (FLAG_MF | OFFSET_MASK) != 0
     }
@@ -514,9 +516,10 @@ impl Ipv4Repr {
     /// Fails with the [`Ipv4Packet::check_len`] errors, `BadVersion` if the
     /// version is not 4, `BadChecksum` if `caps.ipv4` asks for verification
     /// and the header checksum fails, and `Fragmented` for a fragment
-    /// (MF set or a non-zero offset): pollnet has no reassembly, so a
-    /// fragment is refused here rather than handed up as if it were whole.
-    /// [`Ipv4Packet::is_fragment`] tells the same without parsing.
+    /// (MF set or a non-zero offset): a fragment is refused here rather
+    /// than handed up as if it were whole; reassembly takes the packet
+    /// view instead. [`Ipv4Packet::is_fragment`] tells the same without
+    /// parsing.
     pub fn parse<T: AsRef<[u8]> + ?Sized>(
         packet: &Ipv4Packet<&T>,
         caps: &ChecksumCapabilities,

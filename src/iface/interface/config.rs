@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::iface::AddressError;
+use crate::iface::reassembly::ReassemblyConfig;
 use crate::iface::route::{Route, RouteError};
 use crate::wire::IpCidr;
 
@@ -102,6 +103,17 @@ impl Interface<'_> {
         sockets.tcp_abort_local_addr(&mut cx, addr);
         self.add_tcp_stats(&cx.stats);
         Ok(IpCidr::Ipv4(removed))
+    }
+
+    /// IPv4 reassembly: its settings, counters and the memory in use.
+    pub fn reassembly(&self) -> &Reassembler<'_> {
+        &self.link.reassembly
+    }
+
+    /// Changes the reassembly settings (the timeout); datagrams in flight
+    /// keep their deadlines.
+    pub fn set_reassembly_config(&mut self, config: ReassemblyConfig) {
+        self.link.reassembly.set_config(config);
     }
 
     /// The route table, to read.

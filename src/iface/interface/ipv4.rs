@@ -1,7 +1,10 @@
 //! IPv4: addressing, ingress checks and header output (RFC 791, RFC 1122
 //! section 3.2.1).
 
+use super::ethernet::write_link_header;
 use super::*;
+use crate::iface::fragment::Ipv4Fragmenter;
+use crate::iface::reassembly::FragmentOutcome;
 
 impl Interface<'_> {
     pub(super) fn process_ipv4<'f>(
@@ -16,19 +19,15 @@ impl Interface<'_> {
             self.link.stats.rx_drop_ipv4_malformed += 1;
             return None;
         };
-        let stats = &mut self.link.stats;
         if packet.is_fragment() {
-            stats.rx_drop_ipv4_fragment += 1;
+            self.process_fragment(cx.now, caps, &packet);
             return None;
         }
+        let stats = &mut self.link.stats;
         let ipv4 = match Ipv4Repr::parse(&packet, &caps.checksum) {
             Ok(repr) => repr,
             Err(crate::wire::Error::BadChecksum) => {
                 stats.rx_drop_ipv4_checksum += 1;
-                return None;
-            }
-            Err(crate::wire::Error::Fragmented) => {
-                stats.rx_drop_ipv4_fragment += 1;
                 return None;
             }
             Err(_) => {
@@ -62,6 +61,37 @@ impl Interface<'_> {
                 .neighbors
                 .learn_if_unresolved(src_ip, src_mac, cx.now);
         }
+        let payload = packet.payload();
+        let payload = payload.get(..ipv4.payload_len).unwrap_or(payload);
+        // An echo request larger than the interface MTU (lowered below the
+        // device's) needs its reply fragmented, which the receive token's
+        // one transmit token cannot carry: it is answered after this frame,
+        // from the reassembly pool, like a reassembled one.
+        if ipv4.next_header == IpProtocol::Icmp
+            && payload.first() == Some(&8)
+            && !broadcast
+            && IPV4_HEADER_LEN + payload.len() > self.ip_mtu
+        {
+            match self.link.reassembly.insert_whole(cx.now, &ipv4, payload) {
+                Some(index) => self.link.reassembled = Some(index),
+                None => self.link.stats.tx_drop_too_big += 1,
+            }
+            return None;
+        }
+        self.dispatch_ipv4(cx, caps, sockets, &ipv4, broadcast, payload)
+    }
+
+    /// Hands a whole datagram (received whole, or reassembled) to its
+    /// protocol.
+    pub(super) fn dispatch_ipv4<'f>(
+        &mut self,
+        cx: &mut Context,
+        caps: &DeviceCapabilities,
+        sockets: &mut SocketSet<'_>,
+        ipv4: &Ipv4Repr,
+        broadcast: bool,
+        payload: &'f [u8],
+    ) -> Option<Reply<'f>> {
         let ip = IpRepr {
             src_addr: IpAddress::Ipv4(ipv4.src_addr),
             dst_addr: IpAddress::Ipv4(ipv4.dst_addr),
@@ -70,10 +100,8 @@ impl Interface<'_> {
             hop_limit: ipv4.hop_limit,
             ecn: ipv4.ecn,
         };
-        let payload = packet.payload();
-        let payload = payload.get(..ipv4.payload_len).unwrap_or(payload);
         match ipv4.next_header {
-            IpProtocol::Icmp => self.process_icmp(cx, caps, sockets, &ipv4, broadcast, payload),
+            IpProtocol::Icmp => self.process_icmp(cx, caps, sockets, ipv4, broadcast, payload),
             IpProtocol::Tcp if broadcast || !ip.src_addr.is_unicast() => {
                 self.link.stats.rx_drop_tcp_bad_address += 1;
                 None
@@ -82,12 +110,253 @@ impl Interface<'_> {
                 .process_tcp(cx, caps, sockets, &ip, payload)
                 .map(|(ip, tcp)| Reply::Tcp(ip, tcp)),
             // The UDP hook (owned by the UDP code in `udp.rs`).
-            IpProtocol::Udp => self.process_udp(cx, caps, sockets, &ipv4, broadcast, payload),
+            IpProtocol::Udp => self.process_udp(cx, caps, sockets, ipv4, broadcast, payload),
             _ => {
                 self.link.stats.rx_drop_unknown_protocol += 1;
                 None
             }
         }
+    }
+
+    /// A fragment: checked as every datagram is (version, header checksum,
+    /// for us, not from a martian source), then reassembled (RFC 791
+    /// section 3.2). A datagram it completes is delivered after the frame
+    /// ([`deliver_reassembled`](Self::deliver_reassembled)).
+    fn process_fragment(
+        &mut self,
+        now: Instant,
+        caps: &DeviceCapabilities,
+        packet: &Ipv4Packet<&[u8]>,
+    ) {
+        let stats = &mut self.link.stats;
+        if packet.version() != 4 {
+            stats.rx_drop_ipv4_malformed += 1;
+            return;
+        }
+        if caps.checksum.ipv4.rx() && !packet.verify_checksum() {
+            stats.rx_drop_ipv4_checksum += 1;
+            return;
+        }
+        let dst = packet.dst_addr();
+        if !self.link.has_ip(dst) && !self.link.is_broadcast(dst) {
+            self.link.stats.rx_drop_ipv4_not_for_us += 1;
+            return;
+        }
+        if let Some(martian) = self.link.martian_source(packet.src_addr()) {
+            self.link.count_martian(martian);
+            return;
+        }
+        if self.link.reassembly.capacity() == 0 || self.link.reassembly.memory() == 0 {
+            self.link.stats.rx_drop_ipv4_fragment += 1;
+            return;
+        }
+        if let FragmentOutcome::Complete(index) = self.link.reassembly.add(now, packet) {
+            self.link.reassembled = Some(index);
+        }
+    }
+
+    /// Delivers the datagram reassembled in slot `index` to its protocol,
+    /// as [`process_ipv4`](Self::process_ipv4) would a whole one, and sends
+    /// its reply (fragmented if it needs to be). Transport checksums are
+    /// verified in software whatever the device offloads: no device saw the
+    /// datagram whole.
+    pub(super) fn deliver_reassembled<D: Device + ?Sized>(
+        &mut self,
+        cx: &mut Context,
+        device: &mut D,
+        caps: &DeviceCapabilities,
+        sockets: &mut SocketSet<'_>,
+        index: usize,
+    ) {
+        let reassembly = core::mem::replace(&mut self.link.reassembly, Reassembler::empty());
+        if let Some((ipv4, payload)) = reassembly.datagram(index) {
+            let broadcast = self.link.is_broadcast(ipv4.dst_addr);
+            let mut rx_caps = *caps;
+            let checksum = &mut rx_caps.checksum;
+            checksum.tcp = with_software_rx(checksum.tcp);
+            checksum.udp = with_software_rx(checksum.udp);
+            checksum.icmpv4 = with_software_rx(checksum.icmpv4);
+            if let Some(reply) =
+                self.dispatch_ipv4(cx, &rx_caps, sockets, &ipv4, broadcast, payload)
+            {
+                self.emit_routed(cx.now, device, caps, reply);
+            }
+        }
+        self.link.reassembly = reassembly;
+        self.link.reassembly.release(index);
+    }
+
+    /// Sends a reply through the route table (not the receive token's
+    /// paired transmit token), fragmenting it to the MTU if needed.
+    fn emit_routed<D: Device + ?Sized>(
+        &mut self,
+        now: Instant,
+        device: &mut D,
+        caps: &DeviceCapabilities,
+        reply: Reply<'_>,
+    ) {
+        let mtu = self.ip_mtu;
+        let result = match reply {
+            Reply::Tcp(ip, tcp) => self.link.emit_tcp(device, caps, now, &ip, &tcp, 0),
+            Reply::Icmp(
+                header,
+                Icmpv4Repr::EchoReply {
+                    ident,
+                    seq_no,
+                    data,
+                },
+            ) => {
+                let head = echo_head(0, ident, seq_no, data);
+                self.link
+                    .emit_ipv4(device, caps, now, mtu, &header, &head, data)
+                    .map(drop)
+            }
+            Reply::Icmp(header, icmp) => {
+                // Errors quote at most a header and 8 bytes: small.
+                let mut message = [0u8; 576];
+                let len = icmp.buffer_len();
+                match message.get_mut(..len) {
+                    Some(bytes) => {
+                        icmp.emit(
+                            &mut Icmpv4Packet::new_unchecked(&mut *bytes),
+                            &crate::wire::ChecksumCapabilities::default(),
+                        );
+                        self.link
+                            .emit_ipv4(device, caps, now, mtu, &header, bytes, &[])
+                            .map(drop)
+                    }
+                    None => {
+                        self.link.stats.tx_drop_too_big += 1;
+                        Ok(())
+                    }
+                }
+            }
+            // ARP never answers an IP datagram.
+            Reply::Arp(_) => Ok(()),
+        };
+        if result.is_err() {
+            self.link.stats.tx_device_busy += 1;
+        }
+    }
+}
+
+/// The 8-byte header of an echo message (`kind` 8: request, 0: reply)
+/// with the checksum over it and `data` (RFC 792), so the data never has
+/// to be copied next to it.
+pub(super) fn echo_head(kind: u8, ident: u16, seq_no: u16, data: &[u8]) -> [u8; 8] {
+    let mut head = [0u8; 8];
+    head[0] = kind;
+    head[4..6].copy_from_slice(&ident.to_be_bytes());
+    head[6..8].copy_from_slice(&seq_no.to_be_bytes());
+    let sum = !crate::wire::checksum::combine(&[
+        crate::wire::checksum::data(&head),
+        crate::wire::checksum::data(data),
+    ]);
+    head[2..4].copy_from_slice(&sum.to_be_bytes());
+    head
+}
+
+/// A checksum setting with software verification on receive added.
+fn with_software_rx(checksum: crate::wire::Checksum) -> crate::wire::Checksum {
+    use crate::wire::Checksum;
+    match checksum {
+        Checksum::Tx => Checksum::Both,
+        Checksum::None => Checksum::Rx,
+        other => other,
+    }
+}
+
+impl Link<'_> {
+    /// Sends one IPv4 datagram: `header` (its `payload_len` is
+    /// `head.len() + body.len()`), then `head` (a transport header whose
+    /// checksum the caller computed over the whole datagram) and `body`.
+    /// Routed as TCP is (next hop, ARP, the held queue); a broadcast
+    /// destination goes to the Ethernet broadcast address without ARP.
+    /// Larger than `mtu`, it goes out as fragments (RFC 791) unless DF is
+    /// set, when it is dropped (counted in `tx_drop_too_big`).
+    ///
+    /// `Ok(true)` when it went out or was held for ARP, `Ok(false)` when it
+    /// was dropped (counted). `Err(TxBusy)` when the device has no transmit
+    /// token for a packet: fragments already sent are wasted (the
+    /// receiver's reassembly times them out), and the caller may send the
+    /// datagram again (it gets a new identification).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn emit_ipv4<D: Device + ?Sized>(
+        &mut self,
+        device: &mut D,
+        caps: &DeviceCapabilities,
+        now: Instant,
+        mtu: usize,
+        header: &Ipv4Repr,
+        head: &[u8],
+        body: &[u8],
+    ) -> Result<bool, TxBusy> {
+        let ident = if header.dont_frag {
+            self.next_ident()
+        } else {
+            // Unique among this host's datagrams that may be fragmented
+            // for as long as 65,535 more of them take (RFC 6864 section
+            // 4.2's requirement, within IPv4's 16 bits).
+            self.fragment_ident = self.fragment_ident.wrapping_add(1);
+            self.fragment_ident
+        };
+        let Ok(mut packets) = Ipv4Fragmenter::new(*header, ident, head, body, mtu) else {
+            self.stats.tx_drop_too_big += 1;
+            return Ok(false);
+        };
+        let fragmented = packets.count() > 1;
+        let medium = caps.medium;
+        let dst = header.dst_addr;
+        let dst_mac = match medium {
+            Medium::Ip => EthernetAddress::BROADCAST,
+            Medium::Ethernet if self.is_broadcast(dst) => EthernetAddress::BROADCAST,
+            Medium::Ethernet => {
+                let next_hop = match self.next_hop(dst, now) {
+                    Some(hop) if !dst.is_multicast() => hop,
+                    _ => {
+                        self.stats.tx_drop_no_route += 1;
+                        return Ok(false);
+                    }
+                };
+                match self.neighbors.resolve(IpAddress::Ipv4(next_hop), now) {
+                    Resolution::Send(mac) => mac,
+                    Resolution::Hold => {
+                        // Held packets are sent later as they are: every
+                        // checksum in software.
+                        let plain = crate::wire::ChecksumCapabilities::default();
+                        while let Some(len) = packets.next_len() {
+                            self.hold(now, next_hop, len, |bytes| {
+                                packets.emit_next(bytes, &plain);
+                            });
+                            if fragmented {
+                                self.stats.tx_fragments += 1;
+                            }
+                        }
+                        self.stats.tx_fragmented += u64::from(fragmented);
+                        return Ok(true);
+                    }
+                    Resolution::CacheFull => {
+                        self.stats.tx_drop_neighbor_cache_full += 1;
+                        return Ok(false);
+                    }
+                }
+            }
+        };
+        let l2 = medium.header_len();
+        let src_mac = self.hardware_addr;
+        self.stats.tx_fragmented += u64::from(fragmented);
+        while let Some(len) = packets.next_len() {
+            let token = device.transmit(now).ok_or(TxBusy)?;
+            token.consume(l2 + len, |buf| {
+                write_link_header(buf, medium, src_mac, dst_mac, EthernetProtocol::Ipv4);
+                if let Some(ip_bytes) = buf.get_mut(l2..) {
+                    packets.emit_next(ip_bytes, &caps.checksum);
+                }
+            });
+            self.stats.tx_frames += 1;
+            self.stats.tx_fragments += u64::from(fragmented);
+        }
+        Ok(true)
     }
 }
 

@@ -19,6 +19,7 @@ mod udp;
 use managed::ManagedSlice;
 
 use super::neighbor::{Neighbor, NeighborCache, Resolution};
+use super::reassembly::{Reassembler, ReassemblySlot};
 use super::route::Routes;
 use super::{Config, ConfigError, MAX_IP_ADDRS, Stats};
 use crate::phy::{Device, DeviceCapabilities, FrameMeta, Medium, RxToken, TxToken};
@@ -66,6 +67,11 @@ pub struct InterfaceStorage<'a> {
     pub neighbors: ManagedSlice<'a, Neighbor>,
     /// Bytes for packets waiting for ARP.
     pub held: ManagedSlice<'a, u8>,
+    /// One slot per IPv4 datagram reassembled at once (none: fragments are
+    /// dropped).
+    pub reassembly_slots: ManagedSlice<'a, ReassemblySlot>,
+    /// The bytes of the datagrams being reassembled, all together.
+    pub reassembly_buffer: ManagedSlice<'a, u8>,
 }
 
 /// The packet-level side of the interface: addresses, ARP, the held queue and
@@ -83,9 +89,16 @@ struct Link<'a> {
     neighbors: NeighborCache<'a>,
     held: ManagedSlice<'a, u8>,
     held_len: usize,
+    reassembly: Reassembler<'a>,
+    /// A datagram the last frame completed, to deliver after it.
+    reassembled: Option<usize>,
     /// When to look at held packets again (expiry).
     held_wake: Option<Instant>,
     ip_ident: u16,
+    /// Identifications of datagrams that may be fragmented (a counter of
+    /// their own, so the atomic TCP segments, which may carry any
+    /// identification, RFC 6864 section 4.1, do not use them up).
+    fragment_ident: u16,
     stats: Stats,
 }
 
@@ -190,7 +203,8 @@ fn derive_key(seed: u128, labels: [&[u8]; 2]) -> SipKey {
 
 impl Interface<'static> {
     /// An interface with its storage (64 neighbor entries, room for two
-    /// largest packets waiting for their next hop) allocated once here. It
+    /// largest packets waiting for their next hop, 8 datagrams in
+    /// reassembly in 128 KiB: two of the largest) allocated once here. It
     /// serves a [`SocketSet`] of any size. Fails if the hardware address is
     /// not unicast.
     #[cfg(feature = "alloc")]
@@ -199,6 +213,8 @@ impl Interface<'static> {
         let storage = InterfaceStorage {
             neighbors: vec![Neighbor::default(); 64].into(),
             held: vec![0u8; 2 * (65535 + HELD_RECORD_HEADER)].into(),
+            reassembly_slots: vec![ReassemblySlot::EMPTY; 8].into(),
+            reassembly_buffer: vec![0u8; 2 * 65536].into(),
         };
         Interface::new_with_storage(config, storage)
     }
@@ -250,8 +266,15 @@ impl<'a> Interface<'a> {
                 neighbors,
                 held: storage.held,
                 held_len: 0,
+                reassembly: Reassembler::new(
+                    storage.reassembly_slots,
+                    storage.reassembly_buffer,
+                    config.reassembly,
+                ),
+                reassembled: None,
                 held_wake: None,
                 ip_ident: 0,
+                fragment_ident: 0,
                 stats: Stats::default(),
             },
             demux_key,
@@ -287,6 +310,7 @@ impl<'a> Interface<'a> {
     pub fn stats(&self) -> Stats {
         let mut stats = self.link.stats;
         stats.neighbor = self.link.neighbors.stats();
+        stats.reassembly = self.link.reassembly.stats();
         stats
     }
 
@@ -379,6 +403,7 @@ impl<'a> Interface<'a> {
         }
         let cx = self.context(self.now);
         let at = earliest(sockets.poll_at(&cx), self.link.held_wake);
+        let at = earliest(at, self.link.reassembly.poll_at());
         earliest(at, self.link.neighbors.poll_at())
     }
 
@@ -419,6 +444,7 @@ impl<'a> Interface<'a> {
         self.device_mtu = caps.max_transmission_unit;
         self.ip_mtu = self.effective_mtu();
         self.link.routes.remove_expired(now);
+        self.link.reassembly.expire(now);
         let mut cx = self.context(now);
         // Only a device that cuts super-segments may be sent one: without
         // offload, a socket whose MSS is below the MTU (a peer's smaller
@@ -461,6 +487,9 @@ impl<'a> Interface<'a> {
                     }
                 }
             });
+            if let Some(index) = self.link.reassembled.take() {
+                self.deliver_reassembled(&mut cx, device, &caps, sockets, index);
+            }
         }
         self.ingress_pending = !drained;
 
@@ -503,8 +532,8 @@ impl<'a> Interface<'a> {
         let link = &mut self.link;
         let (sent, busy) = sockets.egress(cx, |cx, packet| match packet {
             Packet::Tcp(ip, tcp) => link.emit_tcp(device, caps, cx.now, &ip, &tcp, cx.segment_size),
-            Packet::Udp(out) => link.emit_udp(device, caps, cx.now, &out),
-            Packet::IcmpEcho(out) => link.emit_echo(device, caps, cx.now, &out),
+            Packet::Udp(out) => link.emit_udp(device, caps, cx.now, cx.ip_mtu, &out),
+            Packet::IcmpEcho(out) => link.emit_echo(device, caps, cx.now, cx.ip_mtu, &out),
             Packet::Arp(out) => link.emit_dhcp_arp(device, cx.now, &out),
         });
         if busy.is_some() {

@@ -341,6 +341,7 @@ impl Link<'_> {
         device: &mut D,
         caps: &DeviceCapabilities,
         now: Instant,
+        mtu: usize,
         out: &DatagramOut<'_>,
     ) -> Result<(), TxBusy> {
         let Some(dst) = out.dst.addr.as_ipv4() else {
@@ -357,8 +358,7 @@ impl Link<'_> {
         };
         let udp_len = UDP_HEADER_LEN + out.payload.len();
         let ip_len = IPV4_HEADER_LEN + udp_len;
-        if ip_len > caps.max_transmission_unit {
-            // Fragment output is not there yet.
+        if ip_len > IPV4_HEADER_LEN + MAX_UDP_LEN {
             self.stats.tx_drop_udp += 1;
             return Ok(());
         }
@@ -371,6 +371,16 @@ impl Link<'_> {
             dont_frag: false,
             ecn: crate::wire::IpEcn::NotEct,
         };
+        if ip_len > mtu {
+            // Fragments (RFC 791): the UDP header, its checksum over the
+            // whole datagram, then the payload, cut to the MTU.
+            let head = udp_head(src, dst, out.src_port, out.dst.port, out.payload);
+            let sent = self.emit_ipv4(device, caps, now, mtu, &header, &head, out.payload)?;
+            if sent {
+                self.stats.udp_datagrams_sent += 1;
+            }
+            return Ok(());
+        }
         let repr = UdpRepr {
             src_port: out.src_port,
             dst_port: out.dst.port,
@@ -398,6 +408,7 @@ impl Link<'_> {
         device: &mut D,
         caps: &DeviceCapabilities,
         now: Instant,
+        mtu: usize,
         out: &EchoOut<'_>,
     ) -> Result<(), TxBusy> {
         let (Some(dst), Some(src)) = (
@@ -413,7 +424,7 @@ impl Link<'_> {
             data: out.data,
         };
         let ip_len = IPV4_HEADER_LEN + icmp.buffer_len();
-        if ip_len > caps.max_transmission_unit {
+        if ip_len > 65535 {
             self.stats.tx_drop_udp += 1;
             return Ok(());
         }
@@ -426,6 +437,14 @@ impl Link<'_> {
             dont_frag: false,
             ecn: crate::wire::IpEcn::NotEct,
         };
+        if ip_len > mtu {
+            let head = super::ipv4::echo_head(8, out.ident, out.seq_no, out.data);
+            let sent = self.emit_ipv4(device, caps, now, mtu, &header, &head, out.data)?;
+            if sent {
+                self.stats.icmp_echo_requests_sent += 1;
+            }
+            return Ok(());
+        }
         let sent = self.send_ipv4(device, caps, now, dst, ip_len, |buf, ident, caps| {
             let mut packet = Ipv4Packet::new_unchecked(buf);
             emit_ipv4_header(&mut packet, &header, ident, caps);
@@ -499,4 +518,40 @@ impl Link<'_> {
         self.stats.tx_frames += 1;
         Ok(true)
     }
+}
+
+/// The largest UDP datagram over IPv4: header and payload within a 65,535-
+/// byte packet with a 20-byte IP header.
+const MAX_UDP_LEN: usize = 65535 - IPV4_HEADER_LEN;
+
+/// The 8-byte UDP header for `payload` from `src:src_port` to
+/// `dst:dst_port`, its checksum over the pseudo-header, the header and
+/// the payload (RFC 768; a computed zero is sent as all ones).
+fn udp_head(
+    src: Ipv4Address,
+    dst: Ipv4Address,
+    src_port: u16,
+    dst_port: u16,
+    payload: &[u8],
+) -> [u8; 8] {
+    use crate::wire::checksum;
+    let len = UDP_HEADER_LEN + payload.len();
+    let mut head = [0u8; 8];
+    head[0..2].copy_from_slice(&src_port.to_be_bytes());
+    head[2..4].copy_from_slice(&dst_port.to_be_bytes());
+    // At most 65,515 (checked by the caller).
+    head[4..6].copy_from_slice(&(len as u16).to_be_bytes());
+    let sum = !checksum::combine(&[
+        checksum::pseudo_header(
+            &IpAddress::Ipv4(src),
+            &IpAddress::Ipv4(dst),
+            IpProtocol::Udp,
+            len as u32,
+        ),
+        checksum::data(&head),
+        checksum::data(payload),
+    ]);
+    let sum = if sum == 0 { 0xffff } else { sum };
+    head[6..8].copy_from_slice(&sum.to_be_bytes());
+    head
 }
