@@ -1,5 +1,5 @@
 //! Two pollnet stacks over an in-memory link exchanging UDP datagrams
-//! byte-exact (200 sizes from 0 bytes to the MTU), pinging each other, broadcasting,
+//! byte-exact (200 sizes from 0 bytes to the MTU, and fragmented ones above it), pinging each other, broadcasting,
 //! and reporting a port unreachable, on the virtual clock.
 
 mod common;
@@ -118,20 +118,48 @@ fn datagrams_from_empty_to_the_mtu_echo_byte_exact() {
 }
 
 #[test]
-fn a_datagram_larger_than_the_mtu_is_dropped_and_counted() {
-    // Fragment output comes with IPv4 fragmentation; until then the
-    // interface drops what does not fit and says so.
+fn datagrams_larger_than_the_mtu_go_in_fragments_and_arrive_byte_exact() {
+    // RFC 791: without DF, a datagram above the MTU leaves in fragments
+    // of 1480 payload bytes (the last shorter) and the peer reassembles it.
     let mut net = net();
-    let client = net.client.sockets.add(udp_socket(2, 4096)).unwrap();
+    let server = net.server.sockets.add(udp_socket(4, 64 * 1024)).unwrap();
+    net.server
+        .iface
+        .udp_bind(&mut net.server.sockets, server, 9)
+        .unwrap();
+    let client = net.client.sockets.add(udp_socket(4, 64 * 1024)).unwrap();
     net.client
         .iface
         .udp_bind(&mut net.client.sockets, client, 0)
         .unwrap();
+    let sizes = [MAX_UNFRAGMENTED + 1, 20_000];
+    let datagrams: Vec<Vec<u8>> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| {
+            (0..len)
+                .map(|offset| stream_byte(100 + i as u64, offset))
+                .collect()
+        })
+        .collect();
     let c = net.client.sockets.get_mut::<UdpSocket>(client).unwrap();
-    c.send_to(&[7; MAX_UNFRAGMENTED + 1], server_endpoint(9))
-        .unwrap();
-    net.settle();
-    assert_eq!(net.client.iface.stats().tx_drop_udp, 1);
+    for datagram in &datagrams {
+        c.send_to(datagram, server_endpoint(9)).unwrap();
+    }
+    let mut received = Vec::new();
+    run_until(&mut net, Duration::from_secs(5), |net| {
+        let s = net.server.sockets.get_mut::<UdpSocket>(server).unwrap();
+        while let Ok((data, _)) = s.recv() {
+            received.push(data.to_vec());
+        }
+        received.len() == datagrams.len()
+    });
+    assert_eq!(received, datagrams);
+    let (c, s) = (net.client.iface.stats(), net.server.iface.stats());
+    // 1481 UDP bytes: 1480 + 1; 20,008: 13 * 1480 + 768.
+    assert_eq!((c.tx_fragmented, c.tx_fragments), (2, 2 + 14));
+    assert_eq!((c.tx_drop_udp, c.tx_drop_too_big), (0, 0));
+    assert_eq!(s.reassembly.reassembled, 2);
 }
 
 #[test]
