@@ -142,6 +142,9 @@ struct Datagram {
     /// The ECN field: CE if any fragment had CE (RFC 3168 section 5.3),
     /// else the first fragment's.
     ecn: IpEcn,
+    /// Whether any fragment came in a link-layer broadcast frame (the
+    /// datagram then draws no ICMP error, RFC 1122 section 3.2.2).
+    link_broadcast: bool,
 }
 
 /// The storage one datagram in flight needs; give the [`Reassembler`] as
@@ -312,6 +315,18 @@ impl<'a> Reassembler<'a> {
         now: Instant,
         packet: &Ipv4Packet<&T>,
     ) -> FragmentOutcome {
+        self.add_from_link(now, packet, false)
+    }
+
+    /// [`add`](Self::add), saying whether the fragment came in a
+    /// link-layer broadcast frame: the datagram remembers if any did
+    /// ([`from_link_broadcast`](Self::from_link_broadcast)).
+    pub fn add_from_link<T: AsRef<[u8]> + ?Sized>(
+        &mut self,
+        now: Instant,
+        packet: &Ipv4Packet<&T>,
+        link_broadcast: bool,
+    ) -> FragmentOutcome {
         self.expire(now);
         self.stats.fragments += 1;
         let key = Key {
@@ -353,6 +368,7 @@ impl<'a> Reassembler<'a> {
                     range_count: 0,
                     hop_limit: packet.hop_limit(),
                     ecn: IpEcn::from_bits(packet.ecn()),
+                    link_broadcast: false,
                 });
                 self.update_deadline();
                 index
@@ -394,6 +410,7 @@ impl<'a> Reassembler<'a> {
         if IpEcn::from_bits(packet.ecn()) == IpEcn::Ce {
             datagram.ecn = IpEcn::Ce;
         }
+        datagram.link_broadcast |= link_broadcast;
         let complete = datagram.total.is_some_and(|total| {
             datagram.range_count == 1 && datagram.ranges[0] == (0, total as u32)
         });
@@ -449,6 +466,7 @@ impl<'a> Reassembler<'a> {
             range_count: 1,
             hop_limit: header.hop_limit,
             ecn: header.ecn,
+            link_broadcast: false,
         });
         if !self.reserve(index, len) {
             self.slots[index].0 = SlotState::Free;
@@ -483,6 +501,15 @@ impl<'a> Reassembler<'a> {
             ecn: d.ecn,
         };
         Some((repr, payload))
+    }
+
+    /// Whether a fragment of the datagram in slot `index` came in a
+    /// link-layer broadcast frame.
+    pub fn from_link_broadcast(&self, index: usize) -> bool {
+        matches!(
+            self.slots.get(index),
+            Some(ReassemblySlot(SlotState::Assembling(d))) if d.link_broadcast
+        )
     }
 
     /// Frees slot `index` and its memory (after a complete datagram was

@@ -1070,3 +1070,48 @@ fn on_the_ip_medium_fragments_go_out_as_bare_packets() {
     assert_eq!(sizes, vec![(1500, 0, true), (548, 1480, false)]);
     assert_eq!(iface.stats().icmp_echo_replies, 1);
 }
+
+#[test]
+fn a_reassembled_datagram_with_a_link_broadcast_fragment_draws_no_port_unreachable() {
+    let (mut iface, mut dev, mut sockets) = setup(config());
+    dev.rx.push_back(arp_request_from_peer());
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    dev.tx.clear();
+    let data = vec![0x5au8; 3000];
+    let repr = UdpRepr {
+        src_port: 4000,
+        dst_port: 9999,
+        payload: &data,
+    };
+    let mut udp = vec![0u8; repr.buffer_len()];
+    repr.emit(
+        &mut UdpPacket::new_unchecked(&mut udp[..]),
+        &PEER_IP.into(),
+        &OUR_IP.into(),
+        &ChecksumCapabilities::default(),
+    );
+    // One of three fragments in an Ethernet broadcast frame (RFC 1122
+    // section 3.2.2): no port unreachable for the datagram.
+    let mut fragments = peer_fragments(IpProtocol::Udp, 0x77, &udp, 1500);
+    assert_eq!(fragments.len(), 3);
+    fragments[1][..6].copy_from_slice(&EthernetAddress::BROADCAST.0);
+    for fragment in fragments {
+        dev.rx.push_back(fragment);
+    }
+    iface.poll(Instant::from_millis(1), &mut dev, &mut sockets);
+    assert!(dev.tx.is_empty());
+    let stats = iface.stats();
+    assert_eq!(stats.reassembly.reassembled, 1);
+    assert_eq!(stats.udp_no_socket, 1);
+    assert_eq!(stats.icmp_port_unreachable_sent, 0);
+    // All in unicast frames: answered.
+    for fragment in peer_fragments(IpProtocol::Udp, 0x78, &udp, 1500) {
+        dev.rx.push_back(fragment);
+    }
+    iface.poll(Instant::from_millis(2), &mut dev, &mut sockets);
+    let stats = iface.stats();
+    assert_eq!(stats.reassembly.reassembled, 2);
+    assert_eq!(stats.udp_no_socket, 2);
+    assert_eq!(stats.icmp_port_unreachable_sent, 1);
+    assert_eq!(dev.tx.len(), 1);
+}

@@ -47,12 +47,12 @@ pub mod udp;
 #[cfg(feature = "async")]
 pub mod waker;
 
-pub(crate) use self::set::UdpDelivery;
 pub use self::set::{
     ChildBuffers, DemuxSlot, HalfOpenStorage, ListenOptions, ListenerStorage, RecordStorage,
     SetCapacity, SetFull, SocketHandle, SocketSet, SocketSetStorage, SocketStorage, StorageError,
     TcpRecordInfo, TimeWaitStorage, TraceEvent, TraceSubject, demux_slots_for,
 };
+pub(crate) use self::set::{UdpDelivery, UdpFanout};
 
 use crate::time::Instant;
 use crate::wire::{

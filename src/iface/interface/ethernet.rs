@@ -18,7 +18,7 @@ impl Interface<'_> {
             return None;
         };
         match first >> 4 {
-            4 => self.process_ipv4(cx, caps, sockets, None, packet),
+            4 => self.process_ipv4(cx, caps, sockets, None, false, packet),
             _ => {
                 self.link.stats.rx_drop_unknown_ethertype += 1;
                 None
@@ -55,7 +55,15 @@ impl Interface<'_> {
                 self.link.process_arp(cx.now, eth.payload())
             }
             EthernetProtocol::Ipv4 => {
-                self.process_ipv4(cx, caps, sockets, Some(src_mac), eth.payload())
+                let link_broadcast = dst.is_broadcast();
+                self.process_ipv4(
+                    cx,
+                    caps,
+                    sockets,
+                    Some(src_mac),
+                    link_broadcast,
+                    eth.payload(),
+                )
             }
             _ => {
                 self.link.stats.rx_drop_unknown_ethertype += 1;

@@ -13,6 +13,7 @@ impl Interface<'_> {
         caps: &DeviceCapabilities,
         sockets: &mut SocketSet<'_>,
         src_mac: Option<EthernetAddress>,
+        link_broadcast: bool,
         bytes: &'f [u8],
     ) -> Option<Reply<'f>> {
         let Ok(packet) = Ipv4Packet::new_checked(bytes) else {
@@ -20,7 +21,7 @@ impl Interface<'_> {
             return None;
         };
         if packet.is_fragment() {
-            self.process_fragment(cx.now, caps, &packet);
+            self.process_fragment(cx.now, caps, &packet, link_broadcast);
             return None;
         }
         let stats = &mut self.link.stats;
@@ -78,11 +79,14 @@ impl Interface<'_> {
             }
             return None;
         }
-        self.dispatch_ipv4(cx, caps, sockets, &ipv4, broadcast, payload)
+        self.dispatch_ipv4(cx, caps, sockets, &ipv4, broadcast, link_broadcast, payload)
     }
 
     /// Hands a whole datagram (received whole, or reassembled) to its
-    /// protocol.
+    /// protocol. `broadcast`: to a broadcast address; `link_broadcast`:
+    /// it came in a link-layer broadcast frame (then it draws no ICMP
+    /// error, RFC 1122 section 3.2.2).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn dispatch_ipv4<'f>(
         &mut self,
         cx: &mut Context,
@@ -90,6 +94,7 @@ impl Interface<'_> {
         sockets: &mut SocketSet<'_>,
         ipv4: &Ipv4Repr,
         broadcast: bool,
+        link_broadcast: bool,
         payload: &'f [u8],
     ) -> Option<Reply<'f>> {
         let ip = IpRepr {
@@ -110,7 +115,15 @@ impl Interface<'_> {
                 .process_tcp(cx, caps, sockets, &ip, payload)
                 .map(|(ip, tcp)| Reply::Tcp(ip, tcp)),
             // The UDP hook (owned by the UDP code in `udp.rs`).
-            IpProtocol::Udp => self.process_udp(cx, caps, sockets, ipv4, broadcast, payload),
+            IpProtocol::Udp => self.process_udp(
+                cx,
+                caps,
+                sockets,
+                ipv4,
+                broadcast,
+                broadcast || link_broadcast,
+                payload,
+            ),
             _ => {
                 self.link.stats.rx_drop_unknown_protocol += 1;
                 None
@@ -127,6 +140,7 @@ impl Interface<'_> {
         now: Instant,
         caps: &DeviceCapabilities,
         packet: &Ipv4Packet<&[u8]>,
+        link_broadcast: bool,
     ) {
         let stats = &mut self.link.stats;
         if packet.version() != 4 {
@@ -150,7 +164,11 @@ impl Interface<'_> {
             self.link.stats.rx_drop_ipv4_fragment += 1;
             return;
         }
-        if let FragmentOutcome::Complete(index) = self.link.reassembly.add(now, packet) {
+        if let FragmentOutcome::Complete(index) =
+            self.link
+                .reassembly
+                .add_from_link(now, packet, link_broadcast)
+        {
             self.link.reassembled = Some(index);
         }
     }
@@ -171,14 +189,21 @@ impl Interface<'_> {
         let reassembly = core::mem::replace(&mut self.link.reassembly, Reassembler::empty());
         if let Some((ipv4, payload)) = reassembly.datagram(index) {
             let broadcast = self.link.is_broadcast(ipv4.dst_addr);
+            let link_broadcast = reassembly.from_link_broadcast(index);
             let mut rx_caps = *caps;
             let checksum = &mut rx_caps.checksum;
             checksum.tcp = with_software_rx(checksum.tcp);
             checksum.udp = with_software_rx(checksum.udp);
             checksum.icmpv4 = with_software_rx(checksum.icmpv4);
-            if let Some(reply) =
-                self.dispatch_ipv4(cx, &rx_caps, sockets, &ipv4, broadcast, payload)
-            {
+            if let Some(reply) = self.dispatch_ipv4(
+                cx,
+                &rx_caps,
+                sockets,
+                &ipv4,
+                broadcast,
+                link_broadcast,
+                payload,
+            ) {
                 self.emit_routed(cx.now, device, caps, reply);
             }
         }

@@ -231,10 +231,14 @@ impl Interface<'_> {
     }
 
     /// A UDP datagram addressed to us (`broadcast`: to a broadcast
-    /// address): checked (RFC 768, RFC 1122 section 4.1.3.4) and handed to
-    /// its socket; with none, a port unreachable (RFC 1122 section
-    /// 4.1.3.1) unless it was a broadcast (section 3.2.2) or the rate limit
-    /// says no.
+    /// address; `link_broadcast`: it came in a link-layer broadcast
+    /// frame): checked (RFC 768, RFC 1122 section 4.1.3.4) and handed to
+    /// its socket, or for a broadcast to every socket that takes it
+    /// ([`SocketSet`]'s broadcast fan-out); with none, a port unreachable
+    /// (RFC 1122 section 4.1.3.1) unless it was a broadcast at either
+    /// layer (section 3.2.2: no ICMP error for an IP or link-layer
+    /// broadcast) or the rate limit says no.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn process_udp<'f>(
         &mut self,
         cx: &mut Context,
@@ -242,6 +246,7 @@ impl Interface<'_> {
         sockets: &mut SocketSet<'_>,
         ipv4: &Ipv4Repr,
         broadcast: bool,
+        link_broadcast: bool,
         bytes: &'f [u8],
     ) -> Option<Reply<'f>> {
         let ip = &IpRepr {
@@ -274,6 +279,19 @@ impl Interface<'_> {
             stats.rx_drop_udp_malformed += 1;
             return None;
         }
+        if broadcast {
+            let (locals, count) = self.link.broadcast_locals(ipv4.dst_addr);
+            let locals = locals.get(..count).unwrap_or(&[]);
+            let fanout = sockets.process_udp_broadcast(cx, ip, &repr, locals);
+            let stats = &mut self.link.stats;
+            stats.udp_datagrams_received += u64::from(fanout.queued);
+            stats.rx_drop_udp_socket += u64::from(fanout.dropped);
+            if fanout == crate::socket::UdpFanout::default() {
+                stats.udp_no_socket += 1;
+            }
+            // Never an ICMP error for a broadcast (RFC 1122 section 3.2.2).
+            return None;
+        }
         match sockets.process_udp(cx, ip, &repr) {
             crate::socket::UdpDelivery::Queued => {
                 stats.udp_datagrams_received += 1;
@@ -285,7 +303,7 @@ impl Interface<'_> {
             }
             crate::socket::UdpDelivery::NoSocket => {
                 stats.udp_no_socket += 1;
-                if broadcast || !ip.src_addr.is_unicast() {
+                if link_broadcast || !ip.src_addr.is_unicast() {
                     return None;
                 }
                 if !self.icmp_rate_limit.allow(cx.now) {
@@ -323,6 +341,25 @@ fn port_unreachable<'f>(ipv4: &Ipv4Repr, bytes: &'f [u8]) -> Reply<'f> {
 }
 
 impl Link<'_> {
+    /// Our addresses a broadcast to `dst` reaches, and how many there
+    /// are: every one for the limited broadcast 255.255.255.255, those
+    /// whose prefix's directed broadcast `dst` is otherwise (RFC 919, RFC
+    /// 922).
+    fn broadcast_locals(&self, dst: Ipv4Address) -> ([IpAddress; MAX_IP_ADDRS], usize) {
+        let mut locals = [IpAddress::Ipv4(Ipv4Address::UNSPECIFIED); MAX_IP_ADDRS];
+        let mut count = 0;
+        let reached = self
+            .ip_addrs
+            .iter()
+            .flatten()
+            .filter(|cidr| dst.is_broadcast() || cidr.broadcast() == Some(dst));
+        for (slot, cidr) in locals.iter_mut().zip(reached) {
+            *slot = IpAddress::Ipv4(cidr.address());
+            count += 1;
+        }
+        (locals, count)
+    }
+
     /// The source address for a datagram to `dst`: ours on its prefix,
     /// else the first (RFC 1122 section 3.3.4.3 leaves the choice to us).
     pub(super) fn source_for(&self, dst: Ipv4Address) -> Option<Ipv4Address> {

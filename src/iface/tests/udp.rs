@@ -621,3 +621,164 @@ fn time_exceeded_is_surfaced_to_a_udp_socket() {
     );
     assert_eq!(error.remote, peer(33435));
 }
+
+/// Every datagram queued on `h`: its payload and the address it was sent
+/// to.
+fn drain(sockets: &mut SocketSet<'static>, h: SocketHandle) -> Vec<(Vec<u8>, IpAddress)> {
+    let socket = sockets.get_mut::<UdpSocket>(h).unwrap();
+    let mut out = Vec::new();
+    while let Ok((data, meta)) = socket.recv() {
+        out.push((data.to_vec(), meta.local_address.unwrap()));
+    }
+    out
+}
+
+#[test]
+fn a_broadcast_reaches_every_socket_on_its_port_that_takes_it() {
+    let (mut iface, mut dev, mut sockets) = setup();
+    let second = Ipv4Address::new(198, 51, 100, 1);
+    iface
+        .add_ip_addr(Ipv4Cidr::new(second, 24).unwrap())
+        .unwrap();
+    let any = bound_udp(&mut iface, &mut sockets, 5000);
+    let first_only = sockets.add(udp_socket(1, 4096)).unwrap();
+    iface
+        .udp_bind(
+            &mut sockets,
+            first_only,
+            IpEndpoint::new(IpAddress::Ipv4(OUR_IP), 5000),
+        )
+        .unwrap();
+    let second_only = sockets.add(udp_socket(4, 4096)).unwrap();
+    iface
+        .udp_bind(
+            &mut sockets,
+            second_only,
+            IpEndpoint::new(IpAddress::Ipv4(second), 5000),
+        )
+        .unwrap();
+    let other_port = bound_udp(&mut iface, &mut sockets, 5001);
+    let limited = Ipv4Address::BROADCAST;
+    let directed_first = Ipv4Address::new(192, 0, 2, 255);
+    let directed_second = Ipv4Address::new(198, 51, 100, 255);
+    let bcast = EthernetAddress::BROADCAST;
+    // The limited broadcast reaches all three sockets on port 5000; the
+    // one bound to our first address has room for one datagram only.
+    dev.rx
+        .push_back(udp_frame_to(bcast, limited, 40000, 5000, b"all"));
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    let limited_ip = IpAddress::Ipv4(limited);
+    assert_eq!(drain(&mut sockets, any), [(b"all".to_vec(), limited_ip)]);
+    assert_eq!(
+        drain(&mut sockets, first_only),
+        [(b"all".to_vec(), limited_ip)]
+    );
+    assert_eq!(
+        drain(&mut sockets, second_only),
+        [(b"all".to_vec(), limited_ip)]
+    );
+    assert_eq!(iface.stats().udp_datagrams_received, 3);
+    // A directed broadcast reaches the wildcard socket and the one bound
+    // to the address of that prefix, not the other.
+    dev.rx
+        .push_back(udp_frame_to(bcast, directed_first, 40000, 5000, b"d1"));
+    dev.rx
+        .push_back(udp_frame_to(bcast, directed_second, 40000, 5000, b"d2"));
+    iface.poll(Instant::from_millis(1), &mut dev, &mut sockets);
+    let d1 = IpAddress::Ipv4(directed_first);
+    let d2 = IpAddress::Ipv4(directed_second);
+    assert_eq!(
+        drain(&mut sockets, any),
+        [(b"d1".to_vec(), d1), (b"d2".to_vec(), d2)]
+    );
+    assert_eq!(drain(&mut sockets, first_only), [(b"d1".to_vec(), d1)]);
+    assert_eq!(drain(&mut sockets, second_only), [(b"d2".to_vec(), d2)]);
+    assert_eq!(iface.stats().udp_datagrams_received, 7);
+    // Two broadcasts at once: the one-slot socket keeps the first and
+    // drops the second (counted once, for that socket); the others take
+    // both.
+    dev.rx
+        .push_back(udp_frame_to(bcast, limited, 40000, 5000, b"b1"));
+    dev.rx
+        .push_back(udp_frame_to(bcast, limited, 40000, 5000, b"b2"));
+    iface.poll(Instant::from_millis(2), &mut dev, &mut sockets);
+    assert_eq!(drain(&mut sockets, first_only).len(), 1);
+    assert_eq!(drain(&mut sockets, any).len(), 2);
+    assert_eq!(drain(&mut sockets, second_only).len(), 2);
+    let stats = iface.stats();
+    assert_eq!(stats.udp_datagrams_received, 12);
+    assert_eq!(stats.rx_drop_udp_socket, 1);
+    assert_eq!(stats.udp_no_socket, 0);
+    // Unicast keeps its exact owner: the socket bound to the address,
+    // else the wildcard.
+    dev.rx.push_back(udp_frame(40000, 5000, b"u1"));
+    dev.rx
+        .push_back(udp_frame_to(OUR_MAC, second, 40000, 5000, b"u2"));
+    iface.poll(Instant::from_millis(3), &mut dev, &mut sockets);
+    assert_eq!(
+        drain(&mut sockets, first_only),
+        [(b"u1".to_vec(), IpAddress::Ipv4(OUR_IP))]
+    );
+    assert_eq!(
+        drain(&mut sockets, second_only),
+        [(b"u2".to_vec(), IpAddress::Ipv4(second))]
+    );
+    assert!(drain(&mut sockets, any).is_empty());
+    sockets.remove(first_only);
+    dev.rx.push_back(udp_frame(40000, 5000, b"u3"));
+    iface.poll(Instant::from_millis(4), &mut dev, &mut sockets);
+    assert_eq!(
+        drain(&mut sockets, any),
+        [(b"u3".to_vec(), IpAddress::Ipv4(OUR_IP))]
+    );
+    assert!(drain(&mut sockets, other_port).is_empty());
+    // A broadcast to a port nobody has: counted, never answered.
+    dev.rx
+        .push_back(udp_frame_to(bcast, limited, 40000, 5002, b"none"));
+    iface.poll(Instant::from_millis(5), &mut dev, &mut sockets);
+    let stats = iface.stats();
+    assert_eq!(stats.udp_no_socket, 1);
+    assert_eq!(stats.udp_datagrams_received, 15);
+    assert_eq!(stats.icmp_port_unreachable_sent, 0);
+    assert!(dev.tx.is_empty());
+}
+
+#[test]
+fn a_unicast_datagram_in_a_link_broadcast_frame_draws_no_port_unreachable() {
+    let (mut iface, mut dev, mut sockets) = setup();
+    // To our address but in an Ethernet broadcast frame (RFC 1122 section
+    // 3.2.2): dropped without an ICMP error.
+    dev.rx.push_back(udp_frame_to(
+        EthernetAddress::BROADCAST,
+        OUR_IP,
+        40000,
+        9999,
+        b"anyone?",
+    ));
+    iface.poll(Instant::ZERO, &mut dev, &mut sockets);
+    assert!(dev.tx.is_empty());
+    let stats = iface.stats();
+    assert_eq!(stats.udp_no_socket, 1);
+    assert_eq!(stats.icmp_port_unreachable_sent, 0);
+    assert_eq!(stats.icmp_errors_rate_limited, 0);
+    // It still reaches a socket that has the port.
+    let h = bound_udp(&mut iface, &mut sockets, 9999);
+    dev.rx.push_back(udp_frame_to(
+        EthernetAddress::BROADCAST,
+        OUR_IP,
+        40000,
+        9999,
+        b"hi",
+    ));
+    iface.poll(Instant::from_millis(1), &mut dev, &mut sockets);
+    assert_eq!(
+        drain(&mut sockets, h),
+        [(b"hi".to_vec(), IpAddress::Ipv4(OUR_IP))]
+    );
+    sockets.remove(h);
+    // The same datagram in a unicast frame gets its port unreachable.
+    dev.rx.push_back(udp_frame(40000, 9999, b"anyone?"));
+    iface.poll(Instant::from_millis(2), &mut dev, &mut sockets);
+    assert_eq!(dev.tx.len(), 1);
+    assert_eq!(iface.stats().icmp_port_unreachable_sent, 1);
+}

@@ -81,7 +81,7 @@ use crate::time::{Duration, Instant};
 use crate::wire::IpEndpoint;
 
 pub use self::demux::{DemuxSlot, slots_for as demux_slots_for};
-pub(crate) use self::udp::UdpDelivery;
+pub(crate) use self::udp::{UdpDelivery, UdpFanout};
 
 /// Identifies a socket in a [`SocketSet`]: a slot index and the slot's
 /// generation when the socket was added (see the module docs). 8 bytes.

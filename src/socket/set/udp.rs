@@ -20,6 +20,17 @@ pub(crate) enum UdpDelivery {
     NoSocket,
 }
 
+/// What became of a broadcast datagram handed to
+/// [`SocketSet::process_udp_broadcast`]: how many sockets queued it and
+/// how many had its endpoint but dropped it (none of either: no socket).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct UdpFanout {
+    /// Sockets that queued a copy.
+    pub(crate) queued: u32,
+    /// Sockets that dropped it (queue full).
+    pub(crate) dropped: u32,
+}
+
 impl<'a> SocketSet<'a> {
     /// The slot of the socket a datagram from `remote` to `local` is for:
     /// a connected 4-tuple first, then the exact bound endpoint, then the
@@ -56,9 +67,60 @@ impl<'a> SocketSet<'a> {
         let Some(index) = self.udp_owner(local, remote) else {
             return UdpDelivery::NoSocket;
         };
-        let Some(item) = self.item_at_mut(index) else {
-            return UdpDelivery::NoSocket;
-        };
+        match self.deliver_udp(cx, index, ip, repr) {
+            Some(true) => UdpDelivery::Queued,
+            Some(false) => UdpDelivery::Dropped,
+            None => UdpDelivery::NoSocket,
+        }
+    }
+
+    /// Hands a UDP datagram sent to a broadcast address to every socket
+    /// bound to its port that takes it (as Linux and smoltcp do): the one
+    /// bound to every address, the one bound to the broadcast address
+    /// itself, and the one bound to each of `locals` (the interface's
+    /// addresses the broadcast reaches: all of them for 255.255.255.255,
+    /// those of the prefix for a directed broadcast). Two sockets never
+    /// share a bound endpoint, so that is at most `2 + locals.len()`
+    /// exact-key lookups, whatever the number of sockets. Connected
+    /// sockets take only unicast from their peer (as on Linux, where
+    /// connecting fixes the local address).
+    pub(crate) fn process_udp_broadcast(
+        &mut self,
+        cx: &mut Context,
+        ip: &IpRepr,
+        repr: &UdpRepr,
+        locals: &[IpAddress],
+    ) -> UdpFanout {
+        let port = repr.dst_port;
+        let mut fanout = UdpFanout::default();
+        let wildcard = core::iter::once(None);
+        let exact = core::iter::once(ip.dst_addr)
+            .chain(locals.iter().copied().filter(|&addr| addr != ip.dst_addr))
+            .map(Some);
+        for addr in wildcard.chain(exact) {
+            let key = DemuxKey::udp_bound(IpListenEndpoint { addr, port });
+            let Some(Target::Socket(index)) = self.lookup(&key) else {
+                continue;
+            };
+            match self.deliver_udp(cx, index, ip, repr) {
+                Some(true) => fanout.queued += 1,
+                Some(false) => fanout.dropped += 1,
+                None => {}
+            }
+        }
+        fanout
+    }
+
+    /// Hands a datagram to the socket in slot `index`: `Some(queued)`, or
+    /// `None` if that slot holds no kind that takes UDP.
+    fn deliver_udp(
+        &mut self,
+        cx: &mut Context,
+        index: usize,
+        ip: &IpRepr,
+        repr: &UdpRepr,
+    ) -> Option<bool> {
+        let item = self.item_at_mut(index)?;
         // Receiving changes neither the socket's key nor its schedule, so
         // the slot needs no sync. Kinds that speak over UDP (DHCPv4, DNS)
         // get their arm here.
@@ -76,13 +138,9 @@ impl<'a> SocketSet<'a> {
                 self.sync_slot(cx, index);
                 taken
             }
-            Socket::Tcp(_) | Socket::Icmp(_) => return UdpDelivery::NoSocket,
+            Socket::Tcp(_) | Socket::Icmp(_) => return None,
         };
-        if queued {
-            UdpDelivery::Queued
-        } else {
-            UdpDelivery::Dropped
-        }
+        Some(queued)
     }
 
     /// Hands an ICMP error quoting a UDP datagram from `local` to `remote`
