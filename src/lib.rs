@@ -129,7 +129,9 @@
 //!   [`register_send_waker`](socket::tcp::TcpSocket::register_send_waker))
 //!   and the [`asynch`] module: a shared stack handle, its runner, async
 //!   accept, connect, read, write, flush and close, and the
-//!   `embedded-io-async` `Read`/`Write` traits. The wakers are behind the
+//!   `embedded-io-async` `Read`/`Write` traits; async UDP
+//!   ([`asynch::AsyncUdp`]: `send_to`, `recv_from`) and ping
+//!   ([`asynch::AsyncPing`]: `send_echo`, `recv`) on the same stack. The wakers are behind the
 //!   feature so a `no_std` build that polls its sockets keeps the smaller
 //!   socket: the feature adds two `Option<Waker>` to each `TcpSocket`,
 //!   32 bytes on 64-bit targets (8064 to 8096 bytes on x86_64 in this

@@ -263,3 +263,118 @@ fn shutdown_waits_for_the_fin_to_be_acknowledged_and_ends_writing() {
     assert_eq!(&echo, b"ping");
     assert_eq!(end, Ok(0));
 }
+
+use pollnet::socket::icmp::{
+    IcmpRxBuffer, IcmpRxMetadata, IcmpSocket, IcmpTxBuffer, IcmpTxMetadata,
+};
+use pollnet::socket::udp::{UdpPacketBuffer, UdpPacketMetadata, UdpSocket};
+use pollnet::wire::IpAddress;
+
+fn new_udp_socket() -> UdpSocket<'static> {
+    let buffer = || UdpPacketBuffer::new(vec![UdpPacketMetadata::EMPTY; 4], vec![0u8; 16384]);
+    UdpSocket::new(buffer(), buffer())
+}
+
+fn new_icmp_socket() -> IcmpSocket<'static> {
+    IcmpSocket::new(
+        IcmpRxBuffer::new(vec![IcmpRxMetadata::EMPTY; 4], vec![0u8; 2048]),
+        IcmpTxBuffer::new(vec![IcmpTxMetadata::EMPTY; 4], vec![0u8; 2048]),
+    )
+}
+
+/// What the client task saw, in order.
+#[derive(Debug, Default)]
+struct DatagramOutcome {
+    /// Each echoed datagram's bytes and sender.
+    echoes: Vec<(Vec<u8>, IpEndpoint)>,
+    /// What a datagram to a closed port drew.
+    closed_port: Option<Result<usize, Error>>,
+    /// The ping's reply: who, which sequence number, the round trip, the
+    /// data.
+    ping: Option<(IpAddress, u16, Duration, Vec<u8>)>,
+    sockets_left_after_drop: Option<usize>,
+}
+
+#[test]
+fn a_udp_echo_and_a_ping_are_byte_exact_over_two_async_stacks() {
+    let mut rig = Rig::new(6).unwrap();
+    let outcome = Rc::new(RefCell::new(DatagramOutcome::default()));
+    let server = rig.server;
+    rig.spawn(async move {
+        let mut socket = server.bind_udp(new_udp_socket(), PORT).unwrap();
+        let mut buf = vec![0u8; 8192];
+        loop {
+            let (len, meta) = socket.recv_from(&mut buf).await.unwrap();
+            socket.send_to(&buf[..len], meta.remote).await.unwrap();
+        }
+    })
+    .unwrap();
+    let (client, result) = (rig.client, outcome.clone());
+    rig.spawn(async move {
+        let mut socket = client.bind_udp(new_udp_socket(), 0).unwrap();
+        let mut buf = vec![0u8; 8192];
+        // One small datagram, then one in three fragments (MTU 1500).
+        for len in [5, 4000] {
+            let data = async_transfer::pattern(len, len as u64);
+            socket.send_to(&data, server_at(PORT)).await.unwrap();
+            let (got, meta) = socket.recv_from(&mut buf).await.unwrap();
+            result
+                .borrow_mut()
+                .echoes
+                .push((buf[..got].to_vec(), meta.remote));
+        }
+        // Nothing listens on port 9: the port unreachable ends the wait.
+        socket.send_to(b"anyone?", server_at(9)).await.unwrap();
+        let closed = socket.recv_from(&mut buf).await.map(|(len, _)| len);
+        result.borrow_mut().closed_port = Some(closed);
+        drop(socket);
+        let mut ping = client.bind_icmp(new_icmp_socket(), None).unwrap();
+        let data = async_transfer::pattern(56, 56);
+        ping.send_echo(SERVER_IP.into(), 1, &data).await.unwrap();
+        let mut reply_data = [0u8; 64];
+        let (reply, len) = ping.recv(&mut reply_data).await.unwrap();
+        drop(ping);
+        let left = client.with(|_, sockets, _| sockets.len());
+        let mut result = result.borrow_mut();
+        result.ping = Some((
+            reply.from,
+            reply.seq_no,
+            reply.rtt(),
+            reply_data[..len].to_vec(),
+        ));
+        result.sockets_left_after_drop = Some(left);
+    })
+    .unwrap();
+    rig.run_until(Duration::from_secs(10), |_| {
+        outcome.borrow().sockets_left_after_drop.is_some()
+    })
+    .unwrap();
+    let outcome = outcome.borrow();
+    assert_eq!(
+        outcome.echoes,
+        [
+            (async_transfer::pattern(5, 5), server_at(PORT)),
+            (async_transfer::pattern(4000, 4000), server_at(PORT)),
+        ]
+    );
+    let Some(Err(Error::Icmp(report))) = outcome.closed_port else {
+        panic!("{:?}", outcome.closed_port);
+    };
+    assert!(report.is_port_unreachable());
+    assert_eq!(report.remote, server_at(9));
+    assert_eq!(report.reporter, IpAddress::from(SERVER_IP));
+    // Both ends know each other's MAC by then: the round trip is the
+    // link's 1 ms each way, exactly, on the virtual clock.
+    let (from, seq_no, rtt, data) = outcome.ping.clone().unwrap();
+    assert_eq!(from, IpAddress::from(SERVER_IP));
+    assert_eq!(seq_no, 1);
+    assert_eq!(rtt, Duration::from_millis(2));
+    assert_eq!(data, async_transfer::pattern(56, 56));
+    assert_eq!(outcome.sockets_left_after_drop, Some(0));
+    let stats = rig.server.with(|iface, _, _| iface.stats());
+    assert_eq!(stats.udp_datagrams_received, 2);
+    assert_eq!(stats.udp_datagrams_sent, 2);
+    assert_eq!(stats.icmp_port_unreachable_sent, 1);
+    assert_eq!(stats.icmp_echo_replies, 1);
+    assert_eq!(stats.reassembly.reassembled, 1);
+}

@@ -1,7 +1,10 @@
 //! Async TCP over a shared stack handle (feature `async`): futures for
 //! accept, connect, read, write, flush and close, and the
 //! [`embedded-io-async`](embedded_io_async) `Read`/`Write` traits, driven
-//! by the sockets' wakers. Needs no allocator.
+//! by the sockets' wakers; and async UDP ([`AsyncUdp`]: `send_to`,
+//! `recv_from`) and ping ([`AsyncPing`]: `send_echo`, `recv`) sockets on
+//! the same stack ([`Stack::bind_udp`], [`Stack::bind_icmp`]). Needs no
+//! allocator.
 //!
 //! A [`Stack`] owns the [`Interface`], the [`SocketSet`] and the
 //! [`Device`] behind a [`RefCell`]; every future borrows it only inside
@@ -41,6 +44,10 @@
 //!
 //! See `examples/async_loopback.rs` for two tasks (client and server) and
 //! the runner on a small executor with a virtual clock.
+
+mod datagram;
+
+pub use self::datagram::{AsyncPing, AsyncUdp};
 
 use core::cell::RefCell;
 use core::fmt;
@@ -90,6 +97,20 @@ pub enum Error {
     Listen(ListenError),
     /// The socket set has no free slot.
     SetFull,
+    /// A UDP socket could not be bound.
+    UdpBind(crate::socket::udp::BindError),
+    /// A UDP datagram can never be sent as given.
+    UdpSend(crate::socket::udp::SendError),
+    /// An ICMP echo socket could not be bound.
+    IcmpBind(crate::socket::icmp::BindError),
+    /// An echo request can never be sent as given.
+    IcmpSend(crate::socket::icmp::SendError),
+    /// The received datagram is longer than the buffer given (its
+    /// length); it stays queued.
+    Truncated(usize),
+    /// An ICMP error about a datagram the socket sent (RFC 1122 section
+    /// 4.1.3.3).
+    Icmp(crate::socket::IcmpErrorReport),
 }
 
 impl fmt::Display for Error {
@@ -100,6 +121,12 @@ impl fmt::Display for Error {
             Error::Connect(e) => write!(f, "connect: {e}"),
             Error::Listen(e) => write!(f, "listen: {e}"),
             Error::SetFull => f.write_str("socket set full"),
+            Error::UdpBind(e) => write!(f, "udp bind: {e}"),
+            Error::UdpSend(e) => write!(f, "udp send: {e}"),
+            Error::IcmpBind(e) => write!(f, "icmp bind: {e}"),
+            Error::IcmpSend(e) => write!(f, "icmp send: {e}"),
+            Error::Truncated(len) => write!(f, "datagram of {len} bytes truncated"),
+            Error::Icmp(report) => write!(f, "icmp error from {}", report.reporter),
         }
     }
 }
@@ -120,6 +147,13 @@ impl embedded_io_async::Error for Error {
             Error::Listen(ListenError::AddressInUse) => ErrorKind::AddrInUse,
             Error::Listen(_) => ErrorKind::InvalidInput,
             Error::SetFull => ErrorKind::OutOfMemory,
+            Error::UdpBind(crate::socket::udp::BindError::AddressInUse)
+            | Error::IcmpBind(crate::socket::icmp::BindError::AddressInUse) => ErrorKind::AddrInUse,
+            Error::UdpBind(_) | Error::IcmpBind(_) | Error::UdpSend(_) | Error::IcmpSend(_) => {
+                ErrorKind::InvalidInput
+            }
+            Error::Truncated(_) => ErrorKind::OutOfMemory,
+            Error::Icmp(_) => ErrorKind::Other,
         }
     }
 }
