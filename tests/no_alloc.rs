@@ -483,6 +483,18 @@ fn udp_and_ping_allocate_nothing() {
         .unwrap();
     let closed = sockets_a.add(udp()).unwrap();
     iface_a.udp_bind(&mut sockets_a, closed, 0).unwrap();
+    // Two sockets on one port of B: a broadcast reaches both.
+    let any_6767 = sockets_b.add(udp()).unwrap();
+    iface_b.udp_bind(&mut sockets_b, any_6767, 6767).unwrap();
+    let exact_6767 = sockets_b.add(udp()).unwrap();
+    iface_b
+        .udp_bind(
+            &mut sockets_b,
+            exact_6767,
+            IpEndpoint::new(server_addr, 6767),
+        )
+        .unwrap();
+    let broadcast = IpEndpoint::new(IpAddress::v4(255, 255, 255, 255), 6767);
     let pinger = sockets_a
         .add(IcmpSocket::new(
             PacketBuffer::new(vec![IcmpRxMetadata::EMPTY; 4], vec![0u8; 1024]),
@@ -505,11 +517,16 @@ fn udp_and_ping_allocate_nothing() {
             .send_to(b"nobody", IpEndpoint::new(server_addr, 9))
             .unwrap();
         sockets_a
+            .get_mut::<UdpSocket>(closed)
+            .unwrap()
+            .send_to(b"everyone", broadcast)
+            .unwrap();
+        sockets_a
             .get_mut::<IcmpSocket>(pinger)
             .unwrap()
             .send_echo(server_addr, seq, &payload[..56])
             .unwrap();
-        let (mut echoed, mut pinged, mut refused) = (0, false, false);
+        let (mut echoed, mut pinged, mut refused, mut broadcasts) = (0, false, false, 0);
         for _ in 0..1000 {
             iface_a.poll(*now, &mut dev_a, &mut sockets_a);
             iface_b.poll(*now, &mut dev_b, &mut sockets_b);
@@ -529,12 +546,19 @@ fn udp_and_ping_allocate_nothing() {
             }
             let r = sockets_a.get_mut::<UdpSocket>(closed).unwrap();
             refused |= r.take_error().is_some_and(|e| e.is_port_unreachable());
-            if echoed == 4 && pinged && refused {
+            for h in [any_6767, exact_6767] {
+                let b = sockets_b.get_mut::<UdpSocket>(h).unwrap();
+                while let Ok((n, _)) = b.recv_from(&mut buf) {
+                    assert_eq!(&buf[..n], b"everyone");
+                    broadcasts += 1;
+                }
+            }
+            if echoed == 4 && pinged && refused && broadcasts == 2 {
                 break;
             }
             *now += Duration::from_millis(1);
         }
-        assert_eq!((echoed, pinged, refused), (4, true, true));
+        assert_eq!((echoed, pinged, refused, broadcasts), (4, true, true, 2));
         // Stay within the port unreachable rate limit.
         *now += Duration::from_millis(200);
     };

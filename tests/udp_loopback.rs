@@ -239,6 +239,62 @@ fn a_limited_broadcast_reaches_the_peer_socket_on_its_port() {
     assert_eq!(net.client.iface.stats().arp_requests_sent, 0);
 }
 
+#[test]
+fn a_directed_broadcast_reaches_every_peer_socket_on_its_port_and_draws_no_error() {
+    let mut net = net();
+    let any = net.server.sockets.add(udp_socket(2, 1024)).unwrap();
+    net.server
+        .iface
+        .udp_bind(&mut net.server.sockets, any, 6767)
+        .unwrap();
+    let exact = net.server.sockets.add(udp_socket(2, 1024)).unwrap();
+    net.server
+        .iface
+        .udp_bind(
+            &mut net.server.sockets,
+            exact,
+            IpEndpoint::new(IpAddress::Ipv4(SERVER_IP), 6767),
+        )
+        .unwrap();
+    let client = net.client.sockets.add(udp_socket(4, 1024)).unwrap();
+    net.client
+        .iface
+        .udp_bind(&mut net.client.sockets, client, 6868)
+        .unwrap();
+    let directed = IpAddress::Ipv4(Ipv4Address::new(192, 0, 2, 255));
+    let c = net.client.sockets.get_mut::<UdpSocket>(client).unwrap();
+    c.send_to(b"to the prefix", IpEndpoint::new(directed, 6767))
+        .unwrap();
+    // Nobody has port 6969: no port unreachable for a broadcast.
+    c.send_to(b"to nobody", IpEndpoint::new(directed, 6969))
+        .unwrap();
+    run_until(&mut net, Duration::from_secs(1), |net| {
+        [any, exact]
+            .into_iter()
+            .all(|h| net.server.sockets.get::<UdpSocket>(h).unwrap().can_recv())
+    });
+    for h in [any, exact] {
+        let s = net.server.sockets.get_mut::<UdpSocket>(h).unwrap();
+        let (data, meta) = s.recv().unwrap();
+        assert_eq!(data, b"to the prefix");
+        assert_eq!(
+            meta,
+            UdpMetadata {
+                remote: IpEndpoint::new(IpAddress::Ipv4(CLIENT_IP), 6868),
+                local_address: Some(directed),
+            }
+        );
+        assert!(s.recv().is_err());
+    }
+    net.step(Duration::from_millis(50));
+    let stats = net.server.iface.stats();
+    assert_eq!(stats.udp_datagrams_received, 2);
+    assert_eq!(stats.udp_no_socket, 1);
+    assert_eq!(stats.icmp_port_unreachable_sent, 0);
+    let c = net.client.sockets.get_mut::<UdpSocket>(client).unwrap();
+    assert_eq!(c.take_error(), None);
+}
+
 fn icmp_socket() -> IcmpSocket<'static> {
     IcmpSocket::new(
         PacketBuffer::new(vec![IcmpRxMetadata::EMPTY; 8], vec![0u8; 4096]),

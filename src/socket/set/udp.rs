@@ -1,6 +1,13 @@
 //! The set's side of UDP and ICMP echo sockets: O(1) demultiplexing of
 //! datagrams and ICMP errors, and the checks the interface makes when it
 //! binds one.
+//!
+//! A unicast datagram goes to one socket: its connected 4-tuple, else its
+//! exact bound endpoint, else the wildcard on its port (three exact-key
+//! lookups). A broadcast goes to every socket bound on its port that
+//! takes it: the wildcard, the broadcast address itself, and each of our
+//! addresses the broadcast reaches; at most `2 + MAX_IP_ADDRS` lookups,
+//! since no two sockets share a bound endpoint.
 
 use super::demux::{DemuxKey, Target};
 use super::{SocketHandle, SocketSet};
