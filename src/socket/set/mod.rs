@@ -70,6 +70,8 @@ mod tcp;
 mod timer;
 mod udp;
 
+use core::cell::Cell;
+
 use managed::ManagedSlice;
 
 use self::demux::{DemuxKey, DemuxTable, MAX_TARGET_INDEX, Target};
@@ -797,12 +799,26 @@ pub struct SocketSet<'a> {
     demux: DemuxTable<'a>,
     /// Whether the demultiplexing key came from an interface yet.
     keyed: bool,
+    /// The last lookup that found an owner, while the table is unchanged:
+    /// a flow's next segment skips hashing its key.
+    last_hit: Cell<Option<LastHit>>,
     timers: TimerQueue,
     ready: ReadySet,
     dirty: FifoList,
     trace: Trace<'a>,
     /// The time of the last poll.
     now: Instant,
+}
+
+/// A demultiplexing lookup's answer, valid while the table's generation
+/// stays `generation`.
+#[derive(Debug, Clone, Copy)]
+struct LastHit {
+    key: DemuxKey,
+    target: Target,
+    generation: u32,
+    /// For a socket, its key version when found.
+    version: u32,
 }
 
 impl<'a> SocketSet<'a> {
@@ -857,6 +873,7 @@ impl<'a> SocketSet<'a> {
             time_wait: Pool::new(time_wait),
             demux: DemuxTable::new(demux, SipKey::default()),
             keyed: false,
+            last_hit: Cell::new(None),
             timers: TimerQueue::new(),
             ready: ReadySet::new(),
             dirty: FifoList::new(),
@@ -919,6 +936,7 @@ impl<'a> SocketSet<'a> {
             time_wait: Pool::new(ManagedSlice::Borrowed(&mut [])),
             demux: DemuxTable::new(ManagedSlice::Borrowed(&mut []), SipKey::default()),
             keyed: false,
+            last_hit: Cell::new(None),
             timers: TimerQueue::new(),
             ready: ReadySet::new(),
             dirty: FifoList::new(),
@@ -1307,9 +1325,43 @@ impl<'a> SocketSet<'a> {
     }
 
     /// The owner of `key`, if one has it.
+    ///
+    /// Keys have one owner each (`register` refuses a second), so while
+    /// no entry was entered or removed since the last hit, an owner that
+    /// still has the key is the one the table would find. A socket still
+    /// has it while its key version is the one it had then (the rule
+    /// `update_registration` relies on too).
     fn lookup(&self, key: &DemuxKey) -> Option<Target> {
-        self.demux
-            .find(self.demux.hash(key), |t| self.owner_has(t, key))
+        let generation = self.demux.generation();
+        if let Some(hit) = self.last_hit.get() {
+            if hit.generation == generation && hit.key == *key {
+                let still = match hit.target {
+                    Target::Socket(index) => self
+                        .item_at(index)
+                        .is_some_and(|item| Self::key_version(&item.socket) == hit.version),
+                    other => self.owner_has(other, key),
+                };
+                if still {
+                    return Some(hit.target);
+                }
+            }
+        }
+        let target = self
+            .demux
+            .find(self.demux.hash(key), |t| self.owner_has(t, key))?;
+        let version = match target {
+            Target::Socket(index) => self
+                .item_at(index)
+                .map_or(0, |item| Self::key_version(&item.socket)),
+            Target::HalfOpen(_) | Target::TimeWait(_) => 0,
+        };
+        self.last_hit.set(Some(LastHit {
+            key: *key,
+            target,
+            generation,
+            version,
+        }));
+        Some(target)
     }
 
     /// Enters `target` under `key` unless another owner has the key;
