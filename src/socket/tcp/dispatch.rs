@@ -354,6 +354,10 @@ impl<'a> TcpSocket<'a> {
     /// most one MSS, when cwnd - pipe leaves room for it (RFC 6675
     /// section 5 step C, with PRR's window during recovery).
     fn plan_lost_retransmission(&self) -> Option<Plan> {
+        // Nothing in flight, nothing lost (and no MSS to work out).
+        if self.sent_log.is_empty() {
+            return None;
+        }
         let (start, end) = self.sent_log.next_lost(&self.sacked, self.max_payload())?;
         let room = self.cc.window().saturating_sub(self.pipe());
         if room < end - start {
