@@ -1155,8 +1155,11 @@ impl<'a> SocketSet<'a> {
 
     /// Moves a socket's own queued transitions into the set's trace.
     fn drain_socket_trace(&mut self, index: usize) {
-        let handle = self.handle_of(index);
-        let Some(item) = self.slots.get_mut(index).and_then(|s| s.item.as_mut()) else {
+        let Some(slot) = self.slots.get_mut(index) else {
+            return;
+        };
+        let generation = slot.generation;
+        let Some(item) = slot.item.as_mut() else {
             return;
         };
         let at = self.now;
@@ -1165,7 +1168,7 @@ impl<'a> SocketSet<'a> {
                 while let Some(transition) = socket.pop_transition() {
                     self.trace.push(TraceEvent {
                         at,
-                        handle: Some(handle),
+                        handle: Some(Self::handle_at(index, generation)),
                         local: socket.local_endpoint(),
                         remote: socket.remote_endpoint(),
                         transition,
@@ -1192,6 +1195,7 @@ impl<'a> SocketSet<'a> {
 
     /// Takes the interface's demultiplexing key (from its seed); entered
     /// keys are hashed again if it differs from the one in use.
+    #[inline]
     pub(crate) fn attach(&mut self, key: SipKey) {
         if self.keyed && self.demux.sip_key() == key {
             return;
@@ -1202,6 +1206,7 @@ impl<'a> SocketSet<'a> {
     }
 
     /// Starts a poll at `now`.
+    #[inline]
     pub(crate) fn begin_poll(&mut self, now: Instant) {
         self.now = now;
     }
