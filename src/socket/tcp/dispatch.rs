@@ -195,8 +195,12 @@ impl<'a> TcpSocket<'a> {
             if let Some(plan) = self.plan_data(tso_max_len) {
                 return Some(plan);
             }
-            if let Some(plan) = self.plan_rescue_retransmission() {
-                return Some(plan);
+            // Rescues happen only in recovery; checked here so the common
+            // case does not pay for the call.
+            if self.in_recovery {
+                if let Some(plan) = self.plan_rescue_retransmission() {
+                    return Some(plan);
+                }
             }
             if self.persist_probe_due {
                 if let Some(plan) = self.plan_probe() {
