@@ -1386,7 +1386,22 @@ impl<'a> SocketSet<'a> {
     /// Brings slot `index`'s demux entry in step with its socket; returns
     /// false if the entry could not be made (table full, or the key is
     /// another socket's).
+    #[inline]
     fn update_registration(&mut self, index: usize) -> bool {
+        // The common case on every segment, checked before the call: the
+        // entry is current.
+        if let Some(item) = self.item_at(index) {
+            if item.meta.has(REGISTERED)
+                && item.meta.registered_version == Self::key_version(&item.socket)
+            {
+                return true;
+            }
+        }
+        self.refresh_registration(index)
+    }
+
+    /// `update_registration`'s work when the entry may be stale.
+    fn refresh_registration(&mut self, index: usize) -> bool {
         let Some(item) = self.item_at(index) else {
             return true;
         };
