@@ -295,6 +295,9 @@ pub struct DemuxTable<'a> {
     slots: ManagedSlice<'a, DemuxSlot>,
     key: SipKey,
     len: usize,
+    /// Bumped by every change to the entries, so a caller may remember a
+    /// lookup's answer until the table next changes.
+    generation: u32,
 }
 
 impl<'a> DemuxTable<'a> {
@@ -305,7 +308,12 @@ impl<'a> DemuxTable<'a> {
         for slot in slots.iter_mut() {
             *slot = DemuxSlot::EMPTY;
         }
-        DemuxTable { slots, key, len: 0 }
+        DemuxTable {
+            slots,
+            key,
+            len: 0,
+            generation: 0,
+        }
     }
 
     /// The hashing key.
@@ -344,6 +352,12 @@ impl<'a> DemuxTable<'a> {
             *slot = DemuxSlot::EMPTY;
         }
         self.len = 0;
+        self.generation = self.generation.wrapping_add(1);
+    }
+
+    /// A number that changes whenever an entry is entered or removed.
+    pub fn generation(&self) -> u32 {
+        self.generation
     }
 
     /// The hash of `key` under this table's key.
@@ -393,6 +407,7 @@ impl<'a> DemuxTable<'a> {
                     target: target.encode(),
                 };
                 self.len += 1;
+                self.generation = self.generation.wrapping_add(1);
                 return Ok(());
             }
             index = self.next_index(index);
@@ -419,6 +434,7 @@ impl<'a> DemuxTable<'a> {
             if slot.hash == hash && slot.target == raw {
                 *slot = DemuxSlot::EMPTY;
                 self.len -= 1;
+                self.generation = self.generation.wrapping_add(1);
                 self.backward_shift(index);
                 return true;
             }

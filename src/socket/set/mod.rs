@@ -70,6 +70,8 @@ mod tcp;
 mod timer;
 mod udp;
 
+use core::cell::Cell;
+
 use managed::ManagedSlice;
 
 use self::demux::{DemuxKey, DemuxTable, MAX_TARGET_INDEX, Target};
@@ -797,12 +799,26 @@ pub struct SocketSet<'a> {
     demux: DemuxTable<'a>,
     /// Whether the demultiplexing key came from an interface yet.
     keyed: bool,
+    /// The last lookup that found an owner, while the table is unchanged:
+    /// a flow's next segment skips hashing its key.
+    last_hit: Cell<Option<LastHit>>,
     timers: TimerQueue,
     ready: ReadySet,
     dirty: FifoList,
     trace: Trace<'a>,
     /// The time of the last poll.
     now: Instant,
+}
+
+/// A demultiplexing lookup's answer, valid while the table's generation
+/// stays `generation`.
+#[derive(Debug, Clone, Copy)]
+struct LastHit {
+    key: DemuxKey,
+    target: Target,
+    generation: u32,
+    /// For a socket, its key version when found.
+    version: u32,
 }
 
 impl<'a> SocketSet<'a> {
@@ -857,6 +873,7 @@ impl<'a> SocketSet<'a> {
             time_wait: Pool::new(time_wait),
             demux: DemuxTable::new(demux, SipKey::default()),
             keyed: false,
+            last_hit: Cell::new(None),
             timers: TimerQueue::new(),
             ready: ReadySet::new(),
             dirty: FifoList::new(),
@@ -919,6 +936,7 @@ impl<'a> SocketSet<'a> {
             time_wait: Pool::new(ManagedSlice::Borrowed(&mut [])),
             demux: DemuxTable::new(ManagedSlice::Borrowed(&mut []), SipKey::default()),
             keyed: false,
+            last_hit: Cell::new(None),
             timers: TimerQueue::new(),
             ready: ReadySet::new(),
             dirty: FifoList::new(),
@@ -1137,8 +1155,11 @@ impl<'a> SocketSet<'a> {
 
     /// Moves a socket's own queued transitions into the set's trace.
     fn drain_socket_trace(&mut self, index: usize) {
-        let handle = self.handle_of(index);
-        let Some(item) = self.slots.get_mut(index).and_then(|s| s.item.as_mut()) else {
+        let Some(slot) = self.slots.get_mut(index) else {
+            return;
+        };
+        let generation = slot.generation;
+        let Some(item) = slot.item.as_mut() else {
             return;
         };
         let at = self.now;
@@ -1147,7 +1168,7 @@ impl<'a> SocketSet<'a> {
                 while let Some(transition) = socket.pop_transition() {
                     self.trace.push(TraceEvent {
                         at,
-                        handle: Some(handle),
+                        handle: Some(Self::handle_at(index, generation)),
                         local: socket.local_endpoint(),
                         remote: socket.remote_endpoint(),
                         transition,
@@ -1174,6 +1195,7 @@ impl<'a> SocketSet<'a> {
 
     /// Takes the interface's demultiplexing key (from its seed); entered
     /// keys are hashed again if it differs from the one in use.
+    #[inline]
     pub(crate) fn attach(&mut self, key: SipKey) {
         if self.keyed && self.demux.sip_key() == key {
             return;
@@ -1184,6 +1206,7 @@ impl<'a> SocketSet<'a> {
     }
 
     /// Starts a poll at `now`.
+    #[inline]
     pub(crate) fn begin_poll(&mut self, now: Instant) {
         self.now = now;
     }
@@ -1307,9 +1330,43 @@ impl<'a> SocketSet<'a> {
     }
 
     /// The owner of `key`, if one has it.
+    ///
+    /// Keys have one owner each (`register` refuses a second), so while
+    /// no entry was entered or removed since the last hit, an owner that
+    /// still has the key is the one the table would find. A socket still
+    /// has it while its key version is the one it had then (the rule
+    /// `update_registration` relies on too).
     fn lookup(&self, key: &DemuxKey) -> Option<Target> {
-        self.demux
-            .find(self.demux.hash(key), |t| self.owner_has(t, key))
+        let generation = self.demux.generation();
+        if let Some(hit) = self.last_hit.get() {
+            if hit.generation == generation && hit.key == *key {
+                let still = match hit.target {
+                    Target::Socket(index) => self
+                        .item_at(index)
+                        .is_some_and(|item| Self::key_version(&item.socket) == hit.version),
+                    other => self.owner_has(other, key),
+                };
+                if still {
+                    return Some(hit.target);
+                }
+            }
+        }
+        let target = self
+            .demux
+            .find(self.demux.hash(key), |t| self.owner_has(t, key))?;
+        let version = match target {
+            Target::Socket(index) => self
+                .item_at(index)
+                .map_or(0, |item| Self::key_version(&item.socket)),
+            Target::HalfOpen(_) | Target::TimeWait(_) => 0,
+        };
+        self.last_hit.set(Some(LastHit {
+            key: *key,
+            target,
+            generation,
+            version,
+        }));
+        Some(target)
     }
 
     /// Enters `target` under `key` unless another owner has the key;
@@ -1329,7 +1386,22 @@ impl<'a> SocketSet<'a> {
     /// Brings slot `index`'s demux entry in step with its socket; returns
     /// false if the entry could not be made (table full, or the key is
     /// another socket's).
+    #[inline]
     fn update_registration(&mut self, index: usize) -> bool {
+        // The common case on every segment, checked before the call: the
+        // entry is current.
+        if let Some(item) = self.item_at(index) {
+            if item.meta.has(REGISTERED)
+                && item.meta.registered_version == Self::key_version(&item.socket)
+            {
+                return true;
+            }
+        }
+        self.refresh_registration(index)
+    }
+
+    /// `update_registration`'s work when the entry may be stale.
+    fn refresh_registration(&mut self, index: usize) -> bool {
         let Some(item) = self.item_at(index) else {
             return true;
         };

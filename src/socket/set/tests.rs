@@ -843,3 +843,45 @@ fn record_sizes() {
         size_of::<crate::socket::icmp::IcmpSocket<'static>>() < size_of::<TcpSocket<'static>>() / 8
     );
 }
+
+#[test]
+fn segments_reach_their_owner_as_flows_alternate_and_slots_change_hands() {
+    let (mut set, l) = with_listener(SetCapacity::for_sockets(3), 4);
+    let a = connected(&mut set, l, 48000, 0).unwrap();
+    let b = connected(&mut set, l, 48001, 0).unwrap();
+    let mut c = cx(10);
+    // Alternating flows: each segment's data lands in its own socket.
+    const PAYLOAD: &[u8] = &[7; 5];
+    for (round, (port, h)) in [(48000, a), (48001, b), (48000, a), (48001, b)]
+        .into_iter()
+        .enumerate()
+    {
+        let s = set.get::<TcpSocket>(h).unwrap();
+        let (seq, ack) = (s.rcv_nxt(), s.snd_nxt());
+        let mut repr = segment(port, TcpFlags::PSH, seq.0, Some(ack));
+        repr.payload = PAYLOAD;
+        set.process_tcp(&mut c, &ip_in(), &repr);
+        let want = 101 + 5 * (round as u32 / 2 + 1);
+        assert_eq!(set.get::<TcpSocket>(h).unwrap().rcv_nxt(), SeqNumber(want));
+    }
+    assert_eq!(set.get::<TcpSocket>(a).unwrap().recv_queue(), 10);
+    assert_eq!(set.get::<TcpSocket>(b).unwrap().recv_queue(), 10);
+    // The last hit was `b`; once it is removed and its slot taken by a
+    // listener on another port, its flow's next SYN is still the port-80
+    // listener's (a SYN-ACK), not the slot's new owner's.
+    assert!(set.remove(b).is_some());
+    let other = set.add(socket(64, 64)).unwrap();
+    set.listen(other, 81, 1, ChildBuffers::Alloc { rx: 64, tx: 64 })
+        .unwrap();
+    set.sync_dirty(&mut c);
+    let reply = exchange(&mut set, &mut c, &syn(48001, 900)).unwrap();
+    assert_eq!(reply.1.flags, TcpFlags::SYN | TcpFlags::ACK);
+    assert_eq!(reply.1.ack_number, SeqNumber(901));
+    assert_eq!(
+        set.pending(l),
+        1,
+        "a half-open record of the port-80 listener"
+    );
+    assert_eq!(set.get::<TcpSocket>(other).unwrap().state(), State::Listen);
+    assert_eq!(set.get::<TcpSocket>(a).unwrap().state(), State::Established);
+}

@@ -195,8 +195,12 @@ impl<'a> TcpSocket<'a> {
             if let Some(plan) = self.plan_data(tso_max_len) {
                 return Some(plan);
             }
-            if let Some(plan) = self.plan_rescue_retransmission() {
-                return Some(plan);
+            // Rescues happen only in recovery; checked here so the common
+            // case does not pay for the call.
+            if self.in_recovery {
+                if let Some(plan) = self.plan_rescue_retransmission() {
+                    return Some(plan);
+                }
             }
             if self.persist_probe_due {
                 if let Some(plan) = self.plan_probe() {
@@ -354,6 +358,10 @@ impl<'a> TcpSocket<'a> {
     /// most one MSS, when cwnd - pipe leaves room for it (RFC 6675
     /// section 5 step C, with PRR's window during recovery).
     fn plan_lost_retransmission(&self) -> Option<Plan> {
+        // Nothing in flight, nothing lost (and no MSS to work out).
+        if self.sent_log.is_empty() {
+            return None;
+        }
         let (start, end) = self.sent_log.next_lost(&self.sacked, self.max_payload())?;
         let room = self.cc.window().saturating_sub(self.pipe());
         if room < end - start {
