@@ -19,15 +19,19 @@ const PEER_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 9]);
 const OUR_IP: Ipv4Address = Ipv4Address::new(192, 0, 2, 1);
 const PEER_IP: Ipv4Address = Ipv4Address::new(192, 0, 2, 9);
 
-/// A device fed by the test, recording what the stack sends.
+/// A device fed by the test, recording what the stack sends: Ethernet
+/// with an MTU of 1500 unless `mtu` or `medium_ip` say otherwise (the
+/// interface tests' other modules share it).
 #[derive(Default)]
-struct ScriptDevice {
-    rx: VecDeque<Vec<u8>>,
-    tx: Vec<Vec<u8>>,
+pub(super) struct ScriptDevice {
+    pub(super) rx: VecDeque<Vec<u8>>,
+    pub(super) tx: Vec<Vec<u8>>,
+    pub(super) mtu: Option<usize>,
+    pub(super) medium_ip: bool,
 }
 
-struct Rx(Vec<u8>);
-struct Tx<'a>(&'a mut Vec<Vec<u8>>);
+pub(super) struct Rx(Vec<u8>);
+pub(super) struct Tx<'a>(&'a mut Vec<Vec<u8>>);
 
 impl RxToken for Rx {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
@@ -58,8 +62,14 @@ impl Device for ScriptDevice {
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
-        // The default is an Ethernet device with an MTU of 1500.
-        DeviceCapabilities::default()
+        let mut caps = DeviceCapabilities::default();
+        if let Some(mtu) = self.mtu {
+            caps.max_transmission_unit = mtu;
+        }
+        if self.medium_ip {
+            caps.medium = crate::phy::Medium::Ip;
+        }
+        caps
     }
 }
 

@@ -5,14 +5,13 @@
 
 extern crate std;
 
-use std::collections::VecDeque;
 use std::format;
 use std::vec;
 use std::vec::Vec;
 
 use super::route::Route;
+use super::tests::ScriptDevice;
 use super::{AddressError, Config, Interface};
-use crate::phy::{Device, DeviceCapabilities, RxToken, TxToken};
 use crate::socket::tcp::{State, TcpError, TcpSocket};
 use crate::socket::{ChildBuffers, SocketHandle, SocketSet};
 use crate::storage::RingBuffer;
@@ -25,57 +24,6 @@ const OUR_IP: Ipv4Address = Ipv4Address::new(192, 0, 2, 1);
 const OTHER_IP: Ipv4Address = Ipv4Address::new(198, 51, 100, 1);
 const PEER_IP: Ipv4Address = Ipv4Address::new(192, 0, 2, 9);
 const GATEWAY: Ipv4Address = Ipv4Address::new(192, 0, 2, 254);
-
-#[derive(Default)]
-struct ScriptDevice {
-    rx: VecDeque<Vec<u8>>,
-    tx: Vec<Vec<u8>>,
-    mtu: Option<usize>,
-    medium_ip: bool,
-}
-
-struct Rx(Vec<u8>);
-struct Tx<'a>(&'a mut Vec<Vec<u8>>);
-
-impl RxToken for Rx {
-    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(&self.0)
-    }
-}
-
-impl TxToken for Tx<'_> {
-    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut frame = vec![0u8; len];
-        let r = f(&mut frame);
-        self.0.push(frame);
-        r
-    }
-}
-
-impl Device for ScriptDevice {
-    type RxToken<'a> = Rx;
-    type TxToken<'a> = Tx<'a>;
-
-    fn receive(&mut self, _now: Instant) -> Option<(Rx, Tx<'_>)> {
-        let frame = self.rx.pop_front()?;
-        Some((Rx(frame), Tx(&mut self.tx)))
-    }
-
-    fn transmit(&mut self, _now: Instant) -> Option<Tx<'_>> {
-        Some(Tx(&mut self.tx))
-    }
-
-    fn capabilities(&self) -> DeviceCapabilities {
-        let mut caps = DeviceCapabilities::default();
-        if let Some(mtu) = self.mtu {
-            caps.max_transmission_unit = mtu;
-        }
-        if self.medium_ip {
-            caps.medium = crate::phy::Medium::Ip;
-        }
-        caps
-    }
-}
 
 fn cidr(addr: Ipv4Address, len: u8) -> Ipv4Cidr {
     Ipv4Cidr::new(addr, len).unwrap()
