@@ -160,6 +160,7 @@ fn case1_kernel_client_pollnet_server_100mb_each_way() {
         "case 1 pcap (longest pause between polls {:?})",
         stack.longest_pause
     );
+    let stack_paused_past_kernel_probe = stack.longest_pause >= KERNEL_MIN_PROBE_TIMEOUT;
     stack.device.flush().expect("flush pcap");
     assert_eq!(stack.device.error(), None);
     drop(stack);
@@ -170,12 +171,23 @@ fn case1_kernel_client_pollnet_server_100mb_each_way() {
         report.flags(),
         report.count(tshark::PcapReport::TCP_CHECKSUM_NEGATIVE_ZERO)
     );
-    report.assert_clean(
-        &["tcp.analysis.window_full", "tcp.analysis.window_update"],
-        &context,
-    );
+    // pollnet itself retransmitted nothing (asserted above). A kernel
+    // retransmission is explained by a pause of pollnet's thread past the
+    // kernel's loss-probe timeout; it is allowed only after a pause of
+    // KERNEL_MIN_PROBE_TIMEOUT or more, and fails the check otherwise.
+    let mut allowed = vec!["tcp.analysis.window_full", "tcp.analysis.window_update"];
+    if stack_paused_past_kernel_probe {
+        println!("case 1: {context}: a kernel retransmission is allowed (the pause passed 10 ms)");
+        allowed.push("tcp.analysis.retransmission");
+    }
+    report.assert_clean(&allowed, &context);
     remove_capture(&pcap);
 }
+
+/// A pause of pollnet's polling this long is past the kernel's tail-loss
+/// probe timeout at veth round trips (2 * SRTT + 2 ms with several segments
+/// in flight), so the kernel may probe with nothing lost.
+const KERNEL_MIN_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Case 2: pollnet connects to a kernel listener; 100 MB each way; pollnet
 /// closes first (TIME_WAIT, CLOSED after 2*MSL), then a second connection
