@@ -885,3 +885,51 @@ fn segments_reach_their_owner_as_flows_alternate_and_slots_change_hands() {
     assert_eq!(set.get::<TcpSocket>(other).unwrap().state(), State::Listen);
     assert_eq!(set.get::<TcpSocket>(a).unwrap().state(), State::Established);
 }
+
+#[test]
+fn a_cookie_connection_takes_the_segments_that_follow_its_final_ack() {
+    // A peer's final ACK and its first data segment carry the same
+    // sequence and acknowledgment numbers, so both would pass the cookie
+    // check: the second must reach the connection the first rebuilt, not
+    // rebuild another (a flood keeps the SYN queue full all the while).
+    let (mut set, l) = with_listener(SetCapacity::for_sockets(4).with_half_open(1), 4);
+    let mut c = cx(60_000);
+    exchange(&mut set, &mut c, &syn(41000, 1)).unwrap();
+    let (_, cookie) = exchange(&mut set, &mut c, &syn(41001, 5000)).unwrap();
+    assert_eq!(c.stats.syn_cookies_sent, 1);
+    let ack = segment(41001, TcpFlags::empty(), 5001, Some(cookie.seq_number + 1));
+    let mut data = ack.clone();
+    data.payload = &[1, 2, 3, 4];
+    let mut c = cx(60_001);
+    assert!(exchange(&mut set, &mut c, &ack).is_none());
+    exchange(&mut set, &mut c, &data);
+    // The same again, as a retransmission of both would bring them.
+    exchange(&mut set, &mut c, &ack);
+    exchange(&mut set, &mut c, &data);
+    assert_eq!(c.stats.syn_cookies_accepted, 1);
+    let child = set.accept(l).expect("the cookie's connection");
+    assert!(set.accept(l).is_none(), "one connection, not two");
+    assert_eq!(set.pending(l), 1, "the half-open record only");
+    let mut got = [0u8; 8];
+    let n = set
+        .get_mut::<TcpSocket>(child)
+        .unwrap()
+        .recv_slice(&mut got)
+        .unwrap();
+    assert_eq!(&got[..n], &[1, 2, 3, 4]);
+    // After accept, and with other flows in between.
+    let mut c = cx(60_002);
+    exchange(&mut set, &mut c, &syn(41002, 9000));
+    let mut more = segment(41001, TcpFlags::empty(), 5005, Some(cookie.seq_number + 1));
+    more.payload = &[5, 6];
+    exchange(&mut set, &mut c, &ack);
+    exchange(&mut set, &mut c, &more);
+    assert_eq!(c.stats.syn_cookies_accepted, 0);
+    assert!(set.accept(l).is_none());
+    let n = set
+        .get_mut::<TcpSocket>(child)
+        .unwrap()
+        .recv_slice(&mut got)
+        .unwrap();
+    assert_eq!(&got[..n], &[5, 6]);
+}
