@@ -649,6 +649,20 @@ impl<'a> TcpSocket<'a> {
             usize::from(repr.window_len) << self.snd_wscale
         };
         let mut fin_acked = false;
+        // Nothing in flight, nothing newly acknowledged and no SACK blocks
+        // (a pure ACK to an idle sender, or data from a peer we are not
+        // sending to): loss recovery has nothing to learn from this ACK,
+        // so the common case of a receiver skips it.
+        if ack == self.snd_una
+            && self.snd_max == self.snd_una
+            && repr.sack_ranges.iter().all(Option::is_none)
+            && !repr.syn()
+        {
+            self.update_send_window(repr, ack, una_before, seg_wnd);
+            self.persist_probes = 0;
+            self.refresh_persist(now);
+            return false;
+        }
         let before = self.recovery_snapshot();
         let sack = self.take_sack_blocks(repr, ack);
         let mut rtt = None;
@@ -669,8 +683,24 @@ impl<'a> TcpSocket<'a> {
             self.dup_acks = self.dup_acks.saturating_add(1);
         }
         self.on_ack_loss_recovery(cx, repr, before, sack, rtt, duplicate);
-        // Window update (RFC 9293 3.10.7.4, ESTABLISHED): only from a
-        // segment newer than the one that last set it.
+        self.update_send_window(repr, ack, una_before, seg_wnd);
+        // Any ACK answers the zero-window probes (RFC 1122 4.2.2.17: the
+        // connection stays open while the peer answers).
+        self.persist_probes = 0;
+        self.refresh_persist(now);
+        fin_acked
+    }
+
+    /// Window update (RFC 9293 3.10.7.4, ESTABLISHED): only from a segment
+    /// newer than the one that last set it.
+    #[inline]
+    fn update_send_window(
+        &mut self,
+        repr: &TcpRepr,
+        ack: SeqNumber,
+        una_before: SeqNumber,
+        seg_wnd: usize,
+    ) {
         if ack >= una_before
             && (self.snd_wl1 < repr.seq_number
                 || (self.snd_wl1 == repr.seq_number && self.snd_wl2 <= ack))
@@ -680,11 +710,6 @@ impl<'a> TcpSocket<'a> {
             self.snd_wl2 = ack;
             self.max_snd_wnd = self.max_snd_wnd.max(seg_wnd);
         }
-        // Any ACK answers the zero-window probes (RFC 1122 4.2.2.17: the
-        // connection stays open while the peer answers).
-        self.persist_probes = 0;
-        self.refresh_persist(now);
-        fin_acked
     }
 
     /// SND.UNA advances to `ack`: frees acknowledged data, measures the
