@@ -98,6 +98,59 @@ fn a_burst_of_in_order_segments_taken_in_by_one_poll_draws_one_ack() {
 }
 
 #[test]
+fn ingress_one_frame_at_a_time_then_egress_sends_the_one_ack() {
+    let mut tcp = tcp_config();
+    tcp.ack_delay = None;
+    let (mut net, client, server) = connected(tcp, Duration::from_millis(5));
+    net.settle();
+    let acks_before = net.server.device.inner.stats().transmitted;
+    let data: Vec<u8> = (0..4 * 1448).map(|i| stream_byte(3, i)).collect();
+    let c = net.client.sockets.get_mut::<TcpSocket>(client).unwrap();
+    assert_eq!(c.send_slice(&data), Ok(data.len()));
+    assert!(net.client.poll(net.now));
+    net.now += Duration::from_millis(5);
+    let host = &mut net.server;
+    // Each call takes in exactly one segment and sends nothing.
+    for taken in 1..=4 {
+        assert!(
+            host.iface
+                .poll_ingress_single(net.now, &mut host.device, &mut host.sockets)
+        );
+        let s = host.sockets.get::<TcpSocket>(server).unwrap();
+        assert_eq!(s.recv_queue(), taken * 1448);
+        assert_eq!(host.device.inner.stats().transmitted, acks_before);
+        // More may wait: poll again at once.
+        assert_eq!(host.iface.poll_at(&host.sockets), Some(net.now));
+    }
+    // The device is empty now: nothing received, and the ACK is due.
+    assert!(
+        !host
+            .iface
+            .poll_ingress_single(net.now, &mut host.device, &mut host.sockets)
+    );
+    assert_eq!(host.iface.poll_at(&host.sockets), Some(net.now));
+    // Egress sends the one ACK for all four, and then has nothing to send.
+    assert!(
+        host.iface
+            .poll_egress(net.now, &mut host.device, &mut host.sockets)
+    );
+    assert_eq!(host.device.inner.stats().transmitted - acks_before, 1);
+    assert!(
+        !host
+            .iface
+            .poll_egress(net.now, &mut host.device, &mut host.sockets)
+    );
+    net.now += Duration::from_millis(5);
+    net.settle();
+    let c = net.client.sockets.get::<TcpSocket>(client).unwrap();
+    assert_eq!(c.send_queue(), 0, "the one ACK acknowledged everything");
+    let mut got = vec![0u8; data.len()];
+    let s = net.server.sockets.get_mut::<TcpSocket>(server).unwrap();
+    assert_eq!(s.recv_slice(&mut got), Ok(data.len()));
+    assert_eq!(got, data);
+}
+
+#[test]
 fn sequential_requests_with_default_settings_never_wait_for_a_delayed_ack() {
     // The library's defaults: Nagle on, 100 ms delayed ACK, quick-ACK.
     let tcp = TcpConfig::default();

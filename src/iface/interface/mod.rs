@@ -437,10 +437,91 @@ impl<'a> Interface<'a> {
         device: &mut D,
         sockets: &mut SocketSet<'_>,
     ) -> bool {
+        let caps = device.capabilities();
+        let mut cx = self.begin_poll(now, &caps, sockets);
+        let burst = caps.max_burst_size.unwrap_or(DEFAULT_INGRESS_BURST).max(1);
+        let mut changed = false;
+        let mut drained = false;
+        for _ in 0..burst {
+            if !self.ingress_one(&mut cx, &caps, device, sockets) {
+                drained = true;
+                break;
+            }
+            changed = true;
+        }
+        self.ingress_pending = !drained;
+
+        changed |= self.egress(&mut cx, device, &caps, sockets);
+        self.add_tcp_stats(&cx.stats);
+        device.flush(now);
+        changed
+    }
+
+    /// Processes at most one received frame at time `now` (which must not
+    /// go backwards between calls), and nothing else: no timers, no
+    /// segments the sockets have to send (the ACK a segment calls for
+    /// waits for the next [`poll`](Self::poll) or
+    /// [`poll_egress`](Self::poll_egress)). Only the answers a frame
+    /// draws on its own go out at once, through the device's token: an ARP
+    /// reply, a RST for a segment no connection has, an ICMP error or echo
+    /// reply.
+    ///
+    /// For applications that bound the work of one call (a frame at a
+    /// time between other duties, as smoltcp's `poll_ingress_single`
+    /// allows), or that read a socket after every segment. Returns whether
+    /// a frame was received; [`poll_at`](Self::poll_at) stays "now" after
+    /// a `true`, since more frames may wait. Follow a run of calls with
+    /// [`poll_egress`](Self::poll_egress) (or `poll`).
+    pub fn poll_ingress_single<D: Device + ?Sized>(
+        &mut self,
+        now: Instant,
+        device: &mut D,
+        sockets: &mut SocketSet<'_>,
+    ) -> bool {
+        let caps = device.capabilities();
+        let mut cx = self.begin_poll(now, &caps, sockets);
+        let received = self.ingress_one(&mut cx, &caps, device, sockets);
+        // Only an empty device ends the pending state.
+        self.ingress_pending = received;
+        self.add_tcp_stats(&cx.stats);
+        received
+    }
+
+    /// Egress and timers alone at time `now`: what the sockets have to
+    /// send (data, ACKs, retransmissions, timer work) and held frames
+    /// whose address is now known, without reading the device; then lets
+    /// the device hand over what it queued ([`Device::flush`]). Returns
+    /// whether anything was sent. [`poll`](Self::poll) is
+    /// [`poll_ingress_single`](Self::poll_ingress_single) up to a burst,
+    /// then this.
+    pub fn poll_egress<D: Device + ?Sized>(
+        &mut self,
+        now: Instant,
+        device: &mut D,
+        sockets: &mut SocketSet<'_>,
+    ) -> bool {
+        let caps = device.capabilities();
+        let mut cx = self.begin_poll(now, &caps, sockets);
+        let sent = self.egress(&mut cx, device, &caps, sockets);
+        self.add_tcp_stats(&cx.stats);
+        device.flush(now);
+        sent
+    }
+
+    /// What every entry point does first: the clock, the device's MTU,
+    /// expiries, and the sockets the application touched since the last
+    /// call (first, so a socket put in LISTEN just now is found by a SYN
+    /// in this call).
+    #[inline(always)]
+    fn begin_poll(
+        &mut self,
+        now: Instant,
+        caps: &DeviceCapabilities,
+        sockets: &mut SocketSet<'_>,
+    ) -> Context {
         self.now = now;
         sockets.attach(self.demux_key);
         sockets.begin_poll(now);
-        let caps = device.capabilities();
         self.device_mtu = caps.max_transmission_unit;
         self.ip_mtu = self.effective_mtu();
         self.link.routes.remove_expired(now);
@@ -454,49 +535,45 @@ impl<'a> Interface<'a> {
         } else {
             0
         };
-        let mut changed = false;
-
-        // Sockets the application touched since the last poll first, so a
-        // socket put in LISTEN just now is found by a SYN in this poll.
         sockets.sync_dirty(&mut cx);
+        cx
+    }
 
-        let burst = caps.max_burst_size.unwrap_or(DEFAULT_INGRESS_BURST).max(1);
-        let mut drained = false;
-        for _ in 0..burst {
-            let Some((rx, tx)) = device.receive(now) else {
-                drained = true;
-                break;
-            };
-            changed = true;
-            let frame_caps = frame_capabilities(&caps, rx.meta());
-            rx.consume(|frame| {
-                self.link.stats.rx_frames += 1;
-                match caps.medium {
-                    Medium::Ethernet => {
-                        if let Some((dst_mac, reply)) =
-                            self.process_frame(&mut cx, &frame_caps, sockets, frame)
-                        {
-                            self.link.emit_reply(tx, &caps, dst_mac, reply);
-                        }
-                    }
-                    Medium::Ip => {
-                        if let Some(reply) = self.process_ip(&mut cx, &frame_caps, sockets, frame) {
-                            self.link
-                                .emit_reply(tx, &caps, EthernetAddress::BROADCAST, reply);
-                        }
+    /// Receives and processes one frame, if the device has one.
+    #[inline(always)]
+    fn ingress_one<D: Device + ?Sized>(
+        &mut self,
+        cx: &mut Context,
+        caps: &DeviceCapabilities,
+        device: &mut D,
+        sockets: &mut SocketSet<'_>,
+    ) -> bool {
+        let Some((rx, tx)) = device.receive(cx.now) else {
+            return false;
+        };
+        let frame_caps = frame_capabilities(caps, rx.meta());
+        rx.consume(|frame| {
+            self.link.stats.rx_frames += 1;
+            match caps.medium {
+                Medium::Ethernet => {
+                    if let Some((dst_mac, reply)) =
+                        self.process_frame(cx, &frame_caps, sockets, frame)
+                    {
+                        self.link.emit_reply(tx, caps, dst_mac, reply);
                     }
                 }
-            });
-            if let Some(index) = self.link.reassembled.take() {
-                self.deliver_reassembled(&mut cx, device, &caps, sockets, index);
+                Medium::Ip => {
+                    if let Some(reply) = self.process_ip(cx, &frame_caps, sockets, frame) {
+                        self.link
+                            .emit_reply(tx, caps, EthernetAddress::BROADCAST, reply);
+                    }
+                }
             }
+        });
+        if let Some(index) = self.link.reassembled.take() {
+            self.deliver_reassembled(cx, device, caps, sockets, index);
         }
-        self.ingress_pending = !drained;
-
-        changed |= self.egress(&mut cx, device, &caps, sockets);
-        self.add_tcp_stats(&cx.stats);
-        device.flush(now);
-        changed
+        true
     }
 
     fn add_tcp_stats(&mut self, tcp: &TcpStats) {

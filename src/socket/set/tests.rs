@@ -898,7 +898,7 @@ fn a_cookie_connection_takes_the_segments_that_follow_its_final_ack() {
     let (_, cookie) = exchange(&mut set, &mut c, &syn(41001, 5000)).unwrap();
     assert_eq!(c.stats.syn_cookies_sent, 1);
     let ack = segment(41001, TcpFlags::empty(), 5001, Some(cookie.seq_number + 1));
-    let mut data = ack.clone();
+    let mut data = ack;
     data.payload = &[1, 2, 3, 4];
     let mut c = cx(60_001);
     assert!(exchange(&mut set, &mut c, &ack).is_none());
