@@ -118,36 +118,56 @@ fn connected_pair(mtu: usize, buffer: usize) -> Pair {
     panic!("no connection");
 }
 
+/// Moves `bytes` from the client to the server; returns what arrived.
+fn transfer(pair: &mut Pair, bytes: usize) -> usize {
+    let chunk = vec![0xa5u8; 64 * 1024];
+    let mut sink = vec![0u8; 64 * 1024];
+    let (mut sent, mut received) = (0, 0);
+    while received < bytes {
+        if sent < bytes {
+            let s = pair.a.sockets.get_mut::<TcpSocket>(pair.client).unwrap();
+            sent += s
+                .send_slice(&chunk[..chunk.len().min(bytes - sent)])
+                .unwrap_or(0);
+        }
+        pair.poll();
+        let s = pair.b.sockets.get_mut::<TcpSocket>(pair.server).unwrap();
+        while let Ok(n) = s.recv_slice(&mut sink) {
+            if n == 0 {
+                break;
+            }
+            received += n;
+        }
+    }
+    received
+}
+
 fn bulk(c: &mut Criterion) {
     const BYTES: usize = 4 << 20;
     let mut group = c.benchmark_group("loopback_bulk");
     group.throughput(Throughput::Bytes(BYTES as u64));
     group.sample_size(10);
     for mtu in [1500usize, 65535] {
+        // ACKs per data frame in one transfer (outside the timing): with
+        // ACK coalescing, one ACK per poll that took in data.
+        {
+            let mut pair = connected_pair(mtu, 256 * 1024);
+            let (data_before, acks_before) = (
+                pair.a.device.stats().transmitted,
+                pair.b.device.stats().transmitted,
+            );
+            transfer(&mut pair, BYTES);
+            let data = pair.a.device.stats().transmitted - data_before;
+            let acks = pair.b.device.stats().transmitted - acks_before;
+            eprintln!(
+                "loopback_bulk/mtu/{mtu}: {BYTES} bytes in {data} data frames, {acks} ACKs \
+                 ({:.3} ACKs per data frame)",
+                acks as f64 / data as f64
+            );
+        }
         group.bench_function(BenchmarkId::new("mtu", mtu), |bench| {
             let mut pair = connected_pair(mtu, 256 * 1024);
-            let chunk = vec![0xa5u8; 64 * 1024];
-            let mut sink = vec![0u8; 64 * 1024];
-            bench.iter(|| {
-                let (mut sent, mut received) = (0, 0);
-                while received < BYTES {
-                    if sent < BYTES {
-                        let s = pair.a.sockets.get_mut::<TcpSocket>(pair.client).unwrap();
-                        sent += s
-                            .send_slice(&chunk[..chunk.len().min(BYTES - sent)])
-                            .unwrap_or(0);
-                    }
-                    pair.poll();
-                    let s = pair.b.sockets.get_mut::<TcpSocket>(pair.server).unwrap();
-                    while let Ok(n) = s.recv_slice(&mut sink) {
-                        if n == 0 {
-                            break;
-                        }
-                        received += n;
-                    }
-                }
-                black_box(received)
-            });
+            bench.iter(|| black_box(transfer(&mut pair, BYTES)));
         });
     }
     group.finish();
@@ -305,6 +325,17 @@ fn ingress_scaling(c: &mut Criterion) {
                 black_box(ib.poll(now, &mut device, &mut sb));
             });
         });
+        // The ingress-only entry point on the same segment (the twin of
+        // smoltcp's `poll_ingress_single`).
+        group.bench_function(
+            BenchmarkId::new("ingress_single_connections", connections),
+            |bench| {
+                bench.iter(|| {
+                    device.pending = true;
+                    black_box(ib.poll_ingress_single(now, &mut device, &mut sb));
+                });
+            },
+        );
         assert_eq!(
             sb.get::<TcpSocket>(server_conn).unwrap().state(),
             State::Established
