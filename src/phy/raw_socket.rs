@@ -2,9 +2,11 @@
 //! whole Ethernet frames between the stack and that interface, a burst at a
 //! time.
 //!
-//! Receive and transmit each take the fastest path the kernel grants, in
-//! this order: `PACKET_MMAP` rings with `TPACKET_V3`, rings with
-//! `TPACKET_V2`, then `recvmmsg`/`sendmmsg` batches (see [`RawSocketIo`]).
+//! Receive and transmit each take the fastest path the kernel grants:
+//! by default `PACKET_MMAP` rings with `TPACKET_V2`, then `recvmmsg`/
+//! `sendmmsg` batches; `TPACKET_V3` rings on request, falling back to V2
+//! (see [`RawSocketIo`] and [`RawSocketOptions::new`] for why V2 is the
+//! default).
 //! With `PACKET_VNET_HDR` every frame carries a virtio-net header, so the
 //! stack hands the kernel TCP segments of up to 64 KiB to cut up (GSO) and
 //! learns which received checksums the kernel left partial or verified.
@@ -138,8 +140,8 @@ impl fmt::Display for RawSocketIo {
 }
 
 /// How a [`RawSocket`] is opened. The defaults are the fast path; each
-/// part the kernel refuses falls back (rings V3, V2, then batches; then
-/// without the virtio-net header).
+/// part the kernel refuses falls back (rings V3 if asked for, V2, then
+/// batches; then without the virtio-net header).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RawSocketOptions {
@@ -160,13 +162,19 @@ pub struct RawSocketOptions {
     /// marked [`TransportChecksum::Partial`] and the interface does not
     /// verify them.
     pub complete_partial_checksums: bool,
-    /// Receive ring size, in bytes.
+    /// Receive ring size, in bytes. A `TPACKET_V2` ring has slots of
+    /// 2 KiB for an MTU of 1500 (the next power of two above a frame and
+    /// its headers), so the default 8 MiB holds 4,096 frames; a frame too
+    /// long for its slot (a kernel peer's GRO or GSO super-frame) waits in
+    /// the socket's receive queue and is read with one `recvmsg`.
     pub rx_ring_bytes: usize,
     /// `TPACKET_V3` receive block size, in bytes (a power of two of pages,
     /// at least 128 KiB so a 64 KiB super-frame fits).
     pub rx_block_bytes: usize,
     /// `TPACKET_V3`: how long the kernel waits to fill a receive block
-    /// before handing it over anyway, in milliseconds (at least 1).
+    /// before handing it over anyway, in milliseconds (at least 1; the
+    /// kernel rounds it up to its timer tick). A frame that does not fill
+    /// a block waits this long before the stack can see it.
     pub rx_block_timeout_ms: u32,
     /// Transmit ring slots.
     pub tx_ring_frames: usize,
@@ -176,11 +184,25 @@ pub struct RawSocketOptions {
 }
 
 impl RawSocketOptions {
-    /// The fast path: `TPACKET_V3` rings, virtio-net header, qdisc bypass.
+    /// The fast path: `TPACKET_V2` rings, virtio-net header, qdisc bypass.
+    ///
+    /// Why V2 and not V3 on receive: a V3 ring hands user space a block of
+    /// frames only when the block is full or its retire timer
+    /// ([`rx_block_timeout_ms`](Self::rx_block_timeout_ms), at least 1 ms
+    /// and one kernel timer tick) fires. The frames a TCP sender receives
+    /// are ACKs, which never fill a block, so every ACK would wait for the
+    /// timer: on a link with a round trip of microseconds (veth) the stack
+    /// would see a round trip of a millisecond or more and, with a window
+    /// bound by loss, send that much slower; under load the timer runs
+    /// later still and loss probes fire while their ACK sits in an
+    /// unretired block. A V2 ring hands over each frame as the kernel
+    /// writes it. V3 saves memory on many small frames and wakes the
+    /// application less often; ask for it with
+    /// `rx = tx = RawSocketIo::Ring(TpacketVersion::V3)`.
     pub const fn new() -> RawSocketOptions {
         RawSocketOptions {
-            rx: RawSocketIo::Ring(TpacketVersion::V3),
-            tx: RawSocketIo::Ring(TpacketVersion::V3),
+            rx: RawSocketIo::Ring(TpacketVersion::V2),
+            tx: RawSocketIo::Ring(TpacketVersion::V2),
             vnet_header: true,
             qdisc_bypass: true,
             complete_partial_checksums: false,
@@ -1183,6 +1205,15 @@ mod tests {
         assert_eq!(RawSocketIo::Mmsg.fallback(), None);
         assert!(v3 > v2 && v2 > RawSocketIo::Mmsg);
         assert_eq!(v3.to_string(), "TPACKET_V3 ring");
+    }
+
+    #[test]
+    fn the_default_is_the_v2_ring_with_the_virtio_net_header() {
+        let o = RawSocketOptions::new();
+        let v2 = RawSocketIo::Ring(TpacketVersion::V2);
+        assert_eq!((o.rx, o.tx), (v2, v2));
+        assert!(o.vnet_header && o.qdisc_bypass && !o.complete_partial_checksums);
+        assert_eq!(o, RawSocketOptions::default());
     }
 
     #[test]

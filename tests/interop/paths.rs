@@ -1,8 +1,8 @@
 //! Which device path an interop case runs on, chosen by environment
 //! variables so the same cases measure every path:
 //!
-//! - `POLLNET_RAW_IO`: the raw socket's path: `v3` (TPACKET_V3 rings, the
-//!   default), `v2` (TPACKET_V2 rings), `mmsg` (recvmmsg/sendmmsg
+//! - `POLLNET_RAW_IO`: the raw socket's path: `v2` (TPACKET_V2 rings, the
+//!   default), `v3` (TPACKET_V3 rings), `mmsg` (recvmmsg/sendmmsg
 //!   batches) or `plain` (one recvmsg/sendmsg per frame, no offloads);
 //!   with `POLLNET_RAW_VNET=0` the virtio-net header (GSO) is left off.
 //! - `POLLNET_TAP_OFFLOAD=0`: TAP/TUN on the plain path (no virtio-net
@@ -21,10 +21,10 @@ pub fn raw_socket_options() -> RawSocketOptions {
     let choice = std::env::var("POLLNET_RAW_IO").unwrap_or_default();
     let mut options = match choice.as_str() {
         "plain" => return RawSocketOptions::plain(),
-        "v2" => {
+        "v3" => {
             let mut o = RawSocketOptions::new();
-            o.rx = RawSocketIo::Ring(TpacketVersion::V2);
-            o.tx = RawSocketIo::Ring(TpacketVersion::V2);
+            o.rx = RawSocketIo::Ring(TpacketVersion::V3);
+            o.tx = RawSocketIo::Ring(TpacketVersion::V3);
             o
         }
         "mmsg" => {
@@ -33,7 +33,7 @@ pub fn raw_socket_options() -> RawSocketOptions {
             o.tx = RawSocketIo::Mmsg;
             o
         }
-        "" | "v3" => RawSocketOptions::new(),
+        "" | "v2" => RawSocketOptions::new(),
         other => panic!("POLLNET_RAW_IO={other}: expected v3, v2, mmsg or plain"),
     };
     if env_is_off("POLLNET_RAW_VNET") {
