@@ -472,8 +472,10 @@ const TIMESTAMP_OPTION_LEN: usize = 12;
 #[derive(Debug, Clone)]
 struct TraceQueue {
     entries: [Transition; TRACE_CAPACITY],
-    head: usize,
-    len: usize,
+    /// Index of the oldest entry (below `TRACE_CAPACITY`).
+    head: u8,
+    /// Entries held (at most `TRACE_CAPACITY`).
+    len: u8,
     dropped: u32,
 }
 
@@ -492,11 +494,11 @@ impl TraceQueue {
     }
 
     fn push(&mut self, transition: Transition) {
-        if self.len == TRACE_CAPACITY {
+        if usize::from(self.len) == TRACE_CAPACITY {
             self.dropped = self.dropped.saturating_add(1);
             return;
         }
-        let index = (self.head + self.len) % TRACE_CAPACITY;
+        let index = (usize::from(self.head) + usize::from(self.len)) % TRACE_CAPACITY;
         self.entries[index] = transition;
         self.len += 1;
     }
@@ -505,8 +507,9 @@ impl TraceQueue {
         if self.len == 0 {
             return None;
         }
-        let entry = self.entries[self.head];
-        self.head = (self.head + 1) % TRACE_CAPACITY;
+        let entry = self.entries[usize::from(self.head)];
+        // TRACE_CAPACITY (8) fits a u8.
+        self.head = ((usize::from(self.head) + 1) % TRACE_CAPACITY) as u8;
         self.len -= 1;
         Some(entry)
     }
