@@ -836,9 +836,7 @@ fn record_sizes() {
         size_of::<crate::socket::Socket<'static>>(),
         size_of::<TcpSocket<'static>>()
     );
-    assert!(
-        size_of::<crate::socket::udp::UdpSocket<'static>>() < size_of::<TcpSocket<'static>>()
-    );
+    assert!(size_of::<crate::socket::udp::UdpSocket<'static>>() < size_of::<TcpSocket<'static>>());
     assert!(
         size_of::<crate::socket::icmp::IcmpSocket<'static>>() < size_of::<TcpSocket<'static>>()
     );
