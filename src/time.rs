@@ -5,14 +5,20 @@
 //! into every poll; tests and pcap replay pass a virtual clock.
 
 use core::fmt;
+use core::num::NonZeroU64;
 use core::ops::{Add, AddAssign, Sub, SubAssign};
 
 /// A point in time, in microseconds since an arbitrary epoch chosen by the
 /// caller (for example the program's start, or the first frame of a capture).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+///
+/// 8 bytes, and so is `Option<Instant>`: the one value no instant takes,
+/// `i64::MIN` microseconds, is `None`'s ([`Instant::from_micros`] clamps it
+/// to the next one up).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Instant {
-    micros: i64,
+    /// The microseconds with the sign bit flipped: ordered as the signed
+    /// value, and never zero (zero would be `i64::MIN`).
+    bits: NonZeroU64,
 }
 
 /// A span of time in microseconds; never negative.
@@ -24,62 +30,75 @@ pub struct Duration {
 
 impl Instant {
     /// The epoch of the caller's clock.
-    pub const ZERO: Instant = Instant { micros: 0 };
+    pub const ZERO: Instant = Instant::from_micros(0);
 
-    /// An instant `micros` microseconds after the epoch.
+    /// An instant `micros` microseconds after the epoch (`i64::MIN` counts
+    /// as `i64::MIN + 1`).
     pub const fn from_micros(micros: i64) -> Instant {
-        Instant { micros }
+        let micros = if micros == i64::MIN {
+            i64::MIN + 1
+        } else {
+            micros
+        };
+        match NonZeroU64::new((micros as u64) ^ SIGN_BIT) {
+            Some(bits) => Instant { bits },
+            // Only i64::MIN maps to zero, and it was clamped above.
+            None => Instant {
+                bits: NonZeroU64::MIN,
+            },
+        }
+    }
+
+    /// The signed microsecond count.
+    const fn micros(self) -> i64 {
+        (self.bits.get() ^ SIGN_BIT) as i64
     }
 
     /// An instant `millis` milliseconds after the epoch.
     pub const fn from_millis(millis: i64) -> Instant {
-        Instant {
-            micros: millis.saturating_mul(1000),
-        }
+        Instant::from_micros(millis.saturating_mul(1000))
     }
 
     /// An instant `secs` seconds after the epoch.
     pub const fn from_secs(secs: i64) -> Instant {
-        Instant {
-            micros: secs.saturating_mul(1_000_000),
-        }
+        Instant::from_micros(secs.saturating_mul(1_000_000))
     }
 
     /// Microseconds since the epoch.
     pub const fn total_micros(&self) -> i64 {
-        self.micros
+        self.micros()
     }
 
     /// Whole milliseconds since the epoch (rounded towards negative infinity).
     pub const fn total_millis(&self) -> i64 {
-        self.micros.div_euclid(1000)
+        self.micros().div_euclid(1000)
     }
 
     /// Whole seconds since the epoch (rounded towards negative infinity).
     pub const fn secs(&self) -> i64 {
-        self.micros.div_euclid(1_000_000)
+        self.micros().div_euclid(1_000_000)
     }
 
     /// The milliseconds part of the time within its second (0..1000).
     pub const fn millis(&self) -> i64 {
-        self.micros.rem_euclid(1_000_000) / 1000
+        self.micros().rem_euclid(1_000_000) / 1000
     }
 
     /// `self + d`, or `None` on overflow.
     pub fn checked_add(self, d: Duration) -> Option<Instant> {
         let d = i64::try_from(d.micros).ok()?;
-        self.micros.checked_add(d).map(Instant::from_micros)
+        self.micros().checked_add(d).map(Instant::from_micros)
     }
 
     /// `self - d`, or `None` on overflow.
     pub fn checked_sub(self, d: Duration) -> Option<Instant> {
         let d = i64::try_from(d.micros).ok()?;
-        self.micros.checked_sub(d).map(Instant::from_micros)
+        self.micros().checked_sub(d).map(Instant::from_micros)
     }
 
     /// The time from `earlier` to `self`, or `None` if `earlier` is later.
     pub fn checked_duration_since(self, earlier: Instant) -> Option<Duration> {
-        let diff = self.micros.checked_sub(earlier.micros)?;
+        let diff = self.micros().checked_sub(earlier.micros())?;
         u64::try_from(diff).ok().map(Duration::from_micros)
     }
 
@@ -99,12 +118,37 @@ impl Instant {
     }
 }
 
+/// The sign bit of an `i64` as a `u64`.
+const SIGN_BIT: u64 = 1 << 63;
+
+impl Default for Instant {
+    /// The epoch, [`Instant::ZERO`].
+    fn default() -> Instant {
+        Instant::ZERO
+    }
+}
+
+impl fmt::Debug for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.debug_struct("Instant")
+            .field("micros", &self.micros())
+            .finish()
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for Instant {
+    fn format(&self, f: defmt::Formatter) {
+        defmt::write!(f, "Instant {{ micros: {=i64} }}", self.micros())
+    }
+}
+
 /// Formats as seconds with three decimals, e.g. `12.345s`; honours width
 /// and alignment (`{:>8}`).
 impl fmt::Display for Instant {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        let sign = if self.micros < 0 { "-" } else { "" };
-        pad_seconds(f, sign, self.micros.unsigned_abs())
+        let sign = if self.micros() < 0 { "-" } else { "" };
+        pad_seconds(f, sign, self.micros().unsigned_abs())
     }
 }
 
@@ -152,7 +196,7 @@ impl Add<Duration> for Instant {
     /// Saturates at the end of time rather than panicking.
     fn add(self, rhs: Duration) -> Instant {
         let d = i64::try_from(rhs.micros).unwrap_or(i64::MAX);
-        Instant::from_micros(self.micros.saturating_add(d))
+        Instant::from_micros(self.micros().saturating_add(d))
     }
 }
 
@@ -167,7 +211,7 @@ impl Sub<Duration> for Instant {
     /// Saturates at the start of time rather than panicking.
     fn sub(self, rhs: Duration) -> Instant {
         let d = i64::try_from(rhs.micros).unwrap_or(i64::MAX);
-        Instant::from_micros(self.micros.saturating_sub(d))
+        Instant::from_micros(self.micros().saturating_sub(d))
     }
 }
 

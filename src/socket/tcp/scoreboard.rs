@@ -27,7 +27,7 @@ use crate::wire::SeqNumber;
 /// How many disjoint SACKed ranges the scoreboard remembers.
 pub const SACK_RANGES: usize = 16;
 
-/// How many transmitted-segment records a connection keeps (24 bytes
+/// How many transmitted-segment records a connection keeps (17 bytes
 /// each): a flight of this many segments is tracked, 185 KB at a 1448-byte
 /// MSS, more than a 100 Mbit/s path with a 10 ms RTT holds; more new data
 /// waits for ACKs to free records.
@@ -261,6 +261,34 @@ pub struct SegmentInfo {
     pub sacked: bool,
 }
 
+/// The records' storage, one array per field (17 bytes a record, where
+/// an array of [`SentSegment`] would pad each to 24).
+#[derive(Debug, Clone)]
+struct Records {
+    end: [SeqNumber; SENT_LOG_CAPACITY],
+    order: [u32; SENT_LOG_CAPACITY],
+    sent: [Instant; SENT_LOG_CAPACITY],
+    flags: [u8; SENT_LOG_CAPACITY],
+}
+
+impl Records {
+    fn get(&self, slot: usize) -> SentSegment {
+        SentSegment {
+            end: self.end[slot],
+            order: self.order[slot],
+            sent: self.sent[slot],
+            flags: self.flags[slot],
+        }
+    }
+
+    fn set(&mut self, slot: usize, r: SentSegment) {
+        self.end[slot] = r.end;
+        self.order[slot] = r.order;
+        self.sent[slot] = r.sent;
+        self.flags[slot] = r.flags;
+    }
+}
+
 /// The transmitted segments from SND.UNA to SND.MAX, in sequence order
 /// (a ring: records are appended at SND.MAX and freed at SND.UNA).
 #[derive(Debug, Clone)]
@@ -268,7 +296,7 @@ pub struct SentLog {
     start: SeqNumber,
     /// The next transmission's order number.
     next_order: u32,
-    records: [SentSegment; SENT_LOG_CAPACITY],
+    records: Records,
     head: usize,
     len: usize,
 }
@@ -279,12 +307,12 @@ impl SentLog {
         SentLog {
             start,
             next_order: 0,
-            records: [SentSegment {
-                end: SeqNumber(0),
-                order: 0,
-                sent: Instant::ZERO,
-                flags: 0,
-            }; SENT_LOG_CAPACITY],
+            records: Records {
+                end: [SeqNumber(0); SENT_LOG_CAPACITY],
+                order: [0; SENT_LOG_CAPACITY],
+                sent: [Instant::ZERO; SENT_LOG_CAPACITY],
+                flags: [0; SENT_LOG_CAPACITY],
+            },
             head: 0,
             len: 0,
         }
@@ -325,13 +353,16 @@ impl SentLog {
         (self.head + i) % SENT_LOG_CAPACITY
     }
 
-    fn record(&self, i: usize) -> &SentSegment {
-        &self.records[self.slot(i)]
+    fn record(&self, i: usize) -> SentSegment {
+        self.records.get(self.slot(i))
     }
 
-    fn record_mut(&mut self, i: usize) -> &mut SentSegment {
+    /// Applies `change` to record `i`.
+    fn update(&mut self, i: usize, change: impl FnOnce(&mut SentSegment)) {
         let slot = self.slot(i);
-        &mut self.records[slot]
+        let mut r = self.records.get(slot);
+        change(&mut r);
+        self.records.set(slot, r);
     }
 
     fn start_of(&self, i: usize) -> SeqNumber {
@@ -386,21 +417,25 @@ impl SentLog {
             if self.len == SENT_LOG_CAPACITY {
                 let order = self.next_order;
                 self.next_order = self.next_order.wrapping_add(1);
-                let last = self.record_mut(SENT_LOG_CAPACITY - 1);
-                last.end = end;
-                last.sent = now;
-                last.order = order;
-                last.flags &= !SACKED;
+                self.update(SENT_LOG_CAPACITY - 1, |last| {
+                    last.end = end;
+                    last.sent = now;
+                    last.order = order;
+                    last.flags &= !SACKED;
+                });
                 return false;
             }
             let seg_end = (at + mss).min(end);
             let slot = self.slot(self.len);
-            self.records[slot] = SentSegment {
-                end: seg_end,
-                order: self.next_order,
-                sent: now,
-                flags: 0,
-            };
+            self.records.set(
+                slot,
+                SentSegment {
+                    end: seg_end,
+                    order: self.next_order,
+                    sent: now,
+                    flags: 0,
+                },
+            );
             self.next_order = self.next_order.wrapping_add(1);
             self.len += 1;
             at = seg_end;
@@ -435,10 +470,11 @@ impl SentLog {
                 }
                 let order = self.next_order;
                 self.next_order = self.next_order.wrapping_add(1);
-                let r = self.record_mut(i);
-                r.flags |= RETRANSMITTED | EVER_RETRANSMITTED;
-                r.sent = now;
-                r.order = order;
+                self.update(i, |r| {
+                    r.flags |= RETRANSMITTED | EVER_RETRANSMITTED;
+                    r.sent = now;
+                    r.order = order;
+                });
             }
             i += 1;
         }
@@ -455,12 +491,13 @@ impl SentLog {
         while j > i {
             let from = self.slot(j - 1);
             let to = self.slot(j);
-            self.records[to] = self.records[from];
+            let r = self.records.get(from);
+            self.records.set(to, r);
             j -= 1;
         }
         self.len += 1;
         // Record i keeps [start, at); record i + 1 keeps [at, end).
-        self.record_mut(i).end = at;
+        self.update(i, |r| r.end = at);
         true
     }
 
@@ -497,8 +534,9 @@ impl SentLog {
             if info.sacked || !sacked.covers(info.start, info.end) {
                 continue;
             }
-            let r = self.record_mut(i);
-            r.flags = (r.flags | SACKED) & !(LOST | RETRANSMITTED);
+            self.update(i, |r| {
+                r.flags = (r.flags | SACKED) & !(LOST | RETRANSMITTED)
+            });
             delivered(info);
         }
     }
@@ -506,7 +544,7 @@ impl SentLog {
     /// Forgets every SACKed mark (reneging).
     pub fn clear_sacked(&mut self) {
         for i in 0..self.len {
-            self.record_mut(i).flags &= !SACKED;
+            self.update(i, |r| r.flags &= !SACKED);
         }
     }
 
@@ -517,11 +555,11 @@ impl SentLog {
         if i >= self.len {
             return false;
         }
-        let r = self.record_mut(i);
-        if r.flags & SACKED != 0 || (r.flags & LOST != 0 && r.flags & RETRANSMITTED == 0) {
+        let flags = self.record(i).flags;
+        if flags & SACKED != 0 || (flags & LOST != 0 && flags & RETRANSMITTED == 0) {
             return false;
         }
-        r.flags = (r.flags | LOST) & !RETRANSMITTED;
+        self.update(i, |r| r.flags = (flags | LOST) & !RETRANSMITTED);
         true
     }
 
@@ -534,7 +572,7 @@ impl SentLog {
     /// Clears every lost mark (undo of a spurious recovery).
     pub fn clear_lost(&mut self) {
         for i in 0..self.len {
-            self.record_mut(i).flags &= !LOST;
+            self.update(i, |r| r.flags &= !LOST);
         }
     }
 

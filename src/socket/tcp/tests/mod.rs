@@ -26,6 +26,7 @@ mod pair;
 mod rst_syn;
 mod sack;
 mod sack_blocks;
+mod size;
 mod timers;
 #[cfg(feature = "async")]
 mod wakers;
