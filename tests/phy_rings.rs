@@ -244,6 +244,15 @@ fn receive_numbers(
             phy::wait(dev.as_raw_fd(), Some(Duration::from_millis(20))).unwrap();
         }
     }
+    // A frame that never comes fails here, at once, instead of making
+    // every later round wait out its deadline (a run once looked hung).
+    let missing: Vec<u32> = (0..want as u32).filter(|n| !got.contains(n)).collect();
+    assert!(
+        got.len() >= want,
+        "{} of {want} frames after 10 s; missing {missing:?}; receiver {:?}",
+        got.len(),
+        dev.stats()
+    );
 }
 
 fn every_path_carries_numbered_frames_both_ways_through_wrapping_rings() {
