@@ -4,6 +4,17 @@
 /// The most holes any assembler can track; `Assembler::new` clamps to it.
 pub const MAX_HOLES: usize = 32;
 
+/// The largest offset an assembler stores: 4 GiB past the front, beyond
+/// any TCP receive window (at most 2^30 bytes, RFC 7323 section 2.3), so
+/// ranges take 8 bytes instead of 16.
+const LIMIT: usize = u32::MAX as usize;
+
+/// Clamps an offset to what the assembler stores.
+fn clamp(offset: usize) -> u32 {
+    // In range after `min`: the cast cannot truncate.
+    offset.min(LIMIT) as u32
+}
+
 /// Adding a range would need more holes than the assembler may keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -28,9 +39,9 @@ impl core::error::Error for TooManyHoles {}
 pub struct Assembler {
     /// `ranges[..count]` are the held `(start, end)` ranges, end exclusive,
     /// sorted by start; the rest of the array is unused.
-    ranges: [(usize, usize); MAX_HOLES],
-    count: usize,
-    max_holes: usize,
+    ranges: [(u32, u32); MAX_HOLES],
+    count: u8,
+    max_holes: u8,
 }
 
 impl Assembler {
@@ -40,19 +51,20 @@ impl Assembler {
         Assembler {
             ranges: [(0, 0); MAX_HOLES],
             count: 0,
-            max_holes: max_holes.clamp(1, MAX_HOLES),
+            // At most MAX_HOLES (32): fits a u8.
+            max_holes: max_holes.clamp(1, MAX_HOLES) as u8,
         }
     }
 
     /// The limit on separate ranges this assembler was built with (after
     /// clamping).
     pub fn max_holes(&self) -> usize {
-        self.max_holes
+        usize::from(self.max_holes)
     }
 
     /// How many separate ranges are held now.
     pub fn range_count(&self) -> usize {
-        self.count
+        usize::from(self.count)
     }
 
     /// Whether no data past the front is held.
@@ -66,22 +78,25 @@ impl Assembler {
     }
 
     /// The held ranges as a slice.
-    fn held(&self) -> &[(usize, usize)] {
+    fn held(&self) -> &[(u32, u32)] {
         // count <= max_holes <= MAX_HOLES is kept by every mutation.
-        &self.ranges[..self.count]
+        &self.ranges[..usize::from(self.count)]
     }
 
     /// Records that `[offset, offset + size)` (relative to the front) has
     /// arrived, merging with neighbours (overlapping or touching ranges
     /// become one). A zero `size` adds nothing. Fails, changing nothing, if
-    /// the result would hold more than `max_holes` separate ranges. An end
-    /// past `usize::MAX` is clamped to it.
+    /// the result would hold more than `max_holes` separate ranges.
+    /// Offsets are kept up to `u32::MAX` (4 GiB past the front, more than
+    /// any TCP window): what lies beyond is cut off, so a range starting
+    /// there adds nothing.
     pub fn add(&mut self, offset: usize, size: usize) -> Result<(), TooManyHoles> {
-        if size == 0 {
+        let start = clamp(offset);
+        let end = clamp(offset.saturating_add(size));
+        if start == end {
             return Ok(());
         }
-        let start = offset;
-        let end = offset.saturating_add(size);
+        let count = usize::from(self.count);
         let held = self.held();
         // Ranges entirely before the new one, not even touching it.
         let first = held.iter().take_while(|&&(_, e)| e < start).count();
@@ -93,7 +108,7 @@ impl Assembler {
                 return Err(TooManyHoles);
             }
             // Shift the tail right by one to make room at `first`.
-            self.ranges.copy_within(first..self.count, first + 1);
+            self.ranges.copy_within(first..count, first + 1);
             self.ranges[first] = (start, end);
             self.count += 1;
         } else {
@@ -102,8 +117,9 @@ impl Assembler {
             let new_end = end.max(self.ranges[last].1);
             self.ranges[first] = (new_start, new_end);
             // Close the gap left by the ranges absorbed into `first`.
-            self.ranges.copy_within(last + 1..self.count, first + 1);
-            self.count -= merged - 1;
+            self.ranges.copy_within(last + 1..count, first + 1);
+            // merged <= count <= MAX_HOLES: fits a u8.
+            self.count -= (merged - 1) as u8;
         }
         Ok(())
     }
@@ -114,10 +130,10 @@ impl Assembler {
     pub fn remove_front(&mut self) -> usize {
         match self.held().first() {
             Some(&(0, len)) => {
-                self.ranges.copy_within(1..self.count, 0);
+                self.ranges.copy_within(1..usize::from(self.count), 0);
                 self.count -= 1;
                 self.shift_down(len);
-                len
+                len as usize
             }
             _ => 0,
         }
@@ -125,8 +141,8 @@ impl Assembler {
 
     /// Subtracts `by` from every held range (all of which start at or after
     /// `by`).
-    fn shift_down(&mut self, by: usize) {
-        for range in &mut self.ranges[..self.count] {
+    fn shift_down(&mut self, by: u32) {
+        for range in &mut self.ranges[..usize::from(self.count)] {
             range.0 -= by;
             range.1 -= by;
         }
@@ -146,17 +162,19 @@ impl Assembler {
         if offset == 0 && size > 0 {
             // The new range plus every held range it overlaps or touches
             // leaves at once; what remains shifts down by its end.
-            let end = size;
+            let end = clamp(size);
             let held = self.held();
             let absorbed = held.iter().take_while(|&&(s, _)| s <= end).count();
             let front_end = match absorbed {
                 0 => end,
                 n => end.max(held[n - 1].1),
             };
-            self.ranges.copy_within(absorbed..self.count, 0);
-            self.count -= absorbed;
+            self.ranges
+                .copy_within(absorbed..usize::from(self.count), 0);
+            // absorbed <= count: fits a u8.
+            self.count -= absorbed as u8;
             self.shift_down(front_end);
-            return Ok(front_end);
+            return Ok(front_end as usize);
         }
         self.add(offset, size)?;
         Ok(self.remove_front())
@@ -165,7 +183,7 @@ impl Assembler {
     /// The held ranges as `(start, end)` offsets relative to the front, in
     /// order (a TCP receiver's SACK blocks, RFC 2018).
     pub fn ranges(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
-        self.held().iter().copied()
+        self.held().iter().map(|&(s, e)| (s as usize, e as usize))
     }
 
     /// The first held range sharing at least one offset with
@@ -173,10 +191,11 @@ impl Assembler {
     /// holds a segment, or that a duplicate segment repeats (RFC 2018
     /// section 4, RFC 2883 section 4).
     pub fn range_overlapping(&self, start: usize, end: usize) -> Option<(usize, usize)> {
+        let (start, end) = (clamp(start), clamp(end));
         self.held()
             .iter()
-            .copied()
-            .find(|&(s, e)| start < end && s < end && start < e)
+            .find(|&&(s, e)| start < end && s < end && start < e)
+            .map(|&(s, e)| (s as usize, e as usize))
     }
 }
 
@@ -374,10 +393,27 @@ mod tests {
     }
 
     #[test]
-    fn ends_past_usize_max_are_clamped() {
+    fn offsets_past_u32_max_are_cut_off() {
+        let max = u32::MAX as usize;
         let mut asm = Assembler::new(2);
+        asm.add(max - 1, 10).unwrap();
+        assert_eq!(ranges(&asm), [(max - 1, max)]);
+        // Wholly beyond: nothing added, even with no room left.
+        asm.add(5, 1).unwrap();
+        asm.add(max, 10).unwrap();
         asm.add(usize::MAX - 1, 10).unwrap();
-        assert_eq!(ranges(&asm), [(usize::MAX - 1, usize::MAX)]);
+        assert_eq!(ranges(&asm), [(5, 6), (max - 1, max)]);
+        assert_eq!(
+            asm.range_overlapping(max - 1, usize::MAX),
+            Some((max - 1, max))
+        );
+    }
+
+    #[test]
+    fn an_assembler_is_small() {
+        // 32 ranges of two u32 offsets and two u8 counts, padded to the
+        // offsets' alignment.
+        assert_eq!(core::mem::size_of::<Assembler>(), 32 * 8 + 4);
     }
 
     /// A tiny deterministic PRNG (xorshift64*) for the model test.

@@ -586,12 +586,12 @@ struct Timestamps {
 ///
 /// # What a connection costs
 /// On a 64-bit target with features `std` only (no `async`, no
-/// `proto-ipv6`), `size_of::<TcpSocket>()` is 3,944 bytes, its buffers'
+/// `proto-ipv6`), `size_of::<TcpSocket>()` is 3,672 bytes, its buffers'
 /// storage excluded. Most of it is loss-recovery and reassembly state held
 /// inline, so that a connection needs nothing beyond its two buffers: the
 /// sent-segment log (2,200 bytes: 128 records of 17 bytes, one per segment
 /// in flight, which RACK, the SACK scoreboard and RTT sampling read), the
-/// out-of-order assembler (528 bytes), the congestion controller (184
+/// out-of-order assembler (260 bytes: 32 ranges of two 32-bit offsets), the congestion controller (184
 /// bytes, CUBIC's state), the settings (168 bytes) and the SACK scoreboard
 /// (136 bytes, 16 ranges). Feature `async` adds 32 bytes (two wakers),
 /// `proto-ipv6` 40 (IPv6-sized endpoints). A connection in full, with
@@ -600,14 +600,14 @@ struct Timestamps {
 ///
 /// | rx + tx buffers | socket | slot | total |
 /// | --- | --- | --- | --- |
-/// | 64 KiB + 64 KiB | 3,944 B | 4,008 B | 135,080 B |
-/// | 256 KiB + 256 KiB | 3,944 B | 4,008 B | 528,296 B |
+/// | 64 KiB + 64 KiB | 3,672 B | 3,736 B | 134,808 B |
+/// | 256 KiB + 256 KiB | 3,672 B | 3,736 B | 528,024 B |
 ///
 /// plus one 8-byte bucket of the set's demultiplexing table. Every slot of
 /// a set costs as much as the largest socket kind, TCP, whether or not it
 /// holds one. Half-open connections and those in TIME_WAIT are compact
 /// records instead (80 and 52 bytes with features `std`), without a slot
-/// or buffers (DESIGN.md rule 9).
+/// or buffers: a connection costs what its state needs.
 #[derive(Debug)]
 pub struct TcpSocket<'a> {
     config: TcpConfig,
