@@ -931,3 +931,38 @@ fn a_cookie_connection_takes_the_segments_that_follow_its_final_ack() {
         .unwrap();
     assert_eq!(&got[..n], &[5, 6]);
 }
+
+#[test]
+fn an_ack_after_a_cookie_connection_closed_rebuilds_nothing() {
+    // What CI saw: an echo of 100,000 bytes through a cookie connection,
+    // closed by us (LAST_ACK -> CLOSED on the peer's ACK of our FIN); a
+    // second copy of that ACK then met the listener. Its SEQ and ACK moved
+    // by the same 100,001 from the cookie's, which must not pass as one.
+    let (mut set, l) = with_listener(SetCapacity::for_sockets(4).with_half_open(1), 4);
+    let mut c = cx(60_000);
+    exchange(&mut set, &mut c, &syn(41000, 1)).unwrap();
+    let (_, cookie) = exchange(&mut set, &mut c, &syn(41001, 5000)).unwrap();
+    let iss = cookie.seq_number;
+    let ack = segment(41001, TcpFlags::empty(), 5001, Some(iss + 1));
+    assert!(exchange(&mut set, &mut c, &ack).is_none());
+    assert_eq!(c.stats.syn_cookies_accepted, 1);
+    // The late ACK, as if 100,000 bytes and a FIN had gone each way.
+    let late = segment(
+        41001,
+        TcpFlags::empty(),
+        5001 + 100_001,
+        Some(iss + 1 + 100_001),
+    );
+    let child = set.accept(l).expect("the cookie's connection");
+    set.remove(child);
+    let mut c = cx(60_100);
+    let rst = exchange(&mut set, &mut c, &late)
+        .expect("the listener's RST")
+        .1;
+    assert_eq!(
+        (rst.flags, rst.seq_number),
+        (TcpFlags::RST, iss + 1 + 100_001)
+    );
+    assert_eq!(c.stats.syn_cookies_accepted, 0);
+    assert!(set.accept(l).is_none());
+}

@@ -3,13 +3,20 @@
 //! number (and, with timestamps, in our TSval), so nothing is stored; the
 //! peer's final ACK brings it back and the connection is rebuilt from it.
 //!
-//! # Encoding (the scheme Linux uses)
-//! The ISS is `F1(4-tuple) + IRS + (count << 24) + ((F2(4-tuple, count) +
-//! mss_index) mod 2^24)`, where `count` is a minute counter on the stack's
+//! # Encoding (the scheme Linux uses, with the IRS inside `F2`)
+//! The ISS is `F1(4-tuple) + IRS + (count << 24) + ((F2(4-tuple, count,
+//! IRS) + mss_index) mod 2^24)`, where `count` is a minute counter on the stack's
 //! clock, `F1` and `F2` are keyed hashes (SipHash-2-4 under a secret from
 //! the interface's seed, domain-separated from the ISN hash), and
 //! `mss_index` picks the largest entry of a small table not above the
 //! peer's MSS. A cookie is accepted for [`COOKIE_LIFETIME_MINUTES`] minutes.
+//!
+//! Linux keys `F2` on the 4-tuple and count alone, so `ISS - IRS` is all a
+//! check sees: any later segment whose SEQ and ACK moved by the same amount
+//! passes too. An echo service's last ACK, arriving after its connection
+//! closed, is such a segment: it rebuilt a connection nobody opened. With
+//! the IRS in `F2` (as FreeBSD's cookie MAC covers it) a moved SEQ changes
+//! the hash, and such a segment passes only by chance (4 in 2^24).
 //!
 //! Options that do not fit in the ISS ride in the low six bits of our
 //! TSval, which the peer echoes in TSecr: the peer's window shift (four
@@ -100,7 +107,7 @@ pub struct SynCookies {
 }
 
 /// Bytes of a hashed 4-tuple with a tag and a counter.
-const HASH_BYTES_MAX: usize = 1 + 2 * (16 + 2) + 4;
+const HASH_BYTES_MAX: usize = 1 + 2 * (16 + 2) + 4 + 4;
 
 impl SynCookies {
     /// Cookies keyed like `isn` (the secret derives from the interface's
@@ -123,10 +130,21 @@ impl SynCookies {
         }
     }
 
-    fn hash(&self, tag: u8, local: IpEndpoint, remote: IpEndpoint, count: Option<u32>) -> u32 {
+    fn hash(
+        &self,
+        tag: u8,
+        local: IpEndpoint,
+        remote: IpEndpoint,
+        count_irs: Option<(u32, SeqNumber)>,
+    ) -> u32 {
         let mut buf = [0u8; HASH_BYTES_MAX];
         let mut len = 0;
-        let count_bytes = count.map(u32::to_be_bytes);
+        let count_bytes = count_irs.map(|(count, irs)| {
+            let mut b = [0u8; 8];
+            b[..4].copy_from_slice(&count.to_be_bytes());
+            b[4..].copy_from_slice(&irs.raw().to_be_bytes());
+            b
+        });
         for part in [
             &[tag][..],
             local.addr.as_bytes(),
@@ -159,7 +177,7 @@ impl SynCookies {
         let index = table.iter().rposition(|&m| m <= peer_mss).unwrap_or(0);
         let count = Self::count(now);
         let f1 = self.hash(TAG_F1, local, remote, None);
-        let f2 = self.hash(TAG_F2, local, remote, Some(count));
+        let f2 = self.hash(TAG_F2, local, remote, Some((count, irs)));
         let cookie = f1
             .wrapping_add(irs.raw())
             .wrapping_add(count << COUNT_SHIFT)
@@ -184,7 +202,7 @@ impl SynCookies {
         if age >= COOKIE_LIFETIME_MINUTES {
             return None;
         }
-        let f2 = self.hash(TAG_F2, local, remote, Some(count.wrapping_sub(age)));
+        let f2 = self.hash(TAG_F2, local, remote, Some((count.wrapping_sub(age), irs)));
         let index = (value.wrapping_sub(f2) & LOW_MASK) as usize;
         Self::table(&local).get(index).copied()
     }
@@ -302,6 +320,23 @@ mod tests {
             assert_eq!(mss, recorded, "peer MSS {offered}");
             assert_eq!(c.check(now, l, r, irs, iss), Some(recorded));
         }
+    }
+
+    #[test]
+    fn a_later_segment_with_seq_and_ack_moved_alike_is_no_cookie() {
+        // An echo's last ACK: both sides sent the same number of bytes
+        // and a FIN, so SEQ - 1 and ACK - 1 moved by the same amount.
+        let c = cookies();
+        let (l, r) = ends();
+        let now = Instant::from_secs(1000);
+        let irs = SeqNumber(0x1234_5678);
+        let (iss, _) = c.issue(now, l, r, irs, 1460);
+        assert!(c.check(now, l, r, irs, iss).is_some());
+        let accepted = [1, 1448, 100_001, 1 << 20, 0x8000_0000]
+            .into_iter()
+            .filter(|&moved| c.check(now, l, r, irs + moved, iss + moved).is_some())
+            .count();
+        assert_eq!(accepted, 0);
     }
 
     #[test]
