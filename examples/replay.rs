@@ -43,15 +43,10 @@ use std::io::{BufWriter, Read};
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use pollnet::iface::{Config, Interface};
-use pollnet::phy::{Checksum, PcapReplay};
-use pollnet::socket::tcp::{RecvError, State, TcpConfig, TcpSocket};
-use pollnet::socket::{ChildBuffers, SocketSet};
-use pollnet::storage::RingBuffer;
+use pollnet::phy::PcapReplay;
+use pollnet::replay::ReplayOptions;
 use pollnet::time::{Duration, Instant};
 use pollnet::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
-
-const BUFFER: usize = 256 * 1024;
 
 /// Where the virtual clock starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -75,7 +70,7 @@ struct Options {
     input: String,
     /// Where to write what pollnet sends (pcap).
     #[arg(long = "out", value_name = "OUT")]
-    output: String,
+    output: Option<String>,
     /// The address and prefix of the host pollnet replaces.
     #[arg(long = "ip", value_name = "ADDRESS/PREFIX")]
     cidr: Ipv4Cidr,
@@ -85,7 +80,8 @@ struct Options {
     /// The default gateway.
     #[arg(long, value_name = "IP")]
     gateway: Option<Ipv4Address>,
-    /// A port to listen on (repeat for more); SYNs to other ports draw a RST.
+    /// A port to listen on (repeat for more) besides the ports the
+    /// capture's SYNs to the host name; SYNs to other ports draw a RST.
     #[arg(long, value_name = "PORT", value_parser = cli::port)]
     listen: Vec<u16>,
     /// The interface's random seed (ISNs, the demultiplexing key).
@@ -213,134 +209,47 @@ fn replay(options: &Options) -> Result<(), String> {
     } else {
         Instant::ZERO
     };
-    let mut device = PcapReplay::from_path(&options.input, start)
-        .map_err(|e| format!("{}: {e:?}", options.input))?;
-    if options.offloaded_checksums {
-        device.capabilities_mut().checksum.tcp = Checksum::Tx;
-    }
-    let total = device.len();
-
-    let mut tcp = TcpConfig::default();
+    let capture = PcapReplay::from_path(&options.input, start)
+        .map_err(|e| format!("{}: {e}", options.input))?;
+    let mut settings = ReplayOptions::new(options.cidr, options.mac);
+    settings.gateway = options.gateway;
+    settings.listen.clone_from(&options.listen);
+    settings.seed = options.seed;
     if let Some(msl) = options.msl {
-        tcp.msl = msl;
+        settings.tcp.msl = msl;
     }
-    let mut config = Config::new(options.mac, u128::from(options.seed))
-        .with_ip(options.cidr)
-        .with_drop_syn_fin(tcp.drop_syn_fin);
-    if let Some(gateway) = options.gateway {
-        config = config.with_gateway(gateway);
-    }
-    let capacity = options.listen.len() + 64;
-    let mut iface = Interface::new(config).map_err(|e| format!("--mac: {e}"))?;
-    let mut sockets = SocketSet::with_capacity(capacity);
-    let mut listeners = Vec::new();
-    let mut accepted = Vec::new();
-    let mut sink = vec![0u8; 64 * 1024];
-    for port in &options.listen {
-        let mut listener = TcpSocket::new(
-            RingBuffer::new(vec![0u8; 64]),
-            RingBuffer::new(vec![0u8; 64]),
-        );
-        listener.set_config(tcp);
-        let handle = sockets.add(listener).map_err(|_| "socket set full")?;
-        sockets
-            .listen(
-                handle,
-                *port,
-                32,
-                ChildBuffers::Alloc {
-                    rx: BUFFER,
-                    tx: BUFFER,
-                },
-            )
-            .map_err(|e| format!("listen on {port}: {e}"))?;
-        listeners.push(handle);
-    }
-
-    // The virtual clock: the next captured frame or the stack's next
-    // deadline, whichever is first; stop `tail` after the last frame.
-    let mut now = start;
-    let mut stop_at = None;
-    loop {
-        // Settle at this instant: poll until nothing more happens.
-        for _ in 0..10_000 {
-            if !iface.poll(now, &mut device, &mut sockets) {
-                break;
-            }
-        }
-        while let Some(event) = sockets.pop_trace() {
-            if !options.quiet {
-                println!(
-                    "[{:>8}] {} {}",
-                    event.at - start,
-                    event.subject(),
-                    event.transition
-                );
-            }
-        }
-        // The application: accept, read and discard, close after the
-        // peer's FIN, free when closed.
-        for listener in &listeners {
-            while let Some(child) = sockets.accept(*listener) {
-                accepted.push(child);
-            }
-        }
-        accepted.retain(|handle| {
-            let Some(socket) = sockets.get_mut::<TcpSocket>(*handle) else {
-                return false;
-            };
-            loop {
-                match socket.recv_slice(&mut sink) {
-                    Ok(n) if n > 0 => continue,
-                    Err(RecvError::Finished) if socket.state() == State::CloseWait => {
-                        socket.close()
-                    }
-                    _ => {}
-                }
-                break;
-            }
-            if socket.state() == State::Closed {
-                sockets.remove(*handle);
-                return false;
-            }
-            true
-        });
-        if device.remaining() == 0 && stop_at.is_none() {
-            stop_at = Some(now + options.tail);
-        }
-        let next = match (device.next_frame_at(), iface.poll_at(&sockets)) {
-            (Some(a), Some(b)) => a.min(b),
-            (a, b) => match a.or(b) {
-                Some(t) => t,
-                None => break,
-            },
-        };
-        // Time only moves forward.
-        now = if next > now {
-            next
-        } else {
-            now + Duration::from_micros(1)
-        };
-        if stop_at.is_some_and(|t| now > t) {
-            break;
+    settings.tail = options.tail;
+    settings.offloaded_checksums = options.offloaded_checksums;
+    let report = pollnet::replay::replay(&capture, &settings).map_err(|e| e.to_string())?;
+    if !options.quiet {
+        for event in &report.trace {
+            println!(
+                "[{:>8}] {} {}",
+                event.at - start,
+                event.subject(),
+                event.transition
+            );
         }
     }
-    let file = File::create(&options.output).map_err(|e| format!("{}: {e}", options.output))?;
-    device
-        .write_transmitted(BufWriter::new(file))
-        .map_err(|e| format!("{}: {e}", options.output))?;
-    let stats = iface.stats();
+    if let Some(output) = &options.output {
+        let file = File::create(output).map_err(|e| format!("{output}: {e}"))?;
+        report
+            .write_transmitted(BufWriter::new(file))
+            .map_err(|e| format!("{output}: {e}"))?;
+    }
+    let stats = report.stats;
     println!(
-        "replayed {total} frames ({} for us), sent {} frames to {}; {} TCP segments in, {} out, {} RSTs, {} ARP replies, {} echo replies",
+        "replayed {} frames ({} for us), sent {} frames; {} TCP segments in, {} out, {} RSTs, {} ARP replies, {} echo replies",
+        report.frames,
         stats.rx_frames - stats.rx_drop_not_for_us,
-        device.transmitted().len(),
-        options.output,
+        report.transmitted.len(),
         stats.tcp_segments_received,
         stats.tcp_segments_sent,
         stats.tcp_rsts_sent,
         stats.arp_replies_sent,
         stats.icmp_echo_replies,
     );
+    print!("{}", report.text());
     Ok(())
 }
 
