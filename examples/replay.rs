@@ -103,6 +103,10 @@ struct Options {
     /// on the sending host).
     #[arg(long = "offloaded-checksums")]
     offloaded_checksums: bool,
+    /// The device's MTU (default: the largest MSS the captured host
+    /// announced, plus 40; or 1500).
+    #[arg(long, value_name = "BYTES")]
+    mtu: Option<usize>,
     /// Where the virtual clock starts.
     #[arg(long, value_enum, default_value_t = Start::Capture)]
     start: Start,
@@ -220,6 +224,7 @@ fn replay(options: &Options) -> Result<(), String> {
     }
     settings.tail = options.tail;
     settings.offloaded_checksums = options.offloaded_checksums;
+    settings.mtu = options.mtu;
     let report = pollnet::replay::replay(&capture, &settings).map_err(|e| e.to_string())?;
     if !options.quiet {
         for event in &report.trace {

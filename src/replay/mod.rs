@@ -31,8 +31,9 @@
 //! the per-connection hook: a listener's child takes its listener's config
 //! when the connection is made. Connections whose handshakes overlap in the
 //! capture share the last SYN's setting (a limitation of this first
-//! version). The MSS is not mirrored: the device's MTU is the largest MSS
-//! the host announced plus 40, or 1500.
+//! version). The MSS is not mirrored per connection: the device's MTU is
+//! [`ReplayOptions::mtu`], by default the largest MSS the host announced
+//! plus 40, or 1500.
 //!
 //! # The host's application
 //!
@@ -95,12 +96,15 @@ pub struct ReplayOptions {
     pub tail: Duration,
     /// Accept frames whose TCP checksum was left to the NIC.
     pub offloaded_checksums: bool,
+    /// The device's MTU; `None`: the largest MSS the captured host
+    /// announced in a SYN+ACK plus 40 (IPv4 and TCP headers), or 1500.
+    pub mtu: Option<usize>,
 }
 
 impl ReplayOptions {
     /// Options for standing in for the host at `cidr` and `mac`: no extra
     /// listeners, seed 0, the default TCP settings, a 300 s tail, checksums
-    /// verified.
+    /// verified, the MTU from the capture.
     pub fn new(cidr: Ipv4Cidr, mac: EthernetAddress) -> ReplayOptions {
         ReplayOptions {
             cidr,
@@ -111,6 +115,7 @@ impl ReplayOptions {
             tcp: TcpConfig::default(),
             tail: Duration::from_secs(300),
             offloaded_checksums: false,
+            mtu: None,
         }
     }
 }
@@ -654,14 +659,16 @@ impl Device for Wired<'_> {
 pub fn replay(capture: &PcapReplay, options: &ReplayOptions) -> Result<Report, ReplayError> {
     let (mut connections, order, frames) = analyse(capture, options);
     let host = options.cidr.address();
-    let mss = connections
-        .values()
-        .filter_map(|c| c.handshake.mss)
-        .max()
-        .map_or(1500, |m| usize::from(m) + 40);
+    let mtu = options.mtu.unwrap_or_else(|| {
+        connections
+            .values()
+            .filter_map(|c| c.handshake.mss)
+            .max()
+            .map_or(1500, |m| usize::from(m) + 40)
+    });
     let mut capabilities = DeviceCapabilities {
         medium: Medium::Ethernet,
-        max_transmission_unit: mss,
+        max_transmission_unit: mtu,
         ..DeviceCapabilities::default()
     };
     if options.offloaded_checksums {
