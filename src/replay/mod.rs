@@ -68,8 +68,8 @@ use crate::socket::{ChildBuffers, SocketHandle, SocketSet};
 use crate::storage::RingBuffer;
 use crate::time::{Duration, Instant};
 use crate::wire::{
-    EthernetAddress, EthernetFrame, EthernetProtocol, IpAddress, IpEndpoint, Ipv4Address,
-    Ipv4Cidr, Ipv4Packet, TcpPacket,
+    EthernetAddress, EthernetFrame, EthernetProtocol, IpAddress, IpEndpoint, Ipv4Address, Ipv4Cidr,
+    Ipv4Packet, TcpPacket,
 };
 
 /// Receive and transmit buffer of each replayed connection.
@@ -295,6 +295,9 @@ impl Report {
 /// A connection's key: (peer address, peer port, host port).
 type Key = (Ipv4Address, u16, u16);
 
+/// Frames to receive, with when each is due.
+type Frames = Vec<(Instant, Vec<u8>)>;
+
 /// The TCP segment of an Ethernet/IPv4 frame: (source, destination,
 /// source port, destination port), or `None`.
 fn tcp_of(frame: &[u8]) -> Option<(Ipv4Address, Ipv4Address, TcpPacket<&[u8]>)> {
@@ -406,7 +409,7 @@ fn segment(tcp: &TcpPacket<&[u8]>, own_isn: u32, peer_isn: u32) -> Segment {
 fn analyse(
     capture: &PcapReplay,
     options: &ReplayOptions,
-) -> (BTreeMap<Key, Captured>, Vec<Key>, Vec<(Instant, Vec<u8>)>) {
+) -> (BTreeMap<Key, Captured>, Vec<Key>, Frames) {
     let host = options.cidr.address();
     let mut connections: BTreeMap<Key, Captured> = BTreeMap::new();
     let mut order = Vec::new();
@@ -472,7 +475,7 @@ fn analyse(
 
 /// The device pollnet runs on: the peers' captured frames, translated.
 struct ReplayDevice {
-    frames: Vec<(Instant, Vec<u8>)>,
+    frames: Frames,
     next: usize,
     /// A SYN the driver has configured the listener for.
     armed: Option<usize>,
@@ -492,8 +495,11 @@ impl ReplayDevice {
             return None;
         }
         let (src, dst, tcp) = tcp_of(frame)?;
-        (dst == self.host && tcp.syn() && !tcp.ack())
-            .then_some((src, tcp.src_port(), tcp.dst_port()))
+        (dst == self.host && tcp.syn() && !tcp.ack()).then_some((
+            src,
+            tcp.src_port(),
+            tcp.dst_port(),
+        ))
     }
 
     fn next_frame_at(&self) -> Option<Instant> {
