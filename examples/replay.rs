@@ -1,39 +1,52 @@
-//! Replays a capture through pollnet: the interface takes the place of one
-//! host of the capture (its IP and MAC from the flags), every frame of the
-//! capture is received at its captured time on a virtual clock, and what the
-//! stack sends is written to a pcap. No clock is read and nothing sleeps, so
-//! the same capture and flags give the same output bytes on every run.
+//! Replays a capture through pollnet, standing in for one host of the
+//! capture (its IP and MAC from the flags), and reports per connection how
+//! pollnet's segments differ from the captured host's. The logic is the
+//! library's `pollnet::replay` module; this is its command line.
 //!
 //! ```text
-//! cargo run --release --example replay -- --pcap IN.pcap[ng] --out OUT.pcap
-//!     --ip 192.0.2.2/24 --mac 02:00:00:00:00:02 [--listen PORT]...
-//!     [--gateway IP] [--seed S] [--msl SECONDS] [--tail SECONDS]
-//!     [--offloaded-checksums] [--start capture|zero] [--quiet]
+//! cargo run --release --example replay -- --pcap IN.pcap[ng]
+//!     --ip 192.0.2.2/24 --mac 02:00:00:00:00:02 [--out OUT.pcap]
+//!     [--listen PORT]... [--gateway IP] [--seed S] [--msl SECONDS]
+//!     [--tail SECONDS] [--mtu BYTES] [--offloaded-checksums]
+//!     [--start capture|zero] [--quiet]
 //! ```
 //!
-//! `--help` describes each flag.//!
-//! Frames the capture host itself sent come back addressed to the other
-//! host's MAC and are dropped as not ours; frames to us are answered as
-//! pollnet would answer them (ARP, ping, SYN to a `--listen` port, RST for a
-//! closed one, ...); connections to a listener are accepted, their data is
-//! read and discarded, and they are closed after the peer's FIN. pollnet
-//! chooses its own initial sequence numbers, so the peer's captured
-//! segments after its SYN acknowledge the capture host's ISN, not
-//! pollnet's: in SYN_RCVD such an ACK is unacceptable and draws a RST
-//! `<SEQ=SEG.ACK><CTL=RST>` (RFC 9293 section 3.10.7.4), and pollnet keeps
-//! retransmitting its SYN+ACK until the SYN_RCVD timeout. The output shows
-//! exactly how pollnet treats each captured segment. Example, with a
-//! capture of this repository (host 192.0.2.2, server port 5000):
+//! `--help` describes each flag. The peers' captured frames are received at
+//! their captured times on a virtual clock (the host's own frames are what
+//! pollnet is compared against); no clock is read and nothing sleeps, so
+//! the same capture and flags give the same output on every run.
+//!
+//! pollnet listens on every port the capture's SYNs to the host name (and
+//! on each `--listen` port), mirrors the host's handshake (window scaling,
+//! timestamps and SACK-permitted as the host's SYN+ACK had them), and
+//! rewrites each later peer segment's acknowledgment number, SACK blocks
+//! and TSecr from the captured host's ISN and timestamp clock to pollnet's.
+//! Each connection's application sends the bytes the host sent, when the
+//! host first sent them, and closes when the host sent its FIN.
+//!
+//! Output: each state transition (unless `--quiet`), a line of counters,
+//! one line per connection the peers opened (`PEER -> HOST: matched (N
+//! segments)`, or `PEER -> HOST: diverged at segment I: FIELD: expected
+//! SEGMENT, got SEGMENT`, comparing flags, sequence number relative to the
+//! sender's ISN, acknowledgment number relative to the peer's ISN and
+//! payload length, in order), and a last line `replay: N connections, M
+//! matched, K diverged`. Example, with a capture of this repository (a
+//! Linux server 192.0.2.2:5000 echoing 15 bytes):
 //!
 //! ```text
-//! cargo run --release --example replay -- --pcap tests/data/linux-small.pcapng \
-//!     --out /tmp/replayed.pcap --ip 192.0.2.2/24 --mac 02:00:00:00:00:02 --listen 5000
+//! $ cargo run --release --example replay -- --pcap tests/data/linux-small.pcapng \
+//!     --ip 192.0.2.2/24 --mac 02:00:00:00:00:02 --quiet
+//! replayed 16 frames (9 for us), sent 9 frames; 6 TCP segments in, 6 out, 0 RSTs, 1 ARP replies, 1 echo replies
+//! 192.0.2.1:44752 -> 192.0.2.2:5000: diverged at segment 1: ack: expected [.] seq 1 ack 16 len 0, got [.] seq 1 ack 1 len 0
+//! replay: 1 connections, 0 matched, 1 diverged
 //! ```
 //!
-//! `--offloaded-checksums` accepts frames whose TCP checksum was left to
-//! the NIC (captures taken on the sending host). `--start capture` (the
-//! default) runs the virtual clock at the capture's own time, so the output
-//! lines up with the input in Wireshark; `--start zero` starts it at 0.
+//! (pollnet sends an ACK of its own as soon as the handshake completes,
+//! which Linux does not.) `--offloaded-checksums` accepts frames whose TCP
+//! checksum was left to the NIC (captures taken on the sending host).
+//! `--start capture` (the default) runs the virtual clock at the capture's
+//! own time, so `--out` lines up with the input in Wireshark; `--start
+//! zero` starts it at 0.
 
 #[path = "common/cli.rs"]
 mod cli;
@@ -58,10 +71,10 @@ enum Start {
     Zero,
 }
 
-/// Replays a capture through pollnet: the interface takes the place of one
-/// host of the capture, every frame is received at its captured time on a
-/// virtual clock, and what the stack sends is written to a pcap. The same
-/// capture and flags give the same output bytes on every run.
+/// Replays a capture through pollnet standing in for one host of it, and
+/// reports per connection whether pollnet's segments matched the captured
+/// host's or where they first diverged. The same capture and flags give the
+/// same output on every run.
 #[derive(Debug, Parser)]
 #[command(name = "replay")]
 struct Options {
