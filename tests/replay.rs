@@ -29,15 +29,20 @@ const RESPONSE: usize = 5000;
 /// link: handshake, a 1000-byte request, a 5000-byte response, the client's
 /// close, then the server's. Returns the pcap and the client's port.
 fn record(tcp: TcpConfig) -> (Vec<u8>, u16) {
+    record_with(tcp, tcp)
+}
+
+/// [`record`] with the server's own TCP settings.
+fn record_with(tcp: TcpConfig, server_tcp: TcpConfig) -> (Vec<u8>, u16) {
     let mut pcap = Vec::new();
     let (a, b) = Loopback::pair(1500, Duration::from_millis(1));
     let writer = PcapWriter::new(b, &mut pcap, PcapDirection::Both).unwrap();
     let mut net = Net {
         client: Host::new(a, 1, CLIENT_IP, 5, tcp, 4),
-        server: Host::new(writer, 2, SERVER_IP, 6, tcp, 4),
+        server: Host::new(writer, 2, SERVER_IP, 6, server_tcp, 4),
         now: Instant::ZERO,
     };
-    let listener = net.server.sockets.add(socket(tcp, 64, 64)).unwrap();
+    let listener = net.server.sockets.add(socket(server_tcp, 64, 64)).unwrap();
     net.server
         .sockets
         .listen(
@@ -160,6 +165,28 @@ fn a_recorded_pollnet_conversation_replays_to_a_match() {
     let again = run(&pcap, &options(tcp_config()));
     assert_eq!(again.text(), report.text());
     assert_eq!(again.transmitted, report.transmitted);
+}
+
+/// A host that declined the peer's timestamp offer: pollnet, configured to
+/// accept it, mirrors the host and declines too, so the peer's captured
+/// segments (without timestamps) stay acceptable and the replay matches.
+#[test]
+fn the_hosts_declined_timestamps_are_mirrored() {
+    let mut declining = tcp_config();
+    declining.timestamps = false;
+    let (pcap, port) = record_with(tcp_config(), declining);
+    let offering = tcp_config();
+    assert!(offering.timestamps);
+    let report = run(&pcap, &options(offering));
+    assert_eq!(
+        report.text(),
+        format!(
+            "192.0.2.1:{port} -> 192.0.2.2:80: matched (8 segments)\n\
+             replay: 1 connections, 1 matched, 0 diverged\n"
+        )
+    );
+    // Full-sized segments carry 1460 bytes: no timestamp option.
+    assert_eq!(report.connections[0].got[2].len, 1460);
 }
 
 #[test]
