@@ -897,3 +897,72 @@ fn compare(expected: &[Segment], got: &[Segment]) -> Option<Divergence> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An Ethernet/IPv4/TCP ACK from 192.0.2.1:40000 to 192.0.2.2:80 with
+    /// a SACK block and a timestamp option, its checksum filled.
+    fn peer_ack(ack: u32, sack: (u32, u32), tsecr: u32) -> Vec<u8> {
+        let mut f = vec![0u8; 14 + 20 + 44];
+        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        let ip = &mut f[14..34];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&64u16.to_be_bytes());
+        ip[8] = 64;
+        ip[9] = 6;
+        ip[12..16].copy_from_slice(&[192, 0, 2, 1]);
+        ip[16..20].copy_from_slice(&[192, 0, 2, 2]);
+        let tcp = &mut f[34..];
+        tcp[0..2].copy_from_slice(&40000u16.to_be_bytes());
+        tcp[2..4].copy_from_slice(&80u16.to_be_bytes());
+        tcp[4..8].copy_from_slice(&7u32.to_be_bytes());
+        tcp[8..12].copy_from_slice(&ack.to_be_bytes());
+        tcp[12] = 11 << 4;
+        tcp[13] = 0x10;
+        tcp[14..16].copy_from_slice(&1000u16.to_be_bytes());
+        tcp[20..24].copy_from_slice(&[1, 1, 5, 10]);
+        tcp[24..28].copy_from_slice(&sack.0.to_be_bytes());
+        tcp[28..32].copy_from_slice(&sack.1.to_be_bytes());
+        tcp[32..36].copy_from_slice(&[1, 1, 8, 10]);
+        tcp[36..40].copy_from_slice(&5u32.to_be_bytes());
+        tcp[40..44].copy_from_slice(&tsecr.to_be_bytes());
+        let (src, dst) = (
+            IpAddress::Ipv4(Ipv4Address::new(192, 0, 2, 1)),
+            IpAddress::Ipv4(Ipv4Address::new(192, 0, 2, 2)),
+        );
+        TcpPacket::new_unchecked(&mut f[34..]).fill_checksum(&src, &dst);
+        f
+    }
+
+    #[test]
+    fn translation_moves_ack_sack_and_tsecr_and_fixes_the_checksum() {
+        let mut frame = peer_ack(0xffff_fff0, (0xffff_fff8, 0x0000_0010), 100);
+        translate(&mut frame, 0x20, 0xffff_ffa0);
+        // Exactly what a peer of pollnet's ISN and clock would have sent
+        // (the additions wrap modulo 2^32).
+        assert_eq!(frame, peer_ack(0x10, (0x18, 0x30), 4));
+        let (src, dst, tcp) = tcp_of(&frame).unwrap();
+        assert!(tcp.verify_checksum(&IpAddress::Ipv4(src), &IpAddress::Ipv4(dst)));
+    }
+
+    #[test]
+    fn segments_are_compared_in_order_and_the_first_difference_is_named() {
+        let seg = |flags, seq, ack, len| Segment {
+            flags,
+            seq,
+            ack,
+            len,
+        };
+        let host = [seg(0x12, 0, 1, 0), seg(0x18, 1, 1, 10), seg(0x11, 11, 1, 0)];
+        assert_eq!(compare(&host, &host), None);
+        let mut other = host;
+        other[1].ack = 2;
+        let d = compare(&host, &other).unwrap();
+        assert_eq!((d.index, d.field), (1, "ack"));
+        let d = compare(&host, &host[..2]).unwrap();
+        assert_eq!((d.index, d.field, d.got), (2, "count", None));
+        assert_eq!(format!("{}", host[2]), "[F.] seq 11 ack 1 len 0");
+    }
+}
