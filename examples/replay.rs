@@ -1,39 +1,52 @@
-//! Replays a capture through pollnet: the interface takes the place of one
-//! host of the capture (its IP and MAC from the flags), every frame of the
-//! capture is received at its captured time on a virtual clock, and what the
-//! stack sends is written to a pcap. No clock is read and nothing sleeps, so
-//! the same capture and flags give the same output bytes on every run.
+//! Replays a capture through pollnet, standing in for one host of the
+//! capture (its IP and MAC from the flags), and reports per connection how
+//! pollnet's segments differ from the captured host's. The logic is the
+//! library's `pollnet::replay` module; this is its command line.
 //!
 //! ```text
-//! cargo run --release --example replay -- --pcap IN.pcap[ng] --out OUT.pcap
-//!     --ip 192.0.2.2/24 --mac 02:00:00:00:00:02 [--listen PORT]...
-//!     [--gateway IP] [--seed S] [--msl SECONDS] [--tail SECONDS]
-//!     [--offloaded-checksums] [--start capture|zero] [--quiet]
+//! cargo run --release --example replay -- --pcap IN.pcap[ng]
+//!     --ip 192.0.2.2/24 --mac 02:00:00:00:00:02 [--out OUT.pcap]
+//!     [--listen PORT]... [--gateway IP] [--seed S] [--msl SECONDS]
+//!     [--tail SECONDS] [--mtu BYTES] [--offloaded-checksums]
+//!     [--start capture|zero] [--quiet]
 //! ```
 //!
-//! `--help` describes each flag.//!
-//! Frames the capture host itself sent come back addressed to the other
-//! host's MAC and are dropped as not ours; frames to us are answered as
-//! pollnet would answer them (ARP, ping, SYN to a `--listen` port, RST for a
-//! closed one, ...); connections to a listener are accepted, their data is
-//! read and discarded, and they are closed after the peer's FIN. pollnet
-//! chooses its own initial sequence numbers, so the peer's captured
-//! segments after its SYN acknowledge the capture host's ISN, not
-//! pollnet's: in SYN_RCVD such an ACK is unacceptable and draws a RST
-//! `<SEQ=SEG.ACK><CTL=RST>` (RFC 9293 section 3.10.7.4), and pollnet keeps
-//! retransmitting its SYN+ACK until the SYN_RCVD timeout. The output shows
-//! exactly how pollnet treats each captured segment. Example, with a
-//! capture of this repository (host 192.0.2.2, server port 5000):
+//! `--help` describes each flag. The peers' captured frames are received at
+//! their captured times on a virtual clock (the host's own frames are what
+//! pollnet is compared against); no clock is read and nothing sleeps, so
+//! the same capture and flags give the same output on every run.
+//!
+//! pollnet listens on every port the capture's SYNs to the host name (and
+//! on each `--listen` port), mirrors the host's handshake (window scaling,
+//! timestamps and SACK-permitted as the host's SYN+ACK had them), and
+//! rewrites each later peer segment's acknowledgment number, SACK blocks
+//! and TSecr from the captured host's ISN and timestamp clock to pollnet's.
+//! Each connection's application sends the bytes the host sent, when the
+//! host first sent them, and closes when the host sent its FIN.
+//!
+//! Output: each state transition (unless `--quiet`), a line of counters,
+//! one line per connection the peers opened (`PEER -> HOST: matched (N
+//! segments)`, or `PEER -> HOST: diverged at segment I: FIELD: expected
+//! SEGMENT, got SEGMENT`, comparing flags, sequence number relative to the
+//! sender's ISN, acknowledgment number relative to the peer's ISN and
+//! payload length, in order), and a last line `replay: N connections, M
+//! matched, K diverged`. Example, with a capture of this repository (a
+//! Linux server 192.0.2.2:5000 echoing 15 bytes):
 //!
 //! ```text
-//! cargo run --release --example replay -- --pcap tests/data/linux-small.pcapng \
-//!     --out /tmp/replayed.pcap --ip 192.0.2.2/24 --mac 02:00:00:00:00:02 --listen 5000
+//! $ cargo run --release --example replay -- --pcap tests/data/linux-small.pcapng \
+//!     --ip 192.0.2.2/24 --mac 02:00:00:00:00:02 --quiet
+//! replayed 16 frames (9 for us), sent 9 frames; 6 TCP segments in, 6 out, 0 RSTs, 1 ARP replies, 1 echo replies
+//! 192.0.2.1:44752 -> 192.0.2.2:5000: diverged at segment 1: ack: expected [.] seq 1 ack 16 len 0, got [.] seq 1 ack 1 len 0
+//! replay: 1 connections, 0 matched, 1 diverged
 //! ```
 //!
-//! `--offloaded-checksums` accepts frames whose TCP checksum was left to
-//! the NIC (captures taken on the sending host). `--start capture` (the
-//! default) runs the virtual clock at the capture's own time, so the output
-//! lines up with the input in Wireshark; `--start zero` starts it at 0.
+//! (pollnet sends an ACK of its own as soon as the handshake completes,
+//! which Linux does not.) `--offloaded-checksums` accepts frames whose TCP
+//! checksum was left to the NIC (captures taken on the sending host).
+//! `--start capture` (the default) runs the virtual clock at the capture's
+//! own time, so `--out` lines up with the input in Wireshark; `--start
+//! zero` starts it at 0.
 
 #[path = "common/cli.rs"]
 mod cli;
@@ -43,15 +56,10 @@ use std::io::{BufWriter, Read};
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use pollnet::iface::{Config, Interface};
-use pollnet::phy::{Checksum, PcapReplay};
-use pollnet::socket::tcp::{RecvError, State, TcpConfig, TcpSocket};
-use pollnet::socket::{ChildBuffers, SocketSet};
-use pollnet::storage::RingBuffer;
+use pollnet::phy::PcapReplay;
+use pollnet::replay::ReplayOptions;
 use pollnet::time::{Duration, Instant};
 use pollnet::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
-
-const BUFFER: usize = 256 * 1024;
 
 /// Where the virtual clock starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -63,10 +71,10 @@ enum Start {
     Zero,
 }
 
-/// Replays a capture through pollnet: the interface takes the place of one
-/// host of the capture, every frame is received at its captured time on a
-/// virtual clock, and what the stack sends is written to a pcap. The same
-/// capture and flags give the same output bytes on every run.
+/// Replays a capture through pollnet standing in for one host of it, and
+/// reports per connection whether pollnet's segments matched the captured
+/// host's or where they first diverged. The same capture and flags give the
+/// same output on every run.
 #[derive(Debug, Parser)]
 #[command(name = "replay")]
 struct Options {
@@ -75,7 +83,7 @@ struct Options {
     input: String,
     /// Where to write what pollnet sends (pcap).
     #[arg(long = "out", value_name = "OUT")]
-    output: String,
+    output: Option<String>,
     /// The address and prefix of the host pollnet replaces.
     #[arg(long = "ip", value_name = "ADDRESS/PREFIX")]
     cidr: Ipv4Cidr,
@@ -85,7 +93,8 @@ struct Options {
     /// The default gateway.
     #[arg(long, value_name = "IP")]
     gateway: Option<Ipv4Address>,
-    /// A port to listen on (repeat for more); SYNs to other ports draw a RST.
+    /// A port to listen on (repeat for more) besides the ports the
+    /// capture's SYNs to the host name; SYNs to other ports draw a RST.
     #[arg(long, value_name = "PORT", value_parser = cli::port)]
     listen: Vec<u16>,
     /// The interface's random seed (ISNs, the demultiplexing key).
@@ -107,6 +116,10 @@ struct Options {
     /// on the sending host).
     #[arg(long = "offloaded-checksums")]
     offloaded_checksums: bool,
+    /// The device's MTU (default: the largest MSS the captured host
+    /// announced, plus 40; or 1500).
+    #[arg(long, value_name = "BYTES")]
+    mtu: Option<usize>,
     /// Where the virtual clock starts.
     #[arg(long, value_enum, default_value_t = Start::Capture)]
     start: Start,
@@ -213,134 +226,48 @@ fn replay(options: &Options) -> Result<(), String> {
     } else {
         Instant::ZERO
     };
-    let mut device = PcapReplay::from_path(&options.input, start)
-        .map_err(|e| format!("{}: {e:?}", options.input))?;
-    if options.offloaded_checksums {
-        device.capabilities_mut().checksum.tcp = Checksum::Tx;
-    }
-    let total = device.len();
-
-    let mut tcp = TcpConfig::default();
+    let capture = PcapReplay::from_path(&options.input, start)
+        .map_err(|e| format!("{}: {e}", options.input))?;
+    let mut settings = ReplayOptions::new(options.cidr, options.mac);
+    settings.gateway = options.gateway;
+    settings.listen.clone_from(&options.listen);
+    settings.seed = options.seed;
     if let Some(msl) = options.msl {
-        tcp.msl = msl;
+        settings.tcp.msl = msl;
     }
-    let mut config = Config::new(options.mac, u128::from(options.seed))
-        .with_ip(options.cidr)
-        .with_drop_syn_fin(tcp.drop_syn_fin);
-    if let Some(gateway) = options.gateway {
-        config = config.with_gateway(gateway);
-    }
-    let capacity = options.listen.len() + 64;
-    let mut iface = Interface::new(config).map_err(|e| format!("--mac: {e}"))?;
-    let mut sockets = SocketSet::with_capacity(capacity);
-    let mut listeners = Vec::new();
-    let mut accepted = Vec::new();
-    let mut sink = vec![0u8; 64 * 1024];
-    for port in &options.listen {
-        let mut listener = TcpSocket::new(
-            RingBuffer::new(vec![0u8; 64]),
-            RingBuffer::new(vec![0u8; 64]),
-        );
-        listener.set_config(tcp);
-        let handle = sockets.add(listener).map_err(|_| "socket set full")?;
-        sockets
-            .listen(
-                handle,
-                *port,
-                32,
-                ChildBuffers::Alloc {
-                    rx: BUFFER,
-                    tx: BUFFER,
-                },
-            )
-            .map_err(|e| format!("listen on {port}: {e}"))?;
-        listeners.push(handle);
-    }
-
-    // The virtual clock: the next captured frame or the stack's next
-    // deadline, whichever is first; stop `tail` after the last frame.
-    let mut now = start;
-    let mut stop_at = None;
-    loop {
-        // Settle at this instant: poll until nothing more happens.
-        for _ in 0..10_000 {
-            if !iface.poll(now, &mut device, &mut sockets) {
-                break;
-            }
-        }
-        while let Some(event) = sockets.pop_trace() {
-            if !options.quiet {
-                println!(
-                    "[{:>8}] {} {}",
-                    event.at - start,
-                    event.subject(),
-                    event.transition
-                );
-            }
-        }
-        // The application: accept, read and discard, close after the
-        // peer's FIN, free when closed.
-        for listener in &listeners {
-            while let Some(child) = sockets.accept(*listener) {
-                accepted.push(child);
-            }
-        }
-        accepted.retain(|handle| {
-            let Some(socket) = sockets.get_mut::<TcpSocket>(*handle) else {
-                return false;
-            };
-            loop {
-                match socket.recv_slice(&mut sink) {
-                    Ok(n) if n > 0 => continue,
-                    Err(RecvError::Finished) if socket.state() == State::CloseWait => {
-                        socket.close()
-                    }
-                    _ => {}
-                }
-                break;
-            }
-            if socket.state() == State::Closed {
-                sockets.remove(*handle);
-                return false;
-            }
-            true
-        });
-        if device.remaining() == 0 && stop_at.is_none() {
-            stop_at = Some(now + options.tail);
-        }
-        let next = match (device.next_frame_at(), iface.poll_at(&sockets)) {
-            (Some(a), Some(b)) => a.min(b),
-            (a, b) => match a.or(b) {
-                Some(t) => t,
-                None => break,
-            },
-        };
-        // Time only moves forward.
-        now = if next > now {
-            next
-        } else {
-            now + Duration::from_micros(1)
-        };
-        if stop_at.is_some_and(|t| now > t) {
-            break;
+    settings.tail = options.tail;
+    settings.offloaded_checksums = options.offloaded_checksums;
+    settings.mtu = options.mtu;
+    let report = pollnet::replay::replay(&capture, &settings).map_err(|e| e.to_string())?;
+    if !options.quiet {
+        for event in &report.trace {
+            println!(
+                "[{:>8}] {} {}",
+                event.at - start,
+                event.subject(),
+                event.transition
+            );
         }
     }
-    let file = File::create(&options.output).map_err(|e| format!("{}: {e}", options.output))?;
-    device
-        .write_transmitted(BufWriter::new(file))
-        .map_err(|e| format!("{}: {e}", options.output))?;
-    let stats = iface.stats();
+    if let Some(output) = &options.output {
+        let file = File::create(output).map_err(|e| format!("{output}: {e}"))?;
+        report
+            .write_transmitted(BufWriter::new(file))
+            .map_err(|e| format!("{output}: {e}"))?;
+    }
+    let stats = report.stats;
     println!(
-        "replayed {total} frames ({} for us), sent {} frames to {}; {} TCP segments in, {} out, {} RSTs, {} ARP replies, {} echo replies",
+        "replayed {} frames ({} for us), sent {} frames; {} TCP segments in, {} out, {} RSTs, {} ARP replies, {} echo replies",
+        report.frames,
         stats.rx_frames - stats.rx_drop_not_for_us,
-        device.transmitted().len(),
-        options.output,
+        report.transmitted.len(),
         stats.tcp_segments_received,
         stats.tcp_segments_sent,
         stats.tcp_rsts_sent,
         stats.arp_replies_sent,
         stats.icmp_echo_replies,
     );
+    print!("{}", report.text());
     Ok(())
 }
 

@@ -153,6 +153,8 @@ mod macros;
 pub mod asynch;
 pub mod iface;
 pub mod phy;
+#[cfg(feature = "phy-pcap")]
+pub mod replay;
 pub mod socket;
 pub mod storage;
 pub mod time;

@@ -57,7 +57,7 @@ mod mmsg;
 ))]
 mod partial_checksum;
 #[cfg(feature = "phy-pcap")]
-mod pcap;
+pub(crate) mod pcap;
 #[cfg(all(target_os = "linux", feature = "phy-raw-socket"))]
 mod raw_socket;
 #[cfg(all(target_os = "linux", feature = "phy-raw-socket"))]

@@ -55,7 +55,7 @@ fn link_type(medium: Medium) -> u32 {
 }
 
 /// The 24-byte header of the pcap files written here.
-fn pcap_file_header(medium: Medium) -> [u8; 24] {
+pub(crate) fn pcap_file_header(medium: Medium) -> [u8; 24] {
     let mut h = [0u8; 24];
     h[0..4].copy_from_slice(&PCAP_MAGIC_MICROS.to_le_bytes());
     h[4..6].copy_from_slice(&2u16.to_le_bytes());
@@ -77,7 +77,7 @@ fn record_time(at: Instant) -> (u32, u32) {
 
 /// Writes one pcap record (16-byte header, then the frame, cut at the
 /// snapshot length).
-fn write_record<W: Write>(out: &mut W, at: Instant, frame: &[u8]) -> io::Result<()> {
+pub(crate) fn write_record<W: Write>(out: &mut W, at: Instant, frame: &[u8]) -> io::Result<()> {
     let (secs, micros) = record_time(at);
     let orig_len = u32::try_from(frame.len()).unwrap_or(u32::MAX);
     let incl_len = orig_len.min(PCAP_SNAPLEN);
@@ -587,6 +587,14 @@ impl PcapReplay {
     /// earliest of this and the stack's `poll_at()`.
     pub fn next_frame_at(&self) -> Option<Instant> {
         self.frames.get(self.next).map(|f| self.start + f.offset)
+    }
+
+    /// The captured frames with when each is due (the replay module
+    /// drives its own device from them).
+    pub(crate) fn captured_frames(&self) -> impl Iterator<Item = (Instant, &[u8])> {
+        self.frames
+            .iter()
+            .map(|f| (self.start + f.offset, f.data.as_slice()))
     }
 
     /// Frames of the capture not yet received.
