@@ -374,3 +374,38 @@ fn echo_on_the_ip_medium() {
         }
     );
 }
+
+fn neighbor_advert(flags: NdiscNeighborFlags, dst: Ipv6Address, mac: EthernetAddress) -> Vec<u8> {
+    let mut option_bytes = [0u8; 8];
+    let options =
+        NdiscOptions::emit_from(&[NdiscOption::TargetLinkLayerAddr(mac)], &mut option_bytes)
+            .unwrap();
+    let na = Icmpv6Repr::Ndisc(NdiscRepr::NeighborAdvert {
+        flags,
+        target_addr: PEER_IP6,
+        options,
+    });
+    ipv6_packet(PEER_IP6, dst, 255, &icmpv6(PEER_IP6, dst, &na))
+}
+
+#[test]
+fn advertisements_create_no_entries_and_solicited_ones_to_groups_are_invalid() {
+    let all_nodes = Ipv6Address::LINK_LOCAL_ALL_NODES;
+    let (iface, dev) = run(vec![
+        // RFC 4861 section 7.1.2: S set on an advertisement to a group.
+        frame(
+            group_mac(all_nodes),
+            &neighbor_advert(NdiscNeighborFlags::SOLICITED, all_nodes, PEER_MAC),
+        ),
+        // Section 7.2.5: an unsolicited advertisement for an address the
+        // cache does not hold is dropped silently.
+        frame(
+            group_mac(all_nodes),
+            &neighbor_advert(NdiscNeighborFlags::OVERRIDE, all_nodes, PEER_MAC),
+        ),
+    ]);
+    assert!(dev.tx.is_empty());
+    assert_eq!(iface.stats().rx_drop_ndp_invalid, 1);
+    assert_eq!(iface.neighbor(PEER_IP6, Instant::ZERO), None);
+    assert_eq!(iface.stats().rx_drop_icmpv6_malformed, 0);
+}
