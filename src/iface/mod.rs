@@ -19,6 +19,8 @@ pub mod route;
 mod tests;
 #[cfg(all(test, feature = "std"))]
 mod tests_config;
+#[cfg(all(test, feature = "std", feature = "proto-ipv6"))]
+mod tests_ipv6;
 #[cfg(all(test, feature = "std"))]
 mod tests_link;
 
@@ -386,6 +388,27 @@ pub struct Stats {
     pub icmp_echo_requests_sent: u64,
     /// ICMP echo replies an echo socket queued.
     pub icmp_echo_replies_received: u64,
+    /// IPv6 packets with a bad header: too short, not version 6, or a
+    /// payload length past the frame (RFC 8200 section 3). Always zero
+    /// without the `proto-ipv6` feature, as are the other IPv6 counters.
+    pub rx_drop_ipv6_malformed: u64,
+    /// IPv6 packets to an address that is neither ours, nor all-nodes
+    /// (ff02::1), nor one of our solicited-node groups.
+    pub rx_drop_ipv6_not_for_us: u64,
+    /// ICMPv6 messages too short, of an unknown type, or with a bad
+    /// checksum (RFC 4443 section 2.3).
+    pub rx_drop_icmpv6_malformed: u64,
+    /// Neighbor Discovery messages that fail RFC 4861 section 7.1's
+    /// validity checks (hop limit other than 255, a bad source or option).
+    pub rx_drop_ndp_invalid: u64,
+    /// Valid ICMPv6 messages the interface does not act on (echo requests
+    /// to a group, router and MLD messages, solicitations for another
+    /// node's address, echo replies, errors).
+    pub rx_icmpv6_ignored: u64,
+    /// ICMPv6 echo replies sent (RFC 4443 section 4.2).
+    pub icmpv6_echo_replies: u64,
+    /// Solicited Neighbor Advertisements sent (RFC 4861 section 7.2.4).
+    pub ndp_advertisements_sent: u64,
     /// The neighbor cache's events: failed resolutions, unreachable
     /// entries, upper-layer confirmations, address changes, evictions.
     pub neighbor: NeighborStats,

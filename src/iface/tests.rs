@@ -270,9 +270,14 @@ fn every_drop_reason_is_counted() {
         20,
         |_| {},
     ));
-    // IPv6.
-    dev.rx
-        .push_back(ethernet(OUR_MAC, EthernetProtocol::Ipv6, 40, |_| {}));
+    // An EtherType the interface does not speak (IEEE 802 local
+    // experimental; IPv6 has its own tests, tests_ipv6.rs).
+    dev.rx.push_back(ethernet(
+        OUR_MAC,
+        EthernetProtocol::Unknown(0x88b5),
+        40,
+        |_| {},
+    ));
     // IPv4 with a broken header checksum.
     let mut bad_ip = ipv4(IpProtocol::Udp, 8, |_| {});
     bad_ip[14 + 10] ^= 0xff;

@@ -27,14 +27,22 @@ impl Interface<'_> {
     /// # Errors
     /// [`AddressError::Full`] when all [`MAX_IP_ADDRS`] slots are taken,
     /// [`AddressError::NotUnicast`] for an address no host can have
-    /// (unspecified, broadcast, multicast, class E, loopback), and
-    /// [`AddressError::Unsupported`] for an IPv6 address (this interface
-    /// speaks IPv4 only so far).
+    /// (unspecified, broadcast, multicast, class E, loopback; for IPv6
+    /// also IPv4-mapped).
+    ///
+    /// An IPv6 address (feature `proto-ipv6`) takes one of its own
+    /// [`MAX_IP_ADDRS`] slots; the interface then answers echo requests and
+    /// Neighbor Solicitations for it and listens to its solicited-node
+    /// group (RFC 4291 section 2.8, RFC 4861 section 7.2).
     pub fn add_ip_addr(&mut self, cidr: impl Into<IpCidr>) -> Result<(), AddressError> {
         let cidr = match cidr.into() {
             IpCidr::Ipv4(cidr) => cidr,
             #[cfg(feature = "proto-ipv6")]
-            IpCidr::Ipv6(_) => return Err(AddressError::Unsupported),
+            IpCidr::Ipv6(cidr) => {
+                self.link.add_ipv6_addr(cidr)?;
+                self.link.addresses_changed();
+                return Ok(());
+            }
         };
         let address = cidr.address();
         if !address.is_unicast() || address.is_loopback() {
@@ -78,6 +86,20 @@ impl Interface<'_> {
         now: Instant,
     ) -> Result<IpCidr, AddressError> {
         let addr = addr.into();
+        #[cfg(feature = "proto-ipv6")]
+        if let Some(v6) = addr.as_ipv6() {
+            let removed = self
+                .link
+                .remove_ipv6_addr(v6)
+                .ok_or(AddressError::NotFound)?;
+            self.link.addresses_changed();
+            sockets.attach(self.demux_key);
+            sockets.begin_poll(now.max(self.now));
+            let mut cx = self.context(now);
+            sockets.tcp_abort_local_addr(&mut cx, addr);
+            self.add_tcp_stats(&cx.stats);
+            return Ok(IpCidr::Ipv6(removed));
+        }
         let v4 = addr.as_ipv4().ok_or(AddressError::NotFound)?;
         let slot = self
             .link

@@ -19,6 +19,8 @@ impl Interface<'_> {
         };
         match first >> 4 {
             4 => self.process_ipv4(cx, caps, sockets, None, false, packet),
+            #[cfg(feature = "proto-ipv6")]
+            6 => self.process_ipv6(cx, caps, None, packet),
             _ => {
                 self.link.stats.rx_drop_unknown_ethertype += 1;
                 None
@@ -38,7 +40,7 @@ impl Interface<'_> {
             return None;
         };
         let dst = eth.dst_addr();
-        if dst != self.link.hardware_addr && !dst.is_broadcast() {
+        if dst != self.link.hardware_addr && !dst.is_broadcast() && !self.ipv6_group_frame(&eth) {
             self.link.stats.rx_drop_not_for_us += 1;
             return None;
         }
@@ -65,12 +67,29 @@ impl Interface<'_> {
                     eth.payload(),
                 )
             }
+            #[cfg(feature = "proto-ipv6")]
+            EthernetProtocol::Ipv6 => self.process_ipv6(cx, caps, Some(src_mac), eth.payload()),
             _ => {
                 self.link.stats.rx_drop_unknown_ethertype += 1;
                 None
             }
         };
         reply.map(|r| (src_mac, r))
+    }
+
+    /// Whether a frame to a group address other than broadcast is an IPv6
+    /// packet to one of the groups we listen to (all-nodes, our
+    /// solicited-node groups; RFC 2464 section 7).
+    #[cfg(feature = "proto-ipv6")]
+    fn ipv6_group_frame(&self, eth: &EthernetFrame<&[u8]>) -> bool {
+        eth.ethertype() == EthernetProtocol::Ipv6
+            && self.link.accepts_ipv6_group_mac(eth.dst_addr())
+    }
+
+    /// Without IPv6, only unicast and broadcast frames are for us.
+    #[cfg(not(feature = "proto-ipv6"))]
+    fn ipv6_group_frame(&self, _eth: &EthernetFrame<&[u8]>) -> bool {
+        false
     }
 }
 
@@ -124,6 +143,17 @@ impl Link<'_> {
                         write_ipv4_tcp(ip_bytes, ident, &ip, &tcp, caps);
                     }
                 });
+            }
+            #[cfg(feature = "proto-ipv6")]
+            Reply::Icmpv6(header, icmp) => {
+                self.emit_icmpv6_reply(tx, caps, dst_mac, &header, &icmp);
+            }
+            // Neighbor Discovery exists only on Ethernet here.
+            #[cfg(feature = "proto-ipv6")]
+            Reply::NeighborAdvert(_) if medium != Medium::Ethernet => return,
+            #[cfg(feature = "proto-ipv6")]
+            Reply::NeighborAdvert(advert) => {
+                self.emit_neighbor_advert(tx, caps, dst_mac, advert);
             }
         }
         self.stats.tx_frames += 1;

@@ -256,8 +256,11 @@ impl Interface<'_> {
                     }
                 }
             }
-            // ARP never answers an IP datagram.
+            // ARP never answers an IP datagram, and a reassembled IPv4
+            // datagram gets no IPv6 reply.
             Reply::Arp(_) => Ok(()),
+            #[cfg(feature = "proto-ipv6")]
+            Reply::Icmpv6(..) | Reply::NeighborAdvert(_) => Ok(()),
         };
         if result.is_err() {
             self.link.stats.tx_device_busy += 1;

@@ -12,6 +12,8 @@ pub use self::dhcpv4::Dhcpv4ApplyError;
 mod ethernet;
 mod icmp;
 mod ipv4;
+#[cfg(feature = "proto-ipv6")]
+mod ipv6;
 mod ports;
 mod tcp;
 mod udp;
@@ -81,6 +83,9 @@ pub struct InterfaceStorage<'a> {
 struct Link<'a> {
     hardware_addr: EthernetAddress,
     ip_addrs: [Option<Ipv4Cidr>; MAX_IP_ADDRS],
+    /// The IPv6 unicast addresses (RFC 4291 section 2.5).
+    #[cfg(feature = "proto-ipv6")]
+    ip6_addrs: [Option<crate::wire::Ipv6Cidr>; MAX_IP_ADDRS],
     /// Moves on every change of `ip_addrs` (for `hop_cache`).
     addr_generation: u32,
     routes: Routes,
@@ -124,6 +129,12 @@ enum Reply<'f> {
     Arp(ArpRepr),
     Icmp(Ipv4Repr, Icmpv4Repr<'f>),
     Tcp(IpRepr, TcpRepr<'static>),
+    /// An ICMPv6 message (an echo reply).
+    #[cfg(feature = "proto-ipv6")]
+    Icmpv6(crate::wire::Ipv6Repr, crate::wire::Icmpv6Repr<'f>),
+    /// A solicited Neighbor Advertisement.
+    #[cfg(feature = "proto-ipv6")]
+    NeighborAdvert(self::ipv6::NeighborAdvert),
 }
 
 /// A network interface: addresses, ARP, IPv4 and ICMPv4, driving the
@@ -260,6 +271,8 @@ impl<'a> Interface<'a> {
             link: Link {
                 hardware_addr: config.hardware_addr,
                 ip_addrs: config.ip_addrs,
+                #[cfg(feature = "proto-ipv6")]
+                ip6_addrs: [None; MAX_IP_ADDRS],
                 addr_generation: 0,
                 routes,
                 hop_cache: None,
