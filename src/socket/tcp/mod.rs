@@ -586,7 +586,7 @@ struct Timestamps {
 ///
 /// # What a connection costs
 /// On a 64-bit target with features `std` only (no `async`, no
-/// `proto-ipv6`), `size_of::<TcpSocket>()` is 3,672 bytes, its buffers'
+/// `proto-ipv6`), `size_of::<TcpSocket>()` is 3,680 bytes, its buffers'
 /// storage excluded. Most of it is loss-recovery and reassembly state held
 /// inline, so that a connection needs nothing beyond its two buffers: the
 /// sent-segment log (2,200 bytes: 128 records of 17 bytes, one per segment
@@ -594,14 +594,14 @@ struct Timestamps {
 /// out-of-order assembler (260 bytes: 32 ranges of two 32-bit offsets), the congestion controller (184
 /// bytes, CUBIC's state), the settings (168 bytes) and the SACK scoreboard
 /// (136 bytes, 16 ranges). Feature `async` adds 32 bytes (two wakers),
-/// `proto-ipv6` 40 (IPv6-sized endpoints). A connection in full, with
+/// `proto-ipv6` 32 (IPv6-sized endpoints). A connection in full, with
 /// both buffers in a [`SocketSet`](crate::socket::SocketSet) slot
 /// (64 bytes of bookkeeping and links on top of the socket), costs:
 ///
 /// | rx + tx buffers | socket | slot | total |
 /// | --- | --- | --- | --- |
-/// | 64 KiB + 64 KiB | 3,672 B | 3,736 B | 134,808 B |
-/// | 256 KiB + 256 KiB | 3,672 B | 3,736 B | 528,024 B |
+/// | 64 KiB + 64 KiB | 3,680 B | 3,744 B | 134,816 B |
+/// | 256 KiB + 256 KiB | 3,680 B | 3,744 B | 528,032 B |
 ///
 /// plus one 8-byte bucket of the set's demultiplexing table. Every slot of
 /// a set costs as much as the largest socket kind, TCP, whether or not it
